@@ -1,0 +1,1 @@
+"""HTTP API, web pages and the `chuishao` command line. Nothing imports this package."""

@@ -1,0 +1,61 @@
+"""The FastAPI application factory."""
+
+import contextlib
+
+from fastapi import FastAPI
+from sqlalchemy import text
+
+from api import errors
+from api.deps import Services
+from api.limits import BodyLimit
+from api.routes import admin, auth, cases
+from api.security import Tokens
+from flows.admin import AdminService, Passwords
+from flows.cases import CaseService
+from flows.clock import Clock, system_clock
+from flows.units import UnitDirectory
+from models.config import Settings, get_settings
+from models.db import Database
+
+
+def build_services(settings: Settings, clock: Clock) -> Services:
+    db = Database(settings.url)
+    units = UnitDirectory()
+    return Services(
+        settings=settings,
+        db=db,
+        cases=CaseService(db, units),
+        admin=AdminService(db, units, Passwords(settings.argon2_time_cost, settings.argon2_memory_kib)),
+        tokens=Tokens(settings.secret(), settings.token_minutes),
+        clock=clock,
+    )
+
+
+def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    settings.ensure_data_dir()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        app.state.services = build_services(settings, clock or system_clock)
+        yield
+        await app.state.services.db.dispose()
+
+    app = FastAPI(
+        title="chuishao 吹哨",
+        description="乡镇吹哨、部门报到 — six-step case loop. Errors: {\"error\": {\"code\", \"message\"}}.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    errors.install(app)
+    for r in (auth.router, admin.router, cases.router):
+        app.include_router(r, prefix="/api/v1")
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz():
+        async with app.state.services.db.read() as s:
+            await s.execute(text("SELECT 1"))
+        return {"status": "ok"}
+
+    app.add_middleware(BodyLimit, default=settings.max_body_bytes, uploads=settings.max_upload_bytes)
+    return app

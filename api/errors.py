@@ -1,0 +1,54 @@
+"""Every error leaves as {"error": {"code", "message"}}, Chinese first, English after."""
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from flows.errors import DomainError
+
+log = logging.getLogger("chuishao")
+
+HTTP_MESSAGES = {
+    401: ("请先登录", "authentication required"),
+    403: ("无权执行此操作", "forbidden"),
+    404: ("资源不存在", "not found"),
+    405: ("不支持的请求方法", "method not allowed"),
+    413: ("请求内容过大", "request body too large"),
+}
+
+
+def error_response(status: int, code: str, message: str, extra: dict | None = None, headers=None) -> JSONResponse:
+    body = {"error": {"code": code, "message": message, **(extra or {})}}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def _domain(_: Request, exc: DomainError):
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return error_response(exc.status, exc.code, exc.message, exc.extra, headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError):
+        parts = []
+        for e in exc.errors()[:5]:
+            where = ".".join(str(p) for p in e.get("loc", ()))
+            parts.append(f"{where}: {e.get('msg')}")
+        detail = "; ".join(parts)
+        return error_response(422, "validation_error", f"请求内容有误：{detail} / invalid request: {detail}")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException):
+        zh, en = HTTP_MESSAGES.get(exc.status_code, ("请求有误", "bad request"))
+        if isinstance(exc.detail, str) and exc.detail and exc.status_code not in HTTP_MESSAGES:
+            en = exc.detail
+        return error_response(exc.status_code, "http_" + str(exc.status_code), f"{zh} / {en}",
+                              headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _crash(_: Request, exc: Exception):
+        log.exception("unhandled error")
+        return error_response(500, "internal_error", "服务器内部错误 / internal server error")

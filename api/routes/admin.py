@@ -1,0 +1,47 @@
+"""Admin endpoints: units, users, catalog, township overrides (管理员)."""
+
+from fastapi import APIRouter, Depends, Path, Query
+
+from api.deps import Services, admin, actor, now, services
+from flows.admin import CatalogIn, OverrideIn, UnitIn, UserIn
+from flows.commands import Code
+
+router = APIRouter(tags=["admin"])
+CodePath = Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")
+
+
+@router.post("/units", status_code=201, summary="新建单位", dependencies=[Depends(admin)])
+async def create_unit(body: UnitIn, svc: Services = Depends(services), at=Depends(now)):
+    return await svc.admin.create_unit(body, at)
+
+
+@router.get("/units", summary="单位列表", dependencies=[Depends(actor)])
+async def list_units(svc: Services = Depends(services)):
+    return await svc.admin.list_units()
+
+
+@router.post("/users", status_code=201, summary="新建用户", dependencies=[Depends(admin)])
+async def create_user(body: UserIn, svc: Services = Depends(services), at=Depends(now)):
+    return await svc.admin.create_user(body, at)
+
+
+@router.get("/users", summary="用户列表", dependencies=[Depends(admin)])
+async def list_users(unit: Code | None = Query(None), svc: Services = Depends(services)):
+    return await svc.admin.list_users(unit)
+
+
+@router.post("/catalog", status_code=201, summary="新增清单事项", dependencies=[Depends(admin)])
+async def create_item(body: CatalogIn, svc: Services = Depends(services)):
+    return await svc.admin.create_item(body)
+
+
+@router.get("/catalog", summary="事项清单", dependencies=[Depends(actor)])
+async def list_items(svc: Services = Depends(services)):
+    return await svc.admin.list_items()
+
+
+@router.put("/catalog/{code}/townships/{township_code}", summary="一乡镇一清单：乡镇覆盖",
+            dependencies=[Depends(admin)])
+async def set_override(body: OverrideIn, code: str = CodePath, township_code: str = CodePath,
+                       svc: Services = Depends(services)):
+    return await svc.admin.set_override(code, township_code, body)

@@ -1,0 +1,62 @@
+"""Attachments on disk, addressed by their SHA-256 (the same photo uploaded twice is stored once)."""
+
+import hashlib
+import os
+import re
+import tempfile
+import unicodedata
+from pathlib import Path
+
+from fastapi import UploadFile
+
+from flows.errors import DomainError, Invalid
+
+
+class TooLarge(DomainError):
+    status = 413
+    code = "too_large"
+
+
+SAFE_NAME = re.compile(r"^[^/\\\x00-\x1f]{1,200}$")
+
+
+def safe_filename(name: str | None) -> str:
+    """Refuse anything that is not a plain file name: no paths, no '..', no control characters."""
+    name = unicodedata.normalize("NFC", name or "")
+    if not SAFE_NAME.match(name) or name in (".", "..") or ".." in name or name.startswith("."):
+        raise Invalid("文件名不合法", "file name must be a plain name without paths", code="bad_filename")
+    return name
+
+
+class ContentStore:
+    def __init__(self, root: Path):
+        self.root = root
+
+    def path(self, sha256: str) -> Path:
+        if not re.fullmatch(r"[0-9a-f]{64}", sha256):
+            raise Invalid("无效的内容标识", "invalid content hash")
+        return self.root / sha256[:2] / sha256
+
+    async def save(self, upload: UploadFile, limit: int) -> tuple[str, int]:
+        self.root.mkdir(parents=True, exist_ok=True)
+        digest, size = hashlib.sha256(), 0
+        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".upload-")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                while chunk := await upload.read(256 * 1024):
+                    size += len(chunk)
+                    if size > limit:
+                        raise TooLarge(f"附件超过 {limit // (1024 * 1024)} MB 上限",
+                                       f"attachment exceeds the {limit} byte limit")
+                    digest.update(chunk)
+                    out.write(chunk)
+            if size == 0:
+                raise Invalid("附件为空", "empty file")
+            sha = digest.hexdigest()
+            final = self.path(sha)
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp, final)
+            return sha, size
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)

@@ -1,0 +1,1 @@
+"""The case state machine, routing, clocks, and the Prefect flows for the time-driven work."""

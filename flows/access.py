@@ -1,0 +1,37 @@
+"""Who is acting, and which cases they may see (SPEC §3). Pure: no I/O."""
+
+from dataclasses import dataclass
+
+GRID_WORKER = "grid_worker"
+DISPATCHER = "township_dispatcher"
+TOWNSHIP_LIAISON = "township_liaison"
+DEPT_LIAISON = "department_liaison"
+DEPT_OFFICER = "department_officer"
+SUPERVISOR = "county_supervisor"
+ADMIN = "admin"
+
+TOWNSHIP_ROLES = frozenset({DISPATCHER, TOWNSHIP_LIAISON})
+DEPARTMENT_ROLES = frozenset({DEPT_LIAISON, DEPT_OFFICER})
+COUNTY_ROLES = frozenset({SUPERVISOR, ADMIN})
+
+
+@dataclass(frozen=True)
+class Actor:
+    id: int
+    username: str
+    role: str
+    unit_id: int
+    unit_code: str
+    township_id: int | None  # the township of a township, grid or team unit
+
+    def sees(self, case, whistles) -> bool:
+        """Whether this actor may see the case at all (403 otherwise)."""
+        if self.role in COUNTY_ROLES:
+            return True
+        if self.role == GRID_WORKER:
+            return case.reporter_id == self.id
+        if self.role in TOWNSHIP_ROLES:
+            return case.township_id == self.township_id
+        if self.role in DEPARTMENT_ROLES:
+            return any(w.unit_id == self.unit_id for w in whistles)
+        return False

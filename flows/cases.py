@@ -1,0 +1,400 @@
+"""Case services: report, act, read, list, attach. Each write is one short transaction; the rules
+themselves live in `lifecycle.py`.
+
+An action reads the case and its whistles, decides in memory, then writes with one versioned
+UPDATE of the case row (`WHERE version = :seen`). A concurrent action on the same case finds the
+version moved and gets 409, so exactly one of two conflicting actions is applied.
+"""
+
+import re
+from datetime import datetime
+
+from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from flows import lifecycle as lc
+from flows.access import COUNTY_ROLES, DEPARTMENT_ROLES, GRID_WORKER, TOWNSHIP_ROLES, Actor
+from flows.clock import LOCAL_TZ, local
+from flows.commands import BODIES, CaseCreate, parse_body
+from flows.errors import Conflict, Forbidden, Invalid, NotFound
+from flows.geo import contains
+from flows.routing import route
+from flows.timeline import canonical, entry_hash
+from flows.units import UnitDirectory, UnitInfo
+from flows.uow import unit_of_work
+from models.cases import Attachment, Case, Extension, Whistle
+from models.catalog import CatalogItem, CatalogOverride
+from models.db import Database
+from models.org import User
+from models.timeline import TimelineEntry
+
+REPORTER_ROLES = frozenset({GRID_WORKER, *TOWNSHIP_ROLES, "county_supervisor"})
+DEFAULT_SOURCE = {GRID_WORKER: "grid", "county_supervisor": "county"}
+ALERTS = ("none", "warning", "overdue", "escalated")
+CODE_RE = re.compile(r"^CS\d{8}(\d{6,})$")
+
+
+def case_code(case: Case) -> str:
+    """Human-readable number, derived rather than stored: CS + local report date + id."""
+    return f"CS{case.created_at.astimezone(LOCAL_TZ):%Y%m%d}{case.id:06d}"
+
+
+def _columns(obj) -> dict:
+    return {c.name: getattr(obj, c.name) for c in obj.__table__.columns}
+
+
+class CaseService:
+    def __init__(self, db: Database, units: UnitDirectory | None = None):
+        self.db = db
+        self.units = units or UnitDirectory()
+
+    # ---- loading ------------------------------------------------------------------------
+    async def _load(self, s: AsyncSession, case_id: int) -> lc.CaseAggregate:
+        case = await s.get(Case, case_id)
+        if case is None:
+            raise NotFound(f"案件 {case_id} 不存在", f"case {case_id} not found")
+        whistles = list((await s.execute(
+            select(Whistle).where(Whistle.case_id == case_id).order_by(Whistle.id))).scalars())
+        extensions = []
+        if lc.HANDLING in (case.status, case.suspended_from):
+            extensions = list((await s.execute(
+                select(Extension).where(Extension.case_id == case_id).order_by(Extension.id))).scalars())
+        s.expunge_all()  # plain objects from here on: we write them back explicitly
+        return lc.CaseAggregate(case, whistles, extensions)
+
+    async def _visible(self, s: AsyncSession, case_id: int, actor: Actor) -> lc.CaseAggregate:
+        agg = await self._load(s, case_id)
+        if not actor.sees(agg.case, agg.whistles):
+            raise Forbidden("无权访问该案件", "this case is outside your scope")
+        return agg
+
+    # ---- writing ------------------------------------------------------------------------
+    def _append(self, s: AsyncSession, case: Case, actor: Actor, action: str, before, after, payload: dict,
+                now: datetime) -> None:
+        seq = case.timeline_seq + 1
+        body = canonical(payload)
+        fields = dict(case_id=case.id, seq=seq, at=now, actor=actor.username, unit=actor.unit_code,
+                      role=actor.role, action=action, from_state=before, to_state=after, payload=body)
+        digest = entry_hash(case.timeline_head or "0" * 64, **fields)
+        s.add(TimelineEntry(**fields, prev_hash=case.timeline_head or "0" * 64, hash=digest))
+        case.timeline_seq, case.timeline_head = seq, digest
+
+    async def _persist(self, s: AsyncSession, agg: lc.CaseAggregate, seen: dict) -> None:
+        """Write back what the decision changed; the case row first, gated on its version."""
+        case = agg.case
+        changes = {k: v for k, v in _columns(case).items() if v != seen["case"][k] and k != "version"}
+        version = seen["case"]["version"]
+        result = await s.execute(
+            update(Case).where(Case.id == case.id, Case.version == version).values(**changes, version=version + 1)
+            .execution_options(synchronize_session=False))
+        if result.rowcount != 1:
+            raise Conflict("案件已被他人更新，请刷新后重试", "the case was changed by someone else; reload and retry")
+        case.version = version + 1
+        for kind, rows in (("whistles", agg.whistles), ("extensions", agg.extensions)):
+            for row in rows:
+                before = seen[kind].get(row.id)
+                if before is None:
+                    continue  # new row, inserted below
+                diff = {k: v for k, v in _columns(row).items() if v != before[k]}
+                if diff:
+                    await s.execute(update(type(row)).where(type(row).id == row.id).values(**diff)
+                                    .execution_options(synchronize_session=False))
+        s.add_all(agg.added)
+
+    @staticmethod
+    def _seen(agg: lc.CaseAggregate) -> dict:
+        return {
+            "case": _columns(agg.case),
+            "whistles": {w.id: _columns(w) for w in agg.whistles},
+            "extensions": {e.id: _columns(e) for e in agg.extensions},
+        }
+
+    # ---- facts the rules need -----------------------------------------------------------
+    async def _unit_for_whistle(self, s: AsyncSession, code: str, case: Case) -> UnitInfo:
+        unit = await self.units.by_code(s, code)
+        if unit is None:
+            raise Invalid(f"单位 {code} 不存在", f"unknown unit '{code}'", code="unknown_unit")
+        if unit.kind not in ("department", "team"):
+            raise Invalid(f"{unit.name} 不能接哨（只能派给县直部门或乡镇执法队）",
+                          f"'{code}' cannot receive whistles (departments and township teams only)")
+        if unit.kind == "team" and unit.parent_id != case.township_id:
+            raise Invalid(f"{unit.name} 不属于本乡镇", f"team '{code}' belongs to another township")
+        return unit
+
+    async def _item(self, s: AsyncSession, code: str) -> CatalogItem:
+        item = (await s.execute(select(CatalogItem).where(CatalogItem.code == code))).scalar_one_or_none()
+        if item is None:
+            raise Invalid(f"事项 {code} 不在清单中", f"unknown catalog item '{code}'", code="unknown_category")
+        return item
+
+    async def _facts(self, s: AsyncSession, ctx: lc.Context, action: str) -> None:
+        body, case, facts = ctx.body, ctx.case, ctx.facts
+        if action == "accept" and body.category:
+            await self._item(s, body.category)
+        elif action == "merge":
+            facts.merge_target = await s.get(Case, body.into)
+            if facts.merge_target is None:
+                raise Invalid(f"主案件 {body.into} 不存在", f"master case {body.into} not found")
+        elif action == "dispatch":
+            item = await self._item(s, case.category)
+            override = (await s.execute(select(CatalogOverride).where(
+                CatalogOverride.item_id == item.id, CatalogOverride.township_id == case.township_id,
+            ))).scalar_one_or_none()
+            lead = await self._unit_for_whistle(s, body.lead_unit, case) if body.lead_unit else None
+            assists = None
+            if body.assist_units is not None:
+                assists = [(await self._unit_for_whistle(s, c, case)).id for c in body.assist_units]
+            r = route(item_code=item.code, item_lead=item.lead_unit_id, item_assists=item.assist_unit_ids,
+                      devolved=item.devolved, override_lead=override.lead_unit_id if override else None,
+                      override_assists=override.assist_unit_ids if override else None,
+                      township_team=self.units.team_of(case.township_id),
+                      explicit_lead=lead.id if lead else None, explicit_assists=assists)
+            facts.lead_unit_id, facts.assist_unit_ids = r.lead_unit_id, list(r.assist_unit_ids)
+        elif action == "arbitrate":
+            lead = await self._unit_for_whistle(s, body.lead_unit, case)
+            assists = [(await self._unit_for_whistle(s, c, case)).id for c in body.assist_units or []]
+            facts.lead_unit_id, facts.assist_unit_ids = lead.id, [a for a in dict.fromkeys(assists) if a != lead.id]
+        elif action == "feedback":
+            names = list(dict.fromkeys(body.officers or []))
+            users = (await s.execute(select(User).where(User.username.in_(names)))).scalars().all() if names else []
+            missing = sorted(set(names) - {u.username for u in users})
+            if missing:
+                raise Invalid(f"执法人员不存在：{', '.join(missing)}", f"unknown officers: {', '.join(missing)}")
+            facts.officers = [lc.OfficerFact(u.username, u.unit_id, u.certificate_no, u.certificate_expires)
+                              for u in users]
+            facts.enforcement = bool(case.category) and (await self._item(s, case.category)).enforcement
+        if action in ("dispatch", "arbitrate"):
+            await self.units.get(s, facts.lead_unit_id)
+            ctx.record["lead_unit"] = self.units.code(facts.lead_unit_id)
+            ctx.record["assist_units"] = [self.units.code(u) for u in facts.assist_unit_ids]
+
+    # ---- the write paths ----------------------------------------------------------------
+    async def act(self, case_id: int, action: str, actor: Actor, raw: dict | None, now: datetime,
+                  if_match: int | None = None) -> dict:
+        if action not in lc.BY_ACTION:
+            raise NotFound(f"未知操作 {action}", f"unknown action '{action}'", code="unknown_action")
+        body = parse_body(BODIES[action], raw)
+        async with unit_of_work(self.db) as s:
+            agg = await self._visible(s, case_id, actor)
+            if if_match is not None and if_match != agg.case.version:
+                raise Conflict(f"版本已变化（当前 {agg.case.version}），请刷新后重试",
+                               f"version {if_match} is stale (now {agg.case.version}); reload and retry")
+            ctx = lc.Context(agg, actor, now, body)
+            lc.ensure_allowed(ctx, action)
+            await self._facts(s, ctx, action)
+            seen = self._seen(agg)
+            before, after = lc.decide(ctx, action)
+            payload = {**body.model_dump(exclude_none=True), **ctx.record}
+            self._append(s, agg.case, actor, action, before, after, payload, now)
+            await self._persist(s, agg, seen)
+        return await self._view(agg, actor, now)
+
+    async def report(self, actor: Actor, raw: dict | None, now: datetime) -> dict:
+        """事件上报 (step 1)."""
+        body = parse_body(CaseCreate, raw)
+        if actor.role not in REPORTER_ROLES:
+            raise Forbidden("当前角色不能上报事件", f"role '{actor.role}' may not report cases")
+        async with unit_of_work(self.db) as s:
+            township_id, grid_id = await self._locate(s, actor, body)
+            if body.category:
+                await self._item(s, body.category)
+            case = Case(
+                title=body.title, description=body.description, category=body.category,
+                township_id=township_id, grid_id=grid_id, address=body.address, lat=body.lat, lon=body.lon,
+                urgency=body.urgency, source=body.source or DEFAULT_SOURCE.get(actor.role, "township"),
+                status=lc.REPORTED, version=1, reporter_id=actor.id, created_at=now, updated_at=now,
+            )
+            s.add(case)
+            await s.flush()  # the id goes into the first timeline entry's hash
+            self._append(s, case, actor, "report", None, lc.REPORTED, body.model_dump(exclude_none=True), now)
+        agg = lc.CaseAggregate(case, [], [])
+        return await self._view(agg, actor, now)
+
+    async def _locate(self, s: AsyncSession, actor: Actor, body: CaseCreate) -> tuple[int, int | None]:
+        """Township and grid from codes, or from a point inside a grid's polygon, or the reporter's own."""
+        township = grid = None
+        if body.grid:
+            grid = await self.units.by_code(s, body.grid)
+            if grid is None or grid.kind != "grid":
+                raise Invalid(f"网格 {body.grid} 不存在", f"unknown grid '{body.grid}'", code="unknown_unit")
+        if body.township:
+            township = await self.units.by_code(s, body.township)
+            if township is None or township.kind != "township":
+                raise Invalid(f"乡镇 {body.township} 不存在", f"unknown township '{body.township}'",
+                              code="unknown_unit")
+        if grid and township and grid.parent_id != township.id:
+            raise Invalid(f"网格 {grid.code} 不属于 {township.code}",
+                          f"grid '{grid.code}' is not in township '{township.code}'")
+        if grid is None and body.lat is not None and body.lon is not None:
+            if not self.units.grids():
+                await self.units.reload(s)
+            pool = self.units.grids(township.id if township else None)
+            grid = next((g for g in pool if g.polygon and contains(g.polygon, body.lon, body.lat)), None)
+        if township is None and grid is not None:
+            township = await self.units.get(s, grid.parent_id)
+        if township is None and actor.role != "county_supervisor":
+            own = await self.units.get(s, actor.township_id) if actor.township_id else None
+            township = own
+            if grid is None and actor.role == GRID_WORKER:
+                grid = await self.units.get(s, actor.unit_id)
+        if township is None:
+            raise Invalid("请提供乡镇、网格或网格范围内的坐标",
+                          "give a township, a grid, or a point inside a grid")
+        if actor.role not in COUNTY_ROLES and township.id != actor.township_id:
+            raise Forbidden("只能上报本乡镇的事件", "you may only report cases in your own township")
+        return township.id, grid.id if grid else None
+
+    async def attach(self, case_id: int, actor: Actor, *, sha256: str, filename: str, content_type: str,
+                     size: int, now: datetime) -> dict:
+        async with unit_of_work(self.db) as s:
+            agg = await self._visible(s, case_id, actor)
+            if agg.case.status in lc.FINAL_STATES:
+                raise Invalid("案件已办结，不能再添加附件", "the case is finished; no more attachments")
+            seen = self._seen(agg)
+            att = Attachment(case_id=case_id, sha256=sha256, filename=filename, content_type=content_type,
+                             size=size, uploaded_by_id=actor.id, at=now)
+            agg.added.append(att)
+            status = agg.case.status
+            agg.case.updated_at = now
+            self._append(s, agg.case, actor, "attach", status, status,
+                         {"sha256": sha256, "filename": filename, "size": size}, now)
+            await self._persist(s, agg, seen)
+            await s.flush()
+        return {"id": att.id, "sha256": sha256, "filename": filename, "content_type": content_type,
+                "size": size, "at": local(now), "case_version": agg.case.version}
+
+    # ---- reading ------------------------------------------------------------------------
+    async def get(self, case_id: int, actor: Actor, now: datetime) -> dict:
+        async with self.db.read() as s:
+            agg = await self._visible(s, case_id, actor)
+        return await self._view(agg, actor, now)
+
+    async def attachments(self, case_id: int, actor: Actor) -> list[Attachment]:
+        async with self.db.read() as s:
+            await self._visible(s, case_id, actor)
+            return list((await s.execute(
+                select(Attachment).where(Attachment.case_id == case_id).order_by(Attachment.id))).scalars())
+
+    async def timeline(self, case_id: int, actor: Actor) -> list[dict]:
+        import json
+
+        async with self.db.read() as s:
+            await self._visible(s, case_id, actor)
+            rows = (await s.execute(select(TimelineEntry).where(TimelineEntry.case_id == case_id)
+                                    .order_by(TimelineEntry.seq))).scalars().all()
+        return [{
+            "seq": e.seq, "at": local(e.at), "actor": e.actor, "unit": e.unit, "role": e.role,
+            "action": e.action, "label": lc.ACTION_LABELS.get(e.action, "上报" if e.action == "report" else "附件"),
+            "from_state": e.from_state, "to_state": e.to_state, "payload": json.loads(e.payload),
+            "prev_hash": e.prev_hash, "hash": e.hash,
+        } for e in rows]
+
+    def _scope(self, stmt, actor: Actor):
+        if actor.role in COUNTY_ROLES:
+            return stmt
+        if actor.role == GRID_WORKER:
+            return stmt.where(Case.reporter_id == actor.id)
+        if actor.role in TOWNSHIP_ROLES:
+            return stmt.where(Case.township_id == actor.township_id)
+        if actor.role in DEPARTMENT_ROLES:
+            return stmt.where(exists().where(Whistle.case_id == Case.id, Whistle.unit_id == actor.unit_id))
+        return stmt.where(False)
+
+    async def list(self, actor: Actor, now: datetime, *, status: str | None = None, township: str | None = None,
+                   unit: str | None = None, alert: str | None = None, q: str | None = None, page: int = 1,
+                   page_size: int = 20) -> dict:
+        stmt = self._scope(select(Case), actor)
+        async with self.db.read() as s:
+            if status:
+                wanted = [x for x in status.split(",") if x]
+                bad = [x for x in wanted if x not in lc.STATE_LABELS]
+                if bad:
+                    raise Invalid(f"未知状态：{', '.join(bad)}", f"unknown status: {', '.join(bad)}")
+                stmt = stmt.where(Case.status.in_(wanted))
+            if township:
+                t = await self.units.by_code(s, township)
+                if t is None or t.kind != "township":
+                    raise Invalid(f"乡镇 {township} 不存在", f"unknown township '{township}'", code="unknown_unit")
+                stmt = stmt.where(Case.township_id == t.id)
+            if unit:
+                u = await self.units.by_code(s, unit)
+                if u is None:
+                    raise Invalid(f"单位 {unit} 不存在", f"unknown unit '{unit}'", code="unknown_unit")
+                stmt = stmt.where(exists().where(Whistle.case_id == Case.id, Whistle.unit_id == u.id))
+            if alert:
+                if alert not in ALERTS:
+                    raise Invalid(f"未知预警级别 {alert}", f"unknown alert level '{alert}'")
+                if alert != "none":  # no clock runs yet, so no case carries an alert
+                    stmt = stmt.where(False)
+            if q:
+                m = CODE_RE.match(q.strip())
+                if m:
+                    stmt = stmt.where(Case.id == int(m.group(1)))
+                else:
+                    like = f"%{q.strip()}%"
+                    stmt = stmt.where(or_(Case.title.like(like), Case.description.like(like),
+                                          Case.address.like(like)))
+            total = (await s.execute(select(func.count()).select_from(stmt.subquery()))).scalar_one()
+            cases = list((await s.execute(
+                stmt.order_by(Case.id.desc()).offset((page - 1) * page_size).limit(page_size))).scalars())
+            ids = [c.id for c in cases]
+            whistles = list((await s.execute(select(Whistle).where(Whistle.case_id.in_(ids))
+                                             .order_by(Whistle.id))).scalars()) if ids else []
+            handling = [c.id for c in cases if lc.HANDLING in (c.status, c.suspended_from)]
+            exts = list((await s.execute(select(Extension).where(Extension.case_id.in_(handling))
+                                         .order_by(Extension.id))).scalars()) if handling else []
+        items = []
+        for c in cases:
+            agg = lc.CaseAggregate(c, [w for w in whistles if w.case_id == c.id],
+                                   [e for e in exts if e.case_id == c.id])
+            items.append(await self._view(agg, actor, now))
+        return {"items": items, "total": total, "page": page, "page_size": page_size}
+
+    async def _view(self, agg: lc.CaseAggregate, actor: Actor, now: datetime) -> dict:
+        c = agg.case
+        ids = {c.township_id, c.grid_id, c.lead_unit_id, *(w.unit_id for w in agg.whistles)} - {None}
+        if any(self.units.code(i) is None for i in ids):
+            async with self.db.read() as s:
+                await self.units.reload(s)
+        pending = agg.pending_extension
+        return {
+            "id": c.id,
+            "code": case_code(c),
+            "title": c.title,
+            "description": c.description,
+            "category": c.category,
+            "township": self.units.code(c.township_id),
+            "grid": self.units.code(c.grid_id),
+            "address": c.address,
+            "lat": c.lat,
+            "lon": c.lon,
+            "urgency": c.urgency,
+            "source": c.source,
+            "status": c.status,
+            "status_label": lc.STATE_LABELS[c.status],
+            "step": lc.step_of(c.status, c.suspended_from),
+            "version": c.version,
+            "lead_unit": self.units.code(c.lead_unit_id),
+            "whistles": [{
+                "unit": self.units.code(w.unit_id), "unit_name": self.units.name(w.unit_id), "role": w.role,
+                "state": w.state, "active": w.active, "arbitrated": w.arbitrated, "round": w.round,
+                "dispatched_at": local(w.dispatched_at), "checked_in_at": local(w.checked_in_at),
+                "returned_at": local(w.returned_at), "return_reason": w.return_reason,
+            } for w in agg.whistles],
+            "deadline": None,  # clocks arrive with the calendar (issue 3)
+            "alert": "none",
+            "provisional": False,
+            "outcome": c.outcome if c.status in (lc.CLOSED, lc.FEEDBACK) else None,
+            "suspended_from": c.suspended_from,
+            "merged_into": c.merged_into_id,
+            "return_count": c.return_count,
+            "rework_count": c.rework_count,
+            "pending_extension": None if pending is None else {
+                "working_days": pending.working_days, "reason": pending.reason,
+                "requested_at": local(pending.requested_at)},
+            "reporter_id": c.reporter_id,
+            "created_at": local(c.created_at),
+            "updated_at": local(c.updated_at),
+            "closed_at": local(c.closed_at),
+            "allowed_actions": lc.allowed_actions(agg, actor, now),
+        }

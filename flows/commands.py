@@ -1,0 +1,149 @@
+"""Action bodies (SPEC Appendix A wire names). Unknown fields are refused, text is bounded."""
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from flows.errors import Invalid
+
+Code = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
+
+OUTCOMES = ("resolved", "partially_resolved", "not_resolvable", "transferred")
+Outcome = Literal["resolved", "partially_resolved", "not_resolvable", "transferred"]
+Urgency = Literal["normal", "urgent"]
+Satisfaction = Literal["satisfied", "basic", "unsatisfied"]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class Accept(Body):
+    category: Code | None = None
+    urgency: Urgency | None = None
+    note: Note | None = None
+
+
+class Reject(Body):
+    reason: Reason
+
+
+class Merge(Body):
+    into: int = Field(ge=1, le=2**31 - 1)
+
+
+class Dispatch(Body):
+    lead_unit: Code | None = None
+    assist_units: list[Code] | None = Field(default=None, max_length=20)
+    note: Note | None = None
+
+
+class CheckIn(Body):
+    note: Note | None = None
+
+
+class Return(Body):
+    reason: Reason
+
+
+class EscalateDispute(Body):
+    reason: Reason
+
+
+class Arbitrate(Body):
+    lead_unit: Code
+    assist_units: list[Code] | None = Field(default=None, max_length=20)
+    note: Note | None = None
+
+
+class RequestExtension(Body):
+    working_days: int = Field(ge=1, le=60)
+    reason: Reason
+
+
+class Decide(Body):
+    note: Note | None = None
+
+
+class Suspend(Body):
+    reason: Reason
+
+
+class Resume(Body):
+    pass
+
+
+class FeedbackBody(Body):
+    outcome: Outcome
+    result: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
+    officers: list[Code] | None = Field(default=None, max_length=20)
+
+
+class Verify(Body):
+    passed: bool
+    note: Note | None = None
+    satisfaction: Satisfaction | None = None
+    rating: int | None = Field(default=None, ge=1, le=5)
+
+
+class Remark(Body):
+    note: Reason
+
+
+BODIES: dict[str, type[Body]] = {
+    "accept": Accept,
+    "reject": Reject,
+    "merge": Merge,
+    "dispatch": Dispatch,
+    "check_in": CheckIn,
+    "return": Return,
+    "escalate_dispute": EscalateDispute,
+    "arbitrate": Arbitrate,
+    "request_extension": RequestExtension,
+    "approve_extension": Decide,
+    "deny_extension": Decide,
+    "suspend": Suspend,
+    "resume": Resume,
+    "feedback": FeedbackBody,
+    "verify": Verify,
+    "urge": Remark,
+    "supervise": Remark,
+}
+
+
+SOURCES = ("grid", "hotline", "open311", "township", "county", "inspection", "public")
+
+
+class CaseCreate(Body):
+    """事件上报 (step 1)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    description: Annotated[str, StringConstraints(max_length=5000)] = ""
+    category: Code | None = None
+    township: Code | None = None
+    grid: Code | None = None
+    address: Annotated[str, StringConstraints(max_length=300)] | None = None
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lon: float | None = Field(default=None, ge=-180, le=180)
+    urgency: Urgency = "normal"
+    source: Literal["grid", "hotline", "open311", "township", "county", "inspection", "public"] | None = None
+
+
+def validation_message(err: ValidationError) -> str:
+    parts = []
+    for e in err.errors()[:5]:
+        where = ".".join(str(p) for p in e["loc"]) or "body"
+        parts.append(f"{where}: {e['msg']}")
+    return "; ".join(parts)
+
+
+def parse_body(model, raw):
+    try:
+        return model.model_validate(raw if raw is not None else {})
+    except ValidationError as err:
+        msg = validation_message(err)
+        raise Invalid(f"请求内容有误：{msg}", f"invalid request body: {msg}", code="validation_error") from None

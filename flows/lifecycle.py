@@ -1,0 +1,447 @@
+"""The six-step loop (六步闭环) as one declarative table.
+
+Read `TRANSITIONS` top to bottom: each line is one action a person can take on a case, the states
+it may start from, the states it may lead to, the roles allowed, and the extra conditions (guards)
+that must hold. Everything else — the API, `allowed_actions`, the demo — calls `decide()` and
+`allowed_actions()` below; nothing else moves a case. Pure: no I/O, time comes in as `now`.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from flows.access import (
+    DEPT_LIAISON,
+    DEPT_OFFICER,
+    DISPATCHER,
+    GRID_WORKER,
+    SUPERVISOR,
+    TOWNSHIP_LIAISON,
+    Actor,
+)
+from flows.clock import LOCAL_TZ
+from flows.commands import Body
+from flows.errors import Invalid, NotAllowed
+from models.cases import Case, Extension, Feedback, Remark, Verification, Whistle
+
+# ---- states -------------------------------------------------------------------------------
+REPORTED = "reported"  # 已上报
+ACCEPTED = "accepted"  # 已受理
+DISPATCHED = "dispatched"  # 已吹哨
+HANDLING = "handling"  # 办理中
+FEEDBACK = "feedback"  # 已反馈，待核查
+CLOSED = "closed"  # 已结案
+REJECTED = "rejected"  # 不予受理
+MERGED = "merged"  # 重复合并
+RETURNED = "returned"  # 已退回
+DISPUTED = "disputed"  # 争议待裁定
+SUSPENDED = "suspended"  # 挂起/缓办
+STAY = "(unchanged)"  # the action is a record; the case stays where it is
+PRIOR = "(state it left)"  # resume returns to the state suspend left
+
+STATE_LABELS = {
+    REPORTED: "已上报",
+    ACCEPTED: "已受理",
+    DISPATCHED: "已吹哨",
+    HANDLING: "办理中",
+    FEEDBACK: "待核查",
+    CLOSED: "已结案",
+    REJECTED: "不予受理",
+    MERGED: "已合并",
+    RETURNED: "已退回",
+    DISPUTED: "争议中",
+    SUSPENDED: "已挂起",
+}
+STEP = {
+    REPORTED: 1,
+    ACCEPTED: 2,
+    REJECTED: 2,
+    MERGED: 2,
+    DISPATCHED: 3,
+    RETURNED: 3,
+    DISPUTED: 3,
+    HANDLING: 4,
+    FEEDBACK: 5,
+    CLOSED: 6,
+}
+FINAL_STATES = frozenset({CLOSED, REJECTED, MERGED})
+OPEN_STATES = frozenset(STATE_LABELS) - FINAL_STATES
+SUSPENDABLE = frozenset({ACCEPTED, DISPATCHED, HANDLING, FEEDBACK, RETURNED, DISPUTED})
+
+RETURNS_BEFORE_DISPUTE = 2  # a case returned twice becomes disputed
+
+
+def step_of(status: str, suspended_from: str | None = None) -> int:
+    return STEP[suspended_from] if status == SUSPENDED and suspended_from else STEP[status]
+
+
+# ---- the aggregate the rules act on -------------------------------------------------------
+@dataclass
+class OfficerFact:
+    username: str
+    unit_id: int
+    certificate_no: str | None
+    certificate_expires: date | None
+
+    def certified_on(self, day: date) -> bool:
+        return bool(self.certificate_no) and self.certificate_expires is not None and self.certificate_expires >= day
+
+
+@dataclass
+class Facts:
+    """What the service looked up for this action before deciding."""
+
+    lead_unit_id: int | None = None  # dispatch / arbitrate, already routed and checked
+    assist_unit_ids: list[int] = field(default_factory=list)
+    officers: list[OfficerFact] = field(default_factory=list)  # feedback
+    enforcement: bool = False  # the case's catalog item is an enforcement item
+    merge_target: Case | None = None
+
+
+@dataclass
+class CaseAggregate:
+    case: Case
+    whistles: list[Whistle]
+    extensions: list[Extension] = field(default_factory=list)
+    added: list = field(default_factory=list)  # new rows for the unit of work to insert
+
+    @property
+    def active(self) -> list[Whistle]:
+        return [w for w in self.whistles if w.active]
+
+    @property
+    def lead(self) -> Whistle | None:
+        return next((w for w in self.active if w.role == "lead"), None)
+
+    def whistle_of(self, unit_id: int) -> Whistle | None:
+        return next((w for w in self.active if w.unit_id == unit_id), None)
+
+    @property
+    def pending_extension(self) -> Extension | None:
+        return next((e for e in self.extensions if e.state == "pending"), None)
+
+
+@dataclass
+class Context:
+    agg: CaseAggregate
+    actor: Actor
+    now: datetime
+    body: Body | None = None  # None while listing allowed actions
+    facts: Facts = field(default_factory=Facts)
+    record: dict = field(default_factory=dict)  # extra facts for the timeline payload
+
+    @property
+    def case(self) -> Case:
+        return self.agg.case
+
+
+# ---- guards: return why not (zh / en), or None when the condition holds ----------------------
+Guard = Callable[[Context], tuple[str, str] | None]
+
+
+def own_unit_whistled(ctx: Context):
+    w = ctx.agg.whistle_of(ctx.actor.unit_id)
+    if w is None:
+        return "本单位没有该案件的有效哨令", "your unit holds no active whistle for this case"
+    if w.state != "sent":
+        return "本单位已报到", "your unit has already checked in"
+    return None
+
+
+def lead_unit(ctx: Context):
+    lead = ctx.agg.lead
+    if lead is None or lead.unit_id != ctx.actor.unit_id:
+        return "仅主办单位可执行此操作", "only the lead unit may do this"
+    return None
+
+
+def lead_not_checked_in(ctx: Context):
+    if ctx.agg.lead and ctx.agg.lead.state != "sent":
+        return "已报到的案件不能退回", "a case cannot be returned after check-in"
+    return None
+
+
+def not_arbitrated(ctx: Context):
+    if ctx.agg.lead and ctx.agg.lead.arbitrated:
+        return "争议裁定指定的主办单位不得再次退回", "the unit named by arbitration may not return it again"
+    return None
+
+
+def lead_checked_in(ctx: Context):
+    if ctx.agg.lead is None or ctx.agg.lead.state != "checked_in":
+        return "主办单位尚未报到", "the lead unit has not checked in"
+    return None
+
+
+def no_pending_extension(ctx: Context):
+    if ctx.agg.pending_extension:
+        return "已有待审批的延期申请", "an extension request is already pending"
+    return None
+
+
+def has_pending_extension(ctx: Context):
+    if not ctx.agg.pending_extension:
+        return "没有待审批的延期申请", "there is no pending extension request"
+    return None
+
+
+def reporter_if_grid_worker(ctx: Context):
+    if ctx.actor.role == GRID_WORKER and ctx.case.reporter_id != ctx.actor.id:
+        return "网格员只能核查本人上报的事件", "a grid worker may only verify their own report"
+    return None
+
+
+def category_set(ctx: Context):
+    if not ctx.case.category:
+        return "请先设置事项类别", "set the case's catalog item first"
+    return None
+
+
+# ---- effects: change the aggregate, return the state reached --------------------------------
+def _accept(ctx: Context) -> str:
+    b = ctx.body
+    if b.category:
+        ctx.case.category = b.category
+    if b.urgency:
+        ctx.case.urgency = b.urgency
+    return ACCEPTED
+
+
+def _reject(ctx: Context) -> str:
+    return REJECTED
+
+
+def _merge(ctx: Context) -> str:
+    target = ctx.facts.merge_target
+    if target is None or target.id == ctx.case.id:
+        raise Invalid("不能合并到本案件", "a case cannot be merged into itself")
+    if target.township_id != ctx.case.township_id:
+        raise Invalid("只能合并到本乡镇的案件", "the master case must be in the same township")
+    if target.status in FINAL_STATES:
+        raise Invalid("主案件已办结，不能合并", "the master case is no longer open")
+    ctx.case.merged_into_id = target.id
+    return MERGED
+
+
+def _blow_whistles(ctx: Context, *, arbitrated: bool) -> str:
+    facts = ctx.facts
+    rounds = max((w.round for w in ctx.agg.whistles), default=0) + 1
+    units = [(facts.lead_unit_id, "lead")] + [(u, "assist") for u in facts.assist_unit_ids]
+    for unit_id, role in units:
+        w = Whistle(
+            case_id=ctx.case.id,
+            unit_id=unit_id,
+            role=role,
+            state="sent",
+            active=True,
+            arbitrated=arbitrated and role == "lead",
+            round=rounds,
+            dispatched_at=ctx.now,
+        )
+        ctx.agg.whistles.append(w)
+        ctx.agg.added.append(w)
+    ctx.case.lead_unit_id = facts.lead_unit_id
+    return DISPATCHED
+
+
+def _dispatch(ctx: Context) -> str:
+    return _blow_whistles(ctx, arbitrated=False)
+
+
+def _arbitrate(ctx: Context) -> str:
+    return _blow_whistles(ctx, arbitrated=True)
+
+
+def _check_in(ctx: Context) -> str:
+    w = ctx.agg.whistle_of(ctx.actor.unit_id)
+    w.state, w.checked_in_at = "checked_in", ctx.now
+    ctx.record["whistle_role"] = w.role
+    # the lead's check-in starts handling; an assisting unit's is recorded only
+    return HANDLING if w.role == "lead" else STAY
+
+
+def _return(ctx: Context) -> str:
+    lead = ctx.agg.lead
+    lead.state, lead.returned_at, lead.return_reason = "returned", ctx.now, ctx.body.reason
+    for w in ctx.agg.active:  # the whole round goes back to the township for re-dispatch
+        w.active = False
+    ctx.case.lead_unit_id = None
+    ctx.case.return_count += 1
+    return DISPUTED if ctx.case.return_count >= RETURNS_BEFORE_DISPUTE else RETURNED
+
+
+def _escalate_dispute(ctx: Context) -> str:
+    return DISPUTED
+
+
+def _request_extension(ctx: Context) -> str:
+    ext = Extension(
+        case_id=ctx.case.id,
+        unit_id=ctx.actor.unit_id,
+        working_days=ctx.body.working_days,
+        reason=ctx.body.reason,
+        state="pending",
+        requested_by_id=ctx.actor.id,
+        requested_at=ctx.now,
+    )
+    ctx.agg.extensions.append(ext)
+    ctx.agg.added.append(ext)
+    return STAY
+
+
+def _decide_extension(approved: bool):
+    def effect(ctx: Context) -> str:
+        ext = ctx.agg.pending_extension
+        ext.state = "approved" if approved else "denied"
+        ext.decided_by_id, ext.decided_at, ext.decision_note = ctx.actor.id, ctx.now, ctx.body.note
+        ctx.record["working_days"] = ext.working_days
+        return STAY
+
+    return effect
+
+
+def _suspend(ctx: Context) -> str:
+    ctx.case.suspended_from = ctx.case.status
+    return SUSPENDED
+
+
+def _resume(ctx: Context) -> str:
+    prior, ctx.case.suspended_from = ctx.case.suspended_from, None
+    return prior
+
+
+def _feedback(ctx: Context) -> str:
+    b, facts = ctx.body, ctx.facts
+    lead_unit_id = ctx.agg.lead.unit_id
+    foreign = [o.username for o in facts.officers if o.unit_id != lead_unit_id]
+    if foreign:
+        raise Invalid(f"执法人员不属于主办单位：{', '.join(foreign)}",
+                      f"officers not in the lead unit: {', '.join(foreign)}")
+    if facts.enforcement:
+        today = ctx.now.astimezone(LOCAL_TZ).date()
+        certified = {o.username for o in facts.officers if o.certified_on(today)}
+        if len(certified) < 2:
+            raise Invalid(
+                "行政执法事项须由至少两名持有效执法证的执法人员办理",
+                "an enforcement item needs at least two officers holding a valid enforcement certificate",
+                code="certified_officers_required",
+            )
+    ctx.agg.added.append(Feedback(
+        case_id=ctx.case.id, unit_id=lead_unit_id, outcome=b.outcome, result=b.result,
+        officers=[o.username for o in facts.officers], submitted_by_id=ctx.actor.id, at=ctx.now,
+    ))
+    ctx.case.outcome = b.outcome  # proposed; only a passed verification makes it final
+    return FEEDBACK
+
+
+def _verify(ctx: Context) -> str:
+    b = ctx.body
+    ctx.agg.added.append(Verification(
+        case_id=ctx.case.id, unit_id=ctx.case.lead_unit_id, passed=b.passed, note=b.note,
+        satisfaction=b.satisfaction, rating=b.rating, verified_by_id=ctx.actor.id, at=ctx.now,
+    ))
+    if b.passed:
+        ctx.case.closed_at = ctx.now
+        return CLOSED
+    ctx.case.outcome = None
+    ctx.case.rework_count += 1  # 返工
+    return HANDLING
+
+
+def _remark(kind: str):
+    def effect(ctx: Context) -> str:
+        ctx.agg.added.append(Remark(case_id=ctx.case.id, kind=kind, note=ctx.body.note, by_id=ctx.actor.id,
+                                    unit_id=ctx.actor.unit_id, at=ctx.now))
+        return STAY
+
+    return effect
+
+
+# ---- the table ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Transition:
+    action: str
+    label: str  # 中文
+    start: frozenset[str]
+    to: tuple[str, ...]
+    roles: frozenset[str]
+    guards: tuple[Guard, ...]
+    effect: Callable[[Context], str]
+
+
+def T(action, label, start, to, roles, guards, effect) -> Transition:
+    return Transition(action, label, frozenset(start), tuple(to), frozenset(roles), tuple(guards), effect)
+
+
+DEPT = (DEPT_LIAISON, DEPT_OFFICER)
+OPEN = OPEN_STATES
+
+TRANSITIONS: tuple[Transition, ...] = (
+    #  action               中文          from                        to                       who                                        guards
+    T("accept",            "受理",        [REPORTED],                 [ACCEPTED],              [DISPATCHER],                              [],                                          _accept),
+    T("reject",            "不予受理",    [REPORTED],                 [REJECTED],              [DISPATCHER],                              [],                                          _reject),
+    T("merge",             "合并重复",    [REPORTED, ACCEPTED],       [MERGED],                [DISPATCHER],                              [],                                          _merge),
+    T("dispatch",          "吹哨",        [ACCEPTED, RETURNED],       [DISPATCHED],            [DISPATCHER],                              [category_set],                              _dispatch),
+    T("check_in",          "报到",        [DISPATCHED, HANDLING],     [HANDLING, STAY],        DEPT,                                      [own_unit_whistled],                         _check_in),
+    T("return",            "退回",        [DISPATCHED],               [RETURNED, DISPUTED],    [DEPT_LIAISON],                            [lead_unit, lead_not_checked_in, not_arbitrated], _return),
+    T("escalate_dispute",  "提请裁定",    [RETURNED],                 [DISPUTED],              [DISPATCHER],                              [],                                          _escalate_dispute),
+    T("arbitrate",         "争议裁定",    [DISPUTED],                 [DISPATCHED],            [SUPERVISOR],                              [],                                          _arbitrate),
+    T("request_extension", "申请延期",    [HANDLING],                 [STAY],                  DEPT,                                      [lead_unit, no_pending_extension],           _request_extension),
+    T("approve_extension", "批准延期",    [HANDLING],                 [STAY],                  [TOWNSHIP_LIAISON],                        [has_pending_extension],                     _decide_extension(True)),
+    T("deny_extension",    "驳回延期",    [HANDLING],                 [STAY],                  [TOWNSHIP_LIAISON],                        [has_pending_extension],                     _decide_extension(False)),
+    T("suspend",           "挂起",        SUSPENDABLE,                [SUSPENDED],             [TOWNSHIP_LIAISON],                        [],                                          _suspend),
+    T("resume",            "恢复",        [SUSPENDED],                [PRIOR],                 [TOWNSHIP_LIAISON],                        [],                                          _resume),
+    T("feedback",          "结果反馈",    [HANDLING],                 [FEEDBACK],              DEPT,                                      [lead_unit, lead_checked_in],                _feedback),
+    T("verify",            "核查",        [FEEDBACK],                 [CLOSED, HANDLING],      [TOWNSHIP_LIAISON, GRID_WORKER],           [reporter_if_grid_worker],                   _verify),
+    T("urge",              "催办",        OPEN - {REPORTED},          [STAY],                  [DISPATCHER, TOWNSHIP_LIAISON, SUPERVISOR], [],                                         _remark("urge")),
+    T("supervise",         "督办",        OPEN,                       [STAY],                  [SUPERVISOR],                              [],                                          _remark("supervise")),
+)  # fmt: skip
+
+BY_ACTION = {t.action: t for t in TRANSITIONS}
+ACTION_LABELS = {t.action: t.label for t in TRANSITIONS}
+
+
+# ---- the two entry points -----------------------------------------------------------------
+def _why_not(t: Transition, ctx: Context) -> tuple[str, str] | None:
+    status = ctx.case.status
+    if status not in t.start:
+        return (f"案件当前为「{STATE_LABELS[status]}」，不能{t.label}",
+                f"a case in state '{status}' cannot be {t.action}")
+    if ctx.actor.role not in t.roles:
+        return f"当前角色不能{t.label}", f"role '{ctx.actor.role}' may not {t.action}"
+    for guard in t.guards:
+        refusal = guard(ctx)
+        if refusal:
+            return refusal
+    return None
+
+
+def allowed_actions(agg: CaseAggregate, actor: Actor, now: datetime) -> list[str]:
+    ctx = Context(agg, actor, now)
+    return [t.action for t in TRANSITIONS if _why_not(t, ctx) is None]
+
+
+def ensure_allowed(ctx: Context, action: str) -> None:
+    """Raise NotAllowed, naming what the caller may do now, unless `action` is allowed."""
+    refusal = _why_not(BY_ACTION[action], ctx)
+    if refusal:
+        allowed = allowed_actions(ctx.agg, ctx.actor, ctx.now)
+        zh_allowed = "、".join(ACTION_LABELS[a] for a in allowed) or "无"
+        raise NotAllowed(
+            f"{refusal[0]}。当前可执行：{zh_allowed}",
+            f"{refusal[1]}. Allowed now: {', '.join(allowed) or 'none'}",
+            extra={"allowed_actions": allowed},
+        )
+
+
+def decide(ctx: Context, action: str) -> tuple[str, str]:
+    """Apply `action` to the aggregate; return (from_state, to_state). Raises NotAllowed/Invalid."""
+    ensure_allowed(ctx, action)
+    t = BY_ACTION[action]
+    before = ctx.case.status
+    reached = t.effect(ctx)
+    assert reached in t.to or (PRIOR in t.to and reached in SUSPENDABLE), (action, reached)
+    after = before if reached == STAY else reached
+    ctx.case.status = after
+    ctx.case.updated_at = ctx.now
+    return before, after

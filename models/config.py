@@ -1,0 +1,46 @@
+"""Configuration from the environment (CHUISHAO_*)."""
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CHUISHAO_", extra="ignore")
+
+    data_dir: Path = Path("chuishao-data")
+    database_url: str | None = None  # default: a SQLite file in data_dir
+    secret_key: str | None = None  # default: generated once and kept in data_dir
+    token_minutes: int = 12 * 60
+    max_upload_bytes: int = 10 * 1024 * 1024
+    max_body_bytes: int = 256 * 1024  # JSON and form bodies
+    # argon2 cost; tests lower it so that hashing a dozen users stays cheap
+    argon2_time_cost: int = 3
+    argon2_memory_kib: int = 65536
+
+    @property
+    def url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'chuishao.db').resolve()}"
+
+    def ensure_data_dir(self) -> Path:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return self.data_dir
+
+    def secret(self) -> str:
+        if self.secret_key:
+            return self.secret_key
+        path = self.ensure_data_dir() / "secret.key"
+        if not path.exists():
+            import secrets
+
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,110 @@
+"""Fixtures: every database test runs on SQLite and on PostgreSQL (the real local server)."""
+
+import asyncio
+import os
+import shutil
+from datetime import datetime
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import make_url
+
+from api.app import create_app
+from flows.admin import AdminService, Passwords, bootstrap
+from flows.clock import LOCAL_TZ, FixedClock
+from flows.units import UnitDirectory
+from models import metadata
+from models.config import Settings
+from models.db import Database
+from models.migrate import upgrade
+from tests.county import build_county
+
+PG_URL = os.environ.get("CHUISHAO_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/chuishao_test")
+ADMIN_PASSWORD = "admin-pass-123"
+START = datetime(2026, 11, 16, 9, 0, tzinfo=LOCAL_TZ)  # a Monday morning
+
+
+def _recreate_pg_database(url: str) -> None:
+    u = make_url(url)
+    admin_conninfo = f"host={u.host or '127.0.0.1'} port={u.port or 5432} user={u.username or 'postgres'} dbname=postgres"
+    with psycopg.connect(admin_conninfo, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{u.database}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{u.database}"')
+
+
+@pytest.fixture(scope="session")
+def pg_url():
+    _recreate_pg_database(PG_URL)
+    upgrade(PG_URL)
+    return PG_URL
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory):
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+def _truncate_pg(url: str) -> None:
+    tables = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
+    u = make_url(url)
+    with psycopg.connect(f"host={u.host} port={u.port or 5432} user={u.username} dbname={u.database}",
+                         autocommit=True) as conn:
+        conn.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path):
+    if request.param == "sqlite":
+        path = tmp_path / "chuishao.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        return f"sqlite:///{path}"
+    url = request.getfixturevalue("pg_url")
+    _truncate_pg(url)
+    return url
+
+
+@pytest.fixture
+def clock():
+    return FixedClock(START)
+
+
+@pytest.fixture
+def settings(db_url, tmp_path):
+    return Settings(database_url=db_url, data_dir=tmp_path / "data", secret_key="test-secret-of-at-least-thirty-two-bytes",
+                    argon2_time_cost=1, argon2_memory_kib=8192, max_upload_bytes=1024 * 1024)
+
+
+@pytest.fixture
+def bootstrapped(settings, clock):
+    async def run():
+        db = Database(settings.url)
+        svc = AdminService(db, UnitDirectory(), Passwords(1, 8192))
+        await bootstrap(svc, county_code="WS", county_name="文水县", admin_password=ADMIN_PASSWORD, now=clock())
+        await db.dispose()
+
+    asyncio.run(run())
+    return settings
+
+
+@pytest.fixture
+def client(bootstrapped, clock):
+    app = create_app(bootstrapped, clock)
+    with TestClient(app) as c:
+        yield c
+
+
+@pytest.fixture
+def api(client):
+    from tests.county import Api
+
+    return Api(client, ADMIN_PASSWORD)
+
+
+@pytest.fixture
+def county(api):
+    """A small county: 2 townships, grids, a township team, 4 departments, catalog, users of every role."""
+    build_county(api)
+    return api
