@@ -7,7 +7,7 @@ from flows.admin import CatalogIn, OverrideIn, UnitIn, UserIn
 from flows.commands import Code
 
 router = APIRouter(tags=["admin"])
-CodePath = Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")
+CODE_PATTERN = r"^[A-Za-z0-9_.\-]+$"
 
 
 @router.post("/units", status_code=201, summary="新建单位", dependencies=[Depends(admin)])
@@ -42,6 +42,8 @@ async def list_items(svc: Services = Depends(services)):
 
 @router.put("/catalog/{code}/townships/{township_code}", summary="一乡镇一清单：乡镇覆盖",
             dependencies=[Depends(admin)])
-async def set_override(body: OverrideIn, code: str = CodePath, township_code: str = CodePath,
+async def set_override(body: OverrideIn,
+                       code: str = Path(min_length=1, max_length=64, pattern=CODE_PATTERN),
+                       township_code: str = Path(min_length=1, max_length=64, pattern=CODE_PATTERN),
                        svc: Services = Depends(services)):
     return await svc.admin.set_override(code, township_code, body)

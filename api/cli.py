@@ -1,0 +1,181 @@
+"""The `chuishao` command line."""
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from models.config import get_settings
+
+
+def _services():
+    from api.app import build_services
+    from flows.clock import system_clock
+
+    return build_services(get_settings(), system_clock)
+
+
+def _migrate() -> None:
+    from models.migrate import upgrade
+
+    settings = get_settings()
+    settings.ensure_data_dir()
+    upgrade(settings.url)
+
+
+async def _with_services(fn):
+    svc = _services()
+    try:
+        return await fn(svc)
+    finally:
+        await svc.db.dispose()
+
+
+def cmd_init(args) -> int:
+    from flows.admin import bootstrap
+
+    print("• 建表/迁移 migrating schema …", flush=True)
+    _migrate()
+
+    async def run(svc):
+        return await bootstrap(svc.admin, county_code=args.county_code, county_name=args.county_name,
+                               admin_password=args.admin_password, now=svc.clock())
+
+    created = asyncio.run(_with_services(run))
+    print("• 管理员 admin 已创建 created" if created else "• 管理员 admin 已存在 exists, left unchanged")
+    return 0
+
+
+def cmd_serve(args) -> int:
+    import uvicorn
+
+    settings = get_settings()
+    print(f"• 数据目录 data dir: {settings.ensure_data_dir().resolve()}", flush=True)
+    print("• 数据库迁移 migrating schema …", flush=True)
+    _migrate()
+    print(f"• 启动 API starting on http://{args.host}:{args.port}  (docs: /docs, health: /healthz)", flush=True)
+    uvicorn.run("api.app:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
+                log_level="info")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from api.demo import build_demo
+
+    settings = get_settings()
+    db_file = settings.data_dir / "chuishao.db"
+    if args.reset and not settings.database_url and db_file.exists():
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{db_file}{suffix}").unlink(missing_ok=True)
+    print("• 数据库迁移 migrating schema …", flush=True)
+    _migrate()
+
+    async def run(svc):
+        return await build_demo(svc, seed=args.seed, months=args.months, log=lambda m: print("•", m, flush=True))
+
+    summary = asyncio.run(_with_services(run))
+    print(summary)
+    return 0
+
+
+def cmd_user_add(args) -> int:
+    from flows.errors import DomainError
+
+    body = {"username": args.username, "password": args.password, "name": args.name or args.username,
+            "role": args.role, "unit": args.unit}
+    if args.certificate_no:
+        body["certificate_no"] = args.certificate_no
+    if args.certificate_expires:
+        body["certificate_expires"] = args.certificate_expires
+
+    async def run(svc):
+        return await svc.admin.create_user(body, svc.clock())
+
+    try:
+        user = asyncio.run(_with_services(run))
+    except DomainError as err:
+        print(f"错误 error: {err.message}", file=sys.stderr)
+        return 2
+    print(f"用户 {user['username']} ({user['role']} @ {user['unit']}) 已创建 created")
+    return 0
+
+
+def cmd_catalog_import(args) -> int:
+    from flows.catalog_import import import_items
+
+    async def run(svc):
+        return await import_items(svc.admin, Path(args.file))
+
+    created, skipped, problems = asyncio.run(_with_services(run))
+    print(f"新增 created {created}，已存在跳过 skipped {skipped}，错误 errors {len(problems)}")
+    for p in problems:
+        print("  ", p, file=sys.stderr)
+    return 1 if problems else 0
+
+
+def cmd_audit_verify(args) -> int:
+    from flows.audit import verify_chains
+
+    async def run(svc):
+        return await verify_chains(svc.db)
+
+    report = asyncio.run(_with_services(run))
+    if report.ok:
+        print(f"全过程记录完整 timeline intact: {report.cases} cases, {report.entries} entries")
+        return 0
+    b = report.first_break
+    print(f"发现篡改 TAMPERED: case {b.case_id} entry seq {b.seq} (row id {b.entry_id}): {b.reason}")
+    return 1
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="chuishao", description="吹哨 — 乡镇吹哨、部门报到 case loop")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("init", help="create the schema and the admin user")
+    s.add_argument("--admin-password", required=True)
+    s.add_argument("--county-code", default="WS")
+    s.add_argument("--county-name", default="文水县")
+    s.set_defaults(fn=cmd_init)
+
+    s = sub.add_parser("serve", help="run the service (API and web UI) in one process")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--workers", type=int, default=1)
+    s.set_defaults(fn=cmd_serve)
+
+    s = sub.add_parser("demo", help="load a realistic demo county with months of history")
+    s.add_argument("--reset", action="store_true", help="start from an empty SQLite file")
+    s.add_argument("--seed", type=int, default=2026)
+    s.add_argument("--months", type=int, default=3)
+    s.set_defaults(fn=cmd_demo)
+
+    user = sub.add_parser("user", help="users").add_subparsers(dest="sub", required=True)
+    s = user.add_parser("add", help="add a user")
+    s.add_argument("--username", required=True)
+    s.add_argument("--password", required=True)
+    s.add_argument("--name")
+    s.add_argument("--role", required=True)
+    s.add_argument("--unit", required=True)
+    s.add_argument("--certificate-no")
+    s.add_argument("--certificate-expires", help="YYYY-MM-DD")
+    s.set_defaults(fn=cmd_user_add)
+
+    cat = sub.add_parser("catalog", help="the whistle-item catalog").add_subparsers(dest="sub", required=True)
+    s = cat.add_parser("import", help="import catalog items from CSV or JSON")
+    s.add_argument("file")
+    s.set_defaults(fn=cmd_catalog_import)
+
+    audit = sub.add_parser("audit", help="the tamper-evident timeline").add_subparsers(dest="sub", required=True)
+    s = audit.add_parser("verify", help="re-check every hash chain; name the first broken entry")
+    s.set_defaults(fn=cmd_audit_verify)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    return args.fn(args) or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,48 @@
+"""`chuishao catalog import FILE`: catalog items from CSV or JSON, each checked like POST /catalog."""
+
+import csv
+import json
+from pathlib import Path
+
+from flows.admin import AdminService
+from flows.errors import Conflict, DomainError, Invalid
+
+TRUE = {"1", "true", "yes", "y", "是", "x"}
+
+
+def read_items(path: Path) -> list[dict]:
+    text = path.read_text(encoding="utf-8-sig")
+    if path.suffix.lower() == ".json":
+        data = json.loads(text)
+        items = data["items"] if isinstance(data, dict) else data
+        if not isinstance(items, list):
+            raise Invalid("JSON 须为事项数组", "JSON must be a list of items")
+        return items
+    rows = []
+    for row in csv.DictReader(text.splitlines()):
+        item = {k: (v or "").strip() for k, v in row.items() if k}
+        out = {"code": item["code"], "name": item["name"], "category": item["category"]}
+        if item.get("lead_unit"):
+            out["lead_unit"] = item["lead_unit"]
+        out["assist_units"] = [u for u in item.get("assist_units", "").replace(";", " ").split() if u]
+        out["devolved"] = item.get("devolved", "").lower() in TRUE
+        out["enforcement"] = item.get("enforcement", "").lower() in TRUE
+        if item.get("limits"):
+            out["limits"] = json.loads(item["limits"])
+        rows.append(out)
+    return rows
+
+
+async def import_items(svc: AdminService, path: Path) -> tuple[int, int, list[str]]:
+    """Returns (created, skipped as existing, errors)."""
+    created = skipped = 0
+    problems = []
+    for n, item in enumerate(read_items(path), start=1):
+        try:
+            await svc.create_item(item)
+            created += 1
+        except Conflict:
+            skipped += 1
+        except DomainError as err:
+            problems.append(f"row {n} ({item.get('code')}): {err.message}")
+    return created, skipped, problems
