@@ -20,24 +20,28 @@ from models.db import Database
 from models.migrate import upgrade
 from tests.county import build_county
 
-PG_URL = os.environ.get("CHUISHAO_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/chuishao_test")
+# .ci/run hands over a freshly created database; otherwise each pytest run makes (and drops) its own,
+# so that runs side by side never share tables.
+PG_URL = os.environ.get("CHUISHAO_TEST_PG_URL") or f"postgresql://postgres@127.0.0.1:5432/chuishao_test_{os.getpid()}"
 ADMIN_PASSWORD = "admin-pass-123"
 START = datetime(2026, 11, 16, 9, 0, tzinfo=LOCAL_TZ)  # a Monday morning
 
 
-def _recreate_pg_database(url: str) -> None:
+def _pg_admin(url: str, *statements: str) -> None:
     u = make_url(url)
-    admin_conninfo = f"host={u.host or '127.0.0.1'} port={u.port or 5432} user={u.username or 'postgres'} dbname=postgres"
-    with psycopg.connect(admin_conninfo, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{u.database}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{u.database}"')
+    conninfo = f"host={u.host or '127.0.0.1'} port={u.port or 5432} user={u.username or 'postgres'} dbname=postgres"
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        for sql in statements:
+            conn.execute(sql.format(db=u.database))
 
 
 @pytest.fixture(scope="session")
 def pg_url():
-    _recreate_pg_database(PG_URL)
+    _pg_admin(PG_URL, 'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)', 'CREATE DATABASE "{db}"')
     upgrade(PG_URL)
-    return PG_URL
+    yield PG_URL
+    if not os.environ.get("CHUISHAO_TEST_PG_URL"):
+        _pg_admin(PG_URL, 'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="session")
