@@ -1,0 +1,6 @@
+FROM python:3.11-slim
+WORKDIR /app
+COPY . .
+RUN pip install --no-cache-dir . && python -m compileall -q /usr/local/lib/python3.11/site-packages
+EXPOSE 8000
+CMD ["chuishao", "serve", "--host", "0.0.0.0"]
