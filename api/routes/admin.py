@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter, Depends, Path, Query
 
-from api.deps import Services, admin, actor, now, services
+from api.deps import Services, actor, admin, now, services
 from flows.admin import CatalogIn, OverrideIn, UnitIn, UserIn
 from flows.commands import Code
 
