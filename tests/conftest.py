@@ -78,7 +78,8 @@ def clock():
 @pytest.fixture
 def settings(db_url, tmp_path):
     return Settings(database_url=db_url, data_dir=tmp_path / "data",
-                    secret_key="test-secret-of-at-least-thirty-two-bytes", argon2_time_cost=1, argon2_memory_kib=8192, max_upload_bytes=1024 * 1024)
+                    secret_key="test-secret-of-at-least-thirty-two-bytes", argon2_time_cost=1,
+                    argon2_memory_kib=8192, max_upload_bytes=1024 * 1024)
 
 
 @pytest.fixture
