@@ -2,6 +2,6 @@
 
 from sqlmodel import SQLModel
 
-from models import cases, catalog, org, settings_table, timeline  # noqa: F401  (register tables)
+from models import cases, catalog, clocks, org, settings_table, timeline  # noqa: F401  (register tables)
 
 metadata = SQLModel.metadata

@@ -36,6 +36,10 @@ class Case(SQLModel, table=True):
     merged_into_id: int | None = Field(default=None, foreign_key="cases.id")
     return_count: int = 0
     rework_count: int = 0
+    # the running step clock, kept on the row so lists can filter by alert colour without a join
+    deadline: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    provisional: bool = False
+    alert: str = Field(default="none", max_length=16)  # none / warning / overdue / escalated
     # head of the hash chain, so appending an entry needs no extra read
     timeline_seq: int = 0
     timeline_head: str = Field(default="", max_length=64)
