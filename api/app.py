@@ -37,7 +37,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
-        app.state.services = build_services(settings, clock or system_clock)
+        app.state.services = svc = build_services(settings, clock or system_clock)
+        await svc.cases.calendar.load(svc.clock())
         yield
         await app.state.services.db.dispose()
 

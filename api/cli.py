@@ -25,6 +25,7 @@ def _migrate() -> None:
 
 async def _with_services(fn):
     svc = _services()
+    await svc.cases.calendar.load(svc.clock())
     try:
         return await fn(svc)
     finally:

@@ -12,17 +12,20 @@ from datetime import datetime
 from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from flows import clocks as clk
 from flows import lifecycle as lc
 from flows.access import COUNTY_ROLES, DEPARTMENT_ROLES, GRID_WORKER, TOWNSHIP_ROLES, Actor
 from flows.clock import LOCAL_TZ, local
 from flows.commands import BODIES, CaseCreate, parse_body
 from flows.errors import Conflict, Forbidden, Invalid, NotFound
+from flows.calendar_store import CalendarStore
 from flows.geo import contains
 from flows.routing import route
 from flows.timeline import canonical, entry_hash
 from flows.units import UnitDirectory, UnitInfo
 from flows.uow import unit_of_work
 from models.cases import Attachment, Case, Extension, Whistle
+from models.clocks import StepClock
 from models.catalog import CatalogItem, CatalogOverride
 from models.db import Database
 from models.org import User
@@ -44,9 +47,10 @@ def _columns(obj) -> dict:
 
 
 class CaseService:
-    def __init__(self, db: Database, units: UnitDirectory | None = None):
+    def __init__(self, db: Database, units: UnitDirectory | None = None, calendar: CalendarStore | None = None):
         self.db = db
         self.units = units or UnitDirectory()
+        self.calendar = calendar or CalendarStore(db)
 
     # ---- loading ------------------------------------------------------------------------
     async def _load(self, s: AsyncSession, case_id: int) -> lc.CaseAggregate:
@@ -59,8 +63,10 @@ class CaseService:
         if lc.HANDLING in (case.status, case.suspended_from):
             extensions = list((await s.execute(
                 select(Extension).where(Extension.case_id == case_id).order_by(Extension.id))).scalars())
+        clocks = list((await s.execute(select(StepClock).where(
+            StepClock.case_id == case_id, StepClock.stopped_at.is_(None)).order_by(StepClock.id))).scalars())
         s.expunge_all()  # plain objects from here on: we write them back explicitly
-        return lc.CaseAggregate(case, whistles, extensions)
+        return lc.CaseAggregate(case, whistles, extensions, clocks)
 
     async def _visible(self, s: AsyncSession, case_id: int, actor: Actor) -> lc.CaseAggregate:
         agg = await self._load(s, case_id)
@@ -79,10 +85,14 @@ class CaseService:
         s.add(TimelineEntry(**fields, prev_hash=case.timeline_head or "0" * 64, hash=digest))
         case.timeline_seq, case.timeline_head = seq, digest
 
-    async def _persist(self, s: AsyncSession, agg: lc.CaseAggregate, seen: dict) -> None:
+    async def _persist(self, s: AsyncSession, agg: lc.CaseAggregate, seen: dict,
+                       plan: clk.ClockPlan | None = None) -> None:
         """Write back what the decision changed; the case row first, gated on its version."""
         case = agg.case
         changes = {k: v for k, v in _columns(case).items() if v != seen["case"][k] and k != "version"}
+        if plan and (plan.new or plan.changed):
+            # the sweep may have raised the alert since we read; what the clocks say now wins
+            changes |= {"deadline": case.deadline, "provisional": case.provisional, "alert": case.alert}
         version = seen["case"]["version"]
         result = await s.execute(
             update(Case).where(Case.id == case.id, Case.version == version).values(**changes, version=version + 1)
@@ -90,7 +100,7 @@ class CaseService:
         if result.rowcount != 1:
             raise Conflict("案件已被他人更新，请刷新后重试", "the case was changed by someone else; reload and retry")
         case.version = version + 1
-        for kind, rows in (("whistles", agg.whistles), ("extensions", agg.extensions)):
+        for kind, rows in (("whistles", agg.whistles), ("extensions", agg.extensions), ("clocks", agg.clocks)):
             for row in rows:
                 before = seen[kind].get(row.id)
                 if before is None:
@@ -100,6 +110,11 @@ class CaseService:
                     await s.execute(update(type(row)).where(type(row).id == row.id).values(**diff)
                                     .execution_options(synchronize_session=False))
         s.add_all(agg.added)
+        if plan and plan.new:
+            await s.flush()  # whistle ids for their check-in clocks
+            for clock, whistle in plan.new:
+                clock.whistle_id = whistle.id if whistle is not None else clock.whistle_id
+                s.add(clock)
 
     @staticmethod
     def _seen(agg: lc.CaseAggregate) -> dict:
@@ -107,7 +122,27 @@ class CaseService:
             "case": _columns(agg.case),
             "whistles": {w.id: _columns(w) for w in agg.whistles},
             "extensions": {e.id: _columns(e) for e in agg.extensions},
+            "clocks": {c.id: _columns(c) for c in agg.clocks},
         }
+
+    async def _limits(self, s: AsyncSession, case: Case) -> tuple[dict | None, dict | None]:
+        """The catalog item's and the township override's limits for this case."""
+        if not case.category:
+            return None, None
+        row = (await s.execute(
+            select(CatalogItem.limits, CatalogOverride.limits)
+            .select_from(CatalogItem)
+            .outerjoin(CatalogOverride, (CatalogOverride.item_id == CatalogItem.id)
+                       & (CatalogOverride.township_id == case.township_id))
+            .where(CatalogItem.code == case.category))).first()
+        return (row[0], row[1]) if row else (None, None)
+
+    def _limit_for(self, case: Case, limits: tuple[dict | None, dict | None]):
+        return lambda kind: clk.resolve_limit(kind, case.urgency, limits[0], limits[1])
+
+    def _apply_summary(self, agg: lc.CaseAggregate, plan: clk.ClockPlan) -> None:
+        clocks = agg.clocks + [c for c, _ in plan.new]
+        agg.case.deadline, agg.case.provisional, agg.case.alert = clk.case_summary(clocks)
 
     # ---- facts the rules need -----------------------------------------------------------
     async def _unit_for_whistle(self, s: AsyncSession, code: str, case: Case) -> UnitInfo:
@@ -184,9 +219,16 @@ class CaseService:
             await self._facts(s, ctx, action)
             seen = self._seen(agg)
             before, after = lc.decide(ctx, action)
+            starts_clock = (before != after and after in clk.STEP_CLOCK) or action in ("dispatch", "arbitrate")
+            limits = await self._limits(s, agg.case) if starts_clock else (None, None)
+            plan = clk.follow(self.calendar.current, agg, action, before, after, now,
+                              self._limit_for(agg.case, limits), actor_unit_id=actor.unit_id,
+                              extension_days=ctx.record.get("working_days"))
+            self._apply_summary(agg, plan)
             payload = {**body.model_dump(exclude_none=True), **ctx.record}
             self._append(s, agg.case, actor, action, before, after, payload, now)
-            await self._persist(s, agg, seen)
+            await self._persist(s, agg, seen, plan)
+            agg.clocks = [c for c in agg.clocks if c.stopped_at is None] + [c for c, _ in plan.new]
         return await self._view(agg, actor, now)
 
     async def report(self, actor: Actor, raw: dict | None, now: datetime) -> dict:
@@ -206,8 +248,13 @@ class CaseService:
             )
             s.add(case)
             await s.flush()  # the id goes into the first timeline entry's hash
+            limits = await self._limits(s, case)
+            clock = clk.start(self.calendar.current, case_id=case.id, kind="accept", urgency=case.urgency,
+                              spec=self._limit_for(case, limits)("accept"), now=now)
+            s.add(clock)
+            case.deadline, case.provisional, case.alert = clk.case_summary([clock])
             self._append(s, case, actor, "report", None, lc.REPORTED, body.model_dump(exclude_none=True), now)
-        agg = lc.CaseAggregate(case, [], [])
+        agg = lc.CaseAggregate(case, [], [], [clock])
         return await self._view(agg, actor, now)
 
     async def _locate(self, s: AsyncSession, actor: Actor, body: CaseCreate) -> tuple[int, int | None]:
@@ -324,8 +371,7 @@ class CaseService:
             if alert:
                 if alert not in ALERTS:
                     raise Invalid(f"未知预警级别 {alert}", f"unknown alert level '{alert}'")
-                if alert != "none":  # no clock runs yet, so no case carries an alert
-                    stmt = stmt.where(False)
+                stmt = stmt.where(Case.alert == alert)
             if q:
                 m = CODE_RE.match(q.strip())
                 if m:
@@ -343,12 +389,22 @@ class CaseService:
             handling = [c.id for c in cases if lc.HANDLING in (c.status, c.suspended_from)]
             exts = list((await s.execute(select(Extension).where(Extension.case_id.in_(handling))
                                          .order_by(Extension.id))).scalars()) if handling else []
+            running = list((await s.execute(select(StepClock).where(
+                StepClock.case_id.in_(ids), StepClock.stopped_at.is_(None), StepClock.drives_case))).scalars()) \
+                if ids else []
         items = []
         for c in cases:
             agg = lc.CaseAggregate(c, [w for w in whistles if w.case_id == c.id],
-                                   [e for e in exts if e.case_id == c.id])
+                                   [e for e in exts if e.case_id == c.id], [k for k in running if k.case_id == c.id])
             items.append(await self._view(agg, actor, now))
         return {"items": items, "total": total, "page": page, "page_size": page_size}
+
+    def _time_left(self, agg: lc.CaseAggregate, now: datetime) -> int | None:
+        """Working minutes left on the case's clock (wall-clock minutes when urgent); negative when overdue."""
+        driving = [c for c in agg.clocks if c.stopped_at is None and c.drives_case]
+        if not driving:
+            return None
+        return round(clk.remaining_minutes(self.calendar.current, min(driving, key=lambda c: c.deadline), now))
 
     async def _view(self, agg: lc.CaseAggregate, actor: Actor, now: datetime) -> dict:
         c = agg.case
@@ -381,9 +437,11 @@ class CaseService:
                 "dispatched_at": local(w.dispatched_at), "checked_in_at": local(w.checked_in_at),
                 "returned_at": local(w.returned_at), "return_reason": w.return_reason,
             } for w in agg.whistles],
-            "deadline": None,  # clocks arrive with the calendar (issue 3)
-            "alert": "none",
-            "provisional": False,
+            "deadline": local(c.deadline),
+            "alert": c.alert,
+            "alert_label": clk.LEVEL_LABELS.get(c.alert, c.alert),
+            "provisional": c.provisional,
+            "time_left_minutes": self._time_left(agg, now),
             "outcome": c.outcome if c.status in (lc.CLOSED, lc.FEEDBACK) else None,
             "suspended_from": c.suspended_from,
             "merged_into": c.merged_into_id,

@@ -103,6 +103,7 @@ class CaseAggregate:
     case: Case
     whistles: list[Whistle]
     extensions: list[Extension] = field(default_factory=list)
+    clocks: list = field(default_factory=list)  # running StepClocks; the rules ignore them, clocks.py follows
     added: list = field(default_factory=list)  # new rows for the unit of work to insert
 
     @property

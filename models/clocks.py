@@ -55,6 +55,7 @@ class StepClock(SQLModel, table=True):
     next_alert_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))  # null: nothing due
     paused_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
     paused_minutes: float = 0  # suspended time, excluded from on-time figures
+    extended_days: int = 0  # approved extensions (延期), in working days
     stopped_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
     ended_by: str | None = Field(default=None, max_length=16)  # done / extension / returned / cancelled
     on_time: bool | None = None  # frozen when the step finishes; never recomputed

@@ -48,6 +48,7 @@ def upgrade() -> None:
     sa.Column('next_alert_at', sa.DateTime(), nullable=True),
     sa.Column('paused_at', sa.DateTime(), nullable=True),
     sa.Column('paused_minutes', sa.Float(), nullable=False),
+    sa.Column('extended_days', sa.Integer(), nullable=False),
     sa.Column('stopped_at', sa.DateTime(), nullable=True),
     sa.Column('ended_by', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True),
     sa.Column('on_time', sa.Boolean(), nullable=True),

@@ -1,0 +1,137 @@
+"""The working calendar in our own tables: seeded from the maintained packages, edited by the admin,
+imported from the State Council's yearly notice. Each process keeps the calendar in memory."""
+
+import csv
+import io
+import json
+from datetime import date, datetime, time
+
+from sqlalchemy import delete, select
+
+from flows import clocks as clk
+from flows.calendar import DEFAULT_HOURS, WorkingCalendar, from_packages
+from flows.errors import Invalid
+from flows.uow import unit_of_work
+from models.cases import Case
+from models.clocks import CalendarDay, CalendarYear, StepClock
+from models.db import Database
+from models.settings_table import Setting
+
+HOURS_KEY = "working_hours"
+
+
+def parse_schedule(text: str, filename: str = "") -> tuple[int, list[tuple[date, str, str | None]]]:
+    """A year's official schedule, as CSV (`date,kind,name`) or JSON (`{"year", "holidays", "workdays"}` or a
+    list of `{date, kind, name}`). Every day must fall in one year."""
+    days: list[tuple[date, str, str | None]] = []
+    try:
+        if filename.endswith(".json") or text.lstrip().startswith(("{", "[")):
+            data = json.loads(text)
+            if isinstance(data, dict):
+                for kind, key in (("holiday", "holidays"), ("workday", "workdays")):
+                    for item in data.get(key, []):
+                        d, name = (item, None) if isinstance(item, str) else (item["date"], item.get("name"))
+                        days.append((date.fromisoformat(d), kind, name))
+            else:
+                days = [(date.fromisoformat(x["date"]), x["kind"], x.get("name")) for x in data]
+        else:
+            for row in csv.DictReader(io.StringIO(text)):
+                days.append((date.fromisoformat(row["date"].strip()), row["kind"].strip(),
+                             (row.get("name") or "").strip() or None))
+    except (ValueError, KeyError, TypeError, json.JSONDecodeError) as err:
+        raise Invalid(f"日历文件格式有误：{err}", f"cannot read the schedule: {err}") from None
+    if not days:
+        raise Invalid("日历文件中没有日期", "the schedule holds no days")
+    years = {d.year for d, _, _ in days}
+    if len(years) != 1:
+        raise Invalid("一次只能导入一个年度", f"one year at a time, got {sorted(years)}")
+    bad = [k for _, k, _ in days if k not in ("holiday", "workday")]
+    if bad:
+        raise Invalid("类型须为 holiday 或 workday", f"kind must be holiday or workday, got {bad[0]!r}")
+    return years.pop(), days
+
+
+class CalendarStore:
+    def __init__(self, db: Database):
+        self.db = db
+        self.current = WorkingCalendar()
+
+    async def load(self, now: datetime) -> WorkingCalendar:
+        async with self.db.read() as s:
+            empty = (await s.execute(select(CalendarYear.year).limit(1))).first() is None
+        if empty:
+            await self.seed(now)
+        async with self.db.read() as s:
+            days = (await s.execute(select(CalendarDay))).scalars().all()
+            years = {y for (y,) in (await s.execute(select(CalendarYear.year))).all()}
+            hours_row = await s.get(Setting, HOURS_KEY)
+        hours = DEFAULT_HOURS
+        if hours_row:
+            hours = tuple((time.fromisoformat(a), time.fromisoformat(b)) for a, b in hours_row.value["windows"])
+        self.current = WorkingCalendar(
+            holidays={d.day for d in days if d.kind == "holiday"},
+            workdays={d.day for d in days if d.kind == "workday"},
+            official_years=years, hours=hours)
+        return self.current
+
+    async def seed(self, now: datetime) -> int:
+        """Every year the maintained `chinese-calendar` package knows (it agrees with `holidays` on 2025–2026)."""
+        holidays, workdays, years = from_packages()
+        async with unit_of_work(self.db) as s:
+            known = {y for (y,) in (await s.execute(select(CalendarYear.year))).all()}
+            for y in sorted(years - known):
+                s.add(CalendarYear(year=y, source="package", loaded_at=now))
+                for d in sorted(x for x in holidays if x.year == y):
+                    s.add(CalendarDay(day=d, kind="holiday", source="package"))
+                for d in sorted(x for x in workdays if x.year == y):
+                    s.add(CalendarDay(day=d, kind="workday", source="package"))
+        return len(years - known)
+
+    async def import_year(self, text: str, filename: str, now: datetime) -> dict:
+        """Replace one year's days with the official schedule, then recompute the open deadlines."""
+        year, days = parse_schedule(text, filename)
+        async with unit_of_work(self.db) as s:
+            await s.execute(delete(CalendarDay).where(CalendarDay.day >= date(year, 1, 1),
+                                                      CalendarDay.day <= date(year, 12, 31)))
+            for d, kind, name in days:
+                s.add(CalendarDay(day=d, kind=kind, name=name, source="import"))
+            row = await s.get(CalendarYear, year)
+            if row is None:
+                s.add(CalendarYear(year=year, source="import", loaded_at=now))
+            else:
+                row.source, row.loaded_at = "import", now
+        await self.load(now)
+        changed = await self.recompute_open(year)
+        return {"year": year, "days": len(days), "recomputed_clocks": changed}
+
+    async def set_day(self, day: date, kind: str | None, name: str | None, now: datetime) -> None:
+        """The admin's override for one date (None: back to the rule)."""
+        async with unit_of_work(self.db) as s:
+            row = await s.get(CalendarDay, day)
+            if kind is None:
+                if row is not None:
+                    await s.delete(row)
+            elif row is None:
+                s.add(CalendarDay(day=day, kind=kind, name=name, source="admin"))
+            else:
+                row.kind, row.name, row.source = kind, name, "admin"
+        await self.load(now)
+        await self.recompute_open(day.year)
+
+    async def recompute_open(self, year: int) -> int:
+        """Running normal-urgency clocks whose deadline could touch `year`: new points from the new calendar.
+        Finished steps keep their frozen on-time flags."""
+        cal = self.current
+        async with unit_of_work(self.db) as s:
+            rows = (await s.execute(select(StepClock).where(
+                StepClock.stopped_at.is_(None), StepClock.urgency == "normal"))).scalars().all()
+            touched = [c for c in rows if c.provisional or c.deadline.year >= year or c.started_at.year >= year]
+            for c in touched:
+                clk.recompute(cal, c)
+            cases = {c.case_id for c in touched if c.drives_case}
+            for case_id in cases:
+                live = [c for c in rows if c.case_id == case_id]
+                deadline, provisional, _ = clk.case_summary(live)
+                case = await s.get(Case, case_id)
+                case.deadline, case.provisional = deadline, provisional
+        return len(touched)
