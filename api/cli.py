@@ -129,6 +129,44 @@ def cmd_audit_verify(args) -> int:
     return 1
 
 
+def cmd_sweep(args) -> int:
+    from datetime import datetime
+
+    from flows.sweep import sweep
+
+    now = datetime.fromisoformat(args.now) if args.now else None
+    if now is not None and now.tzinfo is None:
+        print("错误 error: --now needs a timezone offset, e.g. 2026-12-01T10:00+08:00", file=sys.stderr)
+        return 2
+
+    async def run(svc):
+        return await sweep(svc.db, svc.cases.calendar.current, now or svc.clock())
+
+    result = asyncio.run(_with_services(run))
+    counts = {}
+    for _, _, level in result.fired:
+        counts[level] = counts.get(level, 0) + 1
+    print(f"预警扫描 sweep: fired {len(result)} alerts {counts}")
+    return 0
+
+
+def cmd_calendar_import(args) -> int:
+    from flows.errors import DomainError
+
+    path = Path(args.file)
+
+    async def run(svc):
+        return await svc.cases.calendar.import_year(path.read_text(encoding="utf-8-sig"), path.name, svc.clock())
+
+    try:
+        out = asyncio.run(_with_services(run))
+    except DomainError as err:
+        print(f"错误 error: {err.message}", file=sys.stderr)
+        return 2
+    print(f"{out['year']} 年日历已导入 imported: {out['days']} days; recomputed {out['recomputed_clocks']} open clocks")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="chuishao", description="吹哨 — 乡镇吹哨、部门报到 case loop")
     sub = p.add_subparsers(dest="command", required=True)
@@ -166,6 +204,15 @@ def parser() -> argparse.ArgumentParser:
     s = cat.add_parser("import", help="import catalog items from CSV or JSON")
     s.add_argument("file")
     s.set_defaults(fn=cmd_catalog_import)
+
+    s = sub.add_parser("sweep", help="fire due deadline alerts once (the scheduled sweep, by hand)")
+    s.add_argument("--now", help="logical now, ISO 8601 with offset (default: the clock)")
+    s.set_defaults(fn=cmd_sweep)
+
+    cal = sub.add_parser("calendar", help="the working calendar").add_subparsers(dest="sub", required=True)
+    s = cal.add_parser("import", help="import a year's official schedule (CSV date,kind,name or JSON)")
+    s.add_argument("file")
+    s.set_defaults(fn=cmd_calendar_import)
 
     audit = sub.add_parser("audit", help="the tamper-evident timeline").add_subparsers(dest="sub", required=True)
     s = audit.add_parser("verify", help="re-check every hash chain; name the first broken entry")

@@ -15,18 +15,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from flows import clocks as clk
 from flows import lifecycle as lc
 from flows.access import COUNTY_ROLES, DEPARTMENT_ROLES, GRID_WORKER, TOWNSHIP_ROLES, Actor
+from flows.calendar_store import CalendarStore
 from flows.clock import LOCAL_TZ, local
 from flows.commands import BODIES, CaseCreate, parse_body
 from flows.errors import Conflict, Forbidden, Invalid, NotFound
-from flows.calendar_store import CalendarStore
 from flows.geo import contains
 from flows.routing import route
 from flows.timeline import canonical, entry_hash
 from flows.units import UnitDirectory, UnitInfo
 from flows.uow import unit_of_work
 from models.cases import Attachment, Case, Extension, Whistle
-from models.clocks import StepClock
 from models.catalog import CatalogItem, CatalogOverride
+from models.clocks import StepClock
 from models.db import Database
 from models.org import User
 from models.timeline import TimelineEntry

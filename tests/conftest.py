@@ -102,10 +102,10 @@ def client(bootstrapped, clock):
 
 
 @pytest.fixture
-def api(client):
+def api(client, bootstrapped):
     from tests.county import Api
 
-    return Api(client, ADMIN_PASSWORD)
+    return Api(client, ADMIN_PASSWORD, bootstrapped)
 
 
 @pytest.fixture
