@@ -48,16 +48,57 @@ def cmd_init(args) -> int:
 
 
 def cmd_serve(args) -> int:
+    import os
+
     import uvicorn
 
     settings = get_settings()
     print(f"• 数据目录 data dir: {settings.ensure_data_dir().resolve()}", flush=True)
     print("• 数据库迁移 migrating schema …", flush=True)
     _migrate()
-    print(f"• 启动 API starting on http://{args.host}:{args.port}  (docs: /docs, health: /healthz)", flush=True)
+    scheduler = os.environ.get("CHUISHAO_SCHEDULER", "embedded")
+    if scheduler == "embedded" and args.workers == 1:
+        from api import embedded
+
+        asyncio.run(embedded.run(settings, args.host, args.port, log=lambda m: print(m, flush=True)))
+        return 0
+    # scale-out: the API only; a Prefect server and `chuishao worker` run the schedules
+    print(f"• 启动 API starting on http://{args.host}:{args.port} with {args.workers} process(es); "
+          f"scheduler: {scheduler}", flush=True)
     uvicorn.run("api.app:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
                 log_level="info")
     return 0
+
+
+def cmd_worker(args) -> int:
+    """Scale-out: register the deployments on a process work pool, then run a Prefect worker for it."""
+    import os
+    import subprocess
+
+    async def register():
+        from prefect.client.orchestration import get_client
+        from prefect.client.schemas.actions import WorkPoolCreate
+        from prefect.exceptions import ObjectAlreadyExists
+
+        from flows.deployments import WORK_POOL, build_deployments
+
+        async with get_client() as client:
+            try:
+                await client.create_work_pool(WorkPoolCreate(name=WORK_POOL, type="process"))
+            except ObjectAlreadyExists:
+                pass
+        for d in await build_deployments(work_pool=WORK_POOL):
+            await d.apply(work_pool_name=WORK_POOL)
+            print(f"• 已登记 deployment registered: {d.name}", flush=True)
+        return WORK_POOL
+
+    if not os.environ.get("PREFECT_API_URL"):
+        print("错误 error: set PREFECT_API_URL to the Prefect server (e.g. http://127.0.0.1:4200/api)",
+              file=sys.stderr)
+        return 2
+    pool = asyncio.run(register())
+    print(f"• 启动 worker starting a Prefect worker on pool '{pool}'", flush=True)
+    return subprocess.call([sys.executable, "-m", "prefect", "worker", "start", "--pool", pool, "--type", "process"])
 
 
 def cmd_demo(args) -> int:
@@ -182,6 +223,9 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int, default=8000)
     s.add_argument("--workers", type=int, default=1)
     s.set_defaults(fn=cmd_serve)
+
+    s = sub.add_parser("worker", help="scale-out: register the deployments and run a Prefect worker")
+    s.set_defaults(fn=cmd_worker)
 
     s = sub.add_parser("demo", help="load a realistic demo county with months of history")
     s.add_argument("--reset", action="store_true", help="start from an empty SQLite file")

@@ -1,0 +1,84 @@
+"""Embedded mode (`chuishao serve`): our API, a Prefect server and the served deployments in one process
+and one event loop, the Prefect state under the data directory. STACK-NOTES: Prefect's temporary server
+never runs schedules, its own server app under uvicorn beside ours does."""
+
+import asyncio
+import os
+import socket
+from pathlib import Path
+
+import httpx
+import uvicorn
+
+from models.config import Settings
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def configure_prefect(data_dir: Path, port: int) -> str:
+    """Prefect reads its settings from the environment when first imported: call this before that."""
+    home = (data_dir / "prefect").resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    url = f"http://127.0.0.1:{port}/api"
+    os.environ.update({
+        "PREFECT_HOME": str(home),
+        "PREFECT_API_URL": url,
+        "PREFECT_API_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{home / 'prefect.db'}",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "DO_NOT_TRACK": "1",
+        "PREFECT_LOGGING_LEVEL": os.environ.get("PREFECT_LOGGING_LEVEL", "WARNING"),
+        "PREFECT_SERVER_LOGGING_LEVEL": "WARNING",
+        "PREFECT_UI_ENABLED": "false",
+    })
+    return url
+
+
+async def _wait_healthy(url: str, seconds: float = 120) -> None:
+    async with httpx.AsyncClient() as client:
+        for _ in range(int(seconds * 4)):
+            try:
+                if (await client.get(f"{url}/health", timeout=2)).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.25)
+    raise RuntimeError(f"Prefect server at {url} did not become healthy")
+
+
+async def run(settings: Settings, host: str, port: int, log=print) -> None:
+    prefect_port = int(os.environ.get("CHUISHAO_PREFECT_PORT") or free_port())
+    prefect_url = configure_prefect(settings.data_dir, prefect_port)
+
+    from prefect import aserve
+    from prefect.server.api.server import create_app as prefect_app
+
+    from api.app import create_app
+    from flows.deployments import build_deployments
+
+    log(f"• 启动调度服务 starting the Prefect server on 127.0.0.1:{prefect_port} (state in "
+        f"{settings.data_dir / 'prefect'}) …")
+    prefect_server = uvicorn.Server(uvicorn.Config(prefect_app(), host="127.0.0.1", port=prefect_port,
+                                                   log_level="warning", lifespan="on"))
+    api_server = uvicorn.Server(uvicorn.Config(create_app(settings), host=host, port=port, log_level="info"))
+    tasks = [asyncio.create_task(prefect_server.serve(), name="prefect-server")]
+    try:
+        await _wait_healthy(prefect_url)
+        log("• 调度服务就绪 Prefect server ready; registering the scheduled deployments …")
+        deployments = await build_deployments()
+        tasks.append(asyncio.create_task(aserve(*deployments, print_starting_message=False), name="runner"))
+        log(f"• 已登记 scheduled: {', '.join(d.name for d in deployments)}")
+        log(f"• 启动 API starting on http://{host}:{port}  (docs: /docs, health: /healthz)")
+        tasks.append(asyncio.create_task(api_server.serve(), name="api"))
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for t in done:
+            if t.exception():
+                raise t.exception()
+    finally:
+        api_server.should_exit = prefect_server.should_exit = True
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

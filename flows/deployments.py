@@ -1,0 +1,54 @@
+"""Prefect flows and their deployments (SPEC §9). Importing this module has no side effects: Prefect's
+runner and workers import it in a child process for every run.
+
+Schedules are cron in Asia/Shanghai. `CHUISHAO_SWEEP_INTERVAL_SECONDS` replaces the sweep's one-minute
+cron with a short interval (tests, demos).
+"""
+
+import os
+from datetime import UTC, datetime
+
+from prefect import flow, get_run_logger
+from prefect.flows import EntrypointType
+from prefect.runtime import flow_run
+from prefect.schedules import Cron, Interval
+
+from flows import jobs
+
+TZ = "Asia/Shanghai"
+WORK_POOL = "chuishao"
+
+
+def logical_now(now: str | None) -> datetime:
+    """The run's scheduled time, not the wall clock: a minute schedule may fire a little early or late."""
+    if now:
+        return datetime.fromisoformat(now)
+    scheduled = flow_run.scheduled_start_time
+    if scheduled is None:
+        return datetime.now(UTC)
+    return datetime.fromisoformat(scheduled.isoformat())
+
+
+@flow(name="deadline-sweep", description="预警扫描：黄灯、红灯、升级督办，每级只发一次")
+async def deadline_sweep(now: str | None = None) -> int:
+    at = logical_now(now)
+    result = await jobs.run_sweep(at)
+    get_run_logger().info("sweep at %s fired %d alerts", at.isoformat(), len(result))
+    return len(result)
+
+
+def sweep_schedule():
+    seconds = os.environ.get("CHUISHAO_SWEEP_INTERVAL_SECONDS")
+    if seconds:
+        return Interval(int(seconds), timezone=TZ)
+    return Cron("* * * * *", timezone=TZ)
+
+
+async def build_deployments(work_pool: str | None = None) -> list:
+    """Every scheduled job as a deployment: served in-process (embedded) or run by workers (scale-out)."""
+    return [
+        await deadline_sweep.ato_deployment(
+            name="deadline-sweep", schedule=sweep_schedule(), work_pool_name=work_pool,
+            entrypoint_type=EntrypointType.MODULE_PATH,
+        ),
+    ]

@@ -1,0 +1,20 @@
+"""The time-driven jobs as plain functions: each takes its logical `now`, is idempotent, and opens and
+closes its own database connections. The CLI and the tests call these; the Prefect flows wrap them."""
+
+from datetime import datetime
+
+from flows.calendar_store import CalendarStore
+from flows.sweep import SweepResult, sweep
+from models.config import Settings, get_settings
+from models.db import Database
+
+
+async def run_sweep(now: datetime, settings: Settings | None = None) -> SweepResult:
+    settings = settings or get_settings()
+    db = Database(settings.url, pool_size=2)
+    try:
+        store = CalendarStore(db)
+        await store.load(now)
+        return await sweep(db, store.current, now)
+    finally:
+        await db.dispose()
