@@ -2,6 +2,7 @@
 
 import argparse
 import asyncio
+import contextlib
 import sys
 from pathlib import Path
 
@@ -83,10 +84,8 @@ def cmd_worker(args) -> int:
         from flows.deployments import WORK_POOL, build_deployments
 
         async with get_client() as client:
-            try:
+            with contextlib.suppress(ObjectAlreadyExists):  # registered by an earlier worker
                 await client.create_work_pool(WorkPoolCreate(name=WORK_POOL, type="process"))
-            except ObjectAlreadyExists:
-                pass
         for d in await build_deployments(work_pool=WORK_POOL):
             await d.apply(work_pool_name=WORK_POOL)
             print(f"• 已登记 deployment registered: {d.name}", flush=True)

@@ -98,7 +98,7 @@ def test_embedded_serve_fires_the_scheduled_sweep(tmp_path):
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'chuishao.db'}", data_dir=tmp_path / "data")
     case_id = seed_overdue_case(settings)
     port = free_port()
-    log = open(tmp_path / "serve.log", "w")
+    log = open(tmp_path / "serve.log", "w")  # noqa: SIM115 - outlives this block, closed below
     env = base_env(settings, CHUISHAO_SWEEP_INTERVAL_SECONDS="3")
     serve = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port)], env=env,
                              stdout=log, stderr=subprocess.STDOUT)
@@ -134,7 +134,8 @@ def test_scale_out_worker_fires_the_sweep_on_postgresql(tmp_path, pg_url):
                    PREFECT_API_DATABASE_CONNECTION_URL=u.set(drivername="postgresql+asyncpg", database=prefect_db)
                    .render_as_string(hide_password=False),
                    PREFECT_WORKER_QUERY_SECONDS="2", PREFECT_UI_ENABLED="false")
-    logs = {name: open(tmp_path / f"{name}.log", "w") for name in ("prefect", "worker", "api")}
+    logs = {name: open(tmp_path / f"{name}.log", "w")  # noqa: SIM115 - closed in the finally below
+            for name in ("prefect", "worker", "api")}
     procs = []
     try:
         procs.append(subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
