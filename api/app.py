@@ -1,6 +1,8 @@
 """The FastAPI application factory."""
 
+import asyncio
 import contextlib
+import logging
 
 from fastapi import FastAPI
 from sqlalchemy import text
@@ -8,7 +10,7 @@ from sqlalchemy import text
 from api import errors
 from api.deps import Services
 from api.limits import BodyLimit
-from api.routes import admin, auth, cases
+from api.routes import admin, auth, calendar, cases
 from api.security import Tokens
 from flows.admin import AdminService, Passwords
 from flows.cases import CaseService
@@ -31,6 +33,16 @@ def build_services(settings: Settings, clock: Clock) -> Services:
     )
 
 
+async def _follow_calendar(svc: Services, every: float = 10.0) -> None:
+    """Pick up calendar edits made through another process (an import on the CLI, another API worker)."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await svc.cases.calendar.refresh_if_changed(svc.clock())
+        except Exception:  # noqa: BLE001 - a failed check must not end the watcher; the next one retries
+            logging.getLogger("chuishao").exception("calendar refresh failed")
+
+
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
     settings = settings or get_settings()
     settings.ensure_data_dir()
@@ -39,7 +51,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     async def lifespan(app: FastAPI):
         app.state.services = svc = build_services(settings, clock or system_clock)
         await svc.cases.calendar.load(svc.clock())
+        watcher = asyncio.create_task(_follow_calendar(svc))
         yield
+        watcher.cancel()
         await app.state.services.db.dispose()
 
     app = FastAPI(
@@ -49,7 +63,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         lifespan=lifespan,
     )
     errors.install(app)
-    for r in (auth.router, admin.router, cases.router):
+    for r in (auth.router, admin.router, cases.router, calendar.router):
         app.include_router(r, prefix="/api/v1")
 
     @app.get("/healthz", tags=["health"])

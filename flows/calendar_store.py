@@ -18,6 +18,7 @@ from models.db import Database
 from models.settings_table import Setting
 
 HOURS_KEY = "working_hours"
+VERSION_KEY = "calendar_version"  # bumped on every change, so other processes know to reload
 
 
 def parse_schedule(text: str, filename: str = "") -> tuple[int, list[tuple[date, str, str | None]]]:
@@ -55,6 +56,27 @@ class CalendarStore:
     def __init__(self, db: Database):
         self.db = db
         self.current = WorkingCalendar()
+        self.version = -1
+
+    async def _stored_version(self, s) -> int:
+        row = await s.get(Setting, VERSION_KEY)
+        return row.value["v"] if row else 0
+
+    async def _bump(self, s) -> None:
+        row = await s.get(Setting, VERSION_KEY)
+        if row is None:
+            s.add(Setting(key=VERSION_KEY, value={"v": 1}))
+        else:
+            row.value = {"v": row.value["v"] + 1}
+
+    async def refresh_if_changed(self, now: datetime) -> bool:
+        """Cheap check for other processes' edits (one primary-key read)."""
+        async with self.db.read() as s:
+            stored = await self._stored_version(s)
+        if stored != self.version:
+            await self.load(now)
+            return True
+        return False
 
     async def load(self, now: datetime) -> WorkingCalendar:
         async with self.db.read() as s:
@@ -62,6 +84,7 @@ class CalendarStore:
         if empty:
             await self.seed(now)
         async with self.db.read() as s:
+            version = await self._stored_version(s)
             days = (await s.execute(select(CalendarDay))).scalars().all()
             years = {y for (y,) in (await s.execute(select(CalendarYear.year))).all()}
             hours_row = await s.get(Setting, HOURS_KEY)
@@ -72,7 +95,36 @@ class CalendarStore:
             holidays={d.day for d in days if d.kind == "holiday"},
             workdays={d.day for d in days if d.kind == "workday"},
             official_years=years, hours=hours)
+        self.version = version
         return self.current
+
+    async def set_hours(self, windows: list[tuple[time, time]], now: datetime) -> None:
+        """Working hours per day (default 09:00–12:00, 13:30–17:30)."""
+        if not windows or any(a >= b for a, b in windows) or any(
+                windows[i][1] > windows[i + 1][0] for i in range(len(windows) - 1)):
+            raise Invalid("工作时段须按时间先后排列且不重叠", "working hours must be ordered, non-empty windows")
+        value = {"windows": [[a.strftime("%H:%M"), b.strftime("%H:%M")] for a, b in windows]}
+        async with unit_of_work(self.db) as s:
+            row = await s.get(Setting, HOURS_KEY)
+            if row is None:
+                s.add(Setting(key=HOURS_KEY, value=value))
+            else:
+                row.value = value
+            await self._bump(s)
+        await self.load(now)
+        await self.recompute_open(now.year)
+
+    async def year(self, year: int) -> dict:
+        async with self.db.read() as s:
+            row = await s.get(CalendarYear, year)
+            days = (await s.execute(select(CalendarDay).where(
+                CalendarDay.day >= date(year, 1, 1), CalendarDay.day <= date(year, 12, 31))
+                .order_by(CalendarDay.day))).scalars().all()
+        return {
+            "year": year, "official": row is not None, "source": row.source if row else "rules",
+            "hours": [[a.strftime("%H:%M"), b.strftime("%H:%M")] for a, b in self.current.hours],
+            "days": [{"date": d.day.isoformat(), "kind": d.kind, "name": d.name, "source": d.source} for d in days],
+        }
 
     async def seed(self, now: datetime) -> int:
         """Every year the maintained `chinese-calendar` package knows (it agrees with `holidays` on 2025–2026)."""
@@ -85,6 +137,7 @@ class CalendarStore:
                     s.add(CalendarDay(day=d, kind="holiday", source="package"))
                 for d in sorted(x for x in workdays if x.year == y):
                     s.add(CalendarDay(day=d, kind="workday", source="package"))
+            await self._bump(s)
         return len(years - known)
 
     async def import_year(self, text: str, filename: str, now: datetime) -> dict:
@@ -100,6 +153,7 @@ class CalendarStore:
                 s.add(CalendarYear(year=year, source="import", loaded_at=now))
             else:
                 row.source, row.loaded_at = "import", now
+            await self._bump(s)
         await self.load(now)
         changed = await self.recompute_open(year)
         return {"year": year, "days": len(days), "recomputed_clocks": changed}
@@ -115,6 +169,7 @@ class CalendarStore:
                 s.add(CalendarDay(day=day, kind=kind, name=name, source="admin"))
             else:
                 row.kind, row.name, row.source = kind, name, "admin"
+            await self._bump(s)
         await self.load(now)
         await self.recompute_open(day.year)
 

@@ -228,3 +228,36 @@ def test_township_override_limits_win(county, clock):
     case = api.to_dispatched("ENV01")
     case = api.act("sthj_liaison", case["id"], "check_in")
     assert case["deadline"] == "2026-11-18T17:30:00+08:00"
+
+
+def test_calendar_endpoints_edit_days_import_years_and_set_hours(county, clock):
+    api = county
+    admin = api.as_("admin")
+    y2026 = api.as_("disp_fc").get("/api/v1/calendar/2026").json()
+    assert y2026["official"] and {"date": "2026-10-10", "kind": "workday", "name": None, "source": "package"} \
+        in y2026["days"]
+    assert api.as_("disp_fc").get("/api/v1/calendar/2027").json()["official"] is False
+
+    clock.now = at("2026-11-16T09:00")
+    case = api.to_handling("ENV01")
+    assert case["deadline"] == "2026-11-23T17:30:00+08:00"
+    # the county declares Tuesday a day off: the open deadline moves a working day later
+    assert api.as_("disp_fc").put("/api/v1/calendar/days/2026-11-17", json={"kind": "holiday"}).status_code == 403
+    r = admin.put("/api/v1/calendar/days/2026-11-17", json={"kind": "holiday", "name": "临时停工"})
+    assert r.status_code == 200, r.text
+    assert api.get("liaison_fc", case["id"])["deadline"] == "2026-11-24T17:30:00+08:00"
+    assert admin.put("/api/v1/calendar/days/2026-11-17", json={"kind": None}).status_code == 200
+    assert api.get("liaison_fc", case["id"])["deadline"] == "2026-11-23T17:30:00+08:00"
+
+    # working hours: mornings only
+    r = admin.put("/api/v1/calendar/hours", json={"windows": [["08:30", "12:00"]]})
+    assert r.status_code == 200, r.text
+    assert api.get("liaison_fc", case["id"])["deadline"] == "2026-11-23T12:00:00+08:00"
+    for bad in ([["12:00", "08:30"]], [], [["25:00", "26:00"]], [["08:00", "12:00"], ["11:00", "13:00"]]):
+        assert admin.put("/api/v1/calendar/hours", json={"windows": bad}).status_code == 422, bad
+
+    r = admin.post("/api/v1/calendar/import", json={"holidays": ["2027-01-01"], "workdays": []})
+    assert r.status_code == 200 and r.json()["year"] == 2027
+    assert api.as_("disp_fc").get("/api/v1/calendar/2027").json()["official"] is True
+    for bad in ({"holidays": ["2027-13-01"]}, {"holidays": ["2027-01-01", "2028-01-01"]}, {"holidays": []}):
+        assert admin.post("/api/v1/calendar/import", json=bad).status_code == 422, bad
