@@ -114,7 +114,13 @@ def cmd_demo(args) -> int:
     async def run(svc):
         return await build_demo(svc, seed=args.seed, months=args.months, log=lambda m: print("•", m, flush=True))
 
-    summary = asyncio.run(_with_services(run))
+    from flows.errors import DomainError
+
+    try:
+        summary = asyncio.run(_with_services(run))
+    except DomainError as err:
+        print(f"错误 error: {err.message}", file=sys.stderr)
+        return 2
     print(summary)
     return 0
 

@@ -1,6 +1,22 @@
-"""Refuse oversized request bodies before anything reads them (413 in the spec's error shape)."""
+"""What a request may carry, refused before any route reads it, in the spec's error shape:
+
+- bodies no larger than the limits (413), whether or not they declare a Content-Length;
+- text a database can store and JSON that reads back (422): no NUL characters (PostgreSQL refuses
+  them), no unpaired UTF-16 surrogates (they have no UTF-8 form), no NaN or infinities (not JSON; a
+  stored one would break every later read), no nesting deeper than any body of ours needs.
+"""
 
 import json
+import math
+import re
+
+from fastapi import Request
+from fastapi.routing import APIRoute
+
+from flows.errors import Invalid
+
+MAX_JSON_DEPTH = 32
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class BodyLimit:
@@ -16,21 +32,32 @@ class BodyLimit:
         declared = headers.get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
             return await self._refuse(send)
-        seen = 0
+        seen, over, started = 0, False, False
 
         async def counted():
-            nonlocal seen
+            nonlocal seen, over
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
+                    over = True
                     raise _TooLarge
             return message
 
+        async def guarded_send(message):
+            nonlocal started
+            if over and not started:
+                return  # the app's own answer to a body we cut off (FastAPI makes it a 400); ours follows
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
         try:
-            return await self.app(scope, counted, send)
-        except _TooLarge:
-            return await self._refuse(send)
+            await self.app(scope, counted, guarded_send)
+        except Exception:
+            if not over:
+                raise
+        if over and not started:
+            await self._refuse(send)
 
     @staticmethod
     async def _refuse(send):
@@ -43,3 +70,82 @@ class BodyLimit:
 
 class _TooLarge(Exception):
     pass
+
+
+def _refuse(zh: str, en: str) -> Invalid:
+    return Invalid(f"请求内容有误：{zh}", f"invalid request: {en}", code="validation_error")
+
+
+def _no_constant(name: str):
+    raise _refuse("JSON 中不能使用 NaN 或无穷大", f"{name} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _refuse(f"数值 {text[:20]} 超出范围", f"number {text[:20]} is out of range")
+    return value
+
+
+def check_text(value: str) -> None:
+    if "\x00" in value:
+        raise _refuse("文本中不能含有 NUL 字符（\\u0000）", "text must not contain NUL (\\u0000) characters")
+    if _SURROGATE.search(value):
+        raise _refuse("文本中含有无效的 Unicode 字符（孤立的代理项）", "text contains an unpaired UTF-16 surrogate")
+
+
+def check_json(value) -> None:
+    """Walk a decoded JSON value without recursion: every string storable, nesting bounded."""
+    stack = [(value, 1)]
+    while stack:
+        v, depth = stack.pop()
+        if isinstance(v, str):
+            check_text(v)
+        elif isinstance(v, dict | list):
+            if depth > MAX_JSON_DEPTH:
+                raise _refuse(f"JSON 嵌套超过 {MAX_JSON_DEPTH} 层", f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+            items = [*v.keys(), *v.values()] if isinstance(v, dict) else v
+            stack.extend((item, depth + 1) for item in items)
+
+
+def _is_json(content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "" or media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+
+
+async def check_request(request: Request) -> None:
+    query = request.scope.get("query_string", b"")
+    if b"\x00" in query or b"%00" in query:
+        check_text("\x00")
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("application/x-www-form-urlencoded"):
+        body = await request.body()
+        if b"\x00" in body or b"%00" in body:
+            check_text("\x00")
+    elif _is_json(content_type):
+        body = await request.body()
+        if not body:
+            return
+        try:
+            value = json.loads(body, parse_constant=_no_constant, parse_float=_finite)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return  # FastAPI parses it again and answers 422 with where it broke
+        except RecursionError:
+            raise _refuse(f"JSON 嵌套超过 {MAX_JSON_DEPTH} 层", "JSON nested too deeply") from None
+        except ValueError:  # an integer of more than 4300 digits
+            raise _refuse("数字过长", "number too long") from None
+        check_json(value)
+
+
+class GuardedRoute(APIRoute):
+    """A route that runs `check_request` before FastAPI parses the body. Errors raised here go through the
+    app's exception handlers, so they leave in the spec's error shape like any other."""
+
+    def get_route_handler(self):
+        handler = super().get_route_handler()
+
+        async def guarded(request: Request):
+            await check_request(request)
+            return await handler(request)
+
+        return guarded

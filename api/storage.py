@@ -17,15 +17,29 @@ class TooLarge(DomainError):
     code = "too_large"
 
 
-SAFE_NAME = re.compile(r"^[^/\\\x00-\x1f]{1,200}$")
+SAFE_NAME = re.compile(r"[^/\\]{1,200}")
+# bidirectional overrides and isolates make "photo\u202egpj.exe" display as "photoexe.jpg"
+BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+MEDIA_TYPE = re.compile(r"[A-Za-z0-9!#$&^_.+-]{1,64}/[A-Za-z0-9!#$&^_.+-]{1,64}(\s*;[\x20-\x7e]*)?")
 
 
 def safe_filename(name: str | None) -> str:
-    """Refuse anything that is not a plain file name: no paths, no '..', no control characters."""
+    """Refuse anything that is not a plain file name: no paths, no '..', no control characters (C0, DEL, C1),
+    no line separators, no bidirectional controls."""
     name = unicodedata.normalize("NFC", name or "")
-    if not SAFE_NAME.match(name) or name in (".", "..") or ".." in name or name.startswith("."):
+    if (not SAFE_NAME.fullmatch(name) or ".." in name or name.startswith(".")
+            or any(unicodedata.category(c) in ("Cc", "Cs", "Zl", "Zp") or c in BIDI_CONTROLS for c in name)):
         raise Invalid("文件名不合法", "file name must be a plain name without paths", code="bad_filename")
     return name
+
+
+def safe_content_type(value: str | None) -> str:
+    """The part's declared media type, if it is one (`type/subtype; params`, printable ASCII, <= 100 chars)."""
+    if not value:
+        return "application/octet-stream"
+    if len(value) > 100 or not MEDIA_TYPE.fullmatch(value):
+        raise Invalid("附件类型不合法", "the file's Content-Type is not a media type", code="bad_content_type")
+    return value
 
 
 class ContentStore:

@@ -268,13 +268,13 @@ async def bootstrap(svc: AdminService, *, county_code: str, county_name: str, ad
     async with svc.db.read() as s:
         has_admin = (await s.execute(select(User.id).where(User.username == "admin"))).first()
         county = (await s.execute(select(Unit).where(Unit.kind == "county"))).scalar_one_or_none()
-    if has_admin:
-        return False
     if county is None:
-        county_dict = await svc.create_unit({"code": county_code, "name": county_name, "kind": "county"}, now)
-        county_code = county_dict["code"]
+        county_code = (await svc.create_unit({"code": county_code, "name": county_name, "kind": "county"},
+                                             now))["code"]
     else:
         county_code = county.code
+    if has_admin:
+        return False
     await svc.create_user({"username": "admin", "password": admin_password, "name": "系统管理员", "role": "admin",
                            "unit": county_code}, now)
     return True

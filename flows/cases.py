@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from flows import clocks as clk
 from flows import lifecycle as lc
 from flows.access import COUNTY_ROLES, DEPARTMENT_ROLES, GRID_WORKER, TOWNSHIP_ROLES, Actor
+from flows.audience import case_event
 from flows.calendar_store import CalendarStore
 from flows.clock import LOCAL_TZ, local
 from flows.commands import BODIES, CaseCreate, parse_body
@@ -51,6 +52,17 @@ class CaseService:
         self.db = db
         self.units = units or UnitDirectory()
         self.calendar = calendar or CalendarStore(db)
+        self.committed = None  # callable(list[Event]) set by the app: live fan-out, wake the deliverer
+
+    def _after_commit(self, events: list) -> None:
+        if self.committed is not None:
+            self.committed(events)
+
+    def _event_payload(self, case: Case, actor: Actor, action: str, before, after, now: datetime) -> dict:
+        return {"code": case_code(case), "title": case.title, "action": action,
+                "label": lc.ACTION_LABELS.get(action, "上报"), "from": before, "to": after,
+                "status": case.status, "status_label": lc.STATE_LABELS[case.status], "version": case.version,
+                "actor": actor.username, "unit": actor.unit_code, "at": local(now)}
 
     # ---- loading ------------------------------------------------------------------------
     async def _load(self, s: AsyncSession, case_id: int) -> lc.CaseAggregate:
@@ -229,6 +241,11 @@ class CaseService:
             self._append(s, agg.case, actor, action, before, after, payload, now)
             await self._persist(s, agg, seen, plan)
             agg.clocks = [c for c in agg.clocks if c.stopped_at is None] + [c for c, _ in plan.new]
+            kind = action if action in ("urge", "supervise") else ("transition" if before != after else "action")
+            event = case_event(kind, action, agg, actor_id=actor.id, at=now, to_state=after,
+                               payload=self._event_payload(agg.case, actor, action, before, after, now))
+            s.add(event)
+        self._after_commit([event])
         return await self._view(agg, actor, now)
 
     async def report(self, actor: Actor, raw: dict | None, now: datetime) -> dict:
@@ -254,7 +271,11 @@ class CaseService:
             s.add(clock)
             case.deadline, case.provisional, case.alert = clk.case_summary([clock])
             self._append(s, case, actor, "report", None, lc.REPORTED, body.model_dump(exclude_none=True), now)
-        agg = lc.CaseAggregate(case, [], [], [clock])
+            agg = lc.CaseAggregate(case, [], [], [clock])
+            event = case_event("transition", "report", agg, actor_id=actor.id, at=now, to_state=lc.REPORTED,
+                               payload=self._event_payload(case, actor, "report", None, lc.REPORTED, now))
+            s.add(event)
+        self._after_commit([event])
         return await self._view(agg, actor, now)
 
     async def _locate(self, s: AsyncSession, actor: Actor, body: CaseCreate) -> tuple[int, int | None]:
@@ -375,7 +396,8 @@ class CaseService:
             if q:
                 m = CODE_RE.match(q.strip())
                 if m:
-                    stmt = stmt.where(Case.id == int(m.group(1)))
+                    case_id = int(m.group(1))  # ids are 32-bit: a longer number names no case
+                    stmt = stmt.where(Case.id == case_id) if case_id < 2**31 else stmt.where(False)
                 else:
                     like = f"%{q.strip()}%"
                     stmt = stmt.where(or_(Case.title.like(like), Case.description.like(like),

@@ -1,5 +1,7 @@
 """Point-in-polygon for resolving a reported point to its grid (GeoJSON: [lon, lat] order)."""
 
+import math
+
 
 def _in_ring(lon: float, lat: float, ring: list) -> bool:
     inside = False
@@ -30,6 +32,19 @@ def contains(geometry: dict, lon: float, lat: float) -> bool:
     return False
 
 
+def _lon_lat(point) -> bool:
+    """A real WGS84 position: two finite numbers (not booleans) within range."""
+    if not isinstance(point, list) or len(point) < 2:
+        return False
+    lon, lat = point[0], point[1]
+    if any(isinstance(c, bool) or not isinstance(c, int | float) for c in (lon, lat)):
+        return False
+    try:
+        return math.isfinite(float(lon)) and math.isfinite(float(lat)) and -180 <= lon <= 180 and -90 <= lat <= 90
+    except OverflowError:
+        return False
+
+
 def valid_polygon(geometry: dict) -> bool:
     try:
         if geometry.get("type") == "Feature":
@@ -37,9 +52,6 @@ def valid_polygon(geometry: dict) -> bool:
         polys = [geometry["coordinates"]] if geometry["type"] == "Polygon" else geometry["coordinates"]
         if geometry["type"] not in ("Polygon", "MultiPolygon"):
             return False
-        return all(
-            len(ring) >= 4 and all(len(p) >= 2 and all(isinstance(c, int | float) for c in p[:2]) for p in ring)
-            for poly in polys for ring in poly
-        )
+        return all(len(ring) >= 4 and all(_lon_lat(p) for p in ring) for poly in polys for ring in poly)
     except (KeyError, TypeError, IndexError):
         return False

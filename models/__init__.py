@@ -2,6 +2,14 @@
 
 from sqlmodel import SQLModel
 
-from models import cases, catalog, clocks, org, settings_table, timeline  # noqa: F401  (register tables)
+from models import (  # noqa: F401  (register tables)
+    cases,
+    catalog,
+    clocks,
+    notifications,
+    org,
+    settings_table,
+    timeline,
+)
 
 metadata = SQLModel.metadata

@@ -3,10 +3,11 @@
 from fastapi import APIRouter, Depends, Path, Query
 
 from api.deps import Services, actor, admin, now, services
+from api.limits import GuardedRoute
 from flows.admin import CatalogIn, OverrideIn, UnitIn, UserIn
 from flows.commands import Code
 
-router = APIRouter(tags=["admin"])
+router = APIRouter(tags=["admin"], route_class=GuardedRoute)
 CODE_PATTERN = r"^[A-Za-z0-9_.\-]+$"
 
 

@@ -2,10 +2,11 @@ from fastapi import APIRouter, Depends
 from fastapi.security import OAuth2PasswordRequestForm
 
 from api.deps import Services, actor, now, services
+from api.limits import GuardedRoute
 from api.security import Unauthorized
 from flows.access import Actor
 
-router = APIRouter(tags=["auth"])
+router = APIRouter(tags=["auth"], route_class=GuardedRoute)
 
 
 @router.post("/auth/token", summary="登录：用户名密码换取访问令牌 (OAuth2 password)")

@@ -7,12 +7,14 @@ from fastapi import APIRouter, Body, Depends, File, Header, Path, Query, UploadF
 from fastapi.responses import FileResponse
 
 from api.deps import Services, actor, now, services
-from api.storage import ContentStore, safe_filename
+from api.limits import GuardedRoute
+from api.storage import ContentStore, safe_content_type, safe_filename
 from flows.access import Actor
 from flows.commands import CaseCreate
 from flows.errors import Invalid, NotFound
+from flows.lifecycle import FINAL_STATES
 
-router = APIRouter(tags=["cases"])
+router = APIRouter(tags=["cases"], route_class=GuardedRoute)
 CaseId = Path(ge=1, le=2**31 - 1, description="case id")
 
 
@@ -76,9 +78,11 @@ async def act(
 async def attach(case_id: int = CaseId, file: UploadFile = File(...), who: Actor = Depends(actor),
                  svc: Services = Depends(services), at=Depends(now)):
     name = safe_filename(file.filename)
-    await svc.cases.get(case_id, who, at)  # scope before we touch the disk
+    content_type = safe_content_type(file.content_type)
+    case = await svc.cases.get(case_id, who, at)  # scope and state before we touch the disk
+    if case["status"] in FINAL_STATES:
+        raise Invalid("案件已办结，不能再添加附件", "the case is finished; no more attachments")
     sha, size = await _store(svc).save(file, svc.settings.max_upload_bytes)
-    content_type = (file.content_type or "application/octet-stream")[:100]
     return await svc.cases.attach(case_id, who, sha256=sha, filename=name, content_type=content_type,
                                   size=size, now=at)
 

@@ -1,0 +1,69 @@
+"""Who must act on, or know of, each thing that happens to a case (SPEC §7). Pure.
+
+Each entry names where the people are and their role:
+  township:ROLE   — the case's township staff        lead:ROLE     — the lead unit
+  whistled:ROLE   — every unit with an active whistle  county:ROLE   — anywhere in the county
+  reporter        — the person who reported the case
+"""
+
+from flows import lifecycle as lc
+from flows.access import DEPT_LIAISON, DEPT_OFFICER, DISPATCHER, SUPERVISOR, TOWNSHIP_LIAISON
+from models.notifications import Event
+
+AUDIENCE: dict[str, tuple[str, ...]] = {
+    "report": (f"township:{DISPATCHER}",),
+    "accept": ("reporter",),
+    "reject": ("reporter",),
+    "merge": ("reporter",),
+    "dispatch": (f"whistled:{DEPT_LIAISON}",),
+    "check_in": (f"township:{DISPATCHER}", f"township:{TOWNSHIP_LIAISON}"),
+    "return": (f"township:{DISPATCHER}",),
+    "escalate_dispute": (f"county:{SUPERVISOR}",),
+    "arbitrate": (f"whistled:{DEPT_LIAISON}", f"township:{DISPATCHER}"),
+    "request_extension": (f"township:{TOWNSHIP_LIAISON}",),
+    "approve_extension": (f"lead:{DEPT_LIAISON}", f"lead:{DEPT_OFFICER}"),
+    "deny_extension": (f"lead:{DEPT_LIAISON}", f"lead:{DEPT_OFFICER}"),
+    "suspend": (f"lead:{DEPT_LIAISON}", f"township:{DISPATCHER}"),
+    "resume": (f"lead:{DEPT_LIAISON}", f"township:{DISPATCHER}"),
+    "feedback": (f"township:{TOWNSHIP_LIAISON}", "reporter"),
+    "verify": (f"lead:{DEPT_LIAISON}", f"lead:{DEPT_OFFICER}", "reporter"),
+    "urge": (f"lead:{DEPT_LIAISON}", f"township:{DISPATCHER}"),
+    "supervise": (f"lead:{DEPT_LIAISON}", f"township:{TOWNSHIP_LIAISON}"),
+    # alerts from the sweep
+    "warning": (f"township:{TOWNSHIP_LIAISON}", f"lead:{DEPT_LIAISON}"),
+    "overdue": (f"township:{TOWNSHIP_LIAISON}", f"lead:{DEPT_LIAISON}"),
+    "escalated": (f"township:{TOWNSHIP_LIAISON}", f"lead:{DEPT_LIAISON}", f"county:{SUPERVISOR}"),
+}
+DISPUTE_AUDIENCE = (f"county:{SUPERVISOR}",)  # any action that leaves a case disputed
+
+
+def audience(keys: tuple[str, ...], *, township_id: int | None, lead_unit_id: int | None,
+             whistled: list[int], reporter_id: int | None, exclude: int | None = None) -> dict:
+    roles: list[list] = []
+    users: list[int] = []
+    for key in keys:
+        if key == "reporter":
+            if reporter_id is not None and reporter_id != exclude:
+                users.append(reporter_id)
+            continue
+        where, role = key.split(":")
+        units = {"township": [township_id], "lead": [lead_unit_id], "whistled": whistled, "county": [None]}[where]
+        roles += [[role, u] for u in units if u is not None or where == "county"]
+    return {"roles": roles, "users": users, "exclude": exclude}
+
+
+def case_event(kind: str, action: str, agg: lc.CaseAggregate, *, actor_id: int | None, at, payload: dict,
+               to_state: str | None = None) -> Event:
+    case = agg.case
+    whistled = list(dict.fromkeys(w.unit_id for w in agg.whistles))
+    active = [w.unit_id for w in agg.active]
+    lead = case.lead_unit_id or (agg.lead.unit_id if agg.lead else None)
+    keys = AUDIENCE.get(action, ())
+    if to_state == lc.DISPUTED:
+        keys = keys + DISPUTE_AUDIENCE
+    if action == "urge" and lead is None:
+        keys = (f"township:{DISPATCHER}",)
+    return Event(kind=kind, action=action, case_id=case.id, township_id=case.township_id, unit_ids=whistled,
+                 reporter_id=case.reporter_id, at=at, payload=payload,
+                 audience=audience(keys, township_id=case.township_id, lead_unit_id=lead, whistled=active,
+                                   reporter_id=case.reporter_id, exclude=actor_id))

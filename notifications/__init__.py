@@ -1,0 +1,1 @@
+"""Outbox fan-out, live delivery (WebSocket hub, PostgreSQL LISTEN/NOTIFY) and external channels."""

@@ -1,0 +1,63 @@
+"""PostgreSQL LISTEN: every API process hears every committed event, whichever process caused it.
+The `events` table's trigger sends the id on commit; we read the row and hand it to the hub."""
+
+import asyncio
+import logging
+
+import asyncpg
+from sqlalchemy.engine import make_url
+
+from models.db import Database
+from notifications.events import events_after, events_by_id
+from notifications.hub import Hub
+
+log = logging.getLogger("chuishao.listener")
+CHANNEL = "chuishao_events"
+
+
+def _dsn(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def listen(db: Database, hub: Hub, ready: asyncio.Event | None = None) -> None:
+    """Run until cancelled; reconnects, and catches up on anything committed while disconnected.
+
+    Ids come from the notifications themselves, not "everything after the last id": two transactions
+    may commit in the opposite order of their ids, and reading by range would skip the slower one."""
+    wake = asyncio.Event()
+    pending: set[int] = set()
+
+    def on_notify(_conn, _pid, _channel, payload):
+        pending.add(int(payload))
+        wake.set()
+
+    async with db.read() as s:
+        from sqlalchemy import func, select
+
+        from models.notifications import Event
+
+        hub.last_id = max(hub.last_id, (await s.execute(select(func.coalesce(func.max(Event.id), 0)))).scalar_one())
+    while True:
+        conn = None
+        try:
+            conn = await asyncpg.connect(_dsn(db.url))
+            await conn.add_listener(CHANNEL, on_notify)
+            if ready is not None:
+                ready.set()
+            for event in await events_after(db, hub.last_id):  # committed while we were not listening
+                hub.publish(event)
+            while True:
+                await wake.wait()
+                wake.clear()
+                ids = sorted(pending)
+                pending.difference_update(ids)
+                for event in await events_by_id(db, ids):
+                    hub.publish(event)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - lost connection: log, wait, reconnect
+            log.exception("event listener failed; reconnecting")
+            await asyncio.sleep(1)
+        finally:
+            if conn is not None:
+                await conn.close()
