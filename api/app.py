@@ -10,7 +10,8 @@ from sqlalchemy import text
 from api import errors
 from api.deps import Services
 from api.limits import BodyLimit
-from api.routes import admin, auth, calendar, cases
+from api.live import Live
+from api.routes import admin, auth, calendar, cases, live, notifications
 from api.security import Tokens
 from flows.admin import AdminService, Passwords
 from flows.cases import CaseService
@@ -52,8 +53,12 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         app.state.services = svc = build_services(settings, clock or system_clock)
         await svc.cases.calendar.load(svc.clock())
         watcher = asyncio.create_task(_follow_calendar(svc))
+        app.state.live = Live(svc.db, settings, svc.clock)
+        svc.cases.committed = app.state.live.committed
+        app.state.live.start()
         yield
         watcher.cancel()
+        await app.state.live.stop()
         await app.state.services.db.dispose()
 
     app = FastAPI(
@@ -63,7 +68,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         lifespan=lifespan,
     )
     errors.install(app)
-    for r in (auth.router, admin.router, cases.router, calendar.router):
+    for r in (auth.router, admin.router, cases.router, calendar.router, notifications.router, live.router):
         app.include_router(r, prefix="/api/v1")
 
     @app.get("/healthz", tags=["health"])

@@ -35,3 +35,17 @@ class Actor:
         if self.role in DEPARTMENT_ROLES:
             return any(w.unit_id == self.unit_id for w in whistles)
         return False
+
+    def sees_event(self, event: dict) -> bool:
+        """The same rule for a live event, from the scope the event carries."""
+        if self.role in COUNTY_ROLES:
+            return True
+        if event.get("case_id") is None:  # checkpoint/bulletin notices: to the people they name
+            return self.id in (event.get("user_ids") or ())
+        if self.role == GRID_WORKER:
+            return event.get("reporter_id") == self.id
+        if self.role in TOWNSHIP_ROLES:
+            return event.get("township_id") == self.township_id
+        if self.role in DEPARTMENT_ROLES:
+            return self.unit_id in (event.get("unit_ids") or ())
+        return False

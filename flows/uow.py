@@ -1,15 +1,10 @@
-"""Unit of work: one short transaction per human action."""
+"""Unit of work: one short transaction per human action (see `Database.transaction`)."""
 
-import contextlib
-from collections.abc import AsyncIterator
-
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession  # noqa: F401  (re-exported for type hints)
 
 from models.db import Database
 
 
-@contextlib.asynccontextmanager
-async def unit_of_work(db: Database) -> AsyncIterator[AsyncSession]:
+def unit_of_work(db: Database):
     """Commit on success, roll back on any error. On SQLite the process's writers take turns."""
-    async with db.write_lock(), db.sessions() as session, session.begin():
-        yield session
+    return db.transaction()

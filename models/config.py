@@ -15,6 +15,14 @@ class Settings(BaseSettings):
     token_minutes: int = 12 * 60
     max_upload_bytes: int = 10 * 1024 * 1024
     max_body_bytes: int = 256 * 1024  # JSON and form bodies
+    # external channels (SPEC §7); unset: that channel is not configured
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_from: str = "chuishao@localhost"
+    sms_gateway_url: str | None = None
+    sms_gateway_key: str | None = None
+    # seconds the in-process deliverer waits before its first delivery (crash tests set it high)
+    delivery_delay: float = 0.0
     # argon2 cost; tests lower it so that hashing a dozen users stays cheap
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 65536

@@ -4,7 +4,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -75,6 +75,18 @@ class Database:
         else:
             async with self._write_lock:
                 yield
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """One short transaction: commit on success, roll back on any error; SQLite writers take turns."""
+        async with self.write_lock(), self.sessions() as session, session.begin():
+            yield session
+
+    async def lock_for_claim(self, session: AsyncSession) -> None:
+        """SQLite has no row locks: take the database's write lock before reading rows to claim, so a
+        claimer in another process waits for this one's commit. PostgreSQL uses FOR UPDATE SKIP LOCKED."""
+        if not self.is_postgres:
+            await session.execute(text("UPDATE settings SET key = key WHERE 1 = 0"))
 
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:

@@ -19,7 +19,8 @@ def _dsn(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-async def listen(db: Database, hub: Hub, ready: asyncio.Event | None = None) -> None:
+async def listen(db: Database, hub: Hub, ready: asyncio.Event | None = None,
+                 kick: asyncio.Event | None = None) -> None:
     """Run until cancelled; reconnects, and catches up on anything committed while disconnected.
 
     Ids come from the notifications themselves, not "everything after the last id": two transactions
@@ -53,6 +54,8 @@ async def listen(db: Database, hub: Hub, ready: asyncio.Event | None = None) -> 
                 pending.difference_update(ids)
                 for event in await events_by_id(db, ids):
                     hub.publish(event)
+                if kick is not None:
+                    kick.set()  # new events: fan them out and deliver
         except asyncio.CancelledError:
             raise
         except Exception:  # noqa: BLE001 - lost connection: log, wait, reconnect

@@ -75,15 +75,19 @@ def clock():
     return FixedClock(START)
 
 
-@pytest.fixture
-def settings(db_url, tmp_path):
+def test_settings(db_url, tmp_path, **overrides) -> Settings:
     return Settings(database_url=db_url, data_dir=tmp_path / "data",
                     secret_key="test-secret-of-at-least-thirty-two-bytes", argon2_time_cost=1,
-                    argon2_memory_kib=8192, max_upload_bytes=1024 * 1024)
+                    argon2_memory_kib=8192, max_upload_bytes=1024 * 1024, **overrides)
 
 
-@pytest.fixture
-def bootstrapped(settings, clock):
+test_settings.__test__ = False  # a helper, not a test
+
+
+def bootstrap_settings(db_url, tmp_path, clock, **overrides) -> Settings:
+    """Settings for a test database that holds the county unit and the admin user."""
+    settings = test_settings(db_url, tmp_path, **overrides)
+
     async def run():
         db = Database(settings.url)
         svc = AdminService(db, UnitDirectory(), Passwords(1, 8192))
@@ -92,6 +96,16 @@ def bootstrapped(settings, clock):
 
     asyncio.run(run())
     return settings
+
+
+@pytest.fixture
+def settings(db_url, tmp_path):
+    return test_settings(db_url, tmp_path)
+
+
+@pytest.fixture
+def bootstrapped(db_url, tmp_path, clock):
+    return bootstrap_settings(db_url, tmp_path, clock)
 
 
 @pytest.fixture

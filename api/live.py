@@ -1,0 +1,73 @@
+"""The API process's background work: the live hub (fed by LISTEN on PostgreSQL, directly on SQLite)
+and the deliverer that fans events out and sends external deliveries right after each commit."""
+
+import asyncio
+import contextlib
+import logging
+
+from flows.clock import Clock
+from models.config import Settings
+from models.db import Database
+from notifications.channels import EmailChannel, HttpSmsGateway, SmsChannel, WebhookChannel
+from notifications.dispatcher import deliver_due
+from notifications.events import event_dict
+from notifications.fanout import fan_out
+from notifications.hub import Hub
+from notifications.listener import listen
+
+log = logging.getLogger("chuishao.live")
+
+
+def channels_from(settings: Settings) -> dict:
+    channels = {"webhook": WebhookChannel(settings.secret())}
+    if settings.smtp_host:
+        channels["email"] = EmailChannel(settings.smtp_host, settings.smtp_port, settings.smtp_from)
+    if settings.sms_gateway_url:
+        channels["sms"] = SmsChannel(HttpSmsGateway(settings.sms_gateway_url, settings.sms_gateway_key))
+    return channels
+
+
+class Live:
+    def __init__(self, db: Database, settings: Settings, clock: Clock):
+        self.db, self.settings, self.clock = db, settings, clock
+        self.hub = Hub()
+        self.channels = channels_from(settings)
+        self._kick = asyncio.Event()
+        self._tasks: list[asyncio.Task] = []
+        self.listening = asyncio.Event()
+
+    def committed(self, events: list) -> None:
+        """Called by the case service after each commit."""
+        if not self.db.is_postgres:  # PostgreSQL: every process hears it through LISTEN instead
+            for e in events:
+                self.hub.publish(event_dict(e))
+        self._kick.set()
+
+    def start(self) -> None:
+        if self.db.is_postgres:
+            self._tasks.append(asyncio.create_task(listen(self.db, self.hub, self.listening, self._kick)))
+        else:
+            self.listening.set()
+        self._tasks.append(asyncio.create_task(self._deliver_loop()))
+
+    async def stop(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+
+    async def _deliver_loop(self) -> None:
+        await asyncio.sleep(self.settings.delivery_delay)
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._kick.wait(), timeout=2.0)
+            self._kick.clear()
+            try:
+                now = self.clock()
+                await fan_out(self.db, now)
+                await deliver_due(self.db, self.channels, now)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - keep delivering; the scheduled redelivery also catches up
+                log.exception("delivery round failed")

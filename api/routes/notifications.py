@@ -1,0 +1,112 @@
+"""My notifications (unread counts, mark as read), my external channels, and failed deliveries (admin)."""
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Path, Query
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from sqlalchemy import func, select, update
+
+from api.deps import Services, actor, admin, now, services
+from flows.access import Actor
+from flows.clock import local
+from flows.errors import Invalid
+from models.notifications import Delivery, DeliveryAttempt, Event, Notification, UserChannel
+
+router = APIRouter(tags=["notifications"])
+
+
+class ReadIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    ids: list[Annotated[int, Field(ge=1, le=2**31 - 1)]] | None = Field(default=None, max_length=1000)
+    all: bool = False
+
+
+class ChannelIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    address: Annotated[str, StringConstraints(min_length=3, max_length=500)]
+    secret: Annotated[str, StringConstraints(min_length=16, max_length=200)] | None = None
+    enabled: bool = True
+
+
+def _check_address(channel: str, address: str) -> None:
+    ok = {"webhook": address.startswith(("http://", "https://")),
+          "email": "@" in address and " " not in address,
+          "sms": address.lstrip("+").isdigit() and 5 <= len(address) <= 20}[channel]
+    if not ok:
+        raise Invalid(f"{channel} 地址格式不正确", f"not a valid {channel} address")
+
+
+@router.get("/notifications", summary="我的通知")
+async def my_notifications(unread: bool = False, page: int = Query(1, ge=1, le=100000),
+                           page_size: int = Query(20, ge=1, le=100), who: Actor = Depends(actor),
+                           svc: Services = Depends(services)):
+    async with svc.db.read() as s:
+        q = (select(Notification, Event).join(Event, Event.id == Notification.event_id)
+             .where(Notification.user_id == who.id))
+        if unread:
+            q = q.where(Notification.read_at.is_(None))
+        rows = (await s.execute(q.order_by(Notification.id.desc()).offset((page - 1) * page_size)
+                                .limit(page_size))).all()
+    return {"items": [{"id": n.id, "event_id": e.id, "title": n.title, "kind": e.kind, "action": e.action,
+                       "case_id": e.case_id, "at": local(n.at), "read": n.read_at is not None} for n, e in rows],
+            "page": page, "page_size": page_size}
+
+
+@router.get("/notifications/unread_count", summary="未读数")
+async def unread_count(who: Actor = Depends(actor), svc: Services = Depends(services)):
+    async with svc.db.read() as s:
+        n = (await s.execute(select(func.count()).select_from(Notification).where(
+            Notification.user_id == who.id, Notification.read_at.is_(None)))).scalar_one()
+    return {"unread": n}
+
+
+@router.post("/notifications/read", summary="标记已读")
+async def mark_read(body: ReadIn, who: Actor = Depends(actor), svc: Services = Depends(services),
+                    at: datetime = Depends(now)):
+    if not body.all and not body.ids:
+        raise Invalid("请指定要标记的通知", "give ids, or all: true")
+    async with svc.db.transaction() as s:
+        q = update(Notification).where(Notification.user_id == who.id, Notification.read_at.is_(None))
+        if not body.all:
+            q = q.where(Notification.id.in_(body.ids))
+        result = await s.execute(q.values(read_at=at).execution_options(synchronize_session=False))
+    return {"marked": result.rowcount}
+
+
+@router.get("/me/channels", summary="我的外部通知渠道")
+async def my_channels(who: Actor = Depends(actor), svc: Services = Depends(services)):
+    async with svc.db.read() as s:
+        rows = (await s.execute(select(UserChannel).where(UserChannel.user_id == who.id))).scalars().all()
+    return [{"channel": c.channel, "address": c.address, "enabled": c.enabled} for c in rows]
+
+
+@router.put("/me/channels/{channel}", summary="设置外部通知渠道（webhook / email / sms）")
+async def set_channel(body: ChannelIn, channel: Literal["webhook", "email", "sms"] = Path(),
+                      who: Actor = Depends(actor), svc: Services = Depends(services)):
+    _check_address(channel, body.address)
+    async with svc.db.transaction() as s:
+        row = (await s.execute(select(UserChannel).where(UserChannel.user_id == who.id,
+                                                         UserChannel.channel == channel))).scalar_one_or_none()
+        if row is None:
+            row = UserChannel(user_id=who.id, channel=channel, address=body.address)
+            s.add(row)
+        row.address, row.secret, row.enabled = body.address, body.secret, body.enabled
+    return {"channel": channel, "address": body.address, "enabled": body.enabled}
+
+
+@router.get("/deliveries", summary="外部投递记录（管理员）", dependencies=[Depends(admin)])
+async def deliveries(state: Literal["pending", "sent", "failed"] | None = None,
+                     page_size: int = Query(50, ge=1, le=500), svc: Services = Depends(services)):
+    async with svc.db.read() as s:
+        q = select(Delivery).order_by(Delivery.id.desc()).limit(page_size)
+        if state:
+            q = q.where(Delivery.state == state)
+        rows = (await s.execute(q)).scalars().all()
+        ids = [d.id for d in rows]
+        attempts = (await s.execute(select(DeliveryAttempt).where(DeliveryAttempt.delivery_id.in_(ids))
+                                    .order_by(DeliveryAttempt.id))).scalars().all() if ids else []
+    return [{"id": d.id, "channel": d.channel, "address": d.address, "state": d.state, "attempts": d.attempts,
+             "last_error": d.last_error, "sent_at": local(d.sent_at),
+             "history": [{"at": local(a.at), "ok": a.ok, "error": a.error} for a in attempts if a.delivery_id == d.id]}
+            for d in rows]
