@@ -8,7 +8,7 @@ import logging
 from flows.clock import Clock
 from models.config import Settings
 from models.db import Database
-from notifications.channels import EmailChannel, HttpSmsGateway, SmsChannel, WebhookChannel
+from notifications.channels import channels_from
 from notifications.dispatcher import deliver_due
 from notifications.events import event_dict
 from notifications.fanout import fan_out
@@ -16,15 +16,6 @@ from notifications.hub import Hub
 from notifications.listener import listen
 
 log = logging.getLogger("chuishao.live")
-
-
-def channels_from(settings: Settings) -> dict:
-    channels = {"webhook": WebhookChannel(settings.secret())}
-    if settings.smtp_host:
-        channels["email"] = EmailChannel(settings.smtp_host, settings.smtp_port, settings.smtp_from)
-    if settings.sms_gateway_url:
-        channels["sms"] = SmsChannel(HttpSmsGateway(settings.sms_gateway_url, settings.sms_gateway_key))
-    return channels
 
 
 class Live:

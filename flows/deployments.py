@@ -37,6 +37,14 @@ async def deadline_sweep(now: str | None = None) -> int:
     return len(result)
 
 
+@flow(name="notification-redelivery", description="补发：扇出未处理的事件，重试到期的外部投递")
+async def notification_redelivery(now: str | None = None) -> dict:
+    at = logical_now(now)
+    result = await jobs.run_redelivery(at)
+    get_run_logger().info("redelivery at %s: %s", at.isoformat(), result)
+    return result
+
+
 def sweep_schedule():
     seconds = os.environ.get("CHUISHAO_SWEEP_INTERVAL_SECONDS")
     if seconds:
@@ -49,6 +57,10 @@ async def build_deployments(work_pool: str | None = None) -> list:
     return [
         await deadline_sweep.ato_deployment(
             name="deadline-sweep", schedule=sweep_schedule(), work_pool_name=work_pool,
+            entrypoint_type=EntrypointType.MODULE_PATH,
+        ),
+        await notification_redelivery.ato_deployment(
+            name="notification-redelivery", schedule=Cron("* * * * *", timezone=TZ), work_pool_name=work_pool,
             entrypoint_type=EntrypointType.MODULE_PATH,
         ),
     ]

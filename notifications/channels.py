@@ -12,6 +12,8 @@ from typing import Protocol
 
 import httpx
 
+from models.config import Settings
+
 
 class DeliveryFailed(Exception):
     pass
@@ -110,3 +112,12 @@ class SmsChannel:
 
     async def send(self, address: str, secret: str | None, message: Message) -> None:
         await self.gateway.send_sms(address, f"【吹哨】{message.title}"[:300])
+
+
+def channels_from(settings: Settings) -> dict:
+    channels = {"webhook": WebhookChannel(settings.secret())}
+    if settings.smtp_host:
+        channels["email"] = EmailChannel(settings.smtp_host, settings.smtp_port, settings.smtp_from)
+    if settings.sms_gateway_url:
+        channels["sms"] = SmsChannel(HttpSmsGateway(settings.sms_gateway_url, settings.sms_gateway_key))
+    return channels

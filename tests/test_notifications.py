@@ -252,3 +252,31 @@ def test_a_reconnecting_client_gets_what_it_missed(county):
 def test_socket_without_a_valid_token_is_refused(county):
     with county.client.websocket_connect("/api/v1/ws?token=nonsense") as ws:
         assert ws.receive_json()["error"]["code"] == "unauthorized"
+
+
+def test_the_scheduled_redelivery_job_catches_up_when_no_process_delivered(tmp_path, db_url, clock, receiver):
+    """The Prefect redelivery flow's plain function: fans out and delivers what an idle or dead API left."""
+    import asyncio
+
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from flows.jobs import run_redelivery
+    from tests.conftest import ADMIN_PASSWORD, bootstrap_settings
+    from tests.county import Api, build_county
+
+    hook = receiver()
+    settings = bootstrap_settings(db_url, tmp_path, clock, delivery_delay=3600)  # the API never gets to it
+    with TestClient(create_app(settings, clock)) as client:
+        api = Api(client, ADMIN_PASSWORD, settings)
+        build_county(api)
+        api.as_("zrzy_liaison").put("/api/v1/me/channels/webhook", json={"address": hook.url})
+        case = api.to_dispatched("LAND01")
+        time.sleep(0.5)
+        assert inbox(api, "zrzy_liaison") == [] and hook.requests == []
+        result = asyncio.run(run_redelivery(clock(), settings))
+        assert result["sent"] == 1 and result["fanned_out"] >= 3
+        assert [n["case_id"] for n in inbox(api, "zrzy_liaison")] == [case["id"]]
+        assert len(hook.requests) == 1
+        again = asyncio.run(run_redelivery(clock(), settings))
+        assert (again["fanned_out"], again["sent"]) == (0, 0) and len(hook.requests) == 1
