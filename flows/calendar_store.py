@@ -112,7 +112,7 @@ class CalendarStore:
                 row.value = value
             await self._bump(s)
         await self.load(now)
-        await self.recompute_open(now.year)
+        await self.recompute_open(now.year, now)
 
     async def year(self, year: int) -> dict:
         async with self.db.read() as s:
@@ -155,7 +155,7 @@ class CalendarStore:
                 row.source, row.loaded_at = "import", now
             await self._bump(s)
         await self.load(now)
-        changed = await self.recompute_open(year)
+        changed = await self.recompute_open(year, now)
         return {"year": year, "days": len(days), "recomputed_clocks": changed}
 
     async def set_day(self, day: date, kind: str | None, name: str | None, now: datetime) -> None:
@@ -171,21 +171,26 @@ class CalendarStore:
                 row.kind, row.name, row.source = kind, name, "admin"
             await self._bump(s)
         await self.load(now)
-        await self.recompute_open(day.year)
+        await self.recompute_open(day.year, now)
 
-    async def recompute_open(self, year: int) -> int:
-        """Running normal-urgency clocks whose deadline could touch `year`: new points from the new calendar.
-        Finished steps keep their frozen on-time flags."""
+    async def recompute_open(self, year: int, now: datetime) -> int:
+        """Running normal-urgency clocks whose deadline could touch `year` and has not yet passed: new points
+        from the new calendar. Finished steps keep their frozen on-time flags, and a deadline that has
+        already passed stays where it was (its alerts have fired; a month's figures must not move)."""
         cal = self.current
         async with unit_of_work(self.db) as s:
             rows = (await s.execute(select(StepClock).where(
-                StepClock.stopped_at.is_(None), StepClock.urgency == "normal"))).scalars().all()
+                StepClock.stopped_at.is_(None), StepClock.urgency == "normal", StepClock.deadline > now,
+            ))).scalars().all()
             touched = [c for c in rows if c.provisional or c.deadline.year >= year or c.started_at.year >= year]
             for c in touched:
                 clk.recompute(cal, c)
             cases = {c.case_id for c in touched if c.drives_case}
+            await s.flush()
+            running = (await s.execute(select(StepClock).where(
+                StepClock.case_id.in_(cases), StepClock.stopped_at.is_(None)))).scalars().all() if cases else []
             for case_id in cases:
-                live = [c for c in rows if c.case_id == case_id]
+                live = [c for c in running if c.case_id == case_id]
                 deadline, provisional, _ = clk.case_summary(live)
                 case = await s.get(Case, case_id)
                 case.deadline, case.provisional = deadline, provisional
