@@ -8,6 +8,7 @@ from models import (  # noqa: F401  (register tables)
     clocks,
     notifications,
     org,
+    reports,
     settings_table,
     timeline,
 )

@@ -37,11 +37,13 @@ class StepClock(SQLModel, table=True):
     __table_args__ = (
         Index("ix_clocks_due", "next_alert_at"),
         Index("ix_clocks_case", "case_id", "stopped_at"),
+        Index("ix_clocks_unit", "unit_id", "kind", "deadline"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="cases.id")
     whistle_id: int | None = Field(default=None, foreign_key="whistles.id")
+    unit_id: int | None = Field(default=None, foreign_key="units.id")  # the department on the clock, if any
     kind: str = Field(max_length=16)  # accept / dispatch / check_in / handle / verify / arbitrate
     drives_case: bool = True  # its deadline and alert are the ones the case shows
     urgency: str = Field(max_length=8)

@@ -1,0 +1,359 @@
+"""The monthly bulletin (每月一通报, SPEC §6): every figure computed in the database with grouped queries,
+each rate with its numerator and denominator. The figures rest only on what is frozen when it happens
+(whether a step finished on time, when it finished, a deadline that has passed), so re-running a month,
+or editing the calendar afterwards, gives the same figures. The shape is flows/reports/SCHEMA.md."""
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, case, func, or_, select
+
+from flows import lifecycle as lc
+from flows.clock import LOCAL_TZ, local
+from models.cases import Case, Remark, Verification, Whistle
+from models.catalog import CatalogItem
+from models.clocks import Alert, StepClock
+from models.db import Database
+from models.org import Unit
+from models.settings_table import Setting
+
+DEFAULT_WEIGHTS = {"check_in": 20, "on_time": 30, "closure": 20, "returns": 10, "rework": 10, "satisfaction": 5,
+                   "rating": 5}
+WEIGHTS_KEY = "scorecard_weights"
+MIN_WHISTLES_FOR_LISTS = 5  # a unit with fewer whistles in the month is ranked but kept off the red/black lists
+SOURCE_LABELS = {"grid": "网格上报", "hotline": "12345热线", "open311": "平台接入", "township": "乡镇受理",
+                 "county": "县级交办", "inspection": "巡查发现", "public": "群众来访"}
+METRIC_LABELS = {"check_in": "及时报到率", "on_time": "按期办结率", "closure": "办结率", "returns": "退回率",
+                 "rework": "返工率", "satisfaction": "满意率", "rating": "一哨一考核评分"}
+LOWER_IS_BETTER = {"returns", "rework"}
+LEVEL_LABELS = {"overdue": "红灯超时", "escalated": "升级督办"}
+
+DEFINITIONS = [
+    ("新增事件", "统计月内上报（含网格、热线、平台接入等各渠道）的事件数。"),
+    ("接哨数", "统计月内派给该单位的哨令数（主办、协办均计；重新派遣另计）。"),
+    ("及时报到率", "按时报到的哨令数 ÷ 报到时限在统计月内到期的哨令数。未报到即已超期的计入分母；被退回、"
+                  "随案件终结撤销的不计。"),
+    ("按期办结率", "在办理时限内完成办理（提交结果反馈）的次数 ÷ 统计月内完成办理的次数。挂起（缓办）期间"
+                  "不计时；经批准的延期以延期后的时限为准；返工后的重新办理单独计一次。"),
+    ("办结率", "截至月末已核查结案的案件数 ÷ 办理时限在统计月内到期的案件数（同一案件只计一次）。"),
+    ("退回率", "统计月内该单位退回的哨令数 ÷ 统计月内该单位的接哨数。"),
+    ("返工率", "统计月内核查不通过的次数 ÷ 统计月内对该单位办理结果的全部核查次数。"),
+    ("满意率", "（满意 + 基本满意）÷ 统计月内有回访答复的核查次数，答复由核查人员当场记录。"),
+    ("一哨一考核评分", "乡镇在核查时对主办单位的评分（1–5 分）的平均值。"),
+    ("综合得分", "以上各项按权重加权：比率类取百分数（退回率、返工率取 1 − 比率），评分折算为百分制；"
+               "某项分母为 0 时不计入，其余权重按比例放大。得分相同按单位代码排序。"),
+    ("红榜、黑榜", f"在当月接哨不少于 {MIN_WHISTLES_FOR_LISTS} 个的单位中，综合得分最高的 3 个和最低的 3 个；"
+               "原因列出该单位与全县水平相比最突出的两项。"),
+    ("超期", "时限到期仍未完成（红灯）；到期后满一个工作日（加急案件 24 小时）仍未完成则升级督办。"),
+    ("环比", "与上一自然月同一口径的数值相比的变化率。"),
+    ("统计时间", "统计月为北京时间当月 1 日 0 时至次月 1 日 0 时。"),
+]
+
+
+def month_window(month: str) -> tuple[datetime, datetime]:
+    year, mon = (int(x) for x in month.split("-"))
+    start = datetime(year, mon, 1, tzinfo=LOCAL_TZ)
+    end = datetime(year + (mon == 12), mon % 12 + 1, 1, tzinfo=LOCAL_TZ)
+    return start, end
+
+
+def previous_month(month: str) -> str:
+    start, _ = month_window(month)
+    prev = start - timedelta(days=1)
+    return f"{prev.year:04d}-{prev.month:02d}"
+
+
+def ratio(num: int, den: int) -> dict:
+    return {"num": int(num), "den": int(den), "rate": round(num / den, 4) if den else None}
+
+
+def pct(r: float | None) -> str:
+    return "—" if r is None else f"{r * 100:.1f}%"
+
+
+def _change(value, previous):
+    return None if not previous else round((value - previous) / previous, 4)
+
+
+class BulletinBuilder:
+    def __init__(self, db: Database):
+        self.db = db
+
+    async def _count(self, s, stmt) -> int:
+        return int((await s.execute(stmt)).scalar_one() or 0)
+
+    async def _grouped(self, s, stmt) -> dict:
+        return {k: v for k, v in (await s.execute(stmt)).all()}
+
+    async def _overview(self, s, a: datetime, b: datetime) -> dict:
+        in_window = lambda col: and_(col >= a, col < b)  # noqa: E731
+        handled = select(func.count(), func.sum(case((StepClock.on_time.is_(True), 1), else_=0))).where(
+            StepClock.kind == "handle", StepClock.ended_by == "done", in_window(StepClock.stopped_at))
+        handled_n, handled_on_time = (await s.execute(handled)).one()
+        verified = (await s.execute(select(
+            func.count(Verification.satisfaction),
+            func.sum(case((Verification.satisfaction.in_(("satisfied", "basic")), 1), else_=0)),
+        ).where(in_window(Verification.at)))).one()
+        return {
+            "received": await self._count(s, select(func.count()).select_from(Case)
+                                          .where(in_window(Case.created_at))),
+            "dispatched": await self._count(s, select(func.count()).select_from(Whistle).where(
+                Whistle.role == "lead", in_window(Whistle.dispatched_at))),
+            "closed": await self._count(s, select(func.count()).select_from(Case).where(in_window(Case.closed_at))),
+            "on_time_rate": ratio(handled_on_time or 0, handled_n or 0)["rate"],
+            "overdue": await self._count(s, select(func.count()).select_from(Alert).where(
+                Alert.level == "overdue", in_window(Alert.fired_at))),
+            "escalated": await self._count(s, select(func.count()).select_from(Alert).where(
+                Alert.level == "escalated", in_window(Alert.fired_at))),
+            "returns": await self._count(s, select(func.count()).select_from(Whistle).where(
+                in_window(Whistle.returned_at))),
+            "satisfaction_rate": ratio(verified[1] or 0, verified[0] or 0)["rate"],
+        }
+
+    async def build(self, month: str, now: datetime, county_name: str | None = None) -> dict:
+        a, b = month_window(month)
+        pa, pb = month_window(previous_month(month))
+
+        def in_window(col):
+            return and_(col >= a, col < b)
+
+        async with self.db.read() as s:
+            units = {u.id: u for u in (await s.execute(select(Unit))).scalars()}
+            county = county_name or next((u.name for u in units.values() if u.kind == "county"), "")
+            weights_row = await s.get(Setting, WEIGHTS_KEY)
+            weights = {**DEFAULT_WEIGHTS, **(weights_row.value if weights_row else {})}
+            items = {i.code: i for i in (await s.execute(select(CatalogItem))).scalars()}
+
+            now_o, prev_o = await self._overview(s, a, b), await self._overview(s, pa, pb)
+            labels = [("received", "新增事件"), ("dispatched", "吹哨派遣"), ("closed", "核查结案"),
+                      ("on_time_rate", "按期办结率"), ("overdue", "超期（红灯）"), ("escalated", "升级督办"),
+                      ("returns", "退回"), ("satisfaction_rate", "满意率")]
+            overview = [{"key": k, "label": label, "value": now_o[k], "previous": prev_o[k],
+                         "change": _change(now_o[k], prev_o[k])} for k, label in labels]
+
+            by_source_rows = await self._grouped(s, select(Case.source, func.count()).where(
+                in_window(Case.created_at)).group_by(Case.source))
+            total = sum(by_source_rows.values())
+            by_source = [{"source": k, "label": SOURCE_LABELS.get(k, k), "count": v,
+                          "share": round(v / total, 4) if total else None}
+                         for k, v in sorted(by_source_rows.items(), key=lambda kv: (-kv[1], kv[0]))]
+
+            cat_now = await self._grouped(s, select(Case.category, func.count()).where(
+                in_window(Case.created_at), Case.category.is_not(None)).group_by(Case.category))
+            cat_prev = await self._grouped(s, select(Case.category, func.count()).where(
+                and_(Case.created_at >= pa, Case.created_at < pb), Case.category.is_not(None)).group_by(Case.category))
+            hotspots = [{"code": c, "name": items[c].name if c in items else c,
+                         "category": items[c].category if c in items else "", "count": n,
+                         "previous": cat_prev.get(c, 0)}
+                        for c, n in sorted(cat_now.items(), key=lambda kv: (-kv[1], kv[0]))[:10]]
+
+            ended_before_end = or_(Case.closed_at < b, and_(Case.status.in_((lc.REJECTED, lc.MERGED)),
+                                                             Case.updated_at < b))
+            open_at_end = and_(Case.created_at < b, ~ended_before_end)
+
+            # townships
+            t_received = await self._grouped(s, select(Case.township_id, func.count()).where(
+                in_window(Case.created_at)).group_by(Case.township_id))
+            t_closed = await self._grouped(s, select(Case.township_id, func.count()).where(
+                in_window(Case.closed_at)).group_by(Case.township_id))
+            t_open = await self._grouped(s, select(Case.township_id, func.count()).where(open_at_end)
+                                         .group_by(Case.township_id))
+            t_overdue = await self._grouped(s, select(Case.township_id, func.count(func.distinct(Alert.case_id)))
+                                            .join(Case, Case.id == Alert.case_id).where(
+                Alert.level == "overdue", in_window(Alert.fired_at)).group_by(Case.township_id))
+            t_handled = {k: (n, o) for k, n, o in (await s.execute(
+                select(Case.township_id, func.count(), func.sum(case((StepClock.on_time.is_(True), 1), else_=0)))
+                .join(Case, Case.id == StepClock.case_id).where(
+                    StepClock.kind == "handle", StepClock.ended_by == "done", in_window(StepClock.stopped_at))
+                .group_by(Case.township_id))).all()}
+            by_township = [{
+                "code": u.code, "name": u.name, "received": t_received.get(u.id, 0), "closed": t_closed.get(u.id, 0),
+                "open": t_open.get(u.id, 0), "overdue": t_overdue.get(u.id, 0),
+                "on_time": ratio(t_handled.get(u.id, (0, 0))[1] or 0, t_handled.get(u.id, (0, 0))[0]),
+            } for u in sorted(units.values(), key=lambda u: u.code) if u.kind == "township"]
+
+            # departments (and township teams): the scorecard's figures, one grouped query each
+            whistles = await self._grouped(s, select(Whistle.unit_id, func.count()).where(
+                in_window(Whistle.dispatched_at)).group_by(Whistle.unit_id))
+            returns = await self._grouped(s, select(Whistle.unit_id, func.count()).where(
+                in_window(Whistle.returned_at)).group_by(Whistle.unit_id))
+            check_in = {k: (n, o) for k, n, o in (await s.execute(
+                select(StepClock.unit_id, func.count(), func.sum(case((StepClock.on_time.is_(True), 1), else_=0)))
+                .where(StepClock.kind == "check_in", in_window(StepClock.deadline),
+                       or_(StepClock.ended_by.is_(None), StepClock.ended_by == "done"))
+                .group_by(StepClock.unit_id))).all()}
+            on_time = {k: (n, o) for k, n, o in (await s.execute(
+                select(StepClock.unit_id, func.count(), func.sum(case((StepClock.on_time.is_(True), 1), else_=0)))
+                .where(StepClock.kind == "handle", StepClock.ended_by == "done", in_window(StepClock.stopped_at))
+                .group_by(StepClock.unit_id))).all()}
+            due = (select(StepClock.unit_id.label("unit_id"), StepClock.case_id.label("case_id"))
+                   .where(StepClock.kind == "handle", in_window(StepClock.deadline),
+                          or_(StepClock.ended_by.is_(None), StepClock.ended_by == "done"))
+                   .distinct().subquery())
+            closure = {k: (n, c) for k, n, c in (await s.execute(
+                select(due.c.unit_id, func.count(), func.sum(case((Case.closed_at < b, 1), else_=0)))
+                .join(Case, Case.id == due.c.case_id).group_by(due.c.unit_id))).all()}
+            verif = {k: (n, f, sa, sd, r, rc) for k, n, f, sa, sd, r, rc in (await s.execute(
+                select(Verification.unit_id, func.count(),
+                       func.sum(case((Verification.passed.is_(False), 1), else_=0)),
+                       func.sum(case((Verification.satisfaction.in_(("satisfied", "basic")), 1), else_=0)),
+                       func.count(Verification.satisfaction), func.avg(Verification.rating),
+                       func.count(Verification.rating))
+                .where(in_window(Verification.at)).group_by(Verification.unit_id))).all()}
+            closed_by_lead = await self._grouped(s, select(Case.lead_unit_id, func.count()).where(
+                in_window(Case.closed_at)).group_by(Case.lead_unit_id))
+            open_by_lead = await self._grouped(s, select(Case.lead_unit_id, func.count()).where(
+                open_at_end, Case.lead_unit_id.is_not(None)).group_by(Case.lead_unit_id))
+            overdue_by_unit = await self._grouped(s, select(StepClock.unit_id,
+                                                            func.count(func.distinct(Alert.case_id)))
+                                                  .join(StepClock, StepClock.id == Alert.clock_id).where(
+                Alert.level == "overdue", in_window(Alert.fired_at)).group_by(StepClock.unit_id))
+
+            overdue_rows = (await s.execute(
+                select(Case.id, Case.created_at, Case.title, Case.township_id, StepClock.unit_id, Alert.level,
+                       StepClock.deadline)
+                .join(StepClock, StepClock.id == Alert.clock_id).join(Case, Case.id == Alert.case_id)
+                .where(Alert.level.in_(("overdue", "escalated")), in_window(Alert.fired_at))
+                .order_by(Alert.level.desc(), StepClock.deadline, Case.id).limit(200))).all()
+            supervised_rows = (await s.execute(
+                select(Case.id, Case.created_at, Case.title, Remark.note, Remark.at)
+                .join(Case, Case.id == Remark.case_id)
+                .where(Remark.kind == "supervise", in_window(Remark.at))
+                .order_by(Remark.at, Remark.id).limit(50))).all()
+            good_rows = (await s.execute(
+                select(Case.id, Case.created_at, Case.title, Case.lead_unit_id, Case.closed_at)
+                .join(Verification, and_(Verification.case_id == Case.id, Verification.passed.is_(True)))
+                .where(in_window(Case.closed_at), Verification.satisfaction == "satisfied", Case.rework_count == 0)
+                .order_by((Case.closed_at - Case.created_at) if self.db.is_postgres
+                          else func.julianday(Case.closed_at) - func.julianday(Case.created_at), Case.id)
+                .limit(3))).all()
+            bad_rows = (await s.execute(
+                select(Case.id, Case.created_at, Case.title, Case.lead_unit_id, Case.rework_count, Case.return_count)
+                .where(in_window(Case.closed_at), or_(Case.rework_count > 0, Case.return_count > 1))
+                .order_by((Case.rework_count + Case.return_count).desc(), Case.id).limit(3))).all()
+
+        receivers = sorted((u for u in units.values() if u.kind in ("department", "team")), key=lambda u: u.code)
+        scorecard = []
+        for u in receivers:
+            n_whistles = whistles.get(u.id, 0)
+            ci, ot, cl = check_in.get(u.id, (0, 0)), on_time.get(u.id, (0, 0)), closure.get(u.id, (0, 0))
+            v = verif.get(u.id, (0, 0, 0, 0, None, 0))
+            row = {
+                "code": u.code, "name": u.name, "kind": u.kind, "whistles": n_whistles,
+                "check_in": ratio(ci[1] or 0, ci[0]), "on_time": ratio(ot[1] or 0, ot[0]),
+                "closure": ratio(cl[1] or 0, cl[0]), "returns": ratio(returns.get(u.id, 0), n_whistles),
+                "rework": ratio(v[1] or 0, v[0]), "satisfaction": ratio(v[2] or 0, v[3]),
+                "rating": {"avg": round(float(v[4]), 2) if v[4] is not None else None, "count": int(v[5] or 0)},
+            }
+            row["score"] = composite(row, weights)
+            scorecard.append(row)
+        ranked = sorted((r for r in scorecard if r["score"] is not None), key=lambda r: (-r["score"], r["code"]))
+        for i, r in enumerate(ranked, start=1):
+            r["rank"] = i
+        for r in scorecard:
+            r.setdefault("rank", None)
+        scorecard.sort(key=lambda r: (r["rank"] is None, r["rank"] or 0, r["code"]))
+        averages = county_averages(scorecard)
+        listed = [r for r in ranked if r["whistles"] >= MIN_WHISTLES_FOR_LISTS]
+
+        by_department = [{
+            "code": r["code"], "name": r["name"], "whistles": r["whistles"],
+            "closed": closed_by_lead.get(u.id, 0), "open": open_by_lead.get(u.id, 0),
+            "overdue": overdue_by_unit.get(u.id, 0), "on_time": r["on_time"],
+        } for u in receivers for r in scorecard if r["code"] == u.code]
+
+        code_of = lambda cid, created: f"CS{created.astimezone(LOCAL_TZ):%Y%m%d}{cid:06d}"  # noqa: E731
+        seen, overdue_cases = set(), []
+        for cid, created, title, township_id, unit_id, level, deadline in overdue_rows:
+            if cid in seen:
+                continue
+            seen.add(cid)
+            overdue_cases.append({"id": cid, "code": code_of(cid, created), "title": title,
+                                  "township": units[township_id].name if township_id in units else "",
+                                  "unit": units[unit_id].name if unit_id in units else "",
+                                  "level": level, "level_label": LEVEL_LABELS[level],
+                                  "deadline": local(deadline)})
+        typical = [{"id": cid, "code": code_of(cid, created), "title": title, "kind": "good",
+                    "reason": f"{units[lead].name if lead in units else ''}当月办结、群众满意，用时"
+                              f"{(closed - created).total_seconds() / 3600:.1f} 小时"}
+                   for cid, created, title, lead, closed in good_rows]
+        typical += [{"id": cid, "code": code_of(cid, created), "title": title, "kind": "bad",
+                     "reason": f"{units[lead].name if lead in units else ''}返工 {rw} 次、退回 {rt} 次"}
+                    for cid, created, title, lead, rw, rt in bad_rows]
+        return {
+            "month": month, "county": county,
+            "title": f"{county}“乡镇吹哨、部门报到”工作月度通报（{a.year}年{a.month}月）",
+            "generated_at": local(now), "period": {"start": local(a), "end": local(b)},
+            "overview": overview, "by_source": by_source, "hotspots": hotspots,
+            "by_township": by_township, "by_department": by_department,
+            "scorecard": scorecard, "weights": weights,
+            "red_list": [{"code": r["code"], "name": r["name"], "score": r["score"], "rank": r["rank"],
+                          "reason": praise(r, averages)} for r in listed[:3]],
+            "black_list": [{"code": r["code"], "name": r["name"], "score": r["score"], "rank": r["rank"],
+                            "reason": blame(r, averages)} for r in list(reversed(listed))[:3] if r not in listed[:3]],
+            "overdue_cases": overdue_cases[:50],
+            "supervised_cases": [{"id": cid, "code": code_of(cid, created), "title": title, "note": note,
+                                  "at": local(at)} for cid, created, title, note, at in supervised_rows],
+            "typical_cases": typical,
+            "definitions": [{"term": t, "definition": d} for t, d in DEFINITIONS],
+        }
+
+
+def _metric_value(row: dict, key: str) -> float | None:
+    if key == "rating":
+        avg = row["rating"]["avg"]
+        return None if avg is None else avg / 5
+    rate = row[key]["rate"]
+    if rate is None:
+        return None
+    return 1 - rate if key in LOWER_IS_BETTER else rate
+
+
+def composite(row: dict, weights: dict) -> float | None:
+    """Weighted mean of the metrics that have a denominator, as a score out of 100."""
+    parts = [(weights[k], v) for k in weights if (v := _metric_value(row, k)) is not None and weights[k] > 0]
+    total = sum(w for w, _ in parts)
+    if not total:
+        return None
+    return round(100 * sum(w * v for w, v in parts) / total, 1)
+
+
+def county_averages(rows: list[dict]) -> dict:
+    out = {}
+    for key in DEFAULT_WEIGHTS:
+        if key == "rating":
+            num = sum(r["rating"]["avg"] * r["rating"]["count"] for r in rows if r["rating"]["avg"] is not None)
+            den = sum(r["rating"]["count"] for r in rows)
+            out[key] = num / den / 5 if den else None
+        else:
+            num, den = sum(r[key]["num"] for r in rows), sum(r[key]["den"] for r in rows)
+            rate = num / den if den else None
+            out[key] = None if rate is None else (1 - rate if key in LOWER_IS_BETTER else rate)
+    return out
+
+
+def _gaps(row: dict, averages: dict) -> list[tuple[float, str]]:
+    gaps = []
+    for key in DEFAULT_WEIGHTS:
+        mine, avg = _metric_value(row, key), averages.get(key)
+        if mine is not None and avg is not None:
+            gaps.append((mine - avg, key))
+    return sorted(gaps)
+
+
+def _describe(row: dict, key: str, averages: dict) -> str:
+    if key == "rating":
+        avg = averages["rating"]
+        return f"{METRIC_LABELS[key]} {row['rating']['avg']:.1f} 分（全县 {avg * 5:.1f} 分）"
+    r, avg = row[key], averages[key]
+    county = 1 - avg if key in LOWER_IS_BETTER else avg
+    return f"{METRIC_LABELS[key]} {pct(r['rate'])}（{r['num']}/{r['den']}，全县 {pct(county)}）"
+
+
+def praise(row: dict, averages: dict) -> str:
+    best = [k for gap, k in reversed(_gaps(row, averages)) if gap >= 0][:2]
+    return "；".join(_describe(row, k, averages) for k in best) or f"综合得分 {row['score']}"
+
+
+def blame(row: dict, averages: dict) -> str:
+    worst = [k for gap, k in _gaps(row, averages) if gap < 0][:2]
+    return "；".join(_describe(row, k, averages) for k in worst) or f"综合得分 {row['score']}，为全县最低"
