@@ -11,7 +11,7 @@ from api import errors
 from api.deps import Services
 from api.limits import BodyLimit
 from api.live import Live
-from api.routes import admin, auth, calendar, cases, live, notifications
+from api.routes import admin, auth, calendar, cases, live, notifications, reports
 from api.security import Tokens
 from flows.admin import AdminService, Passwords
 from flows.cases import CaseService
@@ -68,7 +68,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         lifespan=lifespan,
     )
     errors.install(app)
-    for r in (auth.router, admin.router, cases.router, calendar.router, notifications.router, live.router):
+    for r in (auth.router, admin.router, cases.router, calendar.router, notifications.router, live.router,
+              reports.router):
         app.include_router(r, prefix="/api/v1")
 
     @app.get("/healthz", tags=["health"])

@@ -213,6 +213,51 @@ def cmd_calendar_import(args) -> int:
     return 0
 
 
+def _parse_now(value):
+    from datetime import datetime
+
+    now = datetime.fromisoformat(value) if value else None
+    if now is not None and now.tzinfo is None:
+        raise SystemExit("错误 error: --now needs a timezone offset, e.g. 2026-12-01T09:00+08:00")
+    return now
+
+
+def cmd_checkpoint(args) -> int:
+    import re
+
+    from flows.jobs import run_checkpoint
+
+    if not re.fullmatch(r"\d{4}-W(0[1-9]|[1-4]\d|5[0-3])", args.week):
+        print("错误 error: --week must look like 2026-W47", file=sys.stderr)
+        return 2
+    from flows.clock import system_clock
+
+    data = asyncio.run(run_checkpoint(args.week, _parse_now(args.now) or system_clock()))
+    t = data["totals"]
+    print(f"{args.week} 周检点已生成 checkpoint generated: 新增 {t['new']}，结案 {t['closed']}，在办 {t['open']}；"
+          f"{len(data['townships'])} 个乡镇、{len(data['departments'])} 个部门已通知")
+    return 0
+
+
+def cmd_bulletin(args) -> int:
+    import re
+
+    from flows.jobs import bulletin_dir, run_bulletin
+
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", args.month):
+        print("错误 error: --month must look like 2026-11", file=sys.stderr)
+        return 2
+    from flows.clock import system_clock
+
+    data = asyncio.run(run_bulletin(args.month, _parse_now(args.now) or system_clock()))
+    print(f"{data['title']} 已生成 generated: {bulletin_dir(get_settings(), args.month).resolve()}")
+    for r in data["red_list"]:
+        print(f"  红榜 red: {r['rank']}. {r['name']} {r['score']}")
+    for r in data["black_list"]:
+        print(f"  黑榜 black: {r['rank']}. {r['name']} {r['score']} — {r['reason']}")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="chuishao", description="吹哨 — 乡镇吹哨、部门报到 case loop")
     sub = p.add_subparsers(dest="command", required=True)
@@ -257,6 +302,16 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("sweep", help="fire due deadline alerts once (the scheduled sweep, by hand)")
     s.add_argument("--now", help="logical now, ISO 8601 with offset (default: the clock)")
     s.set_defaults(fn=cmd_sweep)
+
+    s = sub.add_parser("checkpoint", help="每周一检点: generate a week's checkpoint and notify the liaisons")
+    s.add_argument("--week", required=True, help="ISO week, e.g. 2026-W47")
+    s.add_argument("--now", help="logical now, ISO 8601 with offset (default: the clock)")
+    s.set_defaults(fn=cmd_checkpoint)
+
+    s = sub.add_parser("bulletin", help="每月一通报: generate a month's bulletin in every format")
+    s.add_argument("--month", required=True, help="e.g. 2026-11")
+    s.add_argument("--now", help="logical now, ISO 8601 with offset (default: the clock)")
+    s.set_defaults(fn=cmd_bulletin)
 
     cal = sub.add_parser("calendar", help="the working calendar").add_subparsers(dest="sub", required=True)
     s = cal.add_parser("import", help="import a year's official schedule (CSV date,kind,name or JSON)")

@@ -40,8 +40,12 @@ class Actor:
         """The same rule for a live event, from the scope the event carries."""
         if self.role in COUNTY_ROLES:
             return True
-        if event.get("case_id") is None:  # checkpoint/bulletin notices: to the people they name
-            return self.id in (event.get("user_ids") or ())
+        if event.get("case_id") is None:  # a checkpoint for one township or unit, or a bulletin for all
+            if (event.get("payload") or {}).get("everyone"):
+                return self.role != GRID_WORKER
+            if self.role in TOWNSHIP_ROLES:
+                return event.get("township_id") == self.township_id
+            return self.role in DEPARTMENT_ROLES and self.unit_id in (event.get("unit_ids") or ())
         if self.role == GRID_WORKER:
             return event.get("reporter_id") == self.id
         if self.role in TOWNSHIP_ROLES:

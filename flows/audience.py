@@ -67,3 +67,18 @@ def case_event(kind: str, action: str, agg: lc.CaseAggregate, *, actor_id: int |
                  reporter_id=case.reporter_id, at=at, payload=payload,
                  audience=audience(keys, township_id=case.township_id, lead_unit_id=lead, whistled=active,
                                    reporter_id=case.reporter_id, exclude=actor_id))
+
+
+def report_event(kind: str, *, at, headline: str, url: str, township_id: int | None = None,
+                 unit_id: int | None = None, everyone: bool = False, extra: dict | None = None) -> Event:
+    """A checkpoint for one township or unit (its liaison), or a bulletin for every unit."""
+    if everyone:
+        roles = [[TOWNSHIP_LIAISON, None], [DEPT_LIAISON, None], [SUPERVISOR, None], [DISPATCHER, None]]
+    elif township_id is not None:
+        roles = [[TOWNSHIP_LIAISON, township_id]]
+    else:
+        roles = [[DEPT_LIAISON, unit_id]]
+    return Event(kind=kind, action=kind, case_id=None, township_id=township_id,
+                 unit_ids=[unit_id] if unit_id is not None else [], reporter_id=None, at=at,
+                 payload={"headline": headline, "url": url, "everyone": everyone, **(extra or {})},
+                 audience={"roles": roles, "users": [], "exclude": None})

@@ -18,7 +18,7 @@ from models.settings_table import Setting
 
 DEFAULT_WEIGHTS = {"check_in": 20, "on_time": 30, "closure": 20, "returns": 10, "rework": 10, "satisfaction": 5,
                    "rating": 5}
-WEIGHTS_KEY = "scorecard_weights"
+SCORECARD_KEY = "scorecard"  # {"weights": {...}, "list_min_whistles": int}, kept by the admin
 MIN_WHISTLES_FOR_LISTS = 5  # a unit with fewer whistles in the month is ranked but kept off the red/black lists
 SOURCE_LABELS = {"grid": "网格上报", "hotline": "12345热线", "open311": "平台接入", "township": "乡镇受理",
                  "county": "县级交办", "inspection": "巡查发现", "public": "群众来访"}
@@ -41,7 +41,7 @@ DEFINITIONS = [
     ("一哨一考核评分", "乡镇在核查时对主办单位的评分（1–5 分）的平均值。"),
     ("综合得分", "以上各项按权重加权：比率类取百分数（退回率、返工率取 1 − 比率），评分折算为百分制；"
                "某项分母为 0 时不计入，其余权重按比例放大。得分相同按单位代码排序。"),
-    ("红榜、黑榜", f"在当月接哨不少于 {MIN_WHISTLES_FOR_LISTS} 个的单位中，综合得分最高的 3 个和最低的 3 个；"
+    ("红榜、黑榜", "在当月接哨数不少于门槛（默认 5 个，管理员可调）的单位中，综合得分最高的 3 个和最低的 3 个；"
                "原因列出该单位与全县水平相比最突出的两项。"),
     ("超期", "时限到期仍未完成（红灯）；到期后满一个工作日（加急案件 24 小时）仍未完成则升级督办。"),
     ("环比", "与上一自然月同一口径的数值相比的变化率。"),
@@ -119,8 +119,10 @@ class BulletinBuilder:
         async with self.db.read() as s:
             units = {u.id: u for u in (await s.execute(select(Unit))).scalars()}
             county = county_name or next((u.name for u in units.values() if u.kind == "county"), "")
-            weights_row = await s.get(Setting, WEIGHTS_KEY)
-            weights = {**DEFAULT_WEIGHTS, **(weights_row.value if weights_row else {})}
+            kept = (await s.get(Setting, SCORECARD_KEY))
+            kept = kept.value if kept else {}
+            weights = {**DEFAULT_WEIGHTS, **kept.get("weights", {})}
+            min_whistles = kept.get("list_min_whistles", MIN_WHISTLES_FOR_LISTS)
             items = {i.code: i for i in (await s.execute(select(CatalogItem))).scalars()}
 
             now_o, prev_o = await self._overview(s, a, b), await self._overview(s, pa, pb)
@@ -146,8 +148,9 @@ class BulletinBuilder:
                          "previous": cat_prev.get(c, 0)}
                         for c, n in sorted(cat_now.items(), key=lambda kv: (-kv[1], kv[0]))[:10]]
 
-            ended_before_end = or_(Case.closed_at < b, and_(Case.status.in_((lc.REJECTED, lc.MERGED)),
-                                                             Case.updated_at < b))
+            # NULL-safe: an open case has no closed_at, and NOT (NULL < b) is NULL, not true
+            ended_before_end = or_(and_(Case.closed_at.is_not(None), Case.closed_at < b),
+                                   and_(Case.status.in_((lc.REJECTED, lc.MERGED)), Case.updated_at < b))
             open_at_end = and_(Case.created_at < b, ~ended_before_end)
 
             # townships
@@ -253,7 +256,7 @@ class BulletinBuilder:
             r.setdefault("rank", None)
         scorecard.sort(key=lambda r: (r["rank"] is None, r["rank"] or 0, r["code"]))
         averages = county_averages(scorecard)
-        listed = [r for r in ranked if r["whistles"] >= MIN_WHISTLES_FOR_LISTS]
+        listed = [r for r in ranked if r["whistles"] >= min_whistles]
 
         by_department = [{
             "code": r["code"], "name": r["name"], "whistles": r["whistles"],

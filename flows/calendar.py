@@ -88,6 +88,18 @@ class WorkingCalendar:
                     return datetime.combine(d, end, LOCAL_TZ).astimezone(UTC), provisional
         raise ValueError("no working day found within ten years")
 
+    def working_days_before(self, moment: datetime, days: int) -> datetime:
+        """The same time of day `days` working days earlier (for "no action for 5 working days")."""
+        t = moment.astimezone(LOCAL_TZ)
+        d, counted = t.date(), 0
+        for _ in range(MAX_SCAN_DAYS):
+            d -= timedelta(days=1)
+            if self.is_workday(d):
+                counted += 1
+                if counted == days:
+                    return datetime.combine(d, t.timetz()).astimezone(UTC)
+        raise ValueError("no working day found within ten years")
+
     def working_minutes_between(self, a: datetime, b: datetime) -> float:
         """Working time from a to b (negative if b is before a)."""
         if b < a:

@@ -90,9 +90,10 @@ def due_levels(clock: StepClock, now: datetime) -> list[tuple[str, datetime]]:
 
 
 def start(cal: WorkingCalendar, *, case_id: int, kind: str, urgency: str, spec: str, now: datetime,
-          whistle_id: int | None = None, drives_case: bool = True) -> StepClock:
+          whistle_id: int | None = None, unit_id: int | None = None, drives_case: bool = True) -> StepClock:
     deadline, provisional = add(cal, now, spec, urgency)
-    clock = StepClock(case_id=case_id, whistle_id=whistle_id, kind=kind, drives_case=drives_case, urgency=urgency,
+    clock = StepClock(case_id=case_id, whistle_id=whistle_id, unit_id=unit_id, kind=kind, drives_case=drives_case,
+                      urgency=urgency,
                       limit_spec=spec, started_at=now, warning_at=now, deadline=deadline, escalate_at=deadline,
                       provisional=provisional, level="none")
     _schedule(cal, clock)
@@ -128,8 +129,9 @@ def extend(cal: WorkingCalendar, clock: StepClock, working_days: int, now: datet
         deadline, provisional = clock.deadline + timedelta(days=working_days), False
     else:
         deadline, provisional = cal.add_working_days(clock.deadline, working_days)
-    fresh = StepClock(case_id=clock.case_id, whistle_id=clock.whistle_id, kind=clock.kind,
-                      drives_case=clock.drives_case, urgency=clock.urgency, limit_spec=clock.limit_spec,
+    fresh = StepClock(case_id=clock.case_id, whistle_id=clock.whistle_id, unit_id=clock.unit_id,
+                      kind=clock.kind, drives_case=clock.drives_case, urgency=clock.urgency,
+                      limit_spec=clock.limit_spec,
                       started_at=clock.started_at, warning_at=clock.started_at, deadline=deadline,
                       escalate_at=deadline, provisional=provisional or clock.provisional, level="none",
                       paused_minutes=clock.paused_minutes, extended_days=clock.extended_days + working_days)
@@ -172,8 +174,9 @@ def follow(cal: WorkingCalendar, agg: lc.CaseAggregate, action: str, before: str
     running = [c for c in agg.clocks if c.stopped_at is None]
 
     def begin(kind: str, whistle: Whistle | None = None, drives: bool = True):
+        unit = whistle.unit_id if whistle is not None else (case.lead_unit_id if kind == "handle" else None)
         clock = start(cal, case_id=case.id, kind=kind, urgency=case.urgency, spec=limit_for(kind), now=now,
-                      drives_case=drives)
+                      unit_id=unit, drives_case=drives)
         plan.new.append((clock, whistle))
 
     def end(clock: StepClock, how: str = "done"):

@@ -14,6 +14,7 @@ from prefect.runtime import flow_run
 from prefect.schedules import Cron, Interval
 
 from flows import jobs
+from flows.clock import LOCAL_TZ
 
 TZ = "Asia/Shanghai"
 WORK_POOL = "chuishao"
@@ -45,6 +46,33 @@ async def notification_redelivery(now: str | None = None) -> dict:
     return result
 
 
+@flow(name="weekly-checkpoint", description="每周一检点：上一自然周的检点清单，通知各联络员")
+async def weekly_checkpoint(week: str | None = None, now: str | None = None) -> str:
+    from flows.checkpoint import previous_week
+
+    at = logical_now(now)
+    week = week or previous_week(at)
+    await jobs.run_checkpoint(week, at)
+    get_run_logger().info("checkpoint %s generated at %s", week, at.isoformat())
+    return week
+
+
+@flow(name="monthly-bulletin", description="每月一通报：上月部门考核排名、红黑榜，全部格式")
+async def monthly_bulletin(month: str | None = None, now: str | None = None) -> str:
+    from flows.bulletin import previous_month
+
+    at = logical_now(now)
+    month = month or previous_month(f"{at.astimezone(LOCAL_TZ):%Y-%m}")
+    await jobs.run_bulletin(month, at)
+    get_run_logger().info("bulletin %s generated at %s", month, at.isoformat())
+    return month
+
+
+def report_schedule(cron: str):
+    seconds = os.environ.get("CHUISHAO_REPORT_INTERVAL_SECONDS")
+    return Interval(int(seconds), timezone=TZ) if seconds else Cron(cron, timezone=TZ)
+
+
 def sweep_schedule():
     seconds = os.environ.get("CHUISHAO_SWEEP_INTERVAL_SECONDS")
     if seconds:
@@ -57,6 +85,14 @@ async def build_deployments(work_pool: str | None = None) -> list:
     return [
         await deadline_sweep.ato_deployment(
             name="deadline-sweep", schedule=sweep_schedule(), work_pool_name=work_pool,
+            entrypoint_type=EntrypointType.MODULE_PATH,
+        ),
+        await weekly_checkpoint.ato_deployment(
+            name="weekly-checkpoint", schedule=report_schedule("0 9 * * 1"), work_pool_name=work_pool,
+            entrypoint_type=EntrypointType.MODULE_PATH,
+        ),
+        await monthly_bulletin.ato_deployment(
+            name="monthly-bulletin", schedule=report_schedule("0 9 1 * *"), work_pool_name=work_pool,
             entrypoint_type=EntrypointType.MODULE_PATH,
         ),
         await notification_redelivery.ato_deployment(

@@ -1,11 +1,15 @@
 """Admin endpoints: units, users, catalog, township overrides (管理员)."""
 
+from typing import Annotated, Literal
+
 from fastapi import APIRouter, Depends, Path, Query
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import Services, actor, admin, now, services
 from api.limits import GuardedRoute
 from flows.admin import CatalogIn, OverrideIn, UnitIn, UserIn
 from flows.commands import Code
+from flows.errors import Invalid
 
 router = APIRouter(tags=["admin"], route_class=GuardedRoute)
 CODE_PATTERN = r"^[A-Za-z0-9_.\-]+$"
@@ -48,3 +52,28 @@ async def set_override(body: OverrideIn,
                        township_code: str = Path(min_length=1, max_length=64, pattern=CODE_PATTERN),
                        svc: Services = Depends(services)):
     return await svc.admin.set_override(code, township_code, body)
+
+
+class ScorecardIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    weights: dict[Literal["check_in", "on_time", "closure", "returns", "rework", "satisfaction", "rating"],
+                  Annotated[int, Field(ge=0, le=100)]] = Field(default_factory=dict)
+    list_min_whistles: Annotated[int, Field(ge=0, le=10000)] = 5
+
+
+@router.put("/settings/scorecard", summary="部门考核权重与红黑榜门槛", dependencies=[Depends(admin)])
+async def set_scorecard(body: ScorecardIn, svc: Services = Depends(services)):
+    from flows.bulletin import DEFAULT_WEIGHTS, SCORECARD_KEY
+    from models.settings_table import Setting
+
+    weights = {**DEFAULT_WEIGHTS, **body.weights}
+    if not any(weights.values()):
+        raise Invalid("权重不能全为 0", "at least one weight must be above 0")
+    value = {"weights": weights, "list_min_whistles": body.list_min_whistles}
+    async with svc.db.transaction() as s:
+        row = await s.get(Setting, SCORECARD_KEY)
+        if row is None:
+            s.add(Setting(key=SCORECARD_KEY, value=value))
+        else:
+            row.value = value
+    return value

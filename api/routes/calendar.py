@@ -8,8 +8,9 @@ from fastapi import APIRouter, Body, Depends, Path
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from api.deps import Services, actor, admin, now, services
+from api.limits import GuardedRoute
 
-router = APIRouter(tags=["calendar"])
+router = APIRouter(tags=["calendar"], route_class=GuardedRoute)
 HHMM = Annotated[str, StringConstraints(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
 
 

@@ -11,6 +11,23 @@ from notifications.events import events_after, public
 
 router = APIRouter(tags=["live"])
 REPLAY_LIMIT = 1000
+_CLOSED = object()  # put on a subscriber's queue when its client goes away
+_FRAMES: dict[int, tuple[dict, str]] = {}  # event id → (the hub's event dict, its frame), for this process
+_FRAMES_KEPT = 256
+
+
+def _frame(event: dict) -> str:
+    """The live frame for an event, encoded as Starlette's send_json would, but once per event and process
+    instead of once per socket: the hub hands the same dict to every subscriber. Only that very dict hits
+    the cache, so another app in the same process (tests) never gets a frame that merely shares an id."""
+    hit = _FRAMES.get(event["id"])
+    if hit is not None and hit[0] is event:
+        return hit[1]
+    text = json.dumps({"type": "event", **public(event)}, separators=(",", ":"), ensure_ascii=False)
+    _FRAMES[event["id"]] = (event, text)
+    if len(_FRAMES) > _FRAMES_KEPT:
+        del _FRAMES[next(iter(_FRAMES))]
+    return text
 
 
 async def _authenticate(ws: WebSocket, svc):
@@ -45,18 +62,15 @@ async def ws(websocket: WebSocket):
             for event in await events_after(svc.db, int(since), REPLAY_LIMIT):
                 if actor.sees_event(event):
                     await websocket.send_json({"type": "event", **public(event), "replay": True})
-        reader = asyncio.create_task(_drain(websocket))
-        while not reader.done():
-            getter = asyncio.create_task(sub.queue.get())
-            done, _ = await asyncio.wait({getter, reader}, return_when=asyncio.FIRST_COMPLETED)
-            if getter not in done:
-                getter.cancel()
+        reader = asyncio.create_task(_drain(websocket, sub))
+        while True:  # one queue wait per event: no task or asyncio.wait per event and socket
+            event = await sub.queue.get()
+            if event is _CLOSED:
                 break
-            event = getter.result()
             if event is None:  # fell too far behind: the client reconnects with `since`
                 await websocket.close(code=4408)
                 break
-            await websocket.send_json({"type": "event", **public(event)})
+            await websocket.send_text(_frame(event))
     except WebSocketDisconnect:
         pass
     finally:
@@ -65,8 +79,13 @@ async def ws(websocket: WebSocket):
             reader.cancel()
 
 
-async def _drain(websocket: WebSocket) -> None:
-    """Read (and ignore) what the client sends, so a close is noticed at once."""
-    with contextlib.suppress(WebSocketDisconnect):
-        while True:
-            await websocket.receive_text()
+async def _drain(websocket: WebSocket, sub) -> None:
+    """Read (and ignore) what the client sends, so a close is noticed at once: it wakes the sending loop.
+    (A full queue means that loop is busy sending; its next send fails on the closed socket and ends it.)"""
+    try:
+        with contextlib.suppress(WebSocketDisconnect):
+            while True:
+                await websocket.receive_text()
+    finally:
+        with contextlib.suppress(asyncio.QueueFull):
+            sub.queue.put_nowait(_CLOSED)

@@ -8,12 +8,13 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import func, select, update
 
 from api.deps import Services, actor, admin, now, services
+from api.limits import GuardedRoute
 from flows.access import Actor
 from flows.clock import local
 from flows.errors import Invalid
 from models.notifications import Delivery, DeliveryAttempt, Event, Notification, UserChannel
 
-router = APIRouter(tags=["notifications"])
+router = APIRouter(tags=["notifications"], route_class=GuardedRoute)
 
 
 class ReadIn(BaseModel):
