@@ -9,6 +9,7 @@ DEPT_LIAISON = "department_liaison"
 DEPT_OFFICER = "department_officer"
 SUPERVISOR = "county_supervisor"
 ADMIN = "admin"
+INTEGRATOR = "integrator"  # not a user role: an Open311 API key acting for its intake unit (12345 热线)
 
 TOWNSHIP_ROLES = frozenset({DISPATCHER, TOWNSHIP_LIAISON})
 DEPARTMENT_ROLES = frozenset({DEPT_LIAISON, DEPT_OFFICER})
@@ -17,7 +18,7 @@ COUNTY_ROLES = frozenset({SUPERVISOR, ADMIN})
 
 @dataclass(frozen=True)
 class Actor:
-    id: int
+    id: int | None  # None for an integrator (an API key), which is no user
     username: str
     role: str
     unit_id: int

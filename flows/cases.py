@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from flows import clocks as clk
 from flows import lifecycle as lc
-from flows.access import COUNTY_ROLES, DEPARTMENT_ROLES, GRID_WORKER, TOWNSHIP_ROLES, Actor
+from flows.access import COUNTY_ROLES, DEPARTMENT_ROLES, GRID_WORKER, INTEGRATOR, TOWNSHIP_ROLES, Actor
 from flows.audience import case_event
 from flows.calendar_store import CalendarStore
 from flows.clock import LOCAL_TZ, local
@@ -32,8 +32,9 @@ from models.db import Database
 from models.org import User
 from models.timeline import TimelineEntry
 
-REPORTER_ROLES = frozenset({GRID_WORKER, *TOWNSHIP_ROLES, "county_supervisor"})
-DEFAULT_SOURCE = {GRID_WORKER: "grid", "county_supervisor": "county"}
+REPORTER_ROLES = frozenset({GRID_WORKER, *TOWNSHIP_ROLES, "county_supervisor", INTEGRATOR})
+DEFAULT_SOURCE = {GRID_WORKER: "grid", "county_supervisor": "county", INTEGRATOR: "open311"}
+LOCATES_ANYWHERE = frozenset({"county_supervisor", INTEGRATOR})  # no own township to fall back on
 ALERTS = ("none", "warning", "overdue", "escalated")
 CODE_RE = re.compile(r"^CS\d{8}(\d{6,})$")
 
@@ -248,13 +249,16 @@ class CaseService:
         self._after_commit([event])
         return await self._view(agg, actor, now)
 
-    async def report(self, actor: Actor, raw: dict | None, now: datetime) -> dict:
-        """事件上报 (step 1)."""
+    async def report(self, actor: Actor, raw: dict | None, now: datetime,
+                     townships: set[str] | None = None) -> dict:
+        """事件上报 (step 1). `townships`: the township codes an integrator's key may report into."""
         body = parse_body(CaseCreate, raw)
         if actor.role not in REPORTER_ROLES:
             raise Forbidden("当前角色不能上报事件", f"role '{actor.role}' may not report cases")
         async with unit_of_work(self.db) as s:
             township_id, grid_id = await self._locate(s, actor, body)
+            if townships is not None and self.units.code(township_id) not in townships:
+                raise Forbidden("该接入密钥无权向此乡镇上报", "this key may not report into that township")
             if body.category:
                 await self._item(s, body.category)
             case = Case(
@@ -300,7 +304,7 @@ class CaseService:
             grid = next((g for g in pool if g.polygon and contains(g.polygon, body.lon, body.lat)), None)
         if township is None and grid is not None:
             township = await self.units.get(s, grid.parent_id)
-        if township is None and actor.role != "county_supervisor":
+        if township is None and actor.role not in LOCATES_ANYWHERE:
             own = await self.units.get(s, actor.township_id) if actor.township_id else None
             township = own
             if grid is None and actor.role == GRID_WORKER:
@@ -308,7 +312,7 @@ class CaseService:
         if township is None:
             raise Invalid("请提供乡镇、网格或网格范围内的坐标",
                           "give a township, a grid, or a point inside a grid")
-        if actor.role not in COUNTY_ROLES and township.id != actor.township_id:
+        if actor.role not in COUNTY_ROLES | LOCATES_ANYWHERE and township.id != actor.township_id:
             raise Forbidden("只能上报本乡镇的事件", "you may only report cases in your own township")
         return township.id, grid.id if grid else None
 

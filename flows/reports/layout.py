@@ -1,0 +1,242 @@
+"""The bulletin as a printed document: sections, paragraphs, tables and charts, in reading order.
+
+The HTML and the PDF both render this one structure, so they carry the same sections, tables and figures;
+only the typography differs. Cells are plain text; escaping is the renderer's job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from flows.reports import common as c
+
+Align = Literal["left", "center", "right"]
+
+
+@dataclass(frozen=True, slots=True)
+class Cell:
+    text: str
+    align: Align = "left"
+    sub: str = ""  # a second, smaller line (a rate's numerator/denominator); part of the cell's text
+    tone: str = ""  # "red", "amber", "green": a highlight the reader should notice
+    wrap: bool = False  # long free text: wrap within the column
+
+    @property
+    def main(self) -> str:
+        return self.text[: len(self.text) - len(self.sub)] if self.sub else self.text
+
+
+@dataclass(slots=True)
+class Table:
+    headers: list[str]
+    widths: list[float]  # relative column widths (sum to 1)
+    rows: list[list[Cell]] = field(default_factory=list)
+    row_tones: list[str] = field(default_factory=list)  # per row: "", "red" (红榜) or "black" (黑榜)
+    name: str = ""
+    empty: str = c.NO_DATA
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    kind: Literal["h2", "h3", "p", "note", "table", "chart"]
+    text: str = ""
+    table: Table | None = None
+    chart: str = ""  # chart name (charts.CHARTS)
+
+
+def _n(value: Any) -> Cell:
+    return Cell(c.num_text(value), "right")
+
+
+def _r(rate: Any) -> Cell:
+    if not isinstance(rate, Mapping):
+        return Cell(c.DASH, "right")
+    return Cell(c.rate_text(rate), "right", sub=c.fraction_text(rate))
+
+
+def _t(value: Any, wrap: bool = True) -> Cell:
+    return Cell(c.text(value), wrap=wrap)
+
+
+def _name(row: Mapping[str, Any]) -> Cell:
+    """A unit's name: kept on one line (a narrower type if need be) unless it is really long."""
+    return _t(row.get("name") or row.get("code"), wrap=False)
+
+
+def _chg(text: str) -> Cell:
+    return Cell(text, "right")
+
+
+def _overview(data: Mapping[str, Any]) -> list[Block]:
+    items = c.rows(data, "overview")
+    out = [Block("h2", c.SECTION_TITLES[0])]
+    if items:
+        parts = []
+        for it in items:
+            value = it.get("value")
+            figure = f"{c.pct(value.get('rate'))}（{c.num_text(value.get('num'))}/{c.num_text(value.get('den'))}）" \
+                if c.is_rate(value) else c.num_text(value) + ("件" if isinstance(value, int) else "")
+            change = c.change_words(it)
+            parts.append(f"{c.text(it.get('label'))}{figure}" + (f"，{change}" if change else ""))
+        out.append(Block("p", f"本月（{c.period_text(data.get('period'))}），全县" + "；".join(parts) + "。"))
+    t = Table(["指标", "本月", "上月", "环比"], [0.34, 0.24, 0.24, 0.18], name="overview")
+    for it in items:
+        t.rows.append([
+            _t(it.get("label"), wrap=False),
+            _r(it["value"]) if c.is_rate(it.get("value")) else _n(it.get("value")),
+            _r(it["previous"]) if c.is_rate(it.get("previous")) else _n(it.get("previous")),
+            _chg(c.overview_change_text(it)),
+        ])
+    out.append(Block("table", table=t))
+    return out
+
+
+def _categories(data: Mapping[str, Any]) -> list[Block]:
+    out = [Block("h2", c.SECTION_TITLES[1]), Block("h3", "（一）按来源")]
+    t = Table(["来源", "件数", "占比"], [0.5, 0.25, 0.25], name="by_source")
+    for s in c.rows(data, "by_source"):
+        t.rows.append([_t(s.get("label") or s.get("source")), _n(s.get("count")), Cell(c.pct(s.get("share")), "right")])
+    out += [Block("table", table=t), Block("chart", chart="sources")]
+
+    out.append(Block("h3", "（二）热点事项（前10）"))
+    t = Table(["序号", "事项编码", "事项名称", "分类", "本月", "上月", "环比"],
+              [0.07, 0.13, 0.22, 0.24, 0.1, 0.1, 0.14], name="hotspots")
+    for i, h in enumerate(c.top_hotspots(data, 10), 1):
+        t.rows.append([Cell(str(i), "center"), _t(h.get("code"), wrap=False), _t(h.get("name")), _t(h.get("category")),
+                       _n(h.get("count")), _n(h.get("previous")),
+                       _chg(c.change_text(c.relative_change(h.get("count"), h.get("previous"))))])
+    out += [Block("table", table=t), Block("chart", chart="hotspots")]
+
+    out.append(Block("h3", "（三）按乡镇"))
+    t = Table(["乡镇（街道）", "新增", "办结", "在办", "超期", "按期办结率"],
+              [0.24, 0.12, 0.12, 0.12, 0.12, 0.28], name="by_township")
+    for r in c.rows(data, "by_township"):
+        t.rows.append([_name(r), _n(r.get("received")), _n(r.get("closed")),
+                       _n(r.get("open")), _overdue(r.get("overdue")), _r(r.get("on_time"))])
+    out += [Block("table", table=t), Block("chart", chart="townships")]
+
+    out.append(Block("h3", "（四）按部门"))
+    t = Table(["部门", "接哨数", "办结", "在办", "超期", "按期办结率"],
+              [0.28, 0.12, 0.11, 0.11, 0.11, 0.27], name="by_department")
+    for r in c.rows(data, "by_department"):
+        t.rows.append([_name(r), _n(r.get("whistles")), _n(r.get("closed")),
+                       _n(r.get("open")), _overdue(r.get("overdue")), _r(r.get("on_time"))])
+    out.append(Block("table", table=t))
+    return out
+
+
+def _overdue(value: Any) -> Cell:
+    cell = _n(value)
+    return Cell(cell.text, "right", tone="red") if isinstance(value, int | float) and value > 0 else cell
+
+
+def _list_tones(data: Mapping[str, Any]) -> dict[Any, str]:
+    tones = {r.get("code"): "red" for r in c.rows(data, "red_list")}
+    tones.update({r.get("code"): "black" for r in c.rows(data, "black_list")})
+    return tones
+
+
+def _scorecard(data: Mapping[str, Any]) -> list[Block]:
+    cards = c.rows(data, "scorecard")
+    out = [Block("h2", c.SECTION_TITLES[2])]
+    scored = [d for d in cards if isinstance(d.get("score"), int | float)]
+    if scored:
+        best = max(scored, key=lambda d: d["score"])
+        worst = min(scored, key=lambda d: d["score"])
+        out.append(Block("p", f"本月参加考核的部门共{len(cards)}个。综合得分最高的是{c.text(best.get('name'))}"
+                              f"（{c.score_text(best['score'])}分），最低的是{c.text(worst.get('name'))}"
+                              f"（{c.score_text(worst['score'])}分）。各项比率后括号内为分子/分母。"))
+    headers = ["排名", "部门", "接哨数", *(label for _, label in c.METRICS), c.RATING_LABEL, "综合得分"]
+    t = Table(headers, [0.05, 0.145, 0.06] + [0.092] * 6 + [0.1, 0.093], name="scorecard")
+    tones = _list_tones(data)
+    for d in cards:
+        rank = d.get("rank")
+        t.rows.append([
+            Cell(c.num_text(rank), "center"), _name(d), _n(d.get("whistles")),
+            *(_r(d.get(key)) for key, _ in c.METRICS),
+            _rating(d.get("rating")),
+            Cell(c.score_text(d.get("score")), "right"),
+        ])
+        t.row_tones.append(tones.get(d.get("code"), ""))
+    out.append(Block("table", table=t))
+    out.append(Block("note", f"综合得分权重：{c.weights_text(data.get('weights'))}。"
+                             "红色底纹为红榜部门，灰色底纹为黑榜部门。"))
+    out.append(Block("chart", chart="scorecard"))
+    return out
+
+
+def _rating(rating: Any) -> Cell:
+    if not isinstance(rating, Mapping):
+        return Cell(c.DASH, "right")
+    full = c.rating_text(rating)
+    head = full.split("（", 1)[0]
+    return Cell(full, "right", sub=full[len(head):])
+
+
+def _lists(data: Mapping[str, Any]) -> list[Block]:
+    out = [Block("h2", c.SECTION_TITLES[3])]
+    for title, key, tone in (("（一）红榜（综合得分前3名）", "red_list", "red"),
+                             ("（二）黑榜（综合得分后3名）", "black_list", "")):
+        out.append(Block("h3", title))
+        t = Table(["名次", "部门", "综合得分", "理由"], [0.08, 0.22, 0.12, 0.58], name=key)
+        for r in c.rows(data, key):
+            t.rows.append([Cell(c.num_text(r.get("rank")), "center", tone=tone), _name(r),
+                           Cell(c.score_text(r.get("score")), "right"), _t(r.get("reason"))])
+        out.append(Block("table", table=t))
+    return out
+
+
+LEVEL_TONES = {"warning": "amber", "overdue": "red", "escalated": "red"}
+
+
+def _cases(data: Mapping[str, Any]) -> list[Block]:
+    out = [Block("h2", c.SECTION_TITLES[4]), Block("h3", "（一）超期案件")]
+    t = Table(["序号", "案件编号", "标题", "乡镇", "承办单位", "状态", "办理时限"],
+              [0.06, 0.17, 0.29, 0.1, 0.13, 0.1, 0.15], name="overdue_cases")
+    for i, r in enumerate(c.rows(data, "overdue_cases"), 1):
+        t.rows.append([Cell(str(i), "center"), _t(r.get("code")), _t(r.get("title")), _t(r.get("township")),
+                       _t(r.get("unit")), Cell(c.level_text(r), "center", tone=LEVEL_TONES.get(r.get("level"), "")),
+                       Cell(c.dt_text(r.get("deadline")), "center", wrap=True)])
+    out += [Block("table", table=t), Block("h3", "（二）督办案件")]
+    t = Table(["序号", "案件编号", "标题", "督办意见", "督办时间"], [0.06, 0.17, 0.25, 0.37, 0.15],
+              name="supervised_cases")
+    for i, r in enumerate(c.rows(data, "supervised_cases"), 1):
+        t.rows.append([Cell(str(i), "center"), _t(r.get("code")), _t(r.get("title")), _t(r.get("note")),
+                       Cell(c.dt_text(r.get("at")), "center", wrap=True)])
+    out.append(Block("table", table=t))
+    return out
+
+
+def _typical(data: Mapping[str, Any]) -> list[Block]:
+    out = [Block("h2", c.SECTION_TITLES[5])]
+    t = Table(["序号", "类型", "案件编号", "标题", "说明"], [0.06, 0.1, 0.17, 0.24, 0.43], name="typical_cases")
+    for i, r in enumerate(c.rows(data, "typical_cases"), 1):
+        tone = {"good": "green", "bad": "red"}.get(r.get("kind"), "")
+        t.rows.append([Cell(str(i), "center"), Cell(c.kind_text(r.get("kind")), "center", tone=tone),
+                       _t(r.get("code")), _t(r.get("title")), _t(r.get("reason"))])
+    out.append(Block("table", table=t))
+    return out
+
+
+def _definitions(data: Mapping[str, Any]) -> list[Block]:
+    out = [Block("h2", c.SECTION_TITLES[6])]
+    t = Table(["指标", "口径"], [0.2, 0.8], name="definitions")
+    for r in c.rows(data, "definitions"):
+        t.rows.append([_t(r.get("term")), _t(r.get("definition"))])
+    out.append(Block("table", table=t))
+    out.append(Block("note", "注：1. 比率后括号内为分子/分母；分母为0的比率无意义，记为“—”。"
+                             "2. 环比 =（本月 − 上月）÷ 上月，上月为0时记为“—”；"
+                             "比率类指标的环比为两月比率之差（百分点）。"
+                             f"3. 综合得分权重：{c.weights_text(data.get('weights'))}。"
+                             f"4. 统计周期：{c.period_text(data.get('period'))}；时间均为北京时间。"))
+    return out
+
+
+def build(data: Mapping[str, Any]) -> list[Block]:
+    """The whole bulletin body (after the title block), section by section."""
+    blocks: list[Block] = []
+    for part in (_overview, _categories, _scorecard, _lists, _cases, _typical, _definitions):
+        blocks += part(data)
+    return blocks

@@ -1,0 +1,239 @@
+"""The bulletin as an A4 PDF (reportlab platypus), with the CJK font embedded so it prints anywhere."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import escape
+
+from flows.reports import common
+from flows.reports.fonts import pdf_font_name
+from flows.reports.layout import Block, Cell, Table, build
+
+MM = 72 / 25.4
+PAGE_W, PAGE_H = 210 * MM, 297 * MM
+MARGIN_X, MARGIN_TOP, MARGIN_BOTTOM = 15 * MM, 18 * MM, 17 * MM
+FRAME_W = PAGE_W - 2 * MARGIN_X
+FRAME_H = PAGE_H - MARGIN_TOP - MARGIN_BOTTOM
+
+CELL_SIZE = 8.5
+SUB_SIZE = 7
+SMALL_SIZE = 7.5
+PAD = 3
+RED = "#c00000"
+TONES = {"red": RED, "amber": "#b35f00", "green": "#2e7d32"}
+ROW_BACKGROUNDS = {"red": "#fdeceb", "black": "#e4e4e4"}
+GRID = "#8c8c8c"
+CHART_WIDTHS = {"sources": 0.8}  # share of the text width; the rest 0.92
+
+# Chinese line breaking: reportlab keeps ASCII and some CJK closing marks off the start of a line, but not the
+# full-width comma, semicolon, colon, ! and ?, nor closing quotes. Add them (once, for every Paragraph).
+_NO_LINE_START = "，；：！？”’》」』】〕…"
+HEAD_BG = "#eef1f6"
+
+
+def _styles(font: str) -> dict[str, Any]:
+    from reportlab.lib.colors import HexColor
+    from reportlab.lib.enums import TA_CENTER, TA_LEFT, TA_RIGHT
+    from reportlab.lib.styles import ParagraphStyle
+
+    base = ParagraphStyle("base", fontName=font, fontSize=10.5, leading=17, wordWrap="CJK")
+    grey = HexColor("#444444")
+    return {
+        "masthead": ParagraphStyle("masthead", base, fontSize=22, leading=30, alignment=TA_CENTER,
+                                   textColor=HexColor(RED), spaceAfter=4),
+        "title": ParagraphStyle("title", base, fontSize=15, leading=22, alignment=TA_CENTER, spaceAfter=4),
+        "meta": ParagraphStyle("meta", base, fontSize=9, leading=13, alignment=TA_CENTER, textColor=grey),
+        "h2": ParagraphStyle("h2", base, fontSize=13.5, leading=20, spaceBefore=12, spaceAfter=5, keepWithNext=1),
+        "h3": ParagraphStyle("h3", base, fontSize=11, leading=16, spaceBefore=6, spaceAfter=4, keepWithNext=1),
+        "p": ParagraphStyle("p", base, firstLineIndent=21, spaceAfter=6),
+        "note": ParagraphStyle("note", base, fontSize=8.5, leading=13, textColor=grey, spaceBefore=2, spaceAfter=8),
+        "footer": ParagraphStyle("footer", base, fontSize=8.5, leading=13, textColor=grey, alignment=TA_RIGHT,
+                                 spaceBefore=14),
+        "th": ParagraphStyle("th", base, fontSize=CELL_SIZE, leading=11, alignment=TA_CENTER),
+        "th_small": ParagraphStyle("th_small", base, fontSize=SMALL_SIZE, leading=10, alignment=TA_CENTER),
+        "left": ParagraphStyle("left", base, fontSize=CELL_SIZE, leading=11, alignment=TA_LEFT),
+        "center": ParagraphStyle("center", base, fontSize=CELL_SIZE, leading=11, alignment=TA_CENTER),
+        "right": ParagraphStyle("right", base, fontSize=CELL_SIZE, leading=11, alignment=TA_RIGHT),
+        **{f"{name}_small": ParagraphStyle(f"{name}_small", base, fontSize=SMALL_SIZE, leading=10, alignment=align)
+           for name, align in (("left", TA_LEFT), ("center", TA_CENTER), ("right", TA_RIGHT))},
+    }
+
+
+def _chinese_line_breaking() -> None:
+    from reportlab.platypus import paragraph
+
+    missing = "".join(ch for ch in _NO_LINE_START if ch not in paragraph.ALL_CANNOT_START)
+    if missing:
+        paragraph.ALL_CANNOT_START += missing
+
+
+class _Renderer:
+    def __init__(self, data: Mapping[str, Any], charts: Mapping[str, Any]):
+        from reportlab.pdfbase.pdfmetrics import stringWidth
+
+        _chinese_line_breaking()
+        self.data = data
+        self.charts = charts
+        self.font = pdf_font_name()
+        self.st = _styles(self.font)
+        self._width = stringWidth
+
+    # -- tables ---------------------------------------------------------------------------------------------
+    def _fits(self, text: str, width: float, size: float = CELL_SIZE) -> bool:
+        return self._width(text, self.font, size) <= width - 2 * PAD - 0.5
+
+    def _cell(self, cell: Cell, width: float):
+        from reportlab.platypus import Paragraph
+
+        if cell.sub:
+            main, sub = escape(cell.main), escape(cell.sub)
+            sep = "" if self._fits(cell.text, width) else "<br/>"
+            markup = f'{main}{sep}<font size="{SUB_SIZE}" color="#555555">{sub}</font>'
+            if cell.tone:
+                markup = f'<font color="{TONES[cell.tone]}">{markup}</font>'
+            return Paragraph(markup, self.st[cell.align])
+        if not cell.wrap and self._fits(cell.text, width):
+            return cell.text  # a plain string: drawn by the table, far cheaper than a Paragraph
+        markup = escape(cell.text)
+        if cell.tone:
+            markup = f'<font color="{TONES[cell.tone]}">{markup}</font>'
+        if not cell.wrap and self._fits(cell.text, width, SMALL_SIZE):
+            return Paragraph(markup, self.st[f"{cell.align}_small"])  # a name: one line in narrower type
+        return Paragraph(markup, self.st[cell.align])
+
+    def table(self, t: Table):
+        from reportlab.lib.colors import HexColor
+        from reportlab.platypus import Paragraph
+        from reportlab.platypus import Table as RLTable
+
+        widths = [w * FRAME_W for w in t.widths]
+        head = [Paragraph(escape(h), self.st["th"] if self._fits(h, w) else self.st["th_small"])
+                for h, w in zip(t.headers, widths, strict=True)]
+        body = [[self._cell(cell, widths[i]) for i, cell in enumerate(row)] for row in t.rows]
+        style: list[tuple] = [
+            ("FONTNAME", (0, 0), (-1, -1), self.font),
+            ("FONTSIZE", (0, 0), (-1, -1), CELL_SIZE),
+            ("LEADING", (0, 0), (-1, -1), 11),
+            ("GRID", (0, 0), (-1, -1), 0.5, HexColor(GRID)),
+            ("BACKGROUND", (0, 0), (-1, 0), HexColor(HEAD_BG)),
+            ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+            ("LEFTPADDING", (0, 0), (-1, -1), PAD),
+            ("RIGHTPADDING", (0, 0), (-1, -1), PAD),
+            ("TOPPADDING", (0, 0), (-1, -1), 2.5),
+            ("BOTTOMPADDING", (0, 0), (-1, -1), 2.5),
+        ]
+        if not body:
+            body = [[Paragraph(escape(t.empty), self.st["center"])] + [""] * (len(t.headers) - 1)]
+            style += [("SPAN", (0, 1), (-1, 1)), ("TEXTCOLOR", (0, 1), (-1, 1), HexColor("#777777"))]
+        else:
+            for col, cell in enumerate(t.rows[0]):
+                style.append(("ALIGN", (col, 1), (col, -1), cell.align.upper()))
+            for r, row in enumerate(t.rows, 1):
+                for col, cell in enumerate(row):
+                    if cell.tone and isinstance(body[r - 1][col], str):
+                        style.append(("TEXTCOLOR", (col, r), (col, r), HexColor(TONES[cell.tone])))
+            for r, tone in enumerate(t.row_tones, 1):
+                if tone in ROW_BACKGROUNDS:
+                    style.append(("BACKGROUND", (0, r), (-1, r), HexColor(ROW_BACKGROUNDS[tone])))
+        table = RLTable([head, *body], colWidths=widths, repeatRows=1, hAlign="LEFT")
+        table.setStyle(style)
+        return table
+
+    # -- charts ---------------------------------------------------------------------------------------------
+    def chart(self, name: str):
+        from reportlab.lib.utils import ImageReader
+        from reportlab.platypus import Image, Spacer
+
+        source = self.charts.get(name)
+        if source is None:
+            return None
+        if isinstance(source, bytes | bytearray):
+            source = io.BytesIO(source)
+        elif not isinstance(source, io.IOBase):
+            source = str(Path(source))
+        iw, ih = ImageReader(source).getSize()
+        if isinstance(source, io.IOBase):
+            source.seek(0)
+        w = FRAME_W * CHART_WIDTHS.get(name, 0.92)
+        h = w * ih / iw
+        limit = FRAME_H * 0.9
+        if h > limit:
+            w, h = w * limit / h, limit
+        img = Image(source, width=w, height=h)
+        img.hAlign = "CENTER"
+        return [Spacer(1, 4), img, Spacer(1, 8)]
+
+    # -- document -------------------------------------------------------------------------------------------
+    def flowables(self) -> list:
+        from reportlab.lib.colors import HexColor
+        from reportlab.platypus import HRFlowable, Paragraph, Spacer
+
+        st = self.st
+        story: list = [
+            Paragraph("吹哨报到工作通报", st["masthead"]),
+            Paragraph(escape(common.title_of(self.data)), st["title"]),
+            Paragraph(escape(f"统计周期：{common.period_text(self.data.get('period'))}") + "&#160;" * 6
+                      + escape(f"生成时间：{common.generated_text(self.data)}"), st["meta"]),
+            Spacer(1, 4),
+            HRFlowable(width="100%", thickness=1.6, color=HexColor(RED), spaceBefore=2, spaceAfter=6),
+        ]
+        for b in build(self.data):
+            story += self.block(b)
+        story.append(Paragraph("本通报由“吹哨”系统根据业务数据自动生成，各项数据口径见“附：口径说明”。", st["footer"]))
+        return story
+
+    def block(self, b: Block) -> list:
+        from reportlab.platypus import Paragraph
+
+        if b.kind in ("h2", "h3", "note"):
+            return [Paragraph(escape(b.text), self.st[b.kind])]
+        if b.kind == "p":
+            return [Paragraph(escape(b.text), self.st["p"])]
+        if b.kind == "table" and b.table is not None:
+            return [self.table(b.table)]
+        if b.kind == "chart":
+            return self.chart(b.chart) or []
+        return []
+
+
+def _decorate(title: str, font: str):
+    from reportlab.lib.colors import HexColor
+
+    def on_page(canvas, doc) -> None:
+        canvas.saveState()
+        canvas.setFont(font, 9)
+        canvas.setFillColor(HexColor("#555555"))
+        canvas.drawCentredString(PAGE_W / 2, 9 * MM, f"第 {doc.page} 页")
+        if doc.page > 1:
+            canvas.setFont(font, 8)
+            canvas.drawString(MARGIN_X, PAGE_H - 11 * MM, title)
+            canvas.setStrokeColor(HexColor("#bbbbbb"))
+            canvas.setLineWidth(0.5)
+            canvas.line(MARGIN_X, PAGE_H - 12.5 * MM, PAGE_W - MARGIN_X, PAGE_H - 12.5 * MM)
+        canvas.restoreState()
+
+    return on_page
+
+
+def render_pdf(data: Mapping[str, Any], charts: Mapping[str, Any] | None = None) -> bytes:
+    """The PDF bytes. ``charts`` maps a chart name to a PNG path (or PNG bytes); ``None`` draws them in memory."""
+    from reportlab.platypus import SimpleDocTemplate
+
+    if charts is None:
+        from flows.reports.charts import chart_images
+
+        charts = chart_images(data)
+    r = _Renderer(data, charts)
+    title = common.title_of(data)
+    buf = io.BytesIO()
+    doc = SimpleDocTemplate(
+        buf, pagesize=(PAGE_W, PAGE_H), leftMargin=MARGIN_X, rightMargin=MARGIN_X, topMargin=MARGIN_TOP,
+        bottomMargin=MARGIN_BOTTOM, title=title, author=str(data.get("county") or ""), subject="每月一通报",
+        creator="chuishao", producer="chuishao (reportlab)", lang="zh-CN", invariant=1, initialFontName=r.font,
+    )
+    decorate = _decorate(title, r.font)
+    doc.build(r.flowables(), onFirstPage=decorate, onLaterPages=decorate)
+    return buf.getvalue()
