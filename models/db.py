@@ -8,6 +8,8 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from models.sqlite_inline import connector
+
 
 def async_url(url: str) -> str:
     u = make_url(url)
@@ -57,6 +59,8 @@ class Database:
         kwargs: dict = {}
         if make_url(url).get_backend_name() == "postgresql":
             kwargs = {"pool_size": pool_size, "max_overflow": pool_size * 2, "pool_pre_ping": False}
+        if make_url(url).get_backend_name() == "sqlite" and make_url(url).database not in (None, "", ":memory:"):
+            kwargs = {"async_creator": connector(make_url(url).database)}
         self.engine: AsyncEngine = create_async_engine(async_url(url), **kwargs)
         self.dialect = self.engine.dialect.name
         if self.dialect == "sqlite":

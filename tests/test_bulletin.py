@@ -187,10 +187,12 @@ def test_every_format_reads_like_the_json(november, clock):
     sheet = load_workbook(io.BytesIO(xlsx.content))["部门考核"]
     rows = list(sheet.iter_rows(values_only=True))
     header = list(rows[0])
-    by_code = {row[header.index("单位代码")]: row for row in rows[1:] if row[0] is not None}
-    sthj = by_code["STHJ"]
-    assert [sthj[header.index(h)] for h in ("及时报到（分子）", "及时报到（分母）")] == [1, 2]
-    assert sthj[header.index("综合得分")] == card(data, "STHJ")["score"]
+    by_code = {row[header.index("部门编码")]: row for row in rows[1:] if row[0] is not None}
+    for code in ("STHJ", "ZRZY", "ZJJ", "SCJG"):
+        row, want = by_code[code], card(data, code)
+        assert [row[header.index(h)] for h in ("及时报到率分子", "及时报到率分母", "按期办结率分子", "按期办结率分母")] \
+            == [want["check_in"]["num"], want["check_in"]["den"], want["on_time"]["num"], want["on_time"]["den"]]
+        assert (row[header.index("综合得分")], row[header.index("排名")]) == (want["score"], want["rank"])
     html = api.as_("disp_fc").get("/api/v1/bulletins/2026-11.html")
     assert html.status_code == 200 and "部门考核排名" in html.text and "生态环境分局" in html.text
     charts = sorted((out / "charts").glob("*.png"))

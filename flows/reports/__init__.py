@@ -85,9 +85,9 @@ def render_all(data: Mapping[str, Any], out_dir: Path) -> dict[str, Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     charts = render_charts(data, out_dir / CHARTS_DIR)
     paths: dict[str, Path] = {}
-    paths["json"] = _write(out_dir / FILES["json"], to_json(data).encode("utf-8"))
+    paths["json"] = _write(out_dir / FILES["json"], to_json(data).encode("utf-8", "replace"))
     html = render_html(data, {name: data_uri(p) for name, p in charts.items()})
-    paths["html"] = _write(out_dir / FILES["html"], html.encode("utf-8"))
+    paths["html"] = _write(out_dir / FILES["html"], html.encode("utf-8", "replace"))
     paths["pdf"] = _write(out_dir / FILES["pdf"], render_pdf(data, charts))
     paths["xlsx"] = _write(out_dir / FILES["xlsx"], render_xlsx(data))
     paths.update({f"chart_{name}": p for name, p in charts.items()})

@@ -118,7 +118,7 @@ def _sources(data: Mapping[str, Any]) -> bytes:
     ax.set_aspect("equal")
     labels = [f"{_short(s.get('label') or s.get('source'), 10)}  "
               f"{common.num_text(s['count'])}件（{s['count'] / total:.1%}）" for s in items]
-    fig.legend(wedges, labels, loc="center left", bbox_to_anchor=(0.52, 0.45), frameon=False, fontsize=9,
+    fig.legend(wedges, labels, loc="center left", bbox_to_anchor=(0.52, 0.45), frameon=False, fontsize=11,
                handlelength=1.2)
     return _png(fig)
 

@@ -91,7 +91,8 @@ TEMPLATE = """<!DOCTYPE html>
 <p class="note">{{ b.text }}</p>
 {%- elif b.kind == "chart" %}
 {%- if charts.get(b.chart) %}
-<figure class="chart {{ b.chart }}"><img src="{{ charts[b.chart] }}" alt="{{ chart_titles.get(b.chart, b.chart) }}"></figure>
+<figure class="chart {{ b.chart }}">
+<img src="{{ charts[b.chart] }}" alt="{{ chart_titles.get(b.chart, b.chart) }}"></figure>
 {%- endif %}
 {%- elif b.kind == "table" %}
 {%- set t = b.table %}

@@ -69,6 +69,11 @@ def _chg(text: str) -> Cell:
     return Cell(text, "right")
 
 
+def _chart(name: str, table: Table) -> list[Block]:
+    """The chart of a table, unless the table is empty (it already says 本月无数据; the PNG still exists)."""
+    return [Block("chart", chart=name)] if table.rows else []
+
+
 def _overview(data: Mapping[str, Any]) -> list[Block]:
     items = c.rows(data, "overview")
     out = [Block("h2", c.SECTION_TITLES[0])]
@@ -98,7 +103,7 @@ def _categories(data: Mapping[str, Any]) -> list[Block]:
     t = Table(["来源", "件数", "占比"], [0.5, 0.25, 0.25], name="by_source")
     for s in c.rows(data, "by_source"):
         t.rows.append([_t(s.get("label") or s.get("source")), _n(s.get("count")), Cell(c.pct(s.get("share")), "right")])
-    out += [Block("table", table=t), Block("chart", chart="sources")]
+    out += [Block("table", table=t), *_chart("sources", t)]
 
     out.append(Block("h3", "（二）热点事项（前10）"))
     t = Table(["序号", "事项编码", "事项名称", "分类", "本月", "上月", "环比"],
@@ -107,7 +112,7 @@ def _categories(data: Mapping[str, Any]) -> list[Block]:
         t.rows.append([Cell(str(i), "center"), _t(h.get("code"), wrap=False), _t(h.get("name")), _t(h.get("category")),
                        _n(h.get("count")), _n(h.get("previous")),
                        _chg(c.change_text(c.relative_change(h.get("count"), h.get("previous"))))])
-    out += [Block("table", table=t), Block("chart", chart="hotspots")]
+    out += [Block("table", table=t), *_chart("hotspots", t)]
 
     out.append(Block("h3", "（三）按乡镇"))
     t = Table(["乡镇（街道）", "新增", "办结", "在办", "超期", "按期办结率"],
@@ -115,7 +120,7 @@ def _categories(data: Mapping[str, Any]) -> list[Block]:
     for r in c.rows(data, "by_township"):
         t.rows.append([_name(r), _n(r.get("received")), _n(r.get("closed")),
                        _n(r.get("open")), _overdue(r.get("overdue")), _r(r.get("on_time"))])
-    out += [Block("table", table=t), Block("chart", chart="townships")]
+    out += [Block("table", table=t), *_chart("townships", t)]
 
     out.append(Block("h3", "（四）按部门"))
     t = Table(["部门", "接哨数", "办结", "在办", "超期", "按期办结率"],
@@ -163,7 +168,7 @@ def _scorecard(data: Mapping[str, Any]) -> list[Block]:
     out.append(Block("table", table=t))
     out.append(Block("note", f"综合得分权重：{c.weights_text(data.get('weights'))}。"
                              "红色底纹为红榜部门，灰色底纹为黑榜部门。"))
-    out.append(Block("chart", chart="scorecard"))
+    out += _chart("scorecard", t)
     return out
 
 
@@ -191,21 +196,35 @@ def _lists(data: Mapping[str, Any]) -> list[Block]:
 LEVEL_TONES = {"warning": "amber", "overdue": "red", "escalated": "red"}
 
 
+MAX_CASE_ROWS = 200  # a printed bulletin lists this many cases per table; the XLSX lists them all
+
+
+def _capped(data: Mapping[str, Any], key: str, what: str) -> tuple[list[dict[str, Any]], Block | None]:
+    items = c.rows(data, key)
+    if len(items) <= MAX_CASE_ROWS:
+        return items, None
+    note = (f"以上列出前{MAX_CASE_ROWS}件，另有{len(items) - MAX_CASE_ROWS}件{what}未列出"
+            f"（共{len(items)}件），完整清单见 XLSX 附表“超期督办”。")
+    return items[:MAX_CASE_ROWS], Block("note", note)
+
+
 def _cases(data: Mapping[str, Any]) -> list[Block]:
     out = [Block("h2", c.SECTION_TITLES[4]), Block("h3", "（一）超期案件")]
     t = Table(["序号", "案件编号", "标题", "乡镇", "承办单位", "状态", "办理时限"],
               [0.06, 0.17, 0.29, 0.1, 0.13, 0.1, 0.15], name="overdue_cases")
-    for i, r in enumerate(c.rows(data, "overdue_cases"), 1):
+    items, more = _capped(data, "overdue_cases", "超期案件")
+    for i, r in enumerate(items, 1):
         t.rows.append([Cell(str(i), "center"), _t(r.get("code")), _t(r.get("title")), _t(r.get("township")),
                        _t(r.get("unit")), Cell(c.level_text(r), "center", tone=LEVEL_TONES.get(r.get("level"), "")),
-                       Cell(c.dt_text(r.get("deadline")), "center", wrap=True)])
-    out += [Block("table", table=t), Block("h3", "（二）督办案件")]
+                       Cell(c.dt_text(r.get("deadline")), "center")])
+    out += [Block("table", table=t), *([more] if more else []), Block("h3", "（二）督办案件")]
     t = Table(["序号", "案件编号", "标题", "督办意见", "督办时间"], [0.06, 0.17, 0.25, 0.37, 0.15],
               name="supervised_cases")
-    for i, r in enumerate(c.rows(data, "supervised_cases"), 1):
+    items, more = _capped(data, "supervised_cases", "督办案件")
+    for i, r in enumerate(items, 1):
         t.rows.append([Cell(str(i), "center"), _t(r.get("code")), _t(r.get("title")), _t(r.get("note")),
-                       Cell(c.dt_text(r.get("at")), "center", wrap=True)])
-    out.append(Block("table", table=t))
+                       Cell(c.dt_text(r.get("at")), "center")])
+    out += [Block("table", table=t), *([more] if more else [])]
     return out
 
 

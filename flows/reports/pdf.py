@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import bisect
 import io
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
+
+from reportlab.lib import textsplit
+from reportlab.lib.colors import HexColor
+from reportlab.lib.enums import TA_CENTER, TA_LEFT, TA_RIGHT
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.utils import ImageReader
+from reportlab.pdfbase.pdfmetrics import stringWidth
+from reportlab.platypus import Flowable, HRFlowable, Image, Paragraph, SimpleDocTemplate, Spacer, paragraph
+from reportlab.platypus import Table as RLTable
 
 from flows.reports import common
 from flows.reports.fonts import pdf_font_name
@@ -21,6 +31,7 @@ FRAME_H = PAGE_H - MARGIN_TOP - MARGIN_BOTTOM
 CELL_SIZE = 8.5
 SUB_SIZE = 7
 SMALL_SIZE = 7.5
+PAGED_ROWS = 40  # longer tables are laid out page by page (see _PagedTable)
 PAD = 3
 RED = "#c00000"
 TONES = {"red": RED, "amber": "#b35f00", "green": "#2e7d32"}
@@ -35,10 +46,6 @@ HEAD_BG = "#eef1f6"
 
 
 def _styles(font: str) -> dict[str, Any]:
-    from reportlab.lib.colors import HexColor
-    from reportlab.lib.enums import TA_CENTER, TA_LEFT, TA_RIGHT
-    from reportlab.lib.styles import ParagraphStyle
-
     base = ParagraphStyle("base", fontName=font, fontSize=10.5, leading=17, wordWrap="CJK")
     grey = HexColor("#444444")
     return {
@@ -62,18 +69,84 @@ def _styles(font: str) -> dict[str, Any]:
     }
 
 
-def _chinese_line_breaking() -> None:
-    from reportlab.platypus import paragraph
+class _CellParagraph(Paragraph):
+    """A Paragraph that remembers its line breaks: a table cell is wrapped at the same width several times
+    (measured, split, drawn), and CJK line breaking is the costliest part of a long bulletin."""
 
-    missing = "".join(ch for ch in _NO_LINE_START if ch not in paragraph.ALL_CANNOT_START)
-    if missing:
-        paragraph.ALL_CANNOT_START += missing
+    _memo: tuple | None = None
+
+    def wrap(self, availWidth, availHeight):  # noqa: N803 (reportlab's signature)
+        memo = self._memo
+        if memo is not None and memo[0] == availWidth:
+            self.width, self._wrapWidths, self.blPara, self.height = memo[1:]
+            return self.width, self.height
+        width, height = super().wrap(availWidth, availHeight)
+        self._memo = (availWidth, self.width, self._wrapWidths, self.blPara, self.height)
+        return width, height
+
+
+class _PagedTable(Flowable):
+    """A long table handed to the frame one page of rows at a time.
+
+    At every page break reportlab's Table re-measures all of its remaining rows, so a table of N rows costs
+    O(N²). This measures the rows once, then splits by the measured heights into Tables of one page each
+    (header repeated on every page), which keeps a bulletin of thousands of overdue cases linear.
+    """
+
+    def __init__(self, make, start: int, end: int, width: float, heights: dict | None = None):
+        super().__init__()
+        self._make, self._start, self._end = make, start, end
+        self.width, self.height = width, 0
+        self._heights = heights if heights is not None else {}
+        self.hAlign = "LEFT"
+
+    def _measure(self, avail_width: float) -> dict:
+        if not self._heights:
+            whole = self._make(self._start, self._end)
+            whole.wrap(avail_width, 1e9)
+            cum = [0.0]
+            for h in whole._rowHeights[1:]:
+                cum.append(cum[-1] + h)
+            self._heights.update(head=whole._rowHeights[0], cum=cum, base=self._start)
+        return self._heights
+
+    def _span(self, start: int, end: int) -> float:
+        """Height of rows [start, end)."""
+        h = self._heights
+        return h["cum"][end - h["base"]] - h["cum"][start - h["base"]]
+
+    def wrap(self, avail_width, avail_height):
+        h = self._measure(avail_width)
+        self.height = h["head"] + self._span(self._start, self._end)
+        return self.width, self.height
+
+    def split(self, avail_width, avail_height):
+        h = self._measure(avail_width)
+        base, cum = h["base"], h["cum"]
+        # the last row that ends within the room left on this page
+        limit = cum[self._start - base] + avail_height - h["head"] + 1e-6
+        end = min(self._end, bisect.bisect_right(cum, limit) - 1 + base)
+        if end <= self._start:
+            return []  # not even one row fits: the frame moves on to the next page
+        if end == self._end:
+            return [self._make(self._start, self._end)]
+        return [self._make(self._start, end), _PagedTable(self._make, end, self._end, self.width, h)]
+
+    def draw(self):
+        table = self._make(self._start, self._end)
+        table.wrapOn(self.canv, self.width, self.height)
+        table.drawOn(self.canv, 0, 0)
+
+
+def _chinese_line_breaking() -> None:
+    for module in (textsplit, paragraph):  # one-fragment paragraphs break in textsplit, the others in paragraph
+        missing = "".join(ch for ch in _NO_LINE_START if ch not in module.ALL_CANNOT_START)
+        if missing:
+            module.ALL_CANNOT_START += missing
 
 
 class _Renderer:
     def __init__(self, data: Mapping[str, Any], charts: Mapping[str, Any]):
-        from reportlab.pdfbase.pdfmetrics import stringWidth
-
         _chinese_line_breaking()
         self.data = data
         self.charts = charts
@@ -86,34 +159,28 @@ class _Renderer:
         return self._width(text, self.font, size) <= width - 2 * PAD - 0.5
 
     def _cell(self, cell: Cell, width: float):
-        from reportlab.platypus import Paragraph
-
         if cell.sub:
             main, sub = escape(cell.main), escape(cell.sub)
             sep = "" if self._fits(cell.text, width) else "<br/>"
             markup = f'{main}{sep}<font size="{SUB_SIZE}" color="#555555">{sub}</font>'
             if cell.tone:
                 markup = f'<font color="{TONES[cell.tone]}">{markup}</font>'
-            return Paragraph(markup, self.st[cell.align])
+            return _CellParagraph(markup, self.st[cell.align])
         if not cell.wrap and self._fits(cell.text, width):
             return cell.text  # a plain string: drawn by the table, far cheaper than a Paragraph
         markup = escape(cell.text)
         if cell.tone:
             markup = f'<font color="{TONES[cell.tone]}">{markup}</font>'
         if not cell.wrap and self._fits(cell.text, width, SMALL_SIZE):
-            return Paragraph(markup, self.st[f"{cell.align}_small"])  # a name: one line in narrower type
-        return Paragraph(markup, self.st[cell.align])
+            return _CellParagraph(markup, self.st[f"{cell.align}_small"])  # a name: one line in narrower type
+        return _CellParagraph(markup, self.st[cell.align])
 
     def table(self, t: Table):
-        from reportlab.lib.colors import HexColor
-        from reportlab.platypus import Paragraph
-        from reportlab.platypus import Table as RLTable
-
         widths = [w * FRAME_W for w in t.widths]
         head = [Paragraph(escape(h), self.st["th"] if self._fits(h, w) else self.st["th_small"])
                 for h, w in zip(t.headers, widths, strict=True)]
         body = [[self._cell(cell, widths[i]) for i, cell in enumerate(row)] for row in t.rows]
-        style: list[tuple] = [
+        base: list[tuple] = [
             ("FONTNAME", (0, 0), (-1, -1), self.font),
             ("FONTSIZE", (0, 0), (-1, -1), CELL_SIZE),
             ("LEADING", (0, 0), (-1, -1), 11),
@@ -126,27 +193,33 @@ class _Renderer:
             ("BOTTOMPADDING", (0, 0), (-1, -1), 2.5),
         ]
         if not body:
-            body = [[Paragraph(escape(t.empty), self.st["center"])] + [""] * (len(t.headers) - 1)]
-            style += [("SPAN", (0, 1), (-1, 1)), ("TEXTCOLOR", (0, 1), (-1, 1), HexColor("#777777"))]
-        else:
-            for col, cell in enumerate(t.rows[0]):
-                style.append(("ALIGN", (col, 1), (col, -1), cell.align.upper()))
-            for r, row in enumerate(t.rows, 1):
-                for col, cell in enumerate(row):
-                    if cell.tone and isinstance(body[r - 1][col], str):
-                        style.append(("TEXTCOLOR", (col, r), (col, r), HexColor(TONES[cell.tone])))
-            for r, tone in enumerate(t.row_tones, 1):
+            empty = [[Paragraph(escape(t.empty), self.st["center"])] + [""] * (len(t.headers) - 1)]
+            table = RLTable([head, *empty], colWidths=widths, repeatRows=1, hAlign="LEFT")
+            table.setStyle([*base, ("SPAN", (0, 1), (-1, 1))])
+            return table
+        base += [("ALIGN", (col, 1), (col, -1), cell.align.upper()) for col, cell in enumerate(t.rows[0])]
+
+        def make(start: int, end: int):
+            """A reportlab Table of the header and rows [start, end), styled as the whole table would be."""
+            style = list(base)
+            for r in range(start, end):
+                row = r - start + 1
+                for col, cell in enumerate(t.rows[r]):
+                    if cell.tone and isinstance(body[r][col], str):
+                        style.append(("TEXTCOLOR", (col, row), (col, row), HexColor(TONES[cell.tone])))
+                tone = t.row_tones[r] if r < len(t.row_tones) else ""
                 if tone in ROW_BACKGROUNDS:
-                    style.append(("BACKGROUND", (0, r), (-1, r), HexColor(ROW_BACKGROUNDS[tone])))
-        table = RLTable([head, *body], colWidths=widths, repeatRows=1, hAlign="LEFT")
-        table.setStyle(style)
-        return table
+                    style.append(("BACKGROUND", (0, row), (-1, row), HexColor(ROW_BACKGROUNDS[tone])))
+            table = RLTable([head, *body[start:end]], colWidths=widths, repeatRows=1, hAlign="LEFT")
+            table.setStyle(style)
+            return table
+
+        if len(body) <= PAGED_ROWS:
+            return make(0, len(body))
+        return _PagedTable(make, 0, len(body), sum(widths))
 
     # -- charts ---------------------------------------------------------------------------------------------
     def chart(self, name: str):
-        from reportlab.lib.utils import ImageReader
-        from reportlab.platypus import Image, Spacer
-
         source = self.charts.get(name)
         if source is None:
             return None
@@ -168,9 +241,6 @@ class _Renderer:
 
     # -- document -------------------------------------------------------------------------------------------
     def flowables(self) -> list:
-        from reportlab.lib.colors import HexColor
-        from reportlab.platypus import HRFlowable, Paragraph, Spacer
-
         st = self.st
         story: list = [
             Paragraph("吹哨报到工作通报", st["masthead"]),
@@ -186,8 +256,6 @@ class _Renderer:
         return story
 
     def block(self, b: Block) -> list:
-        from reportlab.platypus import Paragraph
-
         if b.kind in ("h2", "h3", "note"):
             return [Paragraph(escape(b.text), self.st[b.kind])]
         if b.kind == "p":
@@ -200,7 +268,8 @@ class _Renderer:
 
 
 def _decorate(title: str, font: str):
-    from reportlab.lib.colors import HexColor
+    while len(title) > 1 and stringWidth(title, font, 8) > FRAME_W:  # the running head stays on one line
+        title = title[:-2] + "…"
 
     def on_page(canvas, doc) -> None:
         canvas.saveState()
@@ -220,8 +289,6 @@ def _decorate(title: str, font: str):
 
 def render_pdf(data: Mapping[str, Any], charts: Mapping[str, Any] | None = None) -> bytes:
     """The PDF bytes. ``charts`` maps a chart name to a PNG path (or PNG bytes); ``None`` draws them in memory."""
-    from reportlab.platypus import SimpleDocTemplate
-
     if charts is None:
         from flows.reports.charts import chart_images
 

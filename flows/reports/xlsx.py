@@ -4,11 +4,14 @@ numerator and denominator in their own columns), so a reader can recompute or re
 from __future__ import annotations
 
 import io
+import re
 import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from flows.reports import common as c
 
@@ -19,14 +22,15 @@ SCORE = "0.00"
 DT = "yyyy-mm-dd hh:mm"
 HEAD_FILL = "EEF1F6"
 MAX_WIDTH = 60
-WRAP_AT = 40  # text columns wider than this wrap instead
+PAPER_A4 = 9  # Excel's paper size code
+_SURROGATES = re.compile("[\ud800-\udfff]")  # half a UTF-16 pair: not text, and not valid in XML
 
 
 @dataclass(frozen=True, slots=True)
 class Col:
     header: str
     get: Callable[[Mapping[str, Any]], Any]
-    fmt: str | None = None  # number format
+    fmt: str | Callable[[Mapping[str, Any]], str | None] | None = None  # number format (or one per row)
 
 
 def _num(value: Any) -> int | float | None:
@@ -65,45 +69,61 @@ def _width(value: Any) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in s)
 
 
+def _clean(value: Any) -> Any:
+    """A cell value: text without the control characters XLSX cannot hold; nested data as text."""
+    if isinstance(value, Mapping | list):
+        value = str(value)
+    if isinstance(value, str):
+        value = _SURROGATES.sub("\ufffd", ILLEGAL_CHARACTERS_RE.sub("", value))
+    return value
+
+
 def _sheet(wb, title: str, cols: list[Col], items: list[Mapping[str, Any]]) -> None:
+    """One sheet: a bold, frozen header row, then one row per item (write-only, so long lists stay fast)."""
+    from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
 
     ws = wb.create_sheet(title)
-    ws.append([col.header for col in cols])
-    bold, fill = Font(bold=True), PatternFill("solid", fgColor=HEAD_FILL)
-    center = Alignment(horizontal="center", vertical="center", wrap_text=True)
-    for cell in ws[1]:
-        cell.font, cell.fill, cell.alignment = bold, fill, center
-    widths = [_width(col.header) for col in cols]
-    for item in items:
-        values = []
-        for i, col in enumerate(cols):
-            v = col.get(item)
-            if isinstance(v, Mapping | list):
-                v = str(v)
-            values.append(v)
-            widths[i] = max(widths[i], _width(v))
-        ws.append(values)
-    wrap = Alignment(wrap_text=True, vertical="top")
-    for i, col in enumerate(cols, 1):
-        letter = get_column_letter(i)
-        ws.column_dimensions[letter].width = min(MAX_WIDTH, max(8, widths[i - 1] + 2))
-        wraps = widths[i - 1] > MAX_WIDTH
-        if col.fmt or wraps:
-            for (cell,) in ws.iter_rows(min_row=2, min_col=i, max_col=i):
-                if col.fmt and isinstance(cell.value, int | float | datetime):
-                    cell.number_format = col.fmt
-                if wraps:
-                    cell.alignment = wrap
+    table = [[_clean(col.get(item)) for col in cols] for item in items]
+    widths = [max([_width(col.header)] + [_width(row[i]) for row in table]) for i, col in enumerate(cols)]
+    for i, w in enumerate(widths, 1):
+        ws.column_dimensions[get_column_letter(i)].width = min(MAX_WIDTH, max(8, w + 2))
     ws.freeze_panes = "A2"
     if items:
         ws.auto_filter.ref = f"A1:{get_column_letter(len(cols))}{len(items) + 1}"
     ws.print_title_rows = "1:1"
-    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.paperSize = PAPER_A4
     ws.page_setup.orientation = "landscape" if len(cols) > 8 else "portrait"
     ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
     ws.sheet_properties.pageSetUpPr.fitToPage = True
+
+    bold, fill = Font(bold=True), PatternFill("solid", fgColor=HEAD_FILL)
+    center = Alignment(horizontal="center", vertical="center", wrap_text=True)
+    header = []
+    for col in cols:
+        cell = WriteOnlyCell(ws, value=col.header)
+        cell.font, cell.fill, cell.alignment = bold, fill, center
+        header.append(cell)
+    ws.append(header)
+
+    wrap = Alignment(wrap_text=True, vertical="top")
+    wraps = {i for i, w in enumerate(widths) if w > MAX_WIDTH}
+    for item, values in zip(items, table, strict=True):
+        for i, v in enumerate(values):
+            fmt = cols[i].fmt(item) if callable(cols[i].fmt) else cols[i].fmt
+            numeric = isinstance(v, int | float | datetime) and not isinstance(v, bool)
+            formula_like = isinstance(v, str) and v.startswith("=")
+            if (fmt and numeric) or formula_like or i in wraps:
+                cell = WriteOnlyCell(ws, value=v)
+                if formula_like:
+                    cell.data_type = "s"  # text that starts with "=" stays text, never a formula
+                if fmt and numeric:
+                    cell.number_format = fmt
+                if i in wraps:
+                    cell.alignment = wrap
+                values[i] = cell
+        ws.append(values)
 
 
 def _info(data: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -144,8 +164,7 @@ def render_xlsx(data: Mapping[str, Any]) -> bytes:
     """The workbook as .xlsx bytes."""
     from openpyxl import Workbook
 
-    wb = Workbook()
-    wb.remove(wb.active)
+    wb = Workbook(write_only=True)
     title = c.title_of(data)
     wb.properties.title = title
     wb.properties.subject = "每月一通报"
@@ -159,15 +178,11 @@ def render_xlsx(data: Mapping[str, Any]) -> bytes:
     overview = _overview_rows(data)
     _sheet(wb, "总体情况", [
         Col("指标编码", _text("key")), Col("指标", _text("label")),
-        Col("本月", _text("value")), Col("上月", _text("previous")),
+        Col("本月", _text("value"), _text("fmt")), Col("上月", _text("previous"), _text("fmt")),
         Col("环比", _text("change"), CHANGE), Col("比率变化", _text("pp"), PP),
         Col("本月分子", _text("vnum")), Col("本月分母", _text("vden")),
         Col("上月分子", _text("pnum")), Col("上月分母", _text("pden")),
-    ], overview)
-    ws = wb["总体情况"]
-    for r, row in enumerate(overview, 2):  # rate rows show their value as a percentage
-        if row.get("fmt"):
-            ws.cell(r, 3).number_format = ws.cell(r, 4).number_format = row["fmt"]
+    ], overview)  # rate rows show their value as a percentage (fmt), count rows as plain numbers
 
     _sheet(wb, "来源", [Col("来源编码", _text("source")), Col("来源", _text("label")), Col("件数", _text("count")),
                       Col("占比", _text("share"), PCT)], c.rows(data, "by_source"))
