@@ -190,7 +190,8 @@ def test_every_format_reads_like_the_json(november, clock):
     by_code = {row[header.index("部门编码")]: row for row in rows[1:] if row[0] is not None}
     for code in ("STHJ", "ZRZY", "ZJJ", "SCJG"):
         row, want = by_code[code], card(data, code)
-        assert [row[header.index(h)] for h in ("及时报到率分子", "及时报到率分母", "按期办结率分子", "按期办结率分母")] \
+        heads = ("及时报到率分子", "及时报到率分母", "按期办结率分子", "按期办结率分母")
+        assert [row[header.index(h)] for h in heads] \
             == [want["check_in"]["num"], want["check_in"]["den"], want["on_time"]["num"], want["on_time"]["den"]]
         assert (row[header.index("综合得分")], row[header.index("排名")]) == (want["score"], want["rank"])
     html = api.as_("disp_fc").get("/api/v1/bulletins/2026-11.html")
