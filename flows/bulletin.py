@@ -71,6 +71,10 @@ def pct(r: float | None) -> str:
 
 
 def _change(value, previous):
+    """Month-on-month change: relative for counts, in percentage points for rates."""
+    if isinstance(value, dict):
+        a, b = value["rate"], previous["rate"]
+        return None if a is None or b is None else round(a - b, 4)
     return None if not previous else round((value - previous) / previous, 4)
 
 
@@ -99,14 +103,14 @@ class BulletinBuilder:
             "dispatched": await self._count(s, select(func.count()).select_from(Whistle).where(
                 Whistle.role == "lead", in_window(Whistle.dispatched_at))),
             "closed": await self._count(s, select(func.count()).select_from(Case).where(in_window(Case.closed_at))),
-            "on_time_rate": ratio(handled_on_time or 0, handled_n or 0)["rate"],
+            "on_time_rate": ratio(handled_on_time or 0, handled_n or 0),
             "overdue": await self._count(s, select(func.count()).select_from(Alert).where(
                 Alert.level == "overdue", in_window(Alert.fired_at))),
             "escalated": await self._count(s, select(func.count()).select_from(Alert).where(
                 Alert.level == "escalated", in_window(Alert.fired_at))),
             "returns": await self._count(s, select(func.count()).select_from(Whistle).where(
                 in_window(Whistle.returned_at))),
-            "satisfaction_rate": ratio(verified[1] or 0, verified[0] or 0)["rate"],
+            "satisfaction_rate": ratio(verified[1] or 0, verified[0] or 0),
         }
 
     async def build(self, month: str, now: datetime, county_name: str | None = None) -> dict:
