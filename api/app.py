@@ -11,7 +11,7 @@ from api import errors
 from api.deps import Services
 from api.limits import BodyLimit
 from api.live import Live
-from api.routes import admin, auth, calendar, cases, live, notifications, reports
+from api.routes import admin, auth, calendar, cases, live, notifications, open311, reports
 from api.security import Tokens
 from flows.admin import AdminService, Passwords
 from flows.cases import CaseService
@@ -71,6 +71,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     for r in (auth.router, admin.router, cases.router, calendar.router, notifications.router, live.router,
               reports.router):
         app.include_router(r, prefix="/api/v1")
+    app.include_router(open311.router)  # /open311/v2 (GeoReport v2) and /api/v1/api-keys
 
     @app.get("/healthz", tags=["health"])
     async def healthz():

@@ -7,6 +7,7 @@ from models import (  # noqa: F401  (register tables)
     catalog,
     clocks,
     notifications,
+    open311,
     org,
     reports,
     settings_table,

@@ -1,0 +1,259 @@
+"""Open311 GeoReport v2 at /open311/v2 (SPEC §8), and the admin's API keys at /api/v1/api-keys.
+
+Thin: decode the request (query string, form-encoded body), call `flows.open311`, and write the answer as XML
+(`text/xml; charset=utf-8`, no namespace, the standard's element names) or JSON (the Spark convention) as the
+resource's extension asks. Every refusal leaves in the standard's error shape and status: 404 for a resource
+that does not exist, 403 for a wrong or missing api_key, 400 for anything else.
+"""
+
+import json
+import re
+import xml.etree.ElementTree as ET
+from urllib.parse import parse_qsl
+
+from fastapi import APIRouter, Depends, Path, Request
+from fastapi.responses import Response
+
+from api.deps import actor, admin, now, services
+from api.limits import GuardedRoute
+from flows.access import Actor
+from flows.errors import DomainError, Invalid
+from flows.open311 import (
+    FORMATS,
+    QUERY_FIELDS,
+    REQUEST_FIELDS,
+    UPDATE_FIELDS,
+    ApiKeyIn,
+    Many,
+    Open311Service,
+    Params,
+)
+
+georeport = APIRouter(tags=["open311"])
+keys = APIRouter(tags=["open311"], route_class=GuardedRoute)
+_INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_RESOURCE = re.compile(r"^(discovery|services|services/[^/]+|requests|requests/[^/]+|tokens/[^/]+|"
+                       r"servicerequestupdates)\.(xml|json)$")
+
+
+def open311(request: Request) -> Open311Service:
+    svc = getattr(request.app.state, "open311", None)
+    if svc is None:
+        svc = request.app.state.open311 = Open311Service(services(request).cases)
+    return svc
+
+
+# ---- writing ------------------------------------------------------------------------------------------------
+def _clean(text: str) -> str:
+    return _INVALID_XML.sub("", text)
+
+
+def _to_xml(parent: ET.Element | None, tag: str, value) -> ET.Element:
+    el = ET.Element(tag) if parent is None else ET.SubElement(parent, tag)
+    if isinstance(value, Many):
+        for item in value.items:
+            _to_xml(el, value.tag, item)
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            _to_xml(el, k, v)
+    elif isinstance(value, bool):
+        el.text = "true" if value else "false"
+    elif value is not None:
+        el.text = _clean(str(value))
+    return el
+
+
+def _to_json(value):
+    if isinstance(value, Many):
+        return [_to_json(v) for v in value.items]
+    if isinstance(value, dict):
+        return {k: _to_json(v) for k, v in value.items()}
+    if isinstance(value, str):
+        return _clean(value)
+    return value
+
+
+def render(fmt: str, root: str, value, status: int = 200) -> Response:
+    if fmt == "json":
+        body = json.dumps(_to_json(value), ensure_ascii=False).encode()
+        return Response(body, status_code=status, media_type="application/json; charset=utf-8")
+    xml = '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(_to_xml(None, root, value), encoding="unicode")
+    return Response(xml.encode(), status_code=status, media_type="text/xml; charset=utf-8")
+
+
+def error(fmt: str, status: int, description: str) -> Response:
+    """"Multiple errors codes and descriptions can be returned in the body (the response is an array)."""
+    return render(fmt if fmt in FORMATS else "xml", "errors",
+                  Many("error", [{"code": status, "description": description}]), status)
+
+
+def _status(err: DomainError) -> int:
+    if err.status in (401, 403):
+        return 403
+    return 404 if err.status == 404 else 400
+
+
+async def _answer(fmt: str, root: str, work) -> Response:
+    if fmt not in FORMATS:
+        return error("xml", 404, f"不支持的格式 .{fmt[:20]}，请使用 .xml 或 .json / format must be .xml or .json")
+    try:
+        return render(fmt, root, await work())
+    except DomainError as err:
+        return error(fmt, _status(err), err.message)
+
+
+# ---- reading ------------------------------------------------------------------------------------------------
+def _pairs(raw: bytes) -> list[tuple[str, str]]:
+    try:
+        return parse_qsl(raw.decode("utf-8"), keep_blank_values=True, encoding="utf-8", errors="strict",
+                         max_num_fields=200)
+    except (UnicodeDecodeError, ValueError):
+        raise Invalid("参数不是有效的 UTF-8 表单编码", "parameters are not valid UTF-8 form encoding") from None
+
+
+def _query(request: Request) -> Params:
+    """"can be declared multiple times, comma delimited" (service_request_id, service_code, status)."""
+    return Params(_pairs(request.scope.get("query_string", b"")), QUERY_FIELDS, strict=False,
+                  repeatable=frozenset({"service_request_id", "service_code", "status"}))
+
+
+async def _form(request: Request, allowed, *, attributes: bool) -> tuple[Params, str | None]:
+    """"POST Service Request: Content-Type: application/x-www-form-urlencoded; charset=utf-8". The api_key
+    may come in the body or in the query string."""
+    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media != "application/x-www-form-urlencoded":
+        raise Invalid("请以 application/x-www-form-urlencoded 提交", "send application/x-www-form-urlencoded")
+    form = Params(_pairs(await request.body()), allowed, strict=True, repeatable=frozenset({"media_url"}),
+                  attributes=attributes)
+    key = form.text("api_key", 200) or _query(request).text("api_key", 200)
+    return form, key
+
+
+def _url(request: Request) -> str:
+    return str(request.base_url).rstrip("/") + "/open311/v2"
+
+
+# ---- the resources ------------------------------------------------------------------------------------------
+@georeport.get("/discovery.{fmt}", summary="Service discovery")
+async def discovery(fmt: str, request: Request, at=Depends(now)):
+    return await _answer(fmt, "discovery", lambda: open311(request).discovery(_url(request), at))
+
+
+@georeport.get("/services.{fmt}", summary="GET Service List")
+async def service_list(fmt: str, request: Request):
+    async def work():
+        _query(request)
+        return Many("service", await open311(request).services())
+
+    return await _answer(fmt, "services", work)
+
+
+@georeport.get("/services/{code}.{fmt}", summary="GET Service Definition")
+async def service_definition(code: str, fmt: str, request: Request):
+    async def work():
+        _query(request)
+        return await open311(request).service_definition(code)
+
+    return await _answer(fmt, "service_definition", work)
+
+
+@georeport.post("/requests.{fmt}", summary="POST Service Request (api_key, form-encoded)")
+async def post_request(fmt: str, request: Request, at=Depends(now)):
+    async def work():
+        svc = open311(request)
+        form, key = await _form(request, REQUEST_FIELDS, attributes=True)
+        integrator = await svc.integrator(key)
+        return Many("request", await svc.create_request(integrator, form, at))
+
+    return await _answer(fmt, "service_requests", work)
+
+
+@georeport.get("/requests.{fmt}", summary="GET Service Requests")
+async def get_requests(fmt: str, request: Request, at=Depends(now)):
+    async def work():
+        svc, q = open311(request), _query(request)
+        integrator = await svc.integrator(q.text("api_key", 200))
+        return Many("request", await svc.requests(integrator, q, at))
+
+    return await _answer(fmt, "service_requests", work)
+
+
+@georeport.get("/requests/{rid}.{fmt}", summary="GET Service Request")
+async def get_request(rid: str, fmt: str, request: Request):
+    async def work():
+        svc, q = open311(request), _query(request)
+        integrator = await svc.integrator(q.text("api_key", 200))
+        return Many("request", await svc.request(integrator, rid, q))
+
+    return await _answer(fmt, "service_requests", work)
+
+
+@georeport.get("/tokens/{token}.{fmt}", summary="GET service_request_id from a token")
+async def get_token(token: str, fmt: str, request: Request):
+    async def work():
+        svc, q = open311(request), _query(request)
+        integrator = await svc.integrator(q.text("api_key", 200))
+        return Many("request", await svc.token(integrator, token))
+
+    return await _answer(fmt, "service_requests", work)
+
+
+@georeport.get("/servicerequestupdates.{fmt}", summary="GET Service Request Updates (mySociety)")
+async def get_updates(fmt: str, request: Request, at=Depends(now)):
+    async def work():
+        svc, q = open311(request), _query(request)
+        integrator = await svc.integrator(q.text("api_key", 200))
+        return Many("request_update", await svc.updates(integrator, q, at))
+
+    return await _answer(fmt, "service_request_updates", work)
+
+
+@georeport.post("/servicerequestupdates.{fmt}", summary="POST Service Request Update (mySociety)")
+async def post_update(fmt: str, request: Request, at=Depends(now)):
+    async def work():
+        svc = open311(request)
+        form, key = await _form(request, UPDATE_FIELDS, attributes=False)
+        integrator = await svc.integrator(key)
+        return Many("request_update", await svc.inbound_update(integrator, form, at))
+
+    return await _answer(fmt, "service_request_updates", work)
+
+
+@georeport.api_route("/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+                     include_in_schema=False)
+async def elsewhere(rest: str, request: Request, at=Depends(now)):
+    """Anything else under /open311/v2: the discovery document at the root, otherwise the standard's errors."""
+    fmt = "json" if rest.endswith(".json") else "xml"
+    if rest.strip("/") == "" and request.method == "GET":
+        return await _answer("xml", "discovery", lambda: open311(request).discovery(_url(request), at))
+    if _RESOURCE.match(rest):
+        return error(fmt, 400, f"{request.method} 不适用于此资源 / {request.method} is not supported on this resource")
+    return error(fmt, 404, "资源不存在（请求的地址无效）/ no such resource: the URL request is invalid")
+
+
+# ---- the admin's keys, and what our staff see of an Open311 case ---------------------------------------------
+@keys.post("/api-keys", status_code=201, summary="签发 Open311 接入密钥（只显示一次）", dependencies=[Depends(admin)])
+async def create_key(body: ApiKeyIn, request: Request, at=Depends(now)):
+    return await open311(request).create_key(body, at)
+
+
+@keys.get("/api-keys", summary="Open311 接入密钥列表（不含密钥本身）", dependencies=[Depends(admin)])
+async def list_keys(request: Request):
+    return await open311(request).list_keys()
+
+
+@keys.delete("/api-keys/{name}", summary="停用 Open311 接入密钥", dependencies=[Depends(admin)])
+async def revoke_key(request: Request, name: str = Path(min_length=1, max_length=48, pattern=r"^[\w.\-]+$")):
+    return await open311(request).revoke_key(name)
+
+
+@keys.get("/cases/{case_id}/open311", summary="Open311 来源：接入方、诉求人联系方式与热线补充")
+async def case_open311(request: Request, case_id: int = Path(ge=1, le=2**31 - 1), who: Actor = Depends(actor),
+                       at=Depends(now)):
+    return await open311(request).case_open311(case_id, who, at)
+
+
+router = APIRouter()
+router.include_router(georeport, prefix="/open311/v2")
+router.include_router(keys, prefix="/api/v1")
+
