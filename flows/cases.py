@@ -250,8 +250,10 @@ class CaseService:
         return await self._view(agg, actor, now)
 
     async def report(self, actor: Actor, raw: dict | None, now: datetime,
-                     townships: set[str] | None = None) -> dict:
-        """事件上报 (step 1). `townships`: the township codes an integrator's key may report into."""
+                     townships: set[str] | None = None, also=None) -> dict:
+        """事件上报 (step 1). `townships`: the township codes an integrator's key may report into.
+        `also(session, case)`: rows that belong with the report (an integrator's request record), written in
+        the same transaction."""
         body = parse_body(CaseCreate, raw)
         if actor.role not in REPORTER_ROLES:
             raise Forbidden("当前角色不能上报事件", f"role '{actor.role}' may not report cases")
@@ -279,6 +281,8 @@ class CaseService:
             event = case_event("transition", "report", agg, actor_id=actor.id, at=now, to_state=lc.REPORTED,
                                payload=self._event_payload(case, actor, "report", None, lc.REPORTED, now))
             s.add(event)
+            if also is not None:
+                also(s, case)
         self._after_commit([event])
         return await self._view(agg, actor, now)
 

@@ -611,10 +611,12 @@ class Open311Service:
             raw["lat"], raw["lon"] = lat, lon
         if address:
             raw["address"] = address
-        view = await self.cases.report(key.actor(), raw, now, townships=set(key.townships))
-        async with unit_of_work(self.db) as s:
-            s.add(Open311Request(case_id=view["id"], api_key_id=key.id, device_id=device_id, address_id=address_id,
+        def request_record(s, case):  # the requester's details, in the report's own transaction
+            s.add(Open311Request(case_id=case.id, api_key_id=key.id, device_id=device_id, address_id=address_id,
                                  media_urls=media, attributes=attrs, created_at=now, **contact))
+
+        view = await self.cases.report(key.actor(), raw, now, townships=set(key.townships), also=request_record)
+        async with self.db.read() as s:
             names = await self._names(s)
         notice = f"已转{names.of(view['township'])}受理，案件编号 {view['code']}"
         return [{"service_request_id": str(view["id"]), "service_notice": notice}]
