@@ -31,7 +31,7 @@ class BodyLimit:
         limit = self.uploads + 64 * 1024 if is_upload else self.default
         declared = headers.get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
-            return await self._refuse(send)
+            return await self._refuse(send, scope)
         seen, over, started = 0, False, False
 
         async def counted():
@@ -57,14 +57,25 @@ class BodyLimit:
             if not over:
                 raise
         if over and not started:
-            await self._refuse(send)
+            await self._refuse(send, scope)
 
     @staticmethod
-    async def _refuse(send):
-        body = json.dumps({"error": {"code": "too_large", "message": "请求内容过大 / request body too large"}},
-                          ensure_ascii=False).encode()
+    async def _refuse(send, scope):
+        message = "请求内容过大 / request body too large"
+        path = scope.get("path", "")
+        if path.startswith("/open311/"):  # the standard's own error shape there
+            if path.endswith(".xml"):
+                body = ("<?xml version=\"1.0\" encoding=\"UTF-8\"?><errors><error><code>413</code>"
+                        f"<description>{message}</description></error></errors>").encode()
+                kind = b"text/xml; charset=utf-8"
+            else:
+                body = json.dumps([{"code": 413, "description": message}], ensure_ascii=False).encode()
+                kind = b"application/json"
+        else:
+            body = json.dumps({"error": {"code": "too_large", "message": message}}, ensure_ascii=False).encode()
+            kind = b"application/json"
         await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+                    "headers": [(b"content-type", kind), (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})
 
 

@@ -766,3 +766,13 @@ def test_api_keys_are_issued_by_the_admin_and_shown_once(o):
     with o.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(Open311Request)).scalar_one() == 0
         assert conn.execute(select(func.count()).select_from(TimelineEntry)).scalar_one() == 0
+
+
+def test_an_oversized_body_gets_the_standards_error_shape(county):
+    """An over-large POST is refused before it is read, in the Open311 error format of the extension asked for."""
+    big = "x" * (300 * 1024)
+    xml = county.client.post("/open311/v2/requests.xml", data={"api_key": "k", "description": big})
+    assert xml.status_code == 413 and xml.headers["content-type"].startswith("text/xml")
+    assert "<errors><error><code>413</code>" in xml.text
+    js = county.client.post("/open311/v2/requests.json", data={"api_key": "k", "description": big})
+    assert js.status_code == 413 and js.json()[0]["code"] == 413
