@@ -66,8 +66,9 @@ def cmd_serve(args) -> int:
     # scale-out: the API only; a Prefect server and `chuishao worker` run the schedules
     print(f"• 启动 API starting on http://{args.host}:{args.port} with {args.workers} process(es); "
           f"scheduler: {scheduler}", flush=True)
+    # events are ~400 bytes: compressing each one for every socket costs more than it saves
     uvicorn.run("api.app:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
-                log_level="info")
+                log_level="info", ws_per_message_deflate=False)
     return 0
 
 

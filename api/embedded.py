@@ -63,7 +63,8 @@ async def run(settings: Settings, host: str, port: int, log=print) -> None:
         f"{settings.data_dir / 'prefect'}) …")
     prefect_server = uvicorn.Server(uvicorn.Config(prefect_app(), host="127.0.0.1", port=prefect_port,
                                                    log_level="warning", lifespan="on"))
-    api_server = uvicorn.Server(uvicorn.Config(create_app(settings), host=host, port=port, log_level="info"))
+    api_server = uvicorn.Server(uvicorn.Config(create_app(settings), host=host, port=port, log_level="info",
+                                               ws_per_message_deflate=False))
     tasks = [asyncio.create_task(prefect_server.serve(), name="prefect-server")]
     try:
         await _wait_healthy(prefect_url)
