@@ -115,7 +115,9 @@ async def sweep(db: Database, calendar: WorkingCalendar, now: datetime, *, batch
                     await s.execute(_PG_UPDATE_CLOCKS, {
                         "id": [c.id for c in moved], "level": [c.level for c in moved],
                         "next_alert_at": [_naive(c.next_alert_at) for c in moved]})
-                changed = [(cid, lvl) for cid, lvl in case_levels.items() if lvl != "none"]
+                # in id order, as an index scan of `id IN (...)` would lock them: two sweepers that share a case
+                # take its row in the same order
+                changed = sorted((cid, lvl) for cid, lvl in case_levels.items() if lvl != "none")
                 if changed:
                     await s.execute(_PG_UPDATE_CASES, {"id": [cid for cid, _ in changed],
                                                        "alert": [lvl for _, lvl in changed]})
