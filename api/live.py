@@ -10,7 +10,7 @@ from models.config import Settings
 from models.db import Database
 from notifications.channels import channels_from
 from notifications.dispatcher import deliver_due
-from notifications.events import event_dict
+from notifications.events import events_after, last_event_id
 from notifications.fanout import fan_out
 from notifications.hub import Hub
 from notifications.listener import listen
@@ -23,23 +23,41 @@ class Live:
         self.db, self.settings, self.clock = db, settings, clock
         self.hub = Hub()
         self.channels = channels_from(settings)
-        self._kick = asyncio.Event()
+        self._kick = asyncio.Event()  # wakes the deliverer
+        self._poll = asyncio.Event()  # wakes the SQLite event reader
         self._tasks: list[asyncio.Task] = []
         self.listening = asyncio.Event()
 
     def committed(self, events: list) -> None:
         """Called by the case service after each commit."""
-        if not self.db.is_postgres:  # PostgreSQL: every process hears it through LISTEN instead
-            for e in events:
-                self.hub.publish(event_dict(e))
+        self._poll.set()  # SQLite: read what was committed; PostgreSQL: LISTEN delivers it anyway
         self._kick.set()
 
     def start(self) -> None:
         if self.db.is_postgres:
             self._tasks.append(asyncio.create_task(listen(self.db, self.hub, self.listening, self._kick)))
         else:
-            self.listening.set()
+            self._tasks.append(asyncio.create_task(self._poll_loop()))
         self._tasks.append(asyncio.create_task(self._deliver_loop()))
+
+    async def _poll_loop(self) -> None:
+        """SQLite has no LISTEN: read new events by id, right after our own commits and every half second for
+        other processes' (the scheduled sweep, the CLI). SQLite writers commit one at a time, so ids arrive
+        in commit order and reading "after the last id" misses nothing."""
+        self.hub.last_id = await last_event_id(self.db)
+        self.listening.set()
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._poll.wait(), timeout=0.5)
+            self._poll.clear()
+            try:
+                for event in await events_after(self.db, self.hub.last_id):
+                    self.hub.publish(event)
+                    self._kick.set()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - keep polling
+                log.exception("event poll failed")
 
     async def stop(self) -> None:
         for t in self._tasks:

@@ -82,3 +82,33 @@ def report_event(kind: str, *, at, headline: str, url: str, township_id: int | N
                  unit_ids=[unit_id] if unit_id is not None else [], reporter_id=None, at=at,
                  payload={"headline": headline, "url": url, "everyone": everyone, **(extra or {})},
                  audience={"roles": roles, "users": [], "exclude": None})
+
+
+# who hears of an alert, by the clock that raised it (the county supervisor also hears of every escalation)
+ALERT_AUDIENCE: dict[str, tuple[str, ...]] = {
+    "accept": (f"township:{DISPATCHER}", f"township:{TOWNSHIP_LIAISON}"),
+    "dispatch": (f"township:{DISPATCHER}", f"township:{TOWNSHIP_LIAISON}"),
+    "check_in": (f"lead:{DEPT_LIAISON}", f"township:{TOWNSHIP_LIAISON}"),
+    "handle": (f"lead:{DEPT_LIAISON}", f"township:{TOWNSHIP_LIAISON}"),
+    "verify": (f"township:{TOWNSHIP_LIAISON}",),
+    "arbitrate": (f"county:{SUPERVISOR}",),
+}
+ALERT_LABELS = {"warning": "黄灯预警", "overdue": "红灯超时", "escalated": "升级督办"}
+CLOCK_LABELS = {"accept": "受理", "dispatch": "流转", "check_in": "报到", "handle": "办理", "verify": "核查",
+                "arbitrate": "争议裁定"}
+
+
+def alert_event(*, level: str, clock_kind: str, unit_id: int | None, case, whistled: list[int], code: str,
+                deadline, at) -> dict:
+    """The outbox row for one fired alert level, as a plain dict (the sweep inserts thousands at once)."""
+    keys = ALERT_AUDIENCE[clock_kind]
+    if level == "escalated" and f"county:{SUPERVISOR}" not in keys:
+        keys = keys + (f"county:{SUPERVISOR}",)
+    return {
+        "kind": "alert", "action": level, "case_id": case.id, "township_id": case.township_id,
+        "unit_ids": whistled, "reporter_id": case.reporter_id, "at": at, "fanned_out_at": None,
+        "payload": {"code": code, "title": case.title, "level": level, "label": ALERT_LABELS[level],
+                    "clock": clock_kind, "clock_label": CLOCK_LABELS[clock_kind], "deadline": deadline},
+        "audience": audience(keys, township_id=case.township_id, lead_unit_id=unit_id or case.lead_unit_id,
+                             whistled=whistled, reporter_id=case.reporter_id),
+    }

@@ -17,11 +17,15 @@ from types import SimpleNamespace
 from sqlalchemy import bindparam, select, text, update
 
 from flows import clocks as clk
+from flows.audience import alert_event
 from flows.calendar import WorkingCalendar
+from flows.cases import case_code
+from flows.clock import local
 from flows.uow import unit_of_work
-from models.cases import Case
+from models.cases import Case, Whistle
 from models.clocks import Alert, StepClock
 from models.db import Database
+from models.notifications import Event
 from models.types import UTCDateTime
 
 LEVEL_ORDER = {"none": 0, "warning": 1, "overdue": 2, "escalated": 3}
@@ -49,8 +53,8 @@ def _pause_for_fault_tests() -> None:
 # Only what the levels need; the claimed rows are plain rows, not ORM objects (10,000 of those cost more
 # than the statements), and the writes are one statement per table per batch.
 _CLOCKS = StepClock.__table__
-_CLAIM_COLUMNS = [_CLOCKS.c[name] for name in ("id", "case_id", "drives_case", "level", "warning_at", "deadline",
-                                                 "escalate_at", "paused_at", "stopped_at", "next_alert_at")]
+_CLAIM_COLUMNS = [_CLOCKS.c[name] for name in ("id", "case_id", "kind", "unit_id", "drives_case", "level", "warning_at",
+                                                 "deadline", "escalate_at", "paused_at", "stopped_at", "next_alert_at")]
 _TS = UTCDateTime()
 # PostgreSQL: each batch's writes as one statement over arrays (a row per array element)
 _PG_INSERT_ALERTS = text(
@@ -67,6 +71,28 @@ _PG_UPDATE_CASES = text(
 # SQLite: executemany
 _UPDATE_CLOCKS = (update(_CLOCKS).where(_CLOCKS.c.id == bindparam("b_id"))
                   .values(level=bindparam("b_level"), next_alert_at=bindparam("b_next_alert_at")))
+
+
+async def _alert_events(s, claimed, alerts: list[dict], now: datetime) -> list[dict]:
+    """The outbox rows for this batch's alerts: who hears of each, and the scope a live feed filters on."""
+    if not alerts:
+        return []
+    case_ids = sorted({a["case_id"] for a in alerts})
+    cases = {row.id: row for row in await s.execute(
+        select(Case.id, Case.township_id, Case.reporter_id, Case.title, Case.created_at, Case.lead_unit_id)
+        .where(Case.id.in_(case_ids)))}
+    whistled: dict[int, list[int]] = {}
+    for case_id, unit_id in await s.execute(select(Whistle.case_id, Whistle.unit_id)
+                                            .where(Whistle.case_id.in_(case_ids))):
+        whistled.setdefault(case_id, []).append(unit_id)
+    clocks = {c.id: c for c in claimed}
+    events = []
+    for a in alerts:
+        case, clock = cases[a["case_id"]], clocks[a["clock_id"]]
+        events.append(alert_event(level=a["level"], clock_kind=clock.kind, unit_id=clock.unit_id, case=case,
+                                  whistled=sorted(set(whistled.get(case.id, []))), code=case_code(case),
+                                  deadline=local(clock.deadline), at=now))
+    return events
 
 
 def _naive(t: datetime | None) -> datetime | None:
@@ -103,9 +129,12 @@ async def sweep(db: Database, calendar: WorkingCalendar, now: datetime, *, batch
                 if c.drives_case:
                     case_levels[c.case_id] = max(case_levels.get(c.case_id, "none"), c.level,
                                                  key=LEVEL_ORDER.__getitem__)
+            events = await _alert_events(s, claimed, alerts, now)
             _pause_for_fault_tests()
             # the alert rows, the clocks' new level and next alert time, and the cases' colour commit together
             if db.is_postgres:
+                if events:
+                    await s.execute(Event.__table__.insert(), events)
                 if alerts:
                     await s.execute(_PG_INSERT_ALERTS, {
                         "clock_id": [a["clock_id"] for a in alerts], "case_id": [a["case_id"] for a in alerts],
@@ -122,6 +151,8 @@ async def sweep(db: Database, calendar: WorkingCalendar, now: datetime, *, batch
                     await s.execute(_PG_UPDATE_CASES, {"id": [cid for cid, _ in changed],
                                                        "alert": [lvl for _, lvl in changed]})
             else:
+                if events:
+                    await s.execute(Event.__table__.insert(), events)
                 if alerts:
                     await s.execute(Alert.__table__.insert(), alerts)
                 if moved:

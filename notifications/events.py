@@ -1,6 +1,6 @@
 """Reading committed events: one by id (after a NOTIFY), or those after an id within a scope (replay)."""
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from models.db import Database
 from models.notifications import Event
@@ -29,3 +29,8 @@ async def events_by_id(db: Database, ids: list[int]) -> list[dict]:
     async with db.read() as s:
         rows = (await s.execute(select(Event).where(Event.id.in_(ids)).order_by(Event.id))).scalars()
         return [event_dict(e) for e in rows]
+
+
+async def last_event_id(db: Database) -> int:
+    async with db.read() as s:
+        return (await s.execute(select(func.coalesce(func.max(Event.id), 0)))).scalar_one()

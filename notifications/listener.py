@@ -8,7 +8,7 @@ import asyncpg
 from sqlalchemy.engine import make_url
 
 from models.db import Database
-from notifications.events import events_after, events_by_id
+from notifications.events import events_after, events_by_id, last_event_id
 from notifications.hub import Hub
 
 log = logging.getLogger("chuishao.listener")
@@ -32,12 +32,7 @@ async def listen(db: Database, hub: Hub, ready: asyncio.Event | None = None,
         pending.add(int(payload))
         wake.set()
 
-    async with db.read() as s:
-        from sqlalchemy import func, select
-
-        from models.notifications import Event
-
-        hub.last_id = max(hub.last_id, (await s.execute(select(func.coalesce(func.max(Event.id), 0)))).scalar_one())
+    hub.last_id = max(hub.last_id, await last_event_id(db))
     while True:
         conn = None
         try:

@@ -280,3 +280,28 @@ def test_the_scheduled_redelivery_job_catches_up_when_no_process_delivered(tmp_p
         assert len(hook.requests) == 1
         again = asyncio.run(run_redelivery(clock(), settings))
         assert (again["fanned_out"], again["sent"]) == (0, 0) and len(hook.requests) == 1
+
+
+def test_alerts_reach_the_department_the_township_and_on_escalation_the_county(county, clock):
+    from datetime import timedelta
+
+    from flows.sweep import sweep
+
+    api = county
+    case = api.to_handling("ENV01")
+    svc = api.client.app.state.services
+    ws = _socket(api, "sthj_liaison")
+    fired = api.client.portal.call(sweep, svc.db, svc.cases.calendar.current, clock() + timedelta(days=14))
+    assert [lvl for c, _, lvl in fired if c == case["id"]] == ["warning", "overdue", "escalated"]
+    live = [ws.receive_json() for _ in range(3)]
+    ws.__exit__(None, None, None)
+    assert [(e["kind"], e["action"]) for e in live] == [("alert", "warning"), ("alert", "overdue"),
+                                                        ("alert", "escalated")]
+
+    def alerts(who):
+        return [n["title"] for n in inbox(api, who) if n["kind"] == "alert"]
+
+    assert eventually(lambda: len(alerts("sthj_liaison")) == 3)
+    assert any("红灯超时" in t for t in alerts("sthj_liaison")) and len(alerts("liaison_fc")) == 3
+    assert eventually(lambda: alerts("supervisor")) and ["升级督办" in t for t in alerts("supervisor")] == [True]
+    assert alerts("zrzy_liaison") == []
