@@ -3,7 +3,9 @@ and one event loop, the Prefect state under the data directory. STACK-NOTES: Pre
 never runs schedules, its own server app under uvicorn beside ours does."""
 
 import asyncio
+import contextlib
 import os
+import signal
 import socket
 from pathlib import Path
 
@@ -37,6 +39,27 @@ def configure_prefect(data_dir: Path, port: int) -> str:
     return url
 
 
+class _Server(uvicorn.Server):
+    """A uvicorn server that leaves signals to `run()`, which owns the process's shutdown."""
+
+    @contextlib.contextmanager
+    def capture_signals(self):
+        yield
+
+
+async def _take_back_signals(stop: asyncio.Event) -> None:
+    """Prefect's runner installs a SIGTERM handler that calls sys.exit() wherever the loop happens to be —
+    inside an action's transaction, as likely as not. Once it has, put ours back: a graceful stop."""
+    for _ in range(200):
+        handler = signal.getsignal(signal.SIGTERM)
+        if type(getattr(handler, "__self__", None)).__name__ == "Runner":
+            break
+        await asyncio.sleep(0.05)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+
 async def _wait_healthy(url: str, seconds: float = 120) -> None:
     async with httpx.AsyncClient() as client:
         for _ in range(int(seconds * 4)):
@@ -61,25 +84,37 @@ async def run(settings: Settings, host: str, port: int, log=print) -> None:
 
     log(f"• 启动调度服务 starting the Prefect server on 127.0.0.1:{prefect_port} (state in "
         f"{settings.data_dir / 'prefect'}) …")
-    prefect_server = uvicorn.Server(uvicorn.Config(prefect_app(), host="127.0.0.1", port=prefect_port,
-                                                   log_level="warning", lifespan="on"))
-    api_server = uvicorn.Server(uvicorn.Config(create_app(settings), host=host, port=port, log_level="info",
-                                               ws_per_message_deflate=False))
+    prefect_server = _Server(uvicorn.Config(prefect_app(), host="127.0.0.1", port=prefect_port,
+                                            log_level="warning", lifespan="on"))
+    api_server = _Server(uvicorn.Config(create_app(settings), host=host, port=port, log_level="info",
+                                        ws_per_message_deflate=False))
+    stop = asyncio.Event()
     tasks = [asyncio.create_task(prefect_server.serve(), name="prefect-server")]
+    api = runner = None
     try:
         await _wait_healthy(prefect_url)
         log("• 调度服务就绪 Prefect server ready; registering the scheduled deployments …")
         deployments = await build_deployments()
-        tasks.append(asyncio.create_task(aserve(*deployments, print_starting_message=False), name="runner"))
+        runner = asyncio.create_task(aserve(*deployments, print_starting_message=False), name="runner")
+        tasks.append(runner)
+        await _take_back_signals(stop)
         log(f"• 已登记 scheduled: {', '.join(d.name for d in deployments)}")
         log(f"• 启动 API starting on http://{host}:{port}  (docs: /docs, health: /healthz)")
-        tasks.append(asyncio.create_task(api_server.serve(), name="api"))
-        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        api = asyncio.create_task(api_server.serve(), name="api")
+        tasks.append(api)
+        stopping = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait([*tasks, stopping], return_when=asyncio.FIRST_COMPLETED)
         for t in done:
-            if t.exception():
+            if t is not stopping and not t.cancelled() and t.exception():
                 raise t.exception()
+        log("• 正在停止 stopping: finishing requests in flight …")
     finally:
-        api_server.should_exit = prefect_server.should_exit = True
+        # the API first, letting requests in flight finish; then the scheduler and its server
+        api_server.should_exit = True
+        if api is not None:
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await asyncio.wait_for(asyncio.shield(api), timeout=30)
+        prefect_server.should_exit = True
         for t in tasks:
             t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.wait(tasks, timeout=10)

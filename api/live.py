@@ -18,6 +18,14 @@ from notifications.listener import listen
 log = logging.getLogger("chuishao.live")
 
 
+async def _wait(event: asyncio.Event, seconds: float) -> None:
+    """Wait for the event or the timeout. (asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a
+    cancellation that arrives as the event fires, and the task would never stop.)"""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            await event.wait()
+
+
 class Live:
     def __init__(self, db: Database, settings: Settings, clock: Clock):
         self.db, self.settings, self.clock = db, settings, clock
@@ -47,8 +55,7 @@ class Live:
         self.hub.last_id = await last_event_id(self.db)
         self.listening.set()
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._poll.wait(), timeout=0.5)
+            await _wait(self._poll, 0.5)
             self._poll.clear()
             try:
                 for event in await events_after(self.db, self.hub.last_id):
@@ -62,15 +69,13 @@ class Live:
     async def stop(self) -> None:
         for t in self._tasks:
             t.cancel()
-        for t in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await t
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=5)
 
     async def _deliver_loop(self) -> None:
         await asyncio.sleep(self.settings.delivery_delay)
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._kick.wait(), timeout=2.0)
+            await _wait(self._kick, 2.0)
             self._kick.clear()
             try:
                 now = self.clock()

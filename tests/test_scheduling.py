@@ -105,10 +105,13 @@ def test_embedded_serve_fires_the_scheduled_sweep(tmp_path):
     try:
         levels = wait_for_alerts(settings, case_id, 150, [serve])
         assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200
+        serve.terminate()  # SIGTERM: a graceful stop, not Prefect's sys.exit() in the middle of a request
+        assert serve.wait(30) == 0
     finally:
         stop(serve)
         log.close()
     output = (tmp_path / "serve.log").read_text()
+    assert "stopping" in output and "SystemExit" not in output, output[-3000:]
     assert levels == ["warning", "overdue", "escalated"], output[-3000:]
     assert "deadline-sweep" in output  # start-up says what it schedules
     assert (settings.data_dir / "prefect" / "prefect.db").exists()  # Prefect's state under the data dir
