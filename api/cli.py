@@ -62,7 +62,11 @@ def cmd_serve(args) -> int:
         from api import embedded
 
         asyncio.run(embedded.run(settings, args.host, args.port, log=lambda m: print(m, flush=True)))
-        return 0
+        # The API has finished its requests and every commit is durable. Prefect's client leaves worker
+        # threads behind that can hold the interpreter open; the scheduler's state is in its database.
+        print("• 已停止 stopped", flush=True)
+        sys.stderr.flush()
+        os._exit(0)
     # scale-out: the API only; a Prefect server and `chuishao worker` run the schedules
     print(f"• 启动 API starting on http://{args.host}:{args.port} with {args.workers} process(es); "
           f"scheduler: {scheduler}", flush=True)

@@ -76,6 +76,32 @@ def wait_for_alerts(settings: Settings, case_id: int, seconds: float, procs) -> 
     return levels
 
 
+def wait_for_rows(settings: Settings, sql: str, done, seconds: float, procs) -> tuple:
+    engine = create_engine(sync_url(settings.url))
+    row = ()
+    deadline = time.monotonic() + seconds
+    try:
+        while time.monotonic() < deadline:
+            for p in procs:
+                assert p.poll() is None, f"{p.args} exited early with {p.returncode}"
+            with engine.connect() as conn:
+                row = tuple(conn.execute(text(sql)).one())
+            if done(row):
+                return row
+            time.sleep(1)
+    finally:
+        engine.dispose()
+    return row
+
+
+def reports_month(settings: Settings) -> str:
+    engine = create_engine(sync_url(settings.url))
+    with engine.connect() as conn:
+        month = conn.execute(text("SELECT month FROM bulletins")).scalar_one()
+    engine.dispose()
+    return month
+
+
 def stop(*procs):
     for p in procs:
         if p.poll() is None:
@@ -99,12 +125,18 @@ def test_embedded_serve_fires_the_scheduled_sweep(tmp_path):
     case_id = seed_overdue_case(settings)
     port = free_port()
     log = open(tmp_path / "serve.log", "w")  # noqa: SIM115 - outlives this block, closed below
-    env = base_env(settings, CHUISHAO_SWEEP_INTERVAL_SECONDS="3")
+    env = base_env(settings, CHUISHAO_SWEEP_INTERVAL_SECONDS="3", CHUISHAO_REPORT_INTERVAL_SECONDS="30")
     serve = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port)], env=env,
                              stdout=log, stderr=subprocess.STDOUT)
     try:
         levels = wait_for_alerts(settings, case_id, 150, [serve])
         assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200
+        # the weekly checkpoint and the monthly bulletin deployments fire on their (test) schedules too
+        reports = wait_for_rows(settings, "SELECT (SELECT count(*) FROM checkpoints), (SELECT count(*) FROM bulletins)",
+                                lambda row: row[0] >= 1 and row[1] >= 1, 120, [serve])
+        assert reports[0] >= 1 and reports[1] >= 1
+        month = reports_month(settings)
+        assert (settings.data_dir / "bulletins" / month / "bulletin.pdf").stat().st_size > 10_000
         serve.terminate()  # SIGTERM: a graceful stop, not Prefect's sys.exit() in the middle of a request
         assert serve.wait(30) == 0
     finally:
