@@ -33,6 +33,17 @@ async def _with_services(fn):
         await svc.db.dispose()
 
 
+def _run(fn):
+    """Run fn(services); a refused input is printed in the spec's words and the command exits 2."""
+    from flows.errors import DomainError
+
+    try:
+        return asyncio.run(_with_services(fn))
+    except DomainError as err:
+        print(f"错误 error: {err.message}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
 def cmd_init(args) -> int:
     from flows.admin import bootstrap
 
@@ -119,20 +130,11 @@ def cmd_demo(args) -> int:
     async def run(svc):
         return await build_demo(svc, seed=args.seed, months=args.months, log=lambda m: print("•", m, flush=True))
 
-    from flows.errors import DomainError
-
-    try:
-        summary = asyncio.run(_with_services(run))
-    except DomainError as err:
-        print(f"错误 error: {err.message}", file=sys.stderr)
-        return 2
-    print(summary)
+    print(_run(run))
     return 0
 
 
 def cmd_user_add(args) -> int:
-    from flows.errors import DomainError
-
     body = {"username": args.username, "password": args.password, "name": args.name or args.username,
             "role": args.role, "unit": args.unit}
     if args.certificate_no:
@@ -143,11 +145,7 @@ def cmd_user_add(args) -> int:
     async def run(svc):
         return await svc.admin.create_user(body, svc.clock())
 
-    try:
-        user = asyncio.run(_with_services(run))
-    except DomainError as err:
-        print(f"错误 error: {err.message}", file=sys.stderr)
-        return 2
+    user = _run(run)
     print(f"用户 {user['username']} ({user['role']} @ {user['unit']}) 已创建 created")
     return 0
 
@@ -202,18 +200,12 @@ def cmd_sweep(args) -> int:
 
 
 def cmd_calendar_import(args) -> int:
-    from flows.errors import DomainError
-
     path = Path(args.file)
 
     async def run(svc):
         return await svc.cases.calendar.import_year(path.read_text(encoding="utf-8-sig"), path.name, svc.clock())
 
-    try:
-        out = asyncio.run(_with_services(run))
-    except DomainError as err:
-        print(f"错误 error: {err.message}", file=sys.stderr)
-        return 2
+    out = _run(run)
     print(f"{out['year']} 年日历已导入 imported: {out['days']} days; recomputed {out['recomputed_clocks']} open clocks")
     return 0
 
