@@ -47,17 +47,16 @@ class _Server(uvicorn.Server):
         yield
 
 
-async def _take_back_signals(stop: asyncio.Event) -> None:
+async def _hold_signals(stop: asyncio.Event) -> None:
     """Prefect's runner installs a SIGTERM handler that calls sys.exit() wherever the loop happens to be —
-    inside an action's transaction, as likely as not. Once it has, put ours back: a graceful stop."""
-    for _ in range(200):
-        handler = signal.getsignal(signal.SIGTERM)
-        if type(getattr(handler, "__self__", None)).__name__ == "Runner":
-            break
-        await asyncio.sleep(0.05)
+    inside an action's transaction, as likely as not — and it does so whenever its start-up gets there.
+    Keep ours in place: SIGINT and SIGTERM set `stop`, and the process drains and stops."""
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    while True:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            if getattr(signal.getsignal(sig), "__name__", "") != "_sighandler_noop":  # asyncio's own
+                loop.add_signal_handler(sig, stop.set)
+        await asyncio.sleep(0.5)
 
 
 async def _wait_healthy(url: str, seconds: float = 120) -> None:
@@ -87,7 +86,7 @@ async def run(settings: Settings, host: str, port: int, log=print) -> None:
     prefect_server = _Server(uvicorn.Config(prefect_app(), host="127.0.0.1", port=prefect_port,
                                             log_level="warning", lifespan="on"))
     api_server = _Server(uvicorn.Config(create_app(settings), host=host, port=port, log_level="info",
-                                        ws_per_message_deflate=False))
+                                        ws_per_message_deflate=False, timeout_graceful_shutdown=15))
     stop = asyncio.Event()
     tasks = [asyncio.create_task(prefect_server.serve(), name="prefect-server")]
     api = runner = None
@@ -97,7 +96,7 @@ async def run(settings: Settings, host: str, port: int, log=print) -> None:
         deployments = await build_deployments()
         runner = asyncio.create_task(aserve(*deployments, print_starting_message=False), name="runner")
         tasks.append(runner)
-        await _take_back_signals(stop)
+        tasks.append(asyncio.create_task(_hold_signals(stop), name="signals"))
         log(f"• 已登记 scheduled: {', '.join(d.name for d in deployments)}")
         log(f"• 启动 API starting on http://{host}:{port}  (docs: /docs, health: /healthz)")
         api = asyncio.create_task(api_server.serve(), name="api")
@@ -113,8 +112,8 @@ async def run(settings: Settings, host: str, port: int, log=print) -> None:
         api_server.should_exit = True
         if api is not None:
             with contextlib.suppress(Exception, asyncio.CancelledError):
-                await asyncio.wait_for(asyncio.shield(api), timeout=30)
+                await asyncio.wait_for(asyncio.shield(api), timeout=20)
         prefect_server.should_exit = True
         for t in tasks:
             t.cancel()
-        await asyncio.wait(tasks, timeout=10)
+        await asyncio.wait(tasks, timeout=5)

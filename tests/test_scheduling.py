@@ -138,7 +138,7 @@ def test_embedded_serve_fires_the_scheduled_sweep(tmp_path):
         month = reports_month(settings)
         assert (settings.data_dir / "bulletins" / month / "bulletin.pdf").stat().st_size > 10_000
         serve.terminate()  # SIGTERM: a graceful stop, not Prefect's sys.exit() in the middle of a request
-        assert serve.wait(30) == 0
+        assert serve.wait(40) == 0
     finally:
         stop(serve)
         log.close()
