@@ -131,6 +131,18 @@ def cmd_demo(args) -> int:
         return await build_demo(svc, seed=args.seed, months=args.months, log=lambda m: print("•", m, flush=True))
 
     print(_run(run))
+    from flows.bulletin import previous_month
+    from flows.checkpoint import previous_week
+    from flows.clock import LOCAL_TZ, system_clock
+    from flows.jobs import run_bulletin, run_checkpoint
+
+    now = system_clock()
+    month = previous_month(f"{now.astimezone(LOCAL_TZ):%Y-%m}")
+    for m in (previous_month(month), month):
+        print(f"• 生成月度通报 bulletin {m} …", flush=True)
+        asyncio.run(run_bulletin(m, now))
+    print(f"• 生成周检点 checkpoint {previous_week(now)} …", flush=True)
+    asyncio.run(run_checkpoint(previous_week(now), now))
     return 0
 
 

@@ -84,7 +84,7 @@ async def run(settings: Settings, host: str, port: int, log=print) -> None:
     log(f"• 启动调度服务 starting the Prefect server on 127.0.0.1:{prefect_port} (state in "
         f"{settings.data_dir / 'prefect'}) …")
     prefect_server = _Server(uvicorn.Config(prefect_app(), host="127.0.0.1", port=prefect_port,
-                                            log_level="warning", lifespan="on"))
+                                            log_level="warning", lifespan="on", access_log=False))
     api_server = _Server(uvicorn.Config(create_app(settings), host=host, port=port, log_level="info",
                                         ws_per_message_deflate=False, timeout_graceful_shutdown=15))
     stop = asyncio.Event()

@@ -14,6 +14,7 @@ class Case(SQLModel, table=True):
     __table_args__ = (
         Index("ix_cases_township_status", "township_id", "status"),
         Index("ix_cases_status", "status"),
+        Index("ix_cases_closed_at", "closed_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -52,6 +53,8 @@ class Whistle(SQLModel, table=True):
     """One dispatch to one unit (吹哨). Earlier rounds stay, with active=False."""
 
     __tablename__ = "whistles"
+    __table_args__ = (Index("ix_whistles_dispatched_at", "dispatched_at"),
+                      Index("ix_whistles_returned_at", "returned_at"))
 
     id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="cases.id", index=True)
@@ -120,6 +123,7 @@ class Remark(SQLModel, table=True):
     """催办 (urge) and 督办 (supervise): records on the case that notify and do not move it."""
 
     __tablename__ = "remarks"
+    __table_args__ = (Index("ix_remarks_kind_at", "kind", "at"),)
 
     id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="cases.id", index=True)

@@ -38,6 +38,8 @@ class StepClock(SQLModel, table=True):
         Index("ix_clocks_due", "next_alert_at"),
         Index("ix_clocks_case", "case_id", "stopped_at"),
         Index("ix_clocks_unit", "unit_id", "kind", "deadline"),
+        Index("ix_clocks_kind_stopped", "kind", "stopped_at"),
+        Index("ix_clocks_kind_deadline", "kind", "deadline"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -67,7 +69,7 @@ class Alert(SQLModel, table=True):
     """A fired alert level. Unique per (clock, level): each level fires exactly once per clock instance."""
 
     __tablename__ = "alerts"
-    __table_args__ = (UniqueConstraint("clock_id", "level"),)
+    __table_args__ = (UniqueConstraint("clock_id", "level"), Index("ix_alerts_fired_at", "fired_at"))
 
     id: int | None = Field(default=None, primary_key=True)
     clock_id: int = Field(foreign_key="clocks.id")
