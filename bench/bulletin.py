@@ -45,6 +45,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
 import psycopg  # noqa: E402
+from common import wait_for_quiet, write_section  # noqa: E402
 from sqlalchemy import event  # noqa: E402
 from sqlalchemy.engine import Engine  # noqa: E402
 
@@ -72,30 +73,6 @@ def naive_utc(t: dt.datetime) -> dt.datetime:
 
 
 # ---- the machine -------------------------------------------------------------------------------------------
-def _cpu_times() -> tuple[int, int]:
-    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
-    return sum(fields[:8]) - idle, sum(fields[:8])
-
-
-def wait_for_quiet(limit: float, threshold: float = 0.15) -> dict:
-    """Wait (at most `limit` s) until less than `threshold` of all cores are busy over one second."""
-    started, said = time.monotonic(), 0.0
-    while True:
-        b0, t0 = _cpu_times()
-        time.sleep(1.0)
-        b1, t1 = _cpu_times()
-        busy = (b1 - b0) / max(1, t1 - t0)
-        waited = time.monotonic() - started
-        if busy < threshold or waited >= limit:
-            if busy >= threshold:
-                log(f"machine still {busy:.0%} busy after {waited:.0f} s; measuring anyway")
-            return {"waited": waited, "busy": busy, "quiet": busy < threshold, "loadavg": os.getloadavg()[0]}
-        if waited - said >= 10:
-            said = waited
-            log(f"waiting for a quiet machine ({busy:.0%} of all cores busy)")
-
-
 def conninfo(a, dbname: str) -> str:
     return f"host={a.host} port={a.port} user={a.user} dbname={dbname}"
 
@@ -543,20 +520,6 @@ def section(r: dict) -> str:
     return "\n".join(L)
 
 
-def write_section(text: str) -> None:
-    """Replace only our own section; re-read the file right before writing."""
-    old = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n\nWritten by the scripts in bench/.\n"
-    lines = old.splitlines()
-    start = next((i for i, x in enumerate(lines) if x.strip() == SECTION), None)
-    if start is None:
-        new = old.rstrip("\n") + "\n\n" + text.rstrip("\n") + "\n"
-    else:
-        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-        tail = [""] + lines[end:] if end < len(lines) else []
-        new = "\n".join(lines[:start] + text.rstrip("\n").splitlines() + tail) + "\n"
-    RESULTS.write_text(new)
-
-
 # ---- main --------------------------------------------------------------------------------------------------
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(
@@ -604,7 +567,7 @@ def main(argv=None) -> int:
         r["load_s"] = time.perf_counter() - t0 - r["load"]["vacuum_s"]
         log(f"loaded in {r['load_s']:.1f} s; VACUUM (ANALYZE) + CHECKPOINT {r['load']['vacuum_s']:.1f} s; "
             f"rows {r['load']['rows']}")
-        r["quiet"] = wait_for_quiet(a.quiet_wait)
+        r["quiet"] = wait_for_quiet(a.quiet_wait, log=log)
         data, r["total_s"] = run(a.month, now, settings)
         r["build_s"], r["render_s"] = TIMINGS.build_s, TIMINGS.render_s
         log(f"run_bulletin: {r['total_s']:.2f} s (build {r['build_s']:.2f} s, render_all {r['render_s']:.2f} s)")
@@ -636,7 +599,7 @@ def main(argv=None) -> int:
     if a.no_write:
         print(text)
     else:
-        write_section(text)
+        write_section(SECTION, text)
         log(f"written to {RESULTS.relative_to(ROOT)} ({SECTION})")
     met = r["total_s"] < TARGET_S
     log(f"run_bulletin {r['total_s']:.2f} s; target < {TARGET_S:.0f} s: {'met' if met else 'NOT met'}")

@@ -45,6 +45,8 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from common import write_section  # noqa: E402
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 BIN = Path(sys.executable).parent
@@ -1257,19 +1259,6 @@ def render(results: list[dict], info: dict, command: str, args, started: dt.date
     return "\n".join(L)
 
 
-def write_section(text: str) -> None:
-    old = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n\nWritten by the scripts in bench/.\n"
-    lines = old.splitlines()
-    start = next((i for i, x in enumerate(lines) if x.strip() == SECTION), None)
-    if start is None:
-        new = old.rstrip("\n") + "\n\n" + text.rstrip("\n") + "\n"
-    else:
-        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-        new = "\n".join(lines[:start] + text.rstrip("\n").splitlines() + ([""] + lines[end:] if end < len(lines)
-                                                                          else [])) + "\n"
-    RESULTS.write_text(new)
-
-
 # ---- main ------------------------------------------------------------------------------------------------
 def parse_args(argv=None):
     p = argparse.ArgumentParser(
@@ -1354,7 +1343,7 @@ def finish(text: str, args, results: list[dict]) -> int:
     if args.print_only:
         print(text)
     else:
-        write_section(text)
+        write_section(SECTION, text)
         log(f"written to {RESULTS.relative_to(ROOT)} ({SECTION})")
     # the loop's errors fail the run; the baseline's are reported (its 409s are the version gate at work)
     errors = sum(r["loop"]["errors"] for r in results if r.get("loop"))

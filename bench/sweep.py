@@ -51,6 +51,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
 import psycopg  # noqa: E402
+from common import wait_for_quiet, write_section  # noqa: E402
 
 from flows import clocks as clk  # noqa: E402
 from flows.calendar_store import CalendarStore  # noqa: E402
@@ -110,33 +111,6 @@ def build_slots(cal, now: dt.datetime, last: dt.datetime) -> tuple[list[tuple], 
         row = (s, c.warning_at, c.deadline, c.escalate_at, c.provisional, level, nxt, spec)
         (due if in_window else future).append(row)
     return due, future
-
-
-def _cpu_times() -> tuple[int, int]:
-    """(busy, total) jiffies of all cores, from /proc/stat."""
-    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
-    total = sum(fields[:8])
-    return total - idle, total
-
-
-def wait_for_quiet(limit: float, threshold: float = 0.15) -> dict:
-    """Right before a timed sweep: wait (at most `limit` s) until less than `threshold` of all cores are busy over
-    one second. Other sessions' runs on the same cores would otherwise skew the figure."""
-    started, said = time.monotonic(), 0.0
-    while True:
-        b0, t0 = _cpu_times()
-        time.sleep(1.0)
-        b1, t1 = _cpu_times()
-        busy = (b1 - b0) / max(1, t1 - t0)
-        waited = time.monotonic() - started
-        if busy < threshold or waited >= limit:
-            if busy >= threshold:
-                log(f"machine still {busy:.0%} busy after {waited:.0f} s; measuring anyway")
-            return {"waited": waited, "busy": busy, "quiet": busy < threshold, "loadavg": os.getloadavg()[0]}
-        if waited - said >= 10:
-            said = waited
-            log(f"waiting for a quiet machine ({busy:.0%} of all cores busy)")
 
 
 # ---- PostgreSQL --------------------------------------------------------------------------------------------
@@ -505,20 +479,6 @@ def section(r: dict) -> str:
     return "\n".join(L)
 
 
-def write_section(text: str) -> None:
-    """Replace only our own section; re-read the file right before writing (bench/loop.py writes `## loop`)."""
-    old = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n\nWritten by the scripts in bench/.\n"
-    lines = old.splitlines()
-    start = next((i for i, x in enumerate(lines) if x.strip() == SECTION), None)
-    if start is None:
-        new = old.rstrip("\n") + "\n\n" + text.rstrip("\n") + "\n"
-    else:
-        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-        tail = [""] + lines[end:] if end < len(lines) else []
-        new = "\n".join(lines[:start] + text.rstrip("\n").splitlines() + tail) + "\n"
-    RESULTS.write_text(new)
-
-
 # ---- main --------------------------------------------------------------------------------------------------
 async def seed_calendar(url: str, now: dt.datetime):
     db = Database(url, pool_size=1)
@@ -550,7 +510,7 @@ def prepare(a, now: dt.datetime, last: dt.datetime) -> tuple[dict, float]:
 
 def trial(a, now: dt.datetime, last: dt.datetime, settings: Settings) -> dict:
     figures, load_s = prepare(a, now, last)
-    t: dict = {"load": figures, "load_s": load_s, "quiet": wait_for_quiet(a.quiet_wait)}
+    t: dict = {"load": figures, "load_s": load_s, "quiet": wait_for_quiet(a.quiet_wait, log=log)}
     t0 = time.perf_counter()
     first = asyncio.run(run_sweep(now, settings))
     t["first_s"] = time.perf_counter() - t0
@@ -617,7 +577,7 @@ def main(argv=None) -> int:
         if not a.no_baseline:
             log("baseline: one hand-written SQL statement on a fresh copy")
             figures, _ = prepare(a, now, last)
-            quiet = wait_for_quiet(a.quiet_wait)
+            quiet = wait_for_quiet(a.quiet_wait, log=log)
             s, counts = baseline_sweep(a, now)
             log(f"baseline: {s:.3f} s, {counts}")
             assert counts[0] == a.due, counts
@@ -629,7 +589,7 @@ def main(argv=None) -> int:
             from flows.sweep import sweep as sweep_fn
 
             batch = (sweep_fn.__kwdefaults__ or {}).get("batch", 0)
-            wait_for_quiet(a.quiet_wait)
+            wait_for_quiet(a.quiet_wait, log=log)
             explain = explain_claim(a, now, batch)
             prof = asyncio.run(profiled_sweep(now, settings))
             assert prof["fired"] == a.due
@@ -644,7 +604,7 @@ def main(argv=None) -> int:
     if a.no_write:
         print(text)
     else:
-        write_section(text)
+        write_section(SECTION, text)
         log(f"written to {RESULTS.relative_to(ROOT)} ({SECTION})")
     firsts = [t["first_s"] for t in r["trials"]]
     met = max(firsts) < TARGET_S

@@ -53,6 +53,8 @@ import warnings
 from collections import defaultdict
 from pathlib import Path
 
+from common import write_section  # noqa: E402
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 BIN = Path(sys.executable).parent
@@ -696,26 +698,6 @@ def render(r: dict, command: str) -> str:
     return "\n".join(lines)
 
 
-def write_section(text: str) -> None:
-    """Replace only our own section of RESULTS.md (others write theirs concurrently): re-read it right now."""
-    body = text.rstrip("\n") + "\n"
-    try:
-        current = RESULTS.read_text()
-    except FileNotFoundError:
-        current = ""
-    lines = current.splitlines(keepends=True)
-    start = next((i for i, x in enumerate(lines) if x.rstrip() == SECTION), None)
-    if start is None:
-        new = current.rstrip("\n") + ("\n\n" if current.strip() else "") + body
-    else:
-        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-        after = "".join(lines[end:])
-        new = "".join(lines[:start]) + body + ("\n" + after if after else "")
-    tmp = RESULTS.with_suffix(f".md.{os.getpid()}.tmp")
-    tmp.write_text(new)
-    os.replace(tmp, RESULTS)
-
-
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -768,7 +750,7 @@ def main() -> int:
     if args.no_write:
         print(text)
     else:
-        write_section(text)
+        write_section(SECTION, text)
         log(f"• written to {RESULTS} ({SECTION})")
         print(text)
     return 0

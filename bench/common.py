@@ -1,0 +1,48 @@
+"""What the benchmark scripts share: their section of RESULTS.md, and waiting for a quiet machine."""
+
+import os
+import time
+from pathlib import Path
+
+RESULTS = Path(__file__).parent / "RESULTS.md"
+
+
+def write_section(section: str, text: str) -> None:
+    """Replace only this script's `## name` section (others write theirs concurrently): re-read the file now."""
+    old = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n\nWritten by the scripts in bench/.\n"
+    lines = old.splitlines()
+    start = next((i for i, x in enumerate(lines) if x.strip() == section), None)
+    if start is None:
+        new = old.rstrip("\n") + "\n\n" + text.rstrip("\n") + "\n"
+    else:
+        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+        tail = [""] + lines[end:] if end < len(lines) else []
+        new = "\n".join(lines[:start] + text.rstrip("\n").splitlines() + tail) + "\n"
+    RESULTS.write_text(new)
+
+
+def cpu_times() -> tuple[int, int]:
+    """(busy, total) jiffies of all cores, from /proc/stat."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    total = sum(fields[:8])
+    return total - idle, total
+
+
+def wait_for_quiet(limit: float, threshold: float = 0.15, log=print) -> dict:
+    """Right before a timed sweep: wait (at most `limit` s) until less than `threshold` of all cores are busy over
+    one second. Other sessions' runs on the same cores would otherwise skew the figure."""
+    started, said = time.monotonic(), 0.0
+    while True:
+        b0, t0 = cpu_times()
+        time.sleep(1.0)
+        b1, t1 = cpu_times()
+        busy = (b1 - b0) / max(1, t1 - t0)
+        waited = time.monotonic() - started
+        if busy < threshold or waited >= limit:
+            if busy >= threshold:
+                log(f"machine still {busy:.0%} busy after {waited:.0f} s; measuring anyway")
+            return {"waited": waited, "busy": busy, "quiet": busy < threshold, "loadavg": os.getloadavg()[0]}
+        if waited - said >= 10:
+            said = waited
+            log(f"waiting for a quiet machine ({busy:.0%} of all cores busy)")
