@@ -45,7 +45,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
 import psycopg  # noqa: E402
-from common import wait_for_quiet, write_section  # noqa: E402
+from common import cpu_and_ram, wait_for_quiet, write_section  # noqa: E402
 from sqlalchemy import event  # noqa: E402
 from sqlalchemy.engine import Engine  # noqa: E402
 
@@ -84,14 +84,7 @@ def admin(a, *statements: str) -> None:
 
 
 def machine(a) -> dict:
-    cpu = "unknown"
-    with contextlib.suppress(OSError):
-        m = re.search(r"^model name\s*:\s*(.+)$", Path("/proc/cpuinfo").read_text(), re.M)
-        cpu = m.group(1).strip() if m else cpu
-    ram = "unknown"
-    with contextlib.suppress(OSError):
-        m = re.search(r"^MemTotal:\s*(\d+) kB", Path("/proc/meminfo").read_text(), re.M)
-        ram = f"{int(m.group(1)) / 1024 / 1024:.1f} GiB" if m else ram
+    cpu, ram = cpu_and_ram()
     with psycopg.connect(conninfo(a, "postgres")) as conn:
         pg = conn.execute("SHOW server_version").fetchone()[0]
         settings = dict(conn.execute(

@@ -1,6 +1,8 @@
 """What the benchmark scripts share: their section of RESULTS.md, and waiting for a quiet machine."""
 
+import contextlib
 import os
+import re
 import time
 from pathlib import Path
 
@@ -46,3 +48,16 @@ def wait_for_quiet(limit: float, threshold: float = 0.15, log=print) -> dict:
         if waited - said >= 10:
             said = waited
             log(f"waiting for a quiet machine ({busy:.0%} of all cores busy)")
+
+
+def cpu_and_ram() -> tuple[str, str]:
+    """The CPU model and total memory, for the machine line beside every figure."""
+    cpu = "unknown"
+    with contextlib.suppress(OSError):
+        m = re.search(r"^model name\s*:\s*(.+)$", Path("/proc/cpuinfo").read_text(), re.M)
+        cpu = m.group(1).strip() if m else cpu
+    ram = "unknown"
+    with contextlib.suppress(OSError):
+        m = re.search(r"^MemTotal:\s*(\d+) kB", Path("/proc/meminfo").read_text(), re.M)
+        ram = f"{int(m.group(1)) / 1024 / 1024:.1f} GiB" if m else ram
+    return cpu, ram

@@ -45,7 +45,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from common import write_section  # noqa: E402
+from common import cpu_and_ram, write_section  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -992,14 +992,7 @@ async def run_config(kind: str, args, tmp: Path) -> dict:
 
 # ---- the report ------------------------------------------------------------------------------------------
 def machine() -> dict:
-    cpu = "unknown"
-    with contextlib.suppress(OSError):
-        m = re.search(r"^model name\s*:\s*(.+)$", Path("/proc/cpuinfo").read_text(), re.M)
-        cpu = m.group(1).strip() if m else cpu
-    ram = "unknown"
-    with contextlib.suppress(OSError):
-        m = re.search(r"^MemTotal:\s*(\d+) kB", Path("/proc/meminfo").read_text(), re.M)
-        ram = f"{int(m.group(1)) / 1024 / 1024:.1f} GiB" if m else ram
+    cpu, ram = cpu_and_ram()
     pg, pg_settings = pg_version()
     return {"nproc": os.cpu_count(), "cpu": cpu, "ram": ram, "python": platform.python_version(),
             "postgresql": pg, "pg_settings": pg_settings, "load": " ".join(f"{x:.2f}" for x in os.getloadavg()),

@@ -51,7 +51,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
 import psycopg  # noqa: E402
-from common import wait_for_quiet, write_section  # noqa: E402
+from common import cpu_and_ram, wait_for_quiet, write_section  # noqa: E402
 
 from flows import clocks as clk  # noqa: E402
 from flows.calendar_store import CalendarStore  # noqa: E402
@@ -377,14 +377,7 @@ def format_profile(p: dict, explain: str, batch: int) -> str:
 
 # ---- report ------------------------------------------------------------------------------------------------
 def machine(a) -> dict:
-    cpu = "unknown"
-    with contextlib.suppress(OSError):
-        m = re.search(r"^model name\s*:\s*(.+)$", Path("/proc/cpuinfo").read_text(), re.M)
-        cpu = m.group(1).strip() if m else cpu
-    ram = "unknown"
-    with contextlib.suppress(OSError):
-        m = re.search(r"^MemTotal:\s*(\d+) kB", Path("/proc/meminfo").read_text(), re.M)
-        ram = f"{int(m.group(1)) / 1024 / 1024:.1f} GiB" if m else ram
+    cpu, ram = cpu_and_ram()
     with psycopg.connect(conninfo(a, "postgres")) as conn:
         pg = conn.execute("SHOW server_version").fetchone()[0]
         settings = dict(conn.execute(
