@@ -7,7 +7,8 @@ import logging
 from fastapi import FastAPI
 from sqlalchemy import text
 
-from api import errors
+from api import errors, web
+from api.docs_offline import install_offline_docs
 from api.deps import Services
 from api.limits import BodyLimit
 from api.live import Live
@@ -66,8 +67,10 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         description="乡镇吹哨、部门报到 — six-step case loop. Errors: {\"error\": {\"code\", \"message\"}}.",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # served offline from vendored files below
+        redoc_url=None,
     )
-    errors.install(app)
+    errors.install(app, pages=(web.is_page, web.error_page))
     for r in (auth.router, admin.router, cases.router, calendar.router, notifications.router, live.router,
               reports.router):
         app.include_router(r, prefix="/api/v1")
@@ -79,5 +82,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             await s.execute(text("SELECT 1"))
         return {"status": "ok"}
 
+    install_offline_docs(app)
+    web.install(app)
+    app.add_middleware(web.CSRF, secret=settings.secret())
     app.add_middleware(BodyLimit, default=settings.max_body_bytes, uploads=settings.max_upload_bytes)
     return app

@@ -44,6 +44,19 @@ def actor(request: Request, token: str | None = Depends(oauth2)) -> Actor:
     return svc.tokens.read(token, svc.clock())
 
 
+async def sign_in(svc: Services, username: str, password: str):
+    """Check a username and password (REST login and the web login alike).
+    Returns (user, unit, actor); raises Unauthorized with one message for every failure."""
+    if len(username) > 64 or len(password) > 128:
+        raise Unauthorized("用户名或密码错误", "wrong username or password")
+    user = await svc.admin.authenticate(username, password)
+    if user is None:
+        raise Unauthorized("用户名或密码错误", "wrong username or password")
+    async with svc.db.read() as s:
+        unit = await svc.cases.units.get(s, user.unit_id)
+    return user, unit, Actor(user.id, user.username, user.role, unit.id, unit.code, svc.cases.units.township_of(unit))
+
+
 def admin(who: Actor = Depends(actor)) -> Actor:
     if who.role != ADMIN:
         raise Forbidden("仅管理员可执行此操作", "admin only")

@@ -25,14 +25,26 @@ def error_response(status: int, code: str, message: str, extra: dict | None = No
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-def install(app: FastAPI) -> None:
+def install(app: FastAPI, pages=None) -> None:
+    """`pages`: (is_page(request), error_page(request, status, zh_message)) — browser pages get an HTML
+    page in Chinese instead of the JSON error shape."""
+
+    def html(request: Request, status: int, zh: str):
+        if pages and pages[0](request):
+            return pages[1](request, status, zh)
+        return None
+
     @app.exception_handler(DomainError)
-    async def _domain(_: Request, exc: DomainError):
+    async def _domain(request: Request, exc: DomainError):
+        if (page := html(request, exc.status, exc.zh)) is not None:
+            return page
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
         return error_response(exc.status, exc.code, exc.message, exc.extra, headers)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError):
+    async def _validation(request: Request, exc: RequestValidationError):
+        if (page := html(request, 422, "请求内容有误，请返回检查后重试")) is not None:
+            return page
         parts = []
         for e in exc.errors()[:5]:
             where = ".".join(str(p) for p in e.get("loc", ()))
@@ -41,14 +53,18 @@ def install(app: FastAPI) -> None:
         return error_response(422, "validation_error", f"请求内容有误：{detail} / invalid request: {detail}")
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException):
+    async def _http(request: Request, exc: StarletteHTTPException):
         zh, en = HTTP_MESSAGES.get(exc.status_code, ("请求有误", "bad request"))
+        if (page := html(request, exc.status_code, zh)) is not None:
+            return page
         if isinstance(exc.detail, str) and exc.detail and exc.status_code not in HTTP_MESSAGES:
             en = exc.detail
         return error_response(exc.status_code, "http_" + str(exc.status_code), f"{zh} / {en}",
                               headers=getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)
-    async def _crash(_: Request, exc: Exception):
+    async def _crash(request: Request, exc: Exception):
         log.exception("unhandled error")
+        if (page := html(request, 500, "服务器内部错误，请稍后重试")) is not None:
+            return page
         return error_response(500, "internal_error", "服务器内部错误 / internal server error")

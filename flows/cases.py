@@ -10,6 +10,7 @@ import re
 from datetime import datetime
 
 from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from flows import clocks as clk
@@ -37,6 +38,7 @@ DEFAULT_SOURCE = {GRID_WORKER: "grid", "county_supervisor": "county", INTEGRATOR
 LOCATES_ANYWHERE = frozenset({"county_supervisor", INTEGRATOR})  # no own township to fall back on
 ALERTS = ("none", "warning", "overdue", "escalated")
 CODE_RE = re.compile(r"^CS\d{8}(\d{6,})$")
+CLIENT_KEY_RE = re.compile(r"[A-Za-z0-9_.:\-]{1,64}")
 
 
 def case_code(case: Case) -> str:
@@ -250,13 +252,39 @@ class CaseService:
         return await self._view(agg, actor, now)
 
     async def report(self, actor: Actor, raw: dict | None, now: datetime,
-                     townships: set[str] | None = None, also=None) -> dict:
+                     townships: set[str] | None = None, also=None, client_key: str | None = None) -> dict:
         """事件上报 (step 1). `townships`: the township codes an integrator's key may report into.
         `also(session, case)`: rows that belong with the report (an integrator's request record), written in
-        the same transaction."""
+        the same transaction. `client_key`: the reporter's idempotency key (1–64 printable ASCII); a report
+        sent again with the same key returns the first one's case (with `"replayed": true`) and writes nothing.
+        Raises Invalid (422) for a bad body or key, Forbidden (403) for a role that may not report."""
         body = parse_body(CaseCreate, raw)
         if actor.role not in REPORTER_ROLES:
             raise Forbidden("当前角色不能上报事件", f"role '{actor.role}' may not report cases")
+        if client_key is not None:
+            if not CLIENT_KEY_RE.fullmatch(client_key) or actor.id is None:
+                raise Invalid("幂等键须为 1–64 位字母数字", "the idempotency key must be 1-64 of [A-Za-z0-9_.:-]",
+                              code="bad_idempotency_key")
+            replay = await self._replay(actor, client_key, now)
+            if replay is not None:
+                return replay
+        try:
+            return await self._report(actor, body, now, townships, also, client_key)
+        except IntegrityError:
+            replay = await self._replay(actor, client_key, now) if client_key else None
+            if replay is None:
+                raise
+            return replay  # the same key arrived twice at once; the other request wrote it
+
+    async def _replay(self, actor: Actor, client_key: str, now: datetime) -> dict | None:
+        async with self.db.read() as s:
+            case_id = (await s.execute(select(Case.id).where(
+                Case.reporter_id == actor.id, Case.client_key == client_key))).scalar_one_or_none()
+        if case_id is None:
+            return None
+        return {**await self.get(case_id, actor, now), "replayed": True}
+
+    async def _report(self, actor: Actor, body: CaseCreate, now: datetime, townships, also, client_key) -> dict:
         async with unit_of_work(self.db) as s:
             township_id, grid_id = await self._locate(s, actor, body)
             if townships is not None and self.units.code(township_id) not in townships:
@@ -268,6 +296,7 @@ class CaseService:
                 township_id=township_id, grid_id=grid_id, address=body.address, lat=body.lat, lon=body.lon,
                 urgency=body.urgency, source=body.source or DEFAULT_SOURCE.get(actor.role, "township"),
                 status=lc.REPORTED, version=1, reporter_id=actor.id, created_at=now, updated_at=now,
+                client_key=client_key,
             )
             s.add(case)
             await s.flush()  # the id goes into the first timeline entry's hash
@@ -326,6 +355,12 @@ class CaseService:
             agg = await self._visible(s, case_id, actor)
             if agg.case.status in lc.FINAL_STATES:
                 raise Invalid("案件已办结，不能再添加附件", "the case is finished; no more attachments")
+            same = (await s.execute(select(Attachment).where(
+                Attachment.case_id == case_id, Attachment.sha256 == sha256))).scalars().first()
+            if same is not None:  # the same photo sent again (a phone resending its draft): kept once
+                return {"id": same.id, "sha256": sha256, "filename": same.filename,
+                        "content_type": same.content_type, "size": same.size, "at": local(same.at),
+                        "case_version": agg.case.version, "replayed": True}
             seen = self._seen(agg)
             att = Attachment(case_id=case_id, sha256=sha256, filename=filename, content_type=content_type,
                              size=size, uploaded_by_id=actor.id, at=now)

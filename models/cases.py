@@ -15,6 +15,8 @@ class Case(SQLModel, table=True):
         Index("ix_cases_township_status", "township_id", "status"),
         Index("ix_cases_status", "status"),
         Index("ix_cases_closed_at", "closed_at"),
+        # a phone resending a report it kept offline sends the same key: one case, not two
+        Index("ux_cases_reporter_client_key", "reporter_id", "client_key", unique=True),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -47,6 +49,7 @@ class Case(SQLModel, table=True):
     created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False, index=True))
     updated_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     closed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    client_key: str | None = Field(default=None, max_length=64)  # the reporter's idempotency key
 
 
 class Whistle(SQLModel, table=True):

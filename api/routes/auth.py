@@ -1,9 +1,8 @@
 from fastapi import APIRouter, Depends
 from fastapi.security import OAuth2PasswordRequestForm
 
-from api.deps import Services, actor, now, services
+from api.deps import Services, actor, now, services, sign_in
 from api.limits import GuardedRoute
-from api.security import Unauthorized
 from flows.access import Actor
 
 router = APIRouter(tags=["auth"], route_class=GuardedRoute)
@@ -11,14 +10,7 @@ router = APIRouter(tags=["auth"], route_class=GuardedRoute)
 
 @router.post("/auth/token", summary="登录：用户名密码换取访问令牌 (OAuth2 password)")
 async def token(form: OAuth2PasswordRequestForm = Depends(), svc: Services = Depends(services), at=Depends(now)):
-    if len(form.username) > 64 or len(form.password) > 128:
-        raise Unauthorized("用户名或密码错误", "wrong username or password")
-    user = await svc.admin.authenticate(form.username, form.password)
-    if user is None:
-        raise Unauthorized("用户名或密码错误", "wrong username or password")
-    async with svc.db.read() as s:
-        unit = await svc.cases.units.get(s, user.unit_id)
-    who = Actor(user.id, user.username, user.role, unit.id, unit.code, svc.cases.units.township_of(unit))
+    user, unit, who = await sign_in(svc, form.username, form.password)
     return {
         "access_token": svc.tokens.issue(who, at),
         "token_type": "bearer",

@@ -3,7 +3,7 @@
 import re
 from typing import Any
 
-from fastapi import APIRouter, Body, Depends, File, Header, Path, Query, UploadFile
+from fastapi import APIRouter, Body, Depends, File, Header, Path, Query, Response, UploadFile
 from fastapi.responses import FileResponse
 
 from api.deps import Services, actor, now, services
@@ -31,9 +31,16 @@ def _store(svc: Services) -> ContentStore:
     return ContentStore(svc.settings.data_dir / "attachments")
 
 
-@router.post("/cases", status_code=201, summary="事件上报")
-async def report(body: CaseCreate, who: Actor = Depends(actor), svc: Services = Depends(services), at=Depends(now)):
-    return await svc.cases.report(who, body, at)
+@router.post("/cases", status_code=201, summary="事件上报",
+             description="`Idempotency-Key` (optional, 1–64 of A-Z a-z 0-9 _ . : -): a report sent again with the "
+                         "same key answers 200 with the case the first one made, instead of a second case.")
+async def report(body: CaseCreate, response: Response,
+                 idempotency_key: str | None = Header(None, max_length=64),
+                 who: Actor = Depends(actor), svc: Services = Depends(services), at=Depends(now)):
+    case = await svc.cases.report(who, body, at, client_key=idempotency_key)
+    if case.get("replayed"):
+        response.status_code = 200
+    return case
 
 
 @router.get("/cases", summary="案件列表（按权限范围）")

@@ -3,10 +3,12 @@
 import asyncio
 import contextlib
 import json
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from api.security import Unauthorized
+from api.web.session import SESSION_COOKIE
 from notifications.events import events_after, public
 
 router = APIRouter(tags=["live"])
@@ -30,8 +32,16 @@ def _frame(event: dict) -> str:
     return text
 
 
+def _same_origin(ws: WebSocket) -> bool:
+    """A page of ours, not another site's script riding on the user's cookie (cross-site WebSocket hijacking)."""
+    origin, host = ws.headers.get("origin"), ws.headers.get("host")
+    return bool(origin and host) and urlsplit(origin).netloc == host
+
+
 async def _authenticate(ws: WebSocket, svc):
     token = ws.query_params.get("token")
+    if not token and ws.cookies.get(SESSION_COOKIE) and _same_origin(ws):  # a signed-in page
+        token = ws.cookies[SESSION_COOKIE]
     if not token:  # or as the first message: {"token": "..."}
         try:
             first = json.loads(await asyncio.wait_for(ws.receive_text(), timeout=10))

@@ -1,0 +1,77 @@
+"""The web UI (SPEC §8): server-rendered pages over the same services as the REST API.
+
+`install(app)` mounts the vendored static files, the pages, CSRF protection for forms and HTML error
+pages for browser paths. The REST API (`/api/…`) and Open311 (`/open311/…`) keep their bearer tokens and
+API keys: no cookie is read there, so CSRF does not apply to them.
+"""
+
+from pathlib import Path
+
+from asgi_csrf import asgi_csrf
+from fastapi import FastAPI, Request
+from fastapi.staticfiles import StaticFiles
+
+from api.web import auth
+from api.web.render import page
+from api.web.session import LoginRequired, login_redirect
+
+STATIC = Path(__file__).parent.parent / "static"
+API_PREFIXES = ("/api/", "/open311/", "/static/", "/healthz", "/openapi.json", "/docs", "/redoc")
+ERROR_TITLES = {401: "请先登录", 403: "无权访问", 404: "页面不存在", 405: "不支持的操作", 409: "内容已被他人更新",
+                413: "内容过大", 422: "无法执行", 429: "操作过于频繁"}
+
+ROUTERS = [auth.router]
+
+
+def is_page(request: Request) -> bool:
+    """A browser page (HTML answers) rather than the REST API, Open311 or a static file."""
+    return not request.url.path.startswith(API_PREFIXES)
+
+
+def error_page(request: Request, status: int, message: str):
+    return page(request, "error.html", status_code=status, title=ERROR_TITLES.get(status, "出错了"),
+                message=message)
+
+
+async def csrf_failed_page(scope, send, message_id):
+    body = ("<!doctype html><html lang=zh-CN><meta charset=utf-8><title>页面已过期</title>"
+            "<p>页面已过期或来源不明，请返回刷新后重试。</p><p><a href=\"/\">返回首页</a></p></html>").encode()
+    await send({"type": "http.response.start", "status": 403,
+                "headers": [(b"content-type", b"text/html; charset=utf-8")]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _bad_multipart(scope) -> bool:
+    """asgi-csrf asserts on a multipart body without a boundary (a 500): refuse those before it reads them."""
+    headers = dict(scope.get("headers") or [])
+    ctype = headers.get(b"content-type", b"")
+    return ctype.split(b";", 1)[0].strip() == b"multipart/form-data" and b"; boundary=" not in ctype
+
+
+def install(app: FastAPI) -> None:
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    for r in ROUTERS:
+        app.include_router(r)
+
+    @app.exception_handler(LoginRequired)
+    async def _login(request: Request, exc: LoginRequired):
+        return login_redirect(request, exc.next_path)
+
+
+class CSRF:
+    """Middleware: every state-changing request to a page carries the double-submit token (asgi-csrf): the
+    hidden `csrftoken` field of each form, or the `x-csrftoken` header htmx and our scripts send."""
+
+    def __init__(self, app, secret: str):
+        self.app = app
+        self.protected = asgi_csrf(app, signing_secret=secret, cookie_samesite="Lax",
+                                   skip_if_scope=lambda scope: scope["path"].startswith(API_PREFIXES),
+                                   send_csrf_failed=csrf_failed_page)
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and not scope["path"].startswith(API_PREFIXES) and _bad_multipart(scope):
+            await send({"type": "http.response.start", "status": 400,
+                        "headers": [(b"content-type", b"text/plain; charset=utf-8")]})
+            await send({"type": "http.response.body", "body": "表单格式不正确 / malformed form".encode()})
+            return
+        await self.protected(scope, receive, send)

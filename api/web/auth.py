@@ -1,0 +1,48 @@
+"""Login (`/`), logout, and where each role lands."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse
+
+from api.deps import sign_in
+from api.security import Unauthorized
+from api.web.render import home_of, page
+from api.web.session import end_session, safe_next, session_actor, start_session
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/")
+async def login_page(request: Request, next: str | None = None):
+    who = session_actor(request)
+    if who is not None:
+        return RedirectResponse(safe_next(next) or home_of(who), status_code=303)
+    return page(request, "auth/login.html", next=safe_next(next), errors={},
+                demo_hint=getattr(request.app.state, "login_hint", None))
+
+
+@router.post("/")
+async def login(request: Request, username: Annotated[str, Form(max_length=200)] = "",
+                password: Annotated[str, Form(max_length=200)] = "", next: Annotated[str, Form(max_length=500)] = ""):
+    svc = request.app.state.services
+    errors = {}
+    if not username.strip():
+        errors["username"] = "请输入用户名"
+    if not password:
+        errors["password"] = "请输入密码"
+    if not errors:
+        try:
+            _, _, who = await sign_in(svc, username.strip(), password)
+        except Unauthorized:
+            errors["_"] = "用户名或密码错误，请重新输入"
+    if errors:
+        return page(request, "auth/login.html", status_code=422, errors=errors, username=username,
+                    next=safe_next(next), demo_hint=getattr(request.app.state, "login_hint", None))
+    response = RedirectResponse(safe_next(next) or home_of(who), status_code=303)
+    return start_session(response, request, svc.tokens.issue(who, svc.clock()), svc.tokens.minutes * 60)
+
+
+@router.post("/logout")
+async def logout():
+    return end_session(RedirectResponse("/", status_code=303))
