@@ -11,7 +11,7 @@ from asgi_csrf import asgi_csrf
 from fastapi import FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 
-from api.web import auth
+from api.web import admin, auth, case, dashboard, inbox, notifications, report, reports
 from api.web.render import page
 from api.web.session import LoginRequired, login_redirect
 
@@ -20,7 +20,8 @@ API_PREFIXES = ("/api/", "/open311/", "/static/", "/healthz", "/openapi.json", "
 ERROR_TITLES = {401: "请先登录", 403: "无权访问", 404: "页面不存在", 405: "不支持的操作", 409: "内容已被他人更新",
                 413: "内容过大", 422: "无法执行", 429: "操作过于频繁"}
 
-ROUTERS = [auth.router]
+ROUTERS = [auth.router, report.router, notifications.router, inbox.router, case.router, dashboard.router,
+           reports.router, admin.router]
 
 
 def is_page(request: Request) -> bool:
