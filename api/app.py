@@ -8,8 +8,8 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 from api import errors, web
-from api.docs_offline import install_offline_docs
 from api.deps import Services
+from api.docs_offline import install_offline_docs
 from api.limits import BodyLimit
 from api.live import Live
 from api.routes import admin, auth, calendar, cases, live, notifications, open311, reports

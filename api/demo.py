@@ -31,8 +31,16 @@ from flows.errors import Conflict
 from flows.sweep import sweep
 from models.cases import Case
 from models.org import Unit, User
+from models.settings_table import Setting
+from models.vocabulary import ROLE_LABELS
 
 DEMO_PASSWORD = "chuishao2026"
+DEMO_LOGINS_KEY = "demo_logins"  # read by the login page (api/web/auth.py)
+# (role, usernames): one or two of each role, in the order of the loop
+DEMO_LOGINS = (("grid_worker", ["fc_g1", "fc_g2"]), ("township_dispatcher", ["fc_dispatcher"]),
+               ("township_liaison", ["fc_liaison"]), ("department_liaison", ["zrzy_liaison", "fc_zfd_liaison"]),
+               ("department_officer", ["zrzy_officer1", "fc_zfd_officer1"]), ("county_supervisor", ["supervisor"]),
+               ("admin", ["admin"]))
 COUNTY_CODE, COUNTY_NAME = "WS", "文水县"
 HANDLING_EXT = "handling+extension"  # planning marker: left in handling with a pending extension
 
@@ -336,12 +344,7 @@ NOT_RESOLVABLE = "经现场核实，该问题属历史遗留问题，现阶段�
 TRANSFERRED = ("经调查，当事人涉嫌违法犯罪，已依法移送县公安局处理", "已制作案件移送函，移送司法机关依法处理")
 STATE_ORDER = (lc.REPORTED, lc.ACCEPTED, lc.DISPATCHED, lc.HANDLING, lc.FEEDBACK, lc.CLOSED, lc.REJECTED,
                lc.MERGED, lc.RETURNED, lc.DISPUTED, lc.SUSPENDED)
-ROLE_LABELS = {
-    "admin": "管理员 admin", "county_supervisor": "县级监督 county supervisor",
-    "township_dispatcher": "乡镇受理 township dispatcher", "township_liaison": "乡镇联络员 township liaison",
-    "grid_worker": "网格员 grid worker", "department_liaison": "部门联络员 department liaison",
-    "department_officer": "部门执法人员 department officer",
-}
+
 
 # ---- working time: the project's own calendar (flows.calendar), loaded from the database ---------
 def add_working(cal: WorkingCalendar, t: datetime, minutes: float) -> datetime:
@@ -1083,6 +1086,9 @@ async def build_demo(svc: Services, *, seed: int = 2026, months: int = 3, log=pr
         svc.admin.passwords = passwords
     demo.plan_history()
     steps, alerts = await demo.replay()
+    async with svc.db.transaction() as s:  # the login page and `chuishao serve` show these to a new user
+        s.add(Setting(key=DEMO_LOGINS_KEY, value={"password": DEMO_PASSWORD, "logins": [
+            [role, names] for role, names in DEMO_LOGINS if role != "admin" or demo.admin_created]}))
     return summary(demo, steps, alerts, wallclock.monotonic() - began)
 
 
@@ -1106,11 +1112,7 @@ def summary(demo: Demo, steps: int, alerts: int, elapsed: float) -> str:
         f"  演示账号 demo logins（统一密码 password: {DEMO_PASSWORD}"
         + ("" if demo.admin_created else "；admin 沿用已有密码 keeps its existing password") + "）:",
     ]
-    logins = (("admin", "admin"), ("county_supervisor", "supervisor"), ("township_dispatcher", "fc_dispatcher"),
-              ("township_liaison", "fc_liaison"), ("grid_worker", "fc_g1 … fc_g5"),
-              ("department_liaison", "zrzy_liaison, fc_zfd_liaison"),
-              ("department_officer", "zrzy_officer1, fc_zfd_officer1"))
-    lines += [f"    {ROLE_LABELS[role]}: {names}" for role, names in logins]
+    lines += [f"    {ROLE_LABELS[role]} {role}: {', '.join(names)}" for role, names in DEMO_LOGINS]
     prefixes = ", ".join(f"{t.prefix}={t.name}" for t in TOWNSHIPS)
     depts = ", ".join(d.code.lower() for d in DEPARTMENTS)
     lines += [

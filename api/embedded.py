@@ -71,6 +71,27 @@ async def _wait_healthy(url: str, seconds: float = 120) -> None:
     raise RuntimeError(f"Prefect server at {url} did not become healthy")
 
 
+async def _announce(server, app, host: str, port: int, log) -> None:
+    """Once the API answers: where the web UI is and, for the demo county, who to sign in as."""
+    from api.web.auth import DEMO_LOGINS_KEY
+    from flows.settings import read_setting
+    from models.vocabulary import ROLE_LABELS
+
+    while not server.started:
+        await asyncio.sleep(0.1)
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    log(f"• 就绪 ready — 在浏览器中打开 open the web UI: http://{shown}:{port}/   (API docs: /docs)")
+    try:
+        demo = await read_setting(app.state.services.db, DEMO_LOGINS_KEY)
+    except Exception:  # noqa: BLE001 - a hint, never a reason to stop serving
+        demo = None
+    if demo:
+        log(f"• 演示账号 demo logins (password {demo['password']}):")
+        for role, names in demo["logins"]:
+            log(f"    {ROLE_LABELS.get(role, role)} {role}: {', '.join(names)}")
+    await asyncio.Event().wait()  # stay until cancelled with the other tasks
+
+
 async def run(settings: Settings, host: str, port: int, log=print) -> None:
     prefect_port = int(os.environ.get("CHUISHAO_PREFECT_PORT") or free_port())
     prefect_url = configure_prefect(settings.data_dir, prefect_port)
@@ -85,7 +106,8 @@ async def run(settings: Settings, host: str, port: int, log=print) -> None:
         f"{settings.data_dir / 'prefect'}) …")
     prefect_server = _Server(uvicorn.Config(prefect_app(), host="127.0.0.1", port=prefect_port,
                                             log_level="warning", lifespan="on", access_log=False))
-    api_server = _Server(uvicorn.Config(create_app(settings), host=host, port=port, log_level="info",
+    app = create_app(settings)
+    api_server = _Server(uvicorn.Config(app, host=host, port=port, log_level="info",
                                         ws_per_message_deflate=False, timeout_graceful_shutdown=15))
     stop = asyncio.Event()
     tasks = [asyncio.create_task(prefect_server.serve(), name="prefect-server")]
@@ -101,6 +123,7 @@ async def run(settings: Settings, host: str, port: int, log=print) -> None:
         log(f"• 启动 API starting on http://{host}:{port}  (docs: /docs, health: /healthz)")
         api = asyncio.create_task(api_server.serve(), name="api")
         tasks.append(api)
+        tasks.append(asyncio.create_task(_announce(api_server, app, host, port, log), name="announce"))
         stopping = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait([*tasks, stopping], return_when=asyncio.FIRST_COMPLETED)
         for t in done:

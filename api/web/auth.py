@@ -9,8 +9,22 @@ from api.deps import sign_in
 from api.security import Unauthorized
 from api.web.render import home_of, page
 from api.web.session import end_session, safe_next, session_actor, start_session
+from flows.settings import read_setting
+from models.vocabulary import ROLE_LABELS
 
 router = APIRouter(include_in_schema=False)
+
+
+DEMO_LOGINS_KEY = "demo_logins"  # written by `chuishao demo` (api/demo.py)
+
+
+async def _demo(request: Request) -> dict | None:
+    """The demo county's logins, shown on the login page so a new user can try every role."""
+    value = await read_setting(request.app.state.services.db, DEMO_LOGINS_KEY)
+    if not value:
+        return None
+    return {"password": value.get("password"),
+            "logins": [(ROLE_LABELS.get(role, role), names) for role, names in value.get("logins", [])]}
 
 
 @router.get("/")
@@ -18,8 +32,7 @@ async def login_page(request: Request, next: str | None = None):
     who = session_actor(request)
     if who is not None:
         return RedirectResponse(safe_next(next) or home_of(who), status_code=303)
-    return page(request, "auth/login.html", next=safe_next(next), errors={},
-                demo_hint=getattr(request.app.state, "login_hint", None))
+    return page(request, "auth/login.html", next=safe_next(next), errors={}, demo=await _demo(request))
 
 
 @router.post("/")
@@ -38,7 +51,7 @@ async def login(request: Request, username: Annotated[str, Form(max_length=200)]
             errors["_"] = "用户名或密码错误，请重新输入"
     if errors:
         return page(request, "auth/login.html", status_code=422, errors=errors, username=username,
-                    next=safe_next(next), demo_hint=getattr(request.app.state, "login_hint", None))
+                    next=safe_next(next), demo=await _demo(request))
     response = RedirectResponse(safe_next(next) or home_of(who), status_code=303)
     return start_session(response, request, svc.tokens.issue(who, svc.clock()), svc.tokens.minutes * 60)
 
