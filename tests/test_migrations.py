@@ -1,0 +1,18 @@
+"""The migrations build exactly the schema the models describe, on both databases, so an upgrade of an
+existing installation gets every table, column and index a fresh one has."""
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from models import metadata
+from models.db import make_sync_engine
+
+
+def test_the_migrated_schema_is_the_one_the_models_describe(db_url):
+    engine = make_sync_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata)
+    finally:
+        engine.dispose()
+    assert diff == []
