@@ -39,6 +39,8 @@ LOCATES_ANYWHERE = frozenset({"county_supervisor", INTEGRATOR})  # no own townsh
 ALERTS = ("none", "warning", "overdue", "escalated")
 CODE_RE = re.compile(r"^CS\d{8}(\d{6,})$")
 CLIENT_KEY_RE = re.compile(r"[A-Za-z0-9_.:\-]{1,64}")
+# list orders; the id breaks ties so that paging is stable
+ORDERS = {"newest": (Case.id.desc(),), "deadline": (Case.deadline.asc().nulls_last(), Case.id.asc())}
 
 
 def case_code(case: Case) -> str:
@@ -351,13 +353,17 @@ class CaseService:
 
     async def attach(self, case_id: int, actor: Actor, *, sha256: str, filename: str, content_type: str,
                      size: int, now: datetime) -> dict:
+        """Record a stored file (content-addressed by `sha256`) on the case, with a timeline entry.
+        The same file sent again by the same person returns the first record (`"replayed": true`) and writes
+        nothing. Raises Forbidden (403) outside scope, Invalid (422) on a finished case."""
         async with unit_of_work(self.db) as s:
             agg = await self._visible(s, case_id, actor)
             if agg.case.status in lc.FINAL_STATES:
                 raise Invalid("案件已办结，不能再添加附件", "the case is finished; no more attachments")
             same = (await s.execute(select(Attachment).where(
-                Attachment.case_id == case_id, Attachment.sha256 == sha256))).scalars().first()
-            if same is not None:  # the same photo sent again (a phone resending its draft): kept once
+                Attachment.case_id == case_id, Attachment.sha256 == sha256,
+                Attachment.uploaded_by_id == actor.id))).scalars().first()
+            if same is not None:  # the same photo sent again by the same person (a phone resending its draft)
                 return {"id": same.id, "sha256": sha256, "filename": same.filename,
                         "content_type": same.content_type, "size": same.size, "at": local(same.at),
                         "case_version": agg.case.version, "replayed": True}
@@ -413,8 +419,16 @@ class CaseService:
 
     async def list(self, actor: Actor, now: datetime, *, status: str | None = None, township: str | None = None,
                    unit: str | None = None, alert: str | None = None, q: str | None = None, page: int = 1,
-                   page_size: int = 20) -> dict:
+                   page_size: int = 20, order: str = "newest", where=None) -> dict:
+        """The caller's cases, filtered, one page: {"items": [case view], "total", "page", "page_size"}.
+        `order`: "newest" (id descending, the REST API's order) or "deadline" (soonest first, so overdue
+        first; no deadline last; then id). `where`: an extra SQL condition on `cases` (the inbox's
+        "waits for me" rule, flows/inbox.py). Raises Invalid for an unknown filter value."""
+        if order not in ORDERS:
+            raise Invalid(f"未知排序 {order}", f"unknown order '{order}'")
         stmt = self._scope(select(Case), actor)
+        if where is not None:
+            stmt = stmt.where(where)
         async with self.db.read() as s:
             if status:
                 wanted = [x for x in status.split(",") if x]
@@ -447,7 +461,7 @@ class CaseService:
                                           Case.address.like(like)))
             total = (await s.execute(select(func.count()).select_from(stmt.subquery()))).scalar_one()
             cases = list((await s.execute(
-                stmt.order_by(Case.id.desc()).offset((page - 1) * page_size).limit(page_size))).scalars())
+                stmt.order_by(*ORDERS[order]).offset((page - 1) * page_size).limit(page_size))).scalars())
             ids = [c.id for c in cases]
             whistles = list((await s.execute(select(Whistle).where(Whistle.case_id.in_(ids))
                                              .order_by(Whistle.id))).scalars()) if ids else []
