@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from pydantic import ConfigDict, Field, StringConstraints, field_validator
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from flows.commands import Body, Code, parse_body
@@ -16,6 +16,8 @@ from flows.units import UnitDirectory
 from flows.uow import unit_of_work
 from models.catalog import CatalogItem, CatalogOverride
 from models.db import Database
+from models.notifications import Delivery
+from models.open311 import ApiKey
 from models.org import UNIT_KINDS, Unit, User
 
 CLOCKS = ("accept", "dispatch", "check_in", "handle", "verify", "arbitrate")
@@ -85,6 +87,70 @@ class OverrideIn(Body):
     lead_unit: Code | None = None
     assist_units: list[Code] | None = Field(default=None, max_length=20)
     limits: Limits | None = None
+
+
+class UserUpdate(Body):
+    """What the admin may change on an existing user (the password and username stay as they are)."""
+
+    model_config = ConfigDict(extra="forbid", strict=False)  # dates arrive as ISO strings
+
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)] | None = None
+    role: Literal["grid_worker", "township_dispatcher", "township_liaison", "department_liaison",
+                  "department_officer", "county_supervisor", "admin"] | None = None
+    unit: Code | None = None
+    certificate_no: Annotated[str, StringConstraints(max_length=64)] | None = None
+    certificate_expires: date | None = None
+    phone: Annotated[str, StringConstraints(max_length=32)] | None = None
+    email: Annotated[str, StringConstraints(max_length=200)] | None = None
+
+
+# passwords anyone would try first; with the rules in weak_password they make a password trivial
+COMMON_PASSWORDS = frozenset({
+    "password", "passw0rd", "password1", "password123", "qwertyui", "qwerty123", "1qaz2wsx", "abc12345",
+    "abcd1234", "admin123", "admin888", "iloveyou", "woaini1314", "a1234567", "aa123456", "zxcvbnm1",
+    "chuishao", "11111111", "123456789", "1234567890", "12345678", "87654321", "88888888", "66666666",
+})
+
+
+def weak_password(password: str, username: str = "") -> str | None:
+    """Why `password` is too easy to guess (a Chinese sentence for the form), or None when it is acceptable.
+    Refused: shorter than 8, a well-known password, one repeated character, a run of consecutive digits or
+    letters, only digits, or the username in it."""
+    p = password.lower()
+    if len(password) < 8:
+        return "密码至少 8 位"
+    if p in COMMON_PASSWORDS:
+        return "密码过于常见，请换一个"
+    if len(set(p)) <= 2:
+        return "密码不能由同一两个字符重复组成"
+    steps = {ord(b) - ord(a) for a, b in zip(p, p[1:], strict=False)}
+    if steps in ({1}, {-1}):
+        return "密码不能是连续的数字或字母"
+    if p.isdigit():
+        return "密码不能全是数字，请加入字母"
+    if username and len(username) >= 3 and username.lower() in p:
+        return "密码不能包含用户名"
+    return None
+
+
+def tree_order(units: list[dict]) -> list[dict]:
+    """`units` ({code, parent, kind, name, …}) in tree order with a `depth`: the county, its departments, then
+    each township followed by its team and its grids. Orphans (a parent missing) come last at depth 0."""
+    kind_rank = {"county": 0, "department": 1, "township": 2, "team": 3, "grid": 4}
+    children: dict[str | None, list[dict]] = {}
+    codes = {u["code"] for u in units}
+    for u in units:
+        parent = u["parent"] if u["parent"] in codes else None
+        children.setdefault(parent, []).append(u)
+    out: list[dict] = []
+
+    def walk(code: str | None, depth: int) -> None:
+        for u in sorted(children.get(code, []), key=lambda x: (kind_rank.get(x["kind"], 9), x["code"])):
+            out.append({**u, "depth": depth})
+            walk(u["code"], depth + 1)
+
+    walk(None, 0)
+    return out
 
 
 class Passwords:
@@ -253,6 +319,158 @@ class AdminService:
         return {"item": code, "township": township_code, "lead_unit": self.units.code(lead),
                 "assist_units": None if assists is None else [self.units.code(a) for a in assists],
                 "limits": body.limits}
+
+    # ---- what the admin pages read and change (the REST API above keeps its own shapes) -----------------
+    async def overview(self) -> dict:
+        """Counts for the admin's overview: {"units", "users", "active_users", "items", "overrides", "api_keys",
+        "active_api_keys", "failed_deliveries"} (deliveries that gave up after their last retry)."""
+        async with self.db.read() as s:
+            async def count(model, *where) -> int:
+                return (await s.execute(select(func.count()).select_from(model).where(*where))).scalar_one()
+
+            return {
+                "units": await count(Unit),
+                "users": await count(User),
+                "active_users": await count(User, User.active.is_(True)),
+                "items": await count(CatalogItem),
+                "overrides": await count(CatalogOverride),
+                "api_keys": await count(ApiKey),
+                "active_api_keys": await count(ApiKey, ApiKey.active.is_(True)),
+                "failed_deliveries": await count(Delivery, Delivery.state == "failed"),
+            }
+
+    async def unit_tree(self) -> list[dict]:
+        """Every unit in tree order (see `tree_order`): {"id", "code", "name", "kind", "parent", "polygon",
+        "depth", "users"} — `users`: how many users belong to it."""
+        async with self.db.read() as s:
+            await self.units.reload(s)
+            rows = (await s.execute(select(Unit))).scalars().all()
+            counts = dict((await s.execute(select(User.unit_id, func.count()).group_by(User.unit_id))).all())
+        return tree_order([{**unit_dict(u, self.units.code(u.parent_id)), "users": counts.get(u.id, 0)}
+                           for u in rows])
+
+    def _user_row(self, u: User) -> dict:
+        return {**user_dict(u, self.units.code(u.unit_id)), "unit_name": self.units.name(u.unit_id)}
+
+    async def find_users(self, *, unit: str | None = None, role: str | None = None, active: bool | None = None,
+                         q: str | None = None, page: int = 1, page_size: int = 50) -> dict:
+        """One page of users, by username: {"total", "page", "page_size", "items": [user_dict + "unit_name"]}.
+        `unit` (a code) also takes the users of the units under it (a township's grids and team); `q`
+        matches username or name. An unknown unit code is 422."""
+        async with self.db.read() as s:
+            await self.units.reload(s)
+            where = []
+            if unit:
+                u = await self._unit(s, unit)
+                ids = {u.id}
+                if u.kind == "township":  # a township's people include its grids' and its team's
+                    ids |= {g.id for g in self.units.grids(u.id)} | {self.units.team_of(u.id)} - {None}
+                where.append(User.unit_id.in_(ids))
+            if role:
+                where.append(User.role == role)
+            if active is not None:
+                where.append(User.active.is_(active))
+            if q:
+                like = f"%{q.strip()}%"
+                where.append(User.username.ilike(like) | User.name.ilike(like))
+            total = (await s.execute(select(func.count()).select_from(User).where(*where))).scalar_one()
+            rows = (await s.execute(select(User).where(*where).order_by(User.username)
+                                    .offset((page - 1) * page_size).limit(page_size))).scalars().all()
+        return {"total": total, "page": page, "page_size": page_size, "items": [self._user_row(u) for u in rows]}
+
+    async def get_user(self, username: str) -> dict:
+        """One user (user_dict + "unit_name"); 404 when there is none."""
+        async with self.db.read() as s:
+            user = (await s.execute(select(User).where(User.username == username))).scalar_one_or_none()
+            if user is None:
+                raise NotFound(f"用户 {username} 不存在", f"user '{username}' not found")
+            await self.units.get(s, user.unit_id)
+        return self._user_row(user)
+
+    async def _other_active_admins(self, s, user: User) -> int:
+        return (await s.execute(select(func.count()).select_from(User).where(
+            User.role == "admin", User.active.is_(True), User.id != user.id))).scalar_one()
+
+    async def update_user(self, username: str, raw: dict, now: datetime) -> dict:
+        """Change a user's name, role, unit, certificate (执法证号 and expiry), phone or e-mail. Only the fields
+        present in `raw` change (`None` clears an optional one). 404 unknown user; 422 a role that cannot
+        belong to the unit, or taking the admin role from the last active admin.
+        Sessions already issued keep the old role until they expire (issue #10)."""
+        body = parse_body(UserUpdate, raw)
+        fields = body.model_fields_set
+        async with unit_of_work(self.db) as s:
+            user = (await s.execute(select(User).where(User.username == username))).scalar_one_or_none()
+            if user is None:
+                raise NotFound(f"用户 {username} 不存在", f"user '{username}' not found")
+            unit = await self._unit(s, body.unit) if "unit" in fields and body.unit else \
+                await self.units.get(s, user.unit_id)
+            role = body.role if "role" in fields and body.role else user.role
+            if unit.kind not in ROLE_UNIT_KINDS[role]:
+                raise Invalid(f"角色 {role} 不能属于 {unit.kind} 类单位",
+                              f"role '{role}' cannot belong to a {unit.kind} unit", code="role_unit")
+            demoting = user.role == "admin" and role != "admin" and user.active
+            if demoting and not await self._other_active_admins(s, user):
+                raise Invalid("这是最后一个管理员账号，不能改为其他角色", "the last active admin must stay admin",
+                              code="last_admin")
+            user.role, user.unit_id = role, unit.id
+            for name in ("name", "certificate_no", "certificate_expires", "phone", "email"):
+                if name in fields:
+                    value = getattr(body, name)
+                    if name == "name" and not value:
+                        continue  # a user always has a name
+                    setattr(user, name, value or None)
+        return self._user_row(user)
+
+    async def set_active(self, username: str, active: bool, now: datetime) -> dict:
+        """Deactivate (停用) or reactivate a user. A deactivated user can no longer sign in; sessions already
+        issued stay valid until they expire (issue #10). 404 unknown user; 422 deactivating the last
+        active admin."""
+        async with unit_of_work(self.db) as s:
+            user = (await s.execute(select(User).where(User.username == username))).scalar_one_or_none()
+            if user is None:
+                raise NotFound(f"用户 {username} 不存在", f"user '{username}' not found")
+            if not active and user.role == "admin" and user.active and not await self._other_active_admins(s, user):
+                raise Invalid("这是最后一个管理员账号，不能停用", "the last active admin cannot be deactivated",
+                              code="last_admin")
+            user.active = active
+            await self.units.get(s, user.unit_id)
+        return self._user_row(user)
+
+    async def find_items(self, *, q: str | None = None, page: int = 1, page_size: int = 20) -> dict:
+        """One page of catalog items by code: {"total", "page", "page_size", "items": [item dict + "overrides"
+        (how many townships override it)]}. `q` matches code, name or category."""
+        async with self.db.read() as s:
+            where = []
+            if q:
+                like = f"%{q.strip()}%"
+                where.append(CatalogItem.code.ilike(like) | CatalogItem.name.ilike(like)
+                             | CatalogItem.category.ilike(like))
+            total = (await s.execute(select(func.count()).select_from(CatalogItem).where(*where))).scalar_one()
+            rows = (await s.execute(select(CatalogItem).where(*where).order_by(CatalogItem.code)
+                                    .offset((page - 1) * page_size).limit(page_size))).scalars().all()
+            ids = [i.id for i in rows]
+            counts = dict((await s.execute(select(CatalogOverride.item_id, func.count())
+                                           .where(CatalogOverride.item_id.in_(ids))
+                                           .group_by(CatalogOverride.item_id))).all()) if ids else {}
+            await self.units.reload(s)
+        return {"total": total, "page": page, "page_size": page_size,
+                "items": [{**self._item_dict(i), "overrides": counts.get(i.id, 0)} for i in rows]}
+
+    async def get_item(self, code: str) -> dict:
+        """One catalog item with its township overrides: the item dict plus "overrides": [{"township",
+        "lead_unit", "assist_units" (None: the item's), "limits" (None: the item's)}] by township code.
+        404 when there is no such item."""
+        async with self.db.read() as s:
+            item = (await s.execute(select(CatalogItem).where(CatalogItem.code == code))).scalar_one_or_none()
+            if item is None:
+                raise NotFound(f"事项 {code} 不存在", f"catalog item '{code}' not found")
+            rows = (await s.execute(select(CatalogOverride).where(CatalogOverride.item_id == item.id))).scalars().all()
+            await self.units.reload(s)
+        overrides = [{"township": self.units.code(o.township_id), "lead_unit": self.units.code(o.lead_unit_id),
+                      "assist_units": None if o.assist_unit_ids is None
+                      else [self.units.code(u) for u in o.assist_unit_ids],
+                      "limits": o.limits} for o in rows]
+        return {**self._item_dict(item), "overrides": sorted(overrides, key=lambda o: o["township"] or "")}
 
     async def authenticate(self, username: str, password: str) -> User | None:
         async with self.db.read() as s:

@@ -9,6 +9,8 @@ from sqlalchemy import and_, case, func, or_, select
 
 from flows import lifecycle as lc
 from flows.clock import LOCAL_TZ, local
+from flows.errors import Invalid
+from flows.uow import unit_of_work
 from models.cases import Case, Remark, Verification, Whistle
 from models.catalog import CatalogItem
 from models.clocks import Alert, StepClock
@@ -47,6 +49,37 @@ DEFINITIONS = [
     ("环比", "与上一自然月同一口径的数值相比的变化率。"),
     ("统计时间", "统计月为北京时间当月 1 日 0 时至次月 1 日 0 时。"),
 ]
+
+
+async def scorecard_settings(db: Database) -> dict:
+    """The scorecard as the admin keeps it: {"weights": {key: int} (every key of DEFAULT_WEIGHTS),
+    "list_min_whistles": int, "stored": bool} — defaults where nothing was saved."""
+    async with db.read() as s:
+        row = await s.get(Setting, SCORECARD_KEY)
+    kept = row.value if row else {}
+    return {"weights": {**DEFAULT_WEIGHTS, **kept.get("weights", {})},
+            "list_min_whistles": kept.get("list_min_whistles", MIN_WHISTLES_FOR_LISTS), "stored": row is not None}
+
+
+async def set_scorecard(db: Database, weights: dict[str, int], list_min_whistles: int) -> dict:
+    """Save the department scorecard's weights (keys of DEFAULT_WEIGHTS; a missing key takes its default) and
+    the red/black-list threshold (minimum whistles in the month). Returns {"weights", "list_min_whistles"}.
+    Raises Invalid (422) when every weight is 0 or a key is unknown; callers check the bounds (0–100 and
+    0–10000)."""
+    unknown = set(weights) - set(DEFAULT_WEIGHTS)
+    if unknown:
+        raise Invalid(f"未知的权重项：{', '.join(sorted(unknown))}", f"unknown weights: {sorted(unknown)}")
+    merged = {**DEFAULT_WEIGHTS, **weights}
+    if not any(merged.values()):
+        raise Invalid("权重不能全为 0", "at least one weight must be above 0")
+    value = {"weights": merged, "list_min_whistles": list_min_whistles}
+    async with unit_of_work(db) as s:
+        row = await s.get(Setting, SCORECARD_KEY)
+        if row is None:
+            s.add(Setting(key=SCORECARD_KEY, value=value))
+        else:
+            row.value = value
+    return value
 
 
 def month_window(month: str) -> tuple[datetime, datetime]:

@@ -4,7 +4,7 @@ imported from the State Council's yearly notice. Each process keeps the calendar
 import csv
 import io
 import json
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import delete, select
 
@@ -17,6 +17,10 @@ from models.clocks import CalendarDay, CalendarYear, StepClock
 from models.db import Database
 from models.settings_table import Setting
 
+# the package's holiday names (English) as people say them
+HOLIDAY_NAMES = {"New Year's Day": "元旦", "Spring Festival": "春节", "Tomb-sweeping Day": "清明节",
+                 "Labour Day": "劳动节", "Dragon Boat Festival": "端午节", "National Day": "国庆节",
+                 "Mid-autumn Festival": "中秋节", "Anti-Fascist 70th Day": "抗战胜利纪念日"}
 HOURS_KEY = "working_hours"
 VERSION_KEY = "calendar_version"  # bumped on every change, so other processes know to reload
 
@@ -125,6 +129,45 @@ class CalendarStore:
             "hours": [[a.strftime("%H:%M"), b.strftime("%H:%M")] for a, b in self.current.hours],
             "days": [{"date": d.day.isoformat(), "kind": d.kind, "name": d.name, "source": d.source} for d in days],
         }
+
+    async def year_view(self, year: int, now: datetime) -> dict:
+        """Every date of `year` as the calendar page shows it: {"year", "official", "source", "hours",
+        "days": [{"date": date, "kind": "holiday" | "workday" | "weekend" | "normal", "working": bool,
+        "name": str | None, "source": "package" | "import" | "admin" | "rules" | None}]}.
+        `holiday`: a statutory day off (a rule-based one in a year without official data, source "rules");
+        `workday`: a make-up working day (调休上班) on a weekend. Reads other processes' edits first."""
+        await self.refresh_if_changed(now)
+        stored = await self.year(year)
+        rows = {d["date"]: d for d in stored["days"]}
+        cal = self.current
+        rule_names: dict[date, str] = {}
+        if not stored["official"]:
+            import holidays
+
+            rule_names = dict(holidays.China(years=year, language="zh_CN").items())
+        days, d = [], date(year, 1, 1)
+        while d.year == year:
+            row = rows.get(d.isoformat())
+            working = cal.is_workday(d)
+            if row:
+                kind, source, name = row["kind"], row["source"], row["name"] or self._package_name(d)
+            elif not working and (d.weekday() < 5 or d in rule_names):
+                kind, source, name = "holiday", "rules", rule_names.get(d)
+            else:
+                kind, source, name = ("weekend" if d.weekday() >= 5 else "normal"), None, None
+            days.append({"date": d, "kind": kind, "working": working, "name": name, "source": source})
+            d += timedelta(days=1)
+        return {**{k: stored[k] for k in ("year", "official", "source", "hours")}, "days": days}
+
+    @staticmethod
+    def _package_name(d: date) -> str | None:
+        try:
+            import chinese_calendar
+
+            _, name = chinese_calendar.get_holiday_detail(d)
+        except (ImportError, NotImplementedError):
+            return None
+        return HOLIDAY_NAMES.get(name, name) if name else None
 
     async def seed(self, now: datetime) -> int:
         """Every year the maintained `chinese-calendar` package knows (it agrees with `holidays` on 2025–2026)."""

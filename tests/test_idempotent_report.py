@@ -31,7 +31,8 @@ def test_a_resent_report_with_the_same_key_returns_the_first_case(county):
 
 def test_a_bad_key_is_refused_and_writes_nothing(county):
     api = county
-    r = api.as_("gw_fc1").post("/api/v1/cases", json={"title": "x"}, headers={"Idempotency-Key": "has spaces / slashes"})
+    r = api.as_("gw_fc1").post("/api/v1/cases", json={"title": "x"},
+                               headers={"Idempotency-Key": "has spaces / slashes"})
     assert r.status_code in (400, 422), r.text
     assert "error" in r.json()
     assert _count_cases(api) == 0

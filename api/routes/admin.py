@@ -9,7 +9,6 @@ from api.deps import Services, actor, admin, now, services
 from api.limits import GuardedRoute
 from flows.admin import CatalogIn, OverrideIn, UnitIn, UserIn
 from flows.commands import Code
-from flows.errors import Invalid
 
 router = APIRouter(tags=["admin"], route_class=GuardedRoute)
 CODE_PATTERN = r"^[A-Za-z0-9_.\-]+$"
@@ -63,17 +62,6 @@ class ScorecardIn(BaseModel):
 
 @router.put("/settings/scorecard", summary="部门考核权重与红黑榜门槛", dependencies=[Depends(admin)])
 async def set_scorecard(body: ScorecardIn, svc: Services = Depends(services)):
-    from flows.bulletin import DEFAULT_WEIGHTS, SCORECARD_KEY
-    from models.settings_table import Setting
+    from flows.bulletin import set_scorecard
 
-    weights = {**DEFAULT_WEIGHTS, **body.weights}
-    if not any(weights.values()):
-        raise Invalid("权重不能全为 0", "at least one weight must be above 0")
-    value = {"weights": weights, "list_min_whistles": body.list_min_whistles}
-    async with svc.db.transaction() as s:
-        row = await s.get(Setting, SCORECARD_KEY)
-        if row is None:
-            s.add(Setting(key=SCORECARD_KEY, value=value))
-        else:
-            row.value = value
-    return value
+    return await set_scorecard(svc.db, body.weights, body.list_min_whistles)

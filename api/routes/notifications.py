@@ -5,14 +5,15 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
-from sqlalchemy import func, select, update
+from sqlalchemy import select
 
 from api.deps import Services, actor, admin, now, services
 from api.limits import GuardedRoute
+from flows import inbox_notes
 from flows.access import Actor
 from flows.clock import local
 from flows.errors import Invalid
-from models.notifications import Delivery, DeliveryAttempt, Event, Notification, UserChannel
+from models.notifications import Delivery, DeliveryAttempt, UserChannel
 
 router = APIRouter(tags=["notifications"], route_class=GuardedRoute)
 
@@ -42,24 +43,12 @@ def _check_address(channel: str, address: str) -> None:
 async def my_notifications(unread: bool = False, page: int = Query(1, ge=1, le=100000),
                            page_size: int = Query(20, ge=1, le=100), who: Actor = Depends(actor),
                            svc: Services = Depends(services)):
-    async with svc.db.read() as s:
-        q = (select(Notification, Event).join(Event, Event.id == Notification.event_id)
-             .where(Notification.user_id == who.id))
-        if unread:
-            q = q.where(Notification.read_at.is_(None))
-        rows = (await s.execute(q.order_by(Notification.id.desc()).offset((page - 1) * page_size)
-                                .limit(page_size))).all()
-    return {"items": [{"id": n.id, "event_id": e.id, "title": n.title, "kind": e.kind, "action": e.action,
-                       "case_id": e.case_id, "at": local(n.at), "read": n.read_at is not None} for n, e in rows],
-            "page": page, "page_size": page_size}
+    return await inbox_notes.list_notes(svc.db, who, unread=unread, page=page, page_size=page_size)
 
 
 @router.get("/notifications/unread_count", summary="未读数")
 async def unread_count(who: Actor = Depends(actor), svc: Services = Depends(services)):
-    async with svc.db.read() as s:
-        n = (await s.execute(select(func.count()).select_from(Notification).where(
-            Notification.user_id == who.id, Notification.read_at.is_(None)))).scalar_one()
-    return {"unread": n}
+    return {"unread": await inbox_notes.unread_count(svc.db, who)}
 
 
 @router.post("/notifications/read", summary="标记已读")
@@ -67,12 +56,7 @@ async def mark_read(body: ReadIn, who: Actor = Depends(actor), svc: Services = D
                     at: datetime = Depends(now)):
     if not body.all and not body.ids:
         raise Invalid("请指定要标记的通知", "give ids, or all: true")
-    async with svc.db.transaction() as s:
-        q = update(Notification).where(Notification.user_id == who.id, Notification.read_at.is_(None))
-        if not body.all:
-            q = q.where(Notification.id.in_(body.ids))
-        result = await s.execute(q.values(read_at=at).execution_options(synchronize_session=False))
-    return {"marked": result.rowcount}
+    return {"marked": await inbox_notes.mark_read(svc.db, who, at, ids=body.ids, everything=body.all)}
 
 
 @router.get("/me/channels", summary="我的外部通知渠道")

@@ -1,5 +1,38 @@
-"""Pages: dashboard (being built)."""
+"""Pages: the live dashboard (实时看板) of a township or the whole county.
 
-from fastapi import APIRouter
+`/dashboard` renders today's figures (flows/dashboard.py) as big numbers, ECharts charts and tables;
+`/dashboard/data.json` gives the same figures, which api/static/dashboard.js fetches again whenever a live
+event in the caller's scope arrives, so the page stays current without a reload.
+"""
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from api.web.render import page, when
+from api.web.session import WebActor
+from flows.clock import LOCAL_TZ
+from flows.dashboard import figures
 
 router = APIRouter(include_in_schema=False)
+
+
+async def _figures(request: Request, who) -> dict:
+    """The figures plus what the page shows as text: each event's time as people say it, the update time."""
+    svc = request.app.state.services
+    now = svc.clock()
+    data = await figures(svc.db, svc.cases.units, who, now)
+    for e in data["latest"]:
+        e["when"] = when(e["at"], now)
+    data["updated"] = now.astimezone(LOCAL_TZ).strftime("%H:%M:%S")
+    return data
+
+
+@router.get("/dashboard")
+async def dashboard(request: Request, who: WebActor):
+    data = await _figures(request, who)
+    return page(request, "dashboard/index.html", d=data)
+
+
+@router.get("/dashboard/data.json")
+async def dashboard_data(request: Request, who: WebActor):
+    return JSONResponse(await _figures(request, who), headers={"Cache-Control": "no-store"})
