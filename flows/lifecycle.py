@@ -337,6 +337,9 @@ def _feedback(ctx: Context) -> str:
 
 def _verify(ctx: Context) -> str:
     b = ctx.body
+    if not b.passed and not b.note:  # the department must be told what to redo (返工)
+        raise Invalid("核查不通过须写明原因", "a failed verification needs a note saying why",
+                      code="reason_required", extra={"field": "note"})
     ctx.agg.added.append(Verification(
         case_id=ctx.case.id, unit_id=ctx.case.lead_unit_id, passed=b.passed, note=b.note,
         satisfaction=b.satisfaction, rating=b.rating, verified_by_id=ctx.actor.id, at=ctx.now,

@@ -56,7 +56,8 @@ def november(county, clock):
     step("2026-11-12T09:00", "liaison_fc", b, "resume")
     assert api.get("liaison_fc", b)["deadline"] == "2026-11-18T17:30:00+08:00"  # was 11 Nov 17:30
     step("2026-11-16T10:00", "sthj_off", b, "feedback", {"outcome": "resolved", "result": "已清理"})
-    step("2026-11-17T10:00", "liaison_fc", b, "verify", {"passed": False, "satisfaction": "unsatisfied", "rating": 2})
+    step("2026-11-17T10:00", "liaison_fc", b, "verify",
+         {"passed": False, "note": "整改不到位", "satisfaction": "unsatisfied", "rating": 2})
     step("2026-11-20T10:00", "sthj_off", b, "feedback", {"outcome": "resolved", "result": "已彻底清理"})
     step("2026-11-23T10:00", "liaison_fc", b, "verify", {"passed": True, "satisfaction": "basic", "rating": 3})
 

@@ -247,3 +247,15 @@ def test_grid_point_resolves_to_its_grid_and_township(county):
     api = county
     case = api.report(who="disp_fc", lat=37.45, lon=112.05, township=None)
     assert (case["township"], case["grid"]) == ("FC", "FC-G1")
+
+
+def test_a_failed_verification_must_say_why_and_changes_nothing_without_it(county):
+    api = county
+    case = api.to_feedback()
+    for note in (None, "   "):
+        body = {"passed": False} | ({"note": note} if note is not None else {})
+        r = api.as_("liaison_fc").post(f"/api/v1/cases/{case['id']}/actions/verify", json=body)
+        assert r.status_code == 422 and r.json()["error"]["code"] == "reason_required", r.text
+        assert "核查不通过须写明原因" in r.json()["error"]["message"]
+    after = api.get("liaison_fc", case["id"])
+    assert (after["status"], after["version"], after["rework_count"]) == ("feedback", case["version"], 0)

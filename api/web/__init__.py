@@ -5,6 +5,7 @@ pages for browser paths. The REST API (`/api/…`) and Open311 (`/open311/…`) 
 API keys: no cookie is read there, so CSRF does not apply to them.
 """
 
+import re
 from pathlib import Path
 
 from asgi_csrf import asgi_csrf
@@ -75,4 +76,60 @@ class CSRF:
                         "headers": [(b"content-type", b"text/plain; charset=utf-8")]})
             await send({"type": "http.response.body", "body": "表单格式不正确 / malformed form".encode()})
             return
+        if scope["type"] == "http" and not scope["path"].startswith(API_PREFIXES) and _multipart_form_post(scope):
+            scope, receive, found = await _form_token_as_header(scope, receive)
+            if not found:
+                await csrf_failed_page(scope, send, None)
+                return
         await self.protected(scope, receive, send)
+
+
+# asgi-csrf 0.11 reads a multipart form's token with python-multipart's old `FileClass` hook, which
+# python-multipart 0.0.2x removed (a TypeError, so a 500, for every page upload sent without the header).
+# We read the first part ourselves -- the form's `csrftoken` field, which must come before any file -- and
+# pass it on as the `x-csrftoken` header; asgi-csrf still compares it with the cookie. The body is replayed.
+_FIRST_PART_LIMIT = 64 * 1024
+
+
+def _multipart_form_post(scope) -> bool:
+    headers = dict(scope.get("headers") or [])
+    return (scope.get("method") not in ("GET", "HEAD", "OPTIONS", "TRACE")
+            and headers.get(b"content-type", b"").split(b";", 1)[0].strip() == b"multipart/form-data"
+            and b"x-csrftoken" not in headers and b"cookie" in headers
+            and not headers.get(b"authorization", b"").startswith(b"Bearer "))
+
+
+def _first_part_token(body: bytes, boundary: bytes) -> str | None:
+    delim = b"--" + boundary
+    if not body.startswith(delim + b"\r\n"):
+        return None
+    head, sep, rest = body[len(delim) + 2:].partition(b"\r\n\r\n")
+    value, sep2, _ = rest.partition(b"\r\n" + delim)
+    if not sep or not sep2 or b"filename=" in head.lower():
+        return None
+    if not re.search(rb'(?i)^content-disposition:\s*form-data;\s*name="csrftoken"\s*$', head, re.M):
+        return None
+    return value.decode("latin-1") if len(value) <= 200 else None
+
+
+async def _form_token_as_header(scope, receive):
+    """(scope with the form's token as `x-csrftoken`, a receive that replays the body, whether it was found)."""
+    headers = list(scope.get("headers") or [])
+    ctype = dict(headers).get(b"content-type", b"")
+    boundary = ctype.split(b"boundary=", 1)[1].split(b";", 1)[0].strip().strip(b'"')
+    buffered, body, more = [], b"", True
+    while more and len(body) < _FIRST_PART_LIMIT and body.count(b"--" + boundary) < 2:
+        message = await receive()
+        buffered.append(message)
+        if message["type"] != "http.request":
+            break
+        body += message.get("body", b"")
+        more = message.get("more_body", False)
+
+    async def replay():
+        return buffered.pop(0) if buffered else await receive()
+
+    token = _first_part_token(body, boundary)
+    if token is None:
+        return scope, replay, False
+    return {**scope, "headers": [*headers, (b"x-csrftoken", token.encode("latin-1"))]}, replay, True
