@@ -80,4 +80,6 @@
     setInterval(tick, 30000);
   });
   document.addEventListener("htmx:afterSwap", tick);
+  // a boosted page swaps the whole body, bell included (rendered hidden): fetch its count again
+  document.addEventListener("htmx:afterSettle", function (e) { if (e.target === document.body) refreshUnread(); });
 })();

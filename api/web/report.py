@@ -114,12 +114,15 @@ async def locate(request: Request, who: WebActor, lat: str = Query("", max_lengt
     return JSONResponse(await hints.locate(svc.db, svc.cases.units, la, lo))
 
 
+FIELD_OF_VALUE = {"category_q": "category", "lat": "location", "lon": "location", "client_key": "_"}
+
+
 def _check_text(values: dict, errors: dict) -> None:
     for name, value in values.items():
         try:
             check_text(value)
         except Invalid:
-            errors[name] = "含有无法保存的字符（如 \\u0000），请删除后重试"
+            errors[FIELD_OF_VALUE.get(name, name)] = "含有无法保存的字符（如 \\u0000），请删除后重试"
     title = values.get("title", "").strip()
     if not title and "title" not in errors:
         errors["title"] = "请填写标题，用一句话说明发生了什么"
@@ -207,13 +210,15 @@ def _field_of(exc: DomainError) -> str:
     return "_"
 
 
-def _refused(request: Request, who: Actor, values: dict, errors: dict, ctx: dict, status: int = 422):
+def _refused(request: Request, values: dict, errors: dict, ctx: dict, had_photos: bool = False):
+    """422: the same form with the errors beside the fields (or, for report.js, the JSON error shape with
+    `fields`). Nothing was written."""
     if _wants_json(request):
         first = next(iter(errors.values()))
         return JSONResponse({"error": {"code": "invalid", "message": f"{first} / the report was not accepted"},
-                             "fields": errors}, status_code=status)
-    return page(request, "report/form.html", status_code=status, errors=errors, values=values,
-                client_key=values.get("client_key") or _new_key(), had_photos=True, **ctx)
+                             "fields": errors}, status_code=422)
+    return page(request, "report/form.html", status_code=422, errors=errors, values=values,
+                client_key=values.get("client_key") or _new_key(), had_photos=had_photos, **ctx)
 
 
 @router.post("/report")
@@ -233,16 +238,18 @@ async def report(request: Request):
         values = {k: v for k in TEXT_FIELDS if isinstance(v := form.get(k, ""), str)}
         errors: dict[str, str] = {}
         _check_text(values, errors)
-        body = _body(values, ctx["items"], errors) if not errors.get("_") else {}
+        body = _body(values, ctx["items"], errors)
         photos = await _photos(form, svc.settings.max_upload_bytes, errors)
         if errors:
-            return _refused(request, who, values, errors, ctx)
+            chosen = any(isinstance(u, UploadFile) and u.filename for u in form.getlist("photos"))
+            return _refused(request, values, errors, ctx, had_photos=chosen)
         try:
             case = await svc.cases.report(who, body, now, client_key=values.get("client_key") or None)
         except (Invalid, Forbidden) as exc:
-            if isinstance(exc, Forbidden) and _field_of(exc) != "location":
-                raise
-            return _refused(request, who, values, {_field_of(exc): exc.zh}, ctx)
+            message = exc.zh
+            if isinstance(exc, Forbidden):  # the role may report (checked above): the place is another township's
+                message = f"{exc.zh}：该位置不在本乡镇，请确认位置，或点“清除位置”后填写地址"
+            return _refused(request, values, {_field_of(exc): message}, ctx, had_photos=bool(photos))
         store = ContentStore(svc.settings.data_dir / "attachments")
         if case["status"] not in FINAL_STATES:  # a replayed draft whose case has since been closed: no photos
             for upload, name, media, _ in photos:
@@ -262,13 +269,11 @@ async def done(request: Request, who: WebActor, case_id: int = CaseId):
     now = svc.clock()
     case = await svc.cases.get(case_id, who, now)
     photos = await svc.cases.attachments(case_id, who)
-    place = await hints.place_of(svc.db, svc.cases.units, who.unit_id)
-    grid = svc.cases.units.name(next((g.id for g in svc.cases.units.grids() if g.code == case["grid"]), None))
-    township = next((t for t in [await hints.grid_choices(svc.db, svc.cases.units)]
-                     for t in t if t["township"] == case["township"]), None)
-    return page(request, "report/done.html", case=case, photos=photos, place=place, grid_name=grid,
-                township_name=township["township_name"] if township else case["township"],
-                deadline_text=when(case["deadline"], now), mine_url="/mine" if who.role == GRID_WORKER else "/cases")
+    where = await hints.place_named(svc.db, svc.cases.units, grid=case["grid"], township=case["township"])
+    item = next((i for i in await hints.catalog_choices(svc.db) if i.code == case["category"]), None)
+    return page(request, "report/done.html", case=case, photos=photos, where=where,
+                item_label=item.label if item else None, deadline_text=when(case["deadline"], now),
+                mine_url="/mine" if who.role == GRID_WORKER else "/cases")
 
 
 @router.get("/mine")
