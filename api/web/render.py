@@ -107,8 +107,8 @@ ENV.globals.update(ALERT_BADGES=ALERT_BADGES, STEP_NAMES=("事件上报", "事�
 # (path, label, icon) per role: the 3–5 things each role does, as the bottom tab bar shows them
 NAV = {
     GRID_WORKER: [("/report", "上报", "＋"), ("/mine", "我的上报", "☰"), ("/notifications", "通知", "✉")],
-    DISPATCHER: [("/inbox", "待办", "✓"), ("/cases", "案件", "☰"), ("/dashboard", "看板", "▦"),
-                 ("/reports", "通报", "▤")],
+    DISPATCHER: [("/inbox", "待办", "✓"), ("/cases", "案件", "☰"), ("/report", "登记", "＋"),
+                 ("/dashboard", "看板", "▦"), ("/reports", "通报", "▤")],  # 登记: reports taken by phone (12345)
     TOWNSHIP_LIAISON: [("/inbox", "待办", "✓"), ("/cases", "案件", "☰"), ("/dashboard", "看板", "▦"),
                        ("/reports", "通报", "▤")],
     SUPERVISOR: [("/inbox", "待办", "✓"), ("/dashboard", "看板", "▦"), ("/cases", "案件", "☰"),
