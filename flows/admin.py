@@ -322,7 +322,7 @@ class AdminService:
 
     # ---- what the admin pages read and change (the REST API above keeps its own shapes) -----------------
     async def overview(self) -> dict:
-        """Counts for the admin's overview: {"units", "users", "active_users", "items", "overrides", "api_keys",
+        """Counts for the admin's overview: {"units", "users", "active_users", "catalog_items", "overrides", "api_keys",
         "active_api_keys", "failed_deliveries"} (deliveries that gave up after their last retry)."""
         async with self.db.read() as s:
             async def count(model, *where) -> int:
@@ -332,7 +332,7 @@ class AdminService:
                 "units": await count(Unit),
                 "users": await count(User),
                 "active_users": await count(User, User.active.is_(True)),
-                "items": await count(CatalogItem),
+                "catalog_items": await count(CatalogItem),
                 "overrides": await count(CatalogOverride),
                 "api_keys": await count(ApiKey),
                 "active_api_keys": await count(ApiKey, ApiKey.active.is_(True)),
