@@ -8,10 +8,10 @@ event in the caller's scope arrives, so the page stays current without a reload.
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from api.web.render import page, when
+from api.web.render import WEEKDAYS, page, when
 from api.web.session import WebActor
 from flows.clock import LOCAL_TZ
-from flows.dashboard import figures
+from flows.dashboard import RatesCache, figures
 
 router = APIRouter(include_in_schema=False)
 
@@ -20,10 +20,15 @@ async def _figures(request: Request, who) -> dict:
     """The figures plus what the page shows as text: each event's time as people say it, the update time."""
     svc = request.app.state.services
     now = svc.clock()
-    data = await figures(svc.db, svc.cases.units, who, now)
+    cache = getattr(request.app.state, "dashboard_rates", None)
+    if cache is None:  # one per app: the month's rates, recounted at most once a minute per scope
+        cache = request.app.state.dashboard_rates = RatesCache()
+    data = await figures(svc.db, svc.cases.units, who, now, rates_cache=cache)
     for e in data["latest"]:
         e["when"] = when(e["at"], now)
-    data["updated"] = now.astimezone(LOCAL_TZ).strftime("%H:%M:%S")
+    here = now.astimezone(LOCAL_TZ)
+    data["updated"] = here.strftime("%H:%M:%S")
+    data["today_label"] = f"{here.month}月{here.day}日 周{WEEKDAYS[here.weekday()]}"
     return data
 
 
