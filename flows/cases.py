@@ -459,7 +459,14 @@ class CaseService:
                     like = f"%{q.strip()}%"
                     stmt = stmt.where(or_(Case.title.like(like), Case.description.like(like),
                                           Case.address.like(like)))
-            total = (await s.execute(select(func.count()).select_from(stmt.subquery()))).scalar_one()
+            counted = select(func.count()).select_from(stmt.subquery())
+            whistled_to = {actor.unit_id if actor.role in DEPARTMENT_ROLES else None, u.id if unit else None} - {None}
+            if (actor.role in DEPARTMENT_ROLES | COUNTY_ROLES and len(whistled_to) == 1 and where is None
+                    and not (status or township or alert or q)):
+                # one unit's cases and nothing else: counted from its whistles alone (every whistle's case
+                # exists), several times cheaper than a semi-join over every case
+                counted = select(func.count(Whistle.case_id.distinct())).where(Whistle.unit_id == whistled_to.pop())
+            total = (await s.execute(counted)).scalar_one()
             cases = list((await s.execute(
                 stmt.order_by(*ORDERS[order]).offset((page - 1) * page_size).limit(page_size))).scalars())
             ids = [c.id for c in cases]

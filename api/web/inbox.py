@@ -59,7 +59,7 @@ async def cases(request: Request, who: WebActor):
     f = Filters(**{k: params.get(k, "") for k in Filters.__dataclass_fields__})
     inbox = InboxService(svc.cases)
     options = await inbox.options(who)
-    result, errors = await inbox.listing(who, svc.clock(), f)
+    result, errors = await inbox.listing(who, svc.clock(), f, options)
     sig = _signature(result)
     shown = f.query(page=result["page"]) if result else f.query()
     return page(request, "inbox/cases.html", status_code=422 if errors else 200, result=result, filters=f,
