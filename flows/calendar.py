@@ -31,6 +31,7 @@ class WorkingCalendar:
     hours: tuple[tuple[time, time], ...] = DEFAULT_HOURS
     fallback: Callable[[int], set[date]] = rule_based_holidays
     _fallback_cache: dict[int, set[date]] = field(default_factory=dict, repr=False)
+    _counts_cache: dict[int, list[int]] = field(default_factory=dict, repr=False)
 
     # ---- days ---------------------------------------------------------------------------
     def is_official(self, year: int) -> bool:
@@ -101,20 +102,45 @@ class WorkingCalendar:
         raise ValueError("no working day found within ten years")
 
     def working_minutes_between(self, a: datetime, b: datetime) -> float:
-        """Working time from a to b (negative if b is before a)."""
+        """Working minutes from a to b (negative if b is before a). The first and last day count by their
+        windows; the whole days between count as working days × the minutes of one working day, so a
+        case months overdue costs no more than one due today (lists show it for every row)."""
         if b < a:
             return -self.working_minutes_between(b, a)
         a, b = a.astimezone(LOCAL_TZ), b.astimezone(LOCAL_TZ)
         total = timedelta()
-        d = a.date()
-        while d <= b.date():
+        edges = [a.date()] if a.date() == b.date() else [a.date(), b.date()]
+        for d in edges:
             if self.is_workday(d):
                 for x, y in self._windows(d):
                     lo, hi = max(x, a), min(y, b)
                     if hi > lo:
                         total += hi - lo
-            d += timedelta(days=1)
-        return total.total_seconds() / 60
+        between = self.workdays_in(a.date() + timedelta(days=1), b.date() - timedelta(days=1))
+        return total.total_seconds() / 60 + between * self.day_minutes()
+
+    def workdays_in(self, first: date, last: date) -> int:
+        """How many working days from `first` to `last`, both included (0 when last < first)."""
+        if last < first:
+            return 0
+        if first.year == last.year:
+            counts = self._year_counts(first.year)
+            return counts[last.timetuple().tm_yday] - counts[first.timetuple().tm_yday - 1]
+        return (self.workdays_in(first, date(first.year, 12, 31))
+                + sum(self._year_counts(y)[-1] for y in range(first.year + 1, last.year))
+                + self.workdays_in(date(last.year, 1, 1), last))
+
+    def _year_counts(self, year: int) -> list[int]:
+        """counts[n] = working days among the first n days of `year` (a new calendar is built on every edit,
+        so the cache never outlives the days it was counted from)."""
+        counts = self._counts_cache.get(year)
+        if counts is None:
+            counts, d = [0], date(year, 1, 1)
+            while d.year == year:
+                counts.append(counts[-1] + self.is_workday(d))
+                d += timedelta(days=1)
+            self._counts_cache[year] = counts
+        return counts
 
 
 def from_packages(years: Iterable[int] | None = None) -> tuple[set[date], set[date], set[int]]:

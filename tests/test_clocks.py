@@ -261,3 +261,32 @@ def test_calendar_endpoints_edit_days_import_years_and_set_hours(county, clock):
     assert api.as_("disp_fc").get("/api/v1/calendar/2027").json()["official"] is True
     for bad in ({"holidays": ["2027-13-01"]}, {"holidays": ["2027-01-01", "2028-01-01"]}, {"holidays": []}):
         assert admin.post("/api/v1/calendar/import", json=bad).status_code == 422, bad
+
+
+def test_working_minutes_between_counts_whole_days_as_the_day_by_day_walk_does():
+    """Lists show time left for every row, so spans months long are counted by whole working days; the result
+    must equal walking the calendar day by day, across holidays, make-up days and into a fallback year."""
+    import random
+    from datetime import timedelta as td
+
+    from flows.calendar import WorkingCalendar, from_packages
+    from flows.clock import LOCAL_TZ as TZ
+
+    cal = WorkingCalendar(*from_packages())
+
+    def walk(a, b):
+        a, b = a.astimezone(TZ), b.astimezone(TZ)
+        total, d = td(), a.date()
+        while d <= b.date():
+            if cal.is_workday(d):
+                total += sum((max(td(), min(y, b) - max(x, a)) for x, y in cal._windows(d)), td())
+            d += td(days=1)
+        return total.total_seconds() / 60
+
+    rng = random.Random(7)
+    start = datetime(2025, 9, 1, tzinfo=TZ)
+    for _ in range(500):
+        a = start + td(minutes=rng.randrange(0, 60 * 24 * 500))
+        b = a + td(minutes=rng.randrange(0, 60 * 24 * 300))
+        assert cal.working_minutes_between(a, b) == walk(a, b), (a, b)
+        assert cal.working_minutes_between(b, a) == -walk(a, b)
