@@ -69,21 +69,25 @@ def full_time(value) -> str:
 
 
 def time_left(minutes, urgency: str = "normal") -> str:
-    """'剩余 2 个工作小时' / '超期 1 个工作日 3 小时' / urgent: '剩余 25 分钟' (wall clock).
+    """'剩余 2 个工作小时' / '超期 1 个工作日 3 小时' / urgent (wall clock): '剩余 25 分钟', '超期 2 天 3 小时'.
     `minutes`: working minutes (normal) or wall-clock minutes (urgent), negative when overdue."""
     if minutes is None:
         return ""
     over, m = minutes < 0, abs(int(minutes))
-    work = "" if urgency == "urgent" else "工作"
-    if urgency == "urgent" or m < 8 * 60:
-        text = f"{m} 分钟" if m < 60 else f"{m // 60} 小时" + (f" {m % 60} 分" if m % 60 else "")
-        if urgency != "urgent" and m >= 60:
-            text = f"{m // 60} 个工作小时" + (f" {m % 60} 分" if m % 60 else "")
-        elif urgency != "urgent":
-            text = f"{m} 个工作分钟"
+    if urgency == "urgent":
+        if m < 60:
+            text = f"{m} 分钟"
+        elif m < 24 * 60:
+            text = f"{m // 60} 小时" + (f" {m % 60} 分" if m % 60 else "")
+        else:
+            text = f"{m // (24 * 60)} 天" + (f" {m % (24 * 60) // 60} 小时" if m % (24 * 60) >= 60 else "")
+    elif m < 60:
+        text = f"{m} 个工作分钟"
+    elif m < 7 * 60:  # a working day is 7 hours (09:00–12:00, 13:30–17:30)
+        text = f"{m // 60} 个工作小时" + (f" {m % 60} 分" if m % 60 else "")
     else:
-        days, hours = divmod(m, 7 * 60)  # a working day is 7 hours (09:00–12:00, 13:30–17:30)
-        text = f"{days} 个{work}日" + (f" {hours // 60} 小时" if hours >= 60 else "")
+        days, rest = divmod(m, 7 * 60)
+        text = f"{days} 个工作日" + (f" {rest // 60} 小时" if rest >= 60 else "")
     return ("超期 " if over else "剩余 ") + text
 
 
