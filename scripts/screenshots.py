@@ -94,7 +94,7 @@ def main() -> int:
                     page.wait_for_load_state("networkidle")
                     page.wait_for_timeout(600)  # charts finish their entry animation
                     target = out / f"{name}-{size}.png"
-                    page.screenshot(path=str(target), full_page=size == "desktop" or name != "dashboard")
+                    page.screenshot(path=str(target), full_page=size == "desktop")  # a phone shows its first screen
                     print(f"  {target.relative_to(ROOT) if target.is_relative_to(ROOT) else target}", flush=True)
                     ctx.close()
             browser.close()

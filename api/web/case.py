@@ -113,6 +113,8 @@ def _entries(timeline: list[dict], hints: case_hints.CaseHints) -> list[dict]:
 
 
 # ---- the page -------------------------------------------------------------------------------
+SIDE_ACTIONS = frozenset({"suspend", "urge", "supervise"})
+
 async def _render(request: Request, who: Actor, case_id: int, *, status: int = 200,
                   states: dict[str, dict] | None = None, refusal: str | None = None, done: str | None = None,
                   open_action: str | None = None, upload_error: str | None = None, upload_for: str | None = None):
@@ -123,7 +125,8 @@ async def _render(request: Request, who: Actor, case_id: int, *, status: int = 2
     case = await svc.cases.get(case_id, who, now)  # Forbidden / NotFound outside the caller's scope
     timeline = await svc.cases.timeline(case_id, who)
     attachments = await svc.cases.attachments(case_id, who)
-    allowed = case["allowed_actions"]
+    # the step's own action first; pausing and the records that move nothing (催办、督办) after it
+    allowed = sorted(case["allowed_actions"], key=lambda a: a in SIDE_ACTIONS)
     hints = await case_hints.load(svc.cases, case, allowed, now, timeline)
     states = states or {}
     action_forms = [forms.build(a, case, hints, is_open=(a == open_action), **states.get(a, {})) for a in allowed]
