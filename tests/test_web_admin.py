@@ -243,3 +243,18 @@ def test_no_one_but_the_admin_may_post_an_admin_form(site, path):
     r = web.post(path, {"active": "0", "name": "x"})
     assert r.status_code == 403 and "仅管理员可访问此页面" in r.text
     assert next(u for u in api.as_("admin").get("/api/v1/users").json() if u["username"] == "gw_fc1")["active"]
+
+
+def test_a_value_that_is_not_one_of_the_choices_is_refused_beside_its_field(site):
+    """A forged or stale select (a role, unit or township no longer offered) is a 422, never a crash."""
+    web, api, app = site
+    users_before = len(api.as_("admin").get("/api/v1/users").json())
+    r = web.post("/admin/users", {"username": "x_new", "password": "Tq7-hard-to-guess-9", "name": "x",
+                                  "role": "superuser", "unit": "NOWHERE"})
+    assert r.status_code == 422
+    assert "请从列表中选择" in beside(r.text, "role") and "请从列表中选择" in beside(r.text, "unit")
+    r = web.post("/admin/users/zrzy_off1/edit", {"name": "zrzy_off1", "role": "superuser", "unit": "ZRZY"})
+    assert r.status_code == 422 and "请从列表中选择" in beside(r.text, "role")
+    r = web.post("/admin/catalog/LAND01/townships", {"township": "NOPE", "lead_unit": "X", "assist_mode": "inherit"})
+    assert r.status_code == 422 and "请从列表中选择" in beside(r.text, "township")
+    assert len(api.as_("admin").get("/api/v1/users").json()) == users_before

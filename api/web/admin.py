@@ -115,7 +115,8 @@ class Form:
         value = self.text(name, label, max_len=64)
         if value and value not in options:
             self.errors[name] = f"请从列表中选择{label}"
-        elif not value and required and name not in self.errors:
+            return ""  # what follows never looks up a value that is not one of the options
+        if not value and required and name not in self.errors:
             self.errors[name] = f"请选择{label}"
         return value
 
