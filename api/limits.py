@@ -71,12 +71,24 @@ class BodyLimit:
             else:
                 body = json.dumps([{"code": 413, "description": message}], ensure_ascii=False).encode()
                 kind = b"application/json"
+        elif _is_page(scope):  # a browser posting a form: a page it can show, in Chinese
+            body = ("<!doctype html><html lang=zh-CN><meta charset=utf-8><title>内容过大</title>"
+                    "<p>提交的内容或文件过大，请压缩照片、减少文件或精简文字后重试。</p>"
+                    "<p><a href=\"javascript:history.back()\">返回上一页</a></p></html>").encode()
+            kind = b"text/html; charset=utf-8"
         else:
             body = json.dumps({"error": {"code": "too_large", "message": message}}, ensure_ascii=False).encode()
             kind = b"application/json"
         await send({"type": "http.response.start", "status": 413,
                     "headers": [(b"content-type", kind), (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})
+
+
+def _is_page(scope) -> bool:
+    """A browser's form post to a web page (not the REST API, Open311, or a script asking for JSON)."""
+    headers = dict(scope.get("headers") or [])
+    return (not scope.get("path", "").startswith(("/api/", "/open311/"))
+            and b"application/json" not in headers.get(b"accept", b""))
 
 
 class _TooLarge(Exception):

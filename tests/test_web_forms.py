@@ -238,3 +238,12 @@ def test_the_dispatchers_forms_offer_the_catalog_by_name_the_routed_units_and_li
     assert re.search(r'value="ZJJ" checked>住房和城乡建设局', dispatch)
     assert "凤城镇综合行政执法队" in dispatch and "刘胡兰" not in dispatch  # this township's team only
     assert "违法占地" in html[html.index('class="card case-summary"'):html.index('id="h-timeline"')]
+
+
+def test_a_form_over_the_size_limit_gets_a_chinese_page_and_scripts_get_json(client, county):
+    big = {"file": ("big.png", b"\x89PNG" + bytes(2 * 1024 * 1024), "image/png")}
+    page = client.post("/cases/1/attachments", files=big, headers={"accept": "text/html"})
+    assert page.status_code == 413 and page.headers["content-type"].startswith("text/html")
+    assert "过大" in page.text
+    script = client.post("/report", files=big, headers={"accept": "application/json"})
+    assert script.status_code == 413 and script.json()["error"]["code"] == "too_large"

@@ -13,7 +13,6 @@
       { code: "(403|404|409|422|429)", swap: true, error: false },
       { code: "[45]..", swap: false, error: true },
     ];
-    htmx.config.scrollIntoViewOnBoost = false;
   }
 
   var status = function (text) {
@@ -72,6 +71,18 @@
       el.textContent = (left < 0 ? "已超时 " : "距截止 ") + text;
     });
   }
+
+  // a form htmx could not show the answer of: say so instead of doing nothing
+  document.addEventListener("htmx:responseError", function (e) {
+    var code = e.detail.xhr ? e.detail.xhr.status : 0;
+    status(code === 413 ? "提交的内容或文件过大（照片请压缩，单次合计不超过上限），未保存，请调整后重试。"
+                        : "操作未完成（服务器返回 " + code + "），请稍后重试。");
+    setTimeout(function () { status(""); }, 12000);
+  });
+  document.addEventListener("htmx:sendError", function () {
+    status("网络连接失败，操作未提交，请检查网络后重试。");
+    setTimeout(function () { status(""); }, 12000);
+  });
 
   document.addEventListener("DOMContentLoaded", function () {
     refreshUnread();

@@ -183,3 +183,21 @@ def test_the_case_page_has_no_serious_accessibility_findings_on_a_phone(live_sql
     shot(page, "case-handling-forms-phone", tmp_path)
     assert errors == []
     ctx.close()
+
+
+def test_an_upload_over_the_limit_says_so_and_changes_nothing(live_sqlite, browser, tmp_path):
+    live = live_sqlite
+    case = live.api.to_handling("LAND01")
+    big = tmp_path / "现场录像.png"
+    big.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(2 * 1024 * 1024))  # the test server allows 1 MiB
+    ctx = phone(browser)
+    page = ctx.new_page()
+    open_case(live, page, "zrzy_off1", case["id"])
+    page.locator("#act-feedback > summary").click()
+    form = page.locator("#act-feedback")
+    form.locator("input[type=file]").set_input_files(str(big))
+    form.get_by_role("button", name="上传所选文件").click()
+    expect(page.locator("#live-status")).to_contain_text("过大")
+    assert live.api.as_("zrzy_off1").get(f"/api/v1/cases/{case['id']}/attachments").json() == []
+    assert live.api.get("zrzy_off1", case["id"])["version"] == case["version"]
+    ctx.close()
