@@ -177,7 +177,8 @@ def test_the_calendar_shows_national_day_and_its_make_up_day_and_a_day_can_be_ed
     expect(edited).to_have_attribute("aria-label", re.compile("县庆（管理员修改）"))
 
     day_cell(page, "2026-10-10").click()
-    page.wait_for_load_state("networkidle")
+    # the day's own form, not the one still on screen while the click's page loads
+    expect(page.locator("#day-edit").get_by_role("heading")).to_have_text("10月10日（周六）")
     page.locator("#day-edit").get_by_label("恢复常规（周一至周五上班、周末休息）").check()
     page.locator("#day-edit").get_by_role("button", name="保存这一天").click()
     page.wait_for_load_state("networkidle")
