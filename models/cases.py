@@ -13,7 +13,8 @@ class Case(SQLModel, table=True):
     __tablename__ = "cases"
     __table_args__ = (
         Index("ix_cases_township_status", "township_id", "status"),
-        Index("ix_cases_status", "status"),
+        # the open-case lists and the dashboard's grouped figures, answered from the index (migration 0008)
+        Index("ix_cases_status_scope", "status", "alert", "township_id", "lead_unit_id", "suspended_from"),
         Index("ix_cases_closed_at", "closed_at"),
         # a phone resending a report it kept offline sends the same key: one case, not two
         Index("ux_cases_reporter_client_key", "reporter_id", "client_key", unique=True),
@@ -57,11 +58,15 @@ class Whistle(SQLModel, table=True):
 
     __tablename__ = "whistles"
     __table_args__ = (Index("ix_whistles_dispatched_at", "dispatched_at"),
-                      Index("ix_whistles_returned_at", "returned_at"))
+                      Index("ix_whistles_returned_at", "returned_at"),
+                      # a department's scope (EXISTS … unit_id, case_id) and its whistles still to check in,
+                      # from the index alone (migration 0008)
+                      Index("ix_whistles_unit_case", "unit_id", "case_id"),
+                      Index("ix_whistles_unit_state", "unit_id", "state", "active", "case_id"))
 
     id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="cases.id", index=True)
-    unit_id: int = Field(foreign_key="units.id", index=True)
+    unit_id: int = Field(foreign_key="units.id")  # indexed with case_id, see __table_args__
     role: str = Field(max_length=8)  # lead 主办 / assist 协办
     state: str = Field(max_length=16)  # sent / checked_in / returned
     active: bool = True
