@@ -45,7 +45,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
 import psycopg  # noqa: E402
-from common import cpu_and_ram, wait_for_quiet, write_section  # noqa: E402
+from common import admin, conninfo, cpu_and_ram, wait_for_quiet, write_section  # noqa: E402
 from sqlalchemy import event  # noqa: E402
 from sqlalchemy.engine import Engine  # noqa: E402
 
@@ -73,14 +73,6 @@ def naive_utc(t: dt.datetime) -> dt.datetime:
 
 
 # ---- the machine -------------------------------------------------------------------------------------------
-def conninfo(a, dbname: str) -> str:
-    return f"host={a.host} port={a.port} user={a.user} dbname={dbname}"
-
-
-def admin(a, *statements: str) -> None:
-    with psycopg.connect(conninfo(a, "postgres"), autocommit=True) as conn:
-        for sql in statements:
-            conn.execute(sql)
 
 
 def machine(a) -> dict:

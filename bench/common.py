@@ -61,3 +61,18 @@ def cpu_and_ram() -> tuple[str, str]:
         m = re.search(r"^MemTotal:\s*(\d+) kB", Path("/proc/meminfo").read_text(), re.M)
         ram = f"{int(m.group(1)) / 1024 / 1024:.1f} GiB" if m else ram
     return cpu, ram
+
+
+# ---- PostgreSQL --------------------------------------------------------------------------------------------
+def conninfo(a, dbname: str) -> str:
+    """libpq connection string for the bench's server (`a`: parsed args with host, port, user)."""
+    return f"host={a.host} port={a.port} user={a.user} dbname={dbname}"
+
+
+def admin(a, *statements: str) -> None:
+    """Run statements on the `postgres` database outside a transaction (CREATE/DROP DATABASE, ALTER DATABASE)."""
+    import psycopg
+
+    with psycopg.connect(conninfo(a, "postgres"), autocommit=True) as conn:
+        for sql in statements:
+            conn.execute(sql)

@@ -51,7 +51,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
 import psycopg  # noqa: E402
-from common import cpu_and_ram, wait_for_quiet, write_section  # noqa: E402
+from common import admin, conninfo, cpu_and_ram, wait_for_quiet, write_section  # noqa: E402
 
 from flows import clocks as clk  # noqa: E402
 from flows.calendar_store import CalendarStore  # noqa: E402
@@ -114,16 +114,6 @@ def build_slots(cal, now: dt.datetime, last: dt.datetime) -> tuple[list[tuple], 
 
 
 # ---- PostgreSQL --------------------------------------------------------------------------------------------
-def conninfo(a, dbname: str) -> str:
-    return f"host={a.host} port={a.port} user={a.user} dbname={dbname}"
-
-
-def admin(a, *statements: str) -> None:
-    with psycopg.connect(conninfo(a, "postgres"), autocommit=True) as conn:
-        for sql in statements:
-            conn.execute(sql)
-
-
 def load(a, due: list[tuple], future: list[tuple], now: dt.datetime) -> dict:
     """The bulk load, in one transaction. Foreign keys are not checked row by row (session_replication_role =
     replica skips the RI triggers); the rows are consistent by construction and checked by anti-joins after."""

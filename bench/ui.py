@@ -77,7 +77,7 @@ from bulletin import (  # noqa: E402 - the bulletin benchmark's county and row l
     TM0,
     TOWNSHIPS,
 )
-from common import cpu_and_ram, cpu_times, wait_for_quiet, write_section  # noqa: E402
+from common import admin, conninfo, cpu_and_ram, cpu_times, wait_for_quiet, write_section  # noqa: E402
 from loop import OUR_DATABASE, Server, free_port, pct, service_env, tracebacks  # noqa: E402
 
 from flows.timeline import GENESIS, canonical, entry_hash  # noqa: E402
@@ -118,14 +118,6 @@ def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
-def conninfo(a, dbname: str) -> str:
-    return f"host={a.host} port={a.port} user={a.user} dbname={dbname}"
-
-
-def admin(a, *statements: str) -> None:
-    with psycopg.connect(conninfo(a, "postgres"), autocommit=True) as conn:
-        for sql in statements:
-            conn.execute(sql)
 
 
 def db_url(a) -> str:
