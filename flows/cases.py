@@ -9,7 +9,7 @@ version moved and gets 409, so exactly one of two conflicting actions is applied
 import re
 from datetime import datetime
 
-from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy import BindParameter, bindparam, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -41,6 +41,13 @@ CODE_RE = re.compile(r"^CS\d{8}(\d{6,})$")
 CLIENT_KEY_RE = re.compile(r"[A-Za-z0-9_.:\-]{1,64}")
 # list orders; the id breaks ties so that paging is stable
 ORDERS = {"newest": (Case.id.desc(),), "deadline": (Case.deadline.asc().nulls_last(), Case.id.asc())}
+
+
+def states_in(states) -> BindParameter:
+    """A fixed set of states for `Case.status.in_(...)`, written into the SQL as literals: with bound
+    parameters PostgreSQL may settle on a generic plan that scans every case instead of the status index
+    (bench/RESULTS.md ## ui)."""
+    return bindparam("states", sorted(states), expanding=True, literal_execute=True, unique=True)
 
 
 def case_code(case: Case) -> str:

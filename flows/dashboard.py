@@ -13,7 +13,7 @@ from sqlalchemy import exists, func, select
 from flows import lifecycle as lc
 from flows.access import COUNTY_ROLES, DEPARTMENT_ROLES, TOWNSHIP_ROLES, Actor
 from flows.bulletin import month_window, ratio
-from flows.cases import case_code
+from flows.cases import case_code, states_in
 from flows.clock import LOCAL_TZ, local
 from flows.errors import Forbidden
 from flows.units import UnitDirectory
@@ -149,7 +149,7 @@ async def figures(db: Database, units: UnitDirectory, actor: Actor, now: datetim
         # one pass over the open cases: every open figure is a sum over these few groups
         open_groups = (await s.execute(_cases_in_scope(
             select(Case.township_id, Case.lead_unit_id, Case.status, Case.suspended_from, Case.alert, func.count())
-            .where(Case.status.in_(open_states))
+            .where(Case.status.in_(states_in(open_states)))
             .group_by(Case.township_id, Case.lead_unit_id, Case.status, Case.suspended_from, Case.alert),
             actor, scope))).all()
         new_today = dict((await s.execute(_cases_in_scope(

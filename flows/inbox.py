@@ -28,7 +28,7 @@ from flows.access import (
     TOWNSHIP_ROLES,
     Actor,
 )
-from flows.cases import ALERTS, CaseService
+from flows.cases import ALERTS, CaseService, states_in
 from flows.errors import Invalid
 from models.cases import Case, Extension, Whistle
 from models.org import Unit
@@ -87,7 +87,7 @@ OPTIONAL_ACTIONS = frozenset({"urge", "supervise", "suspend"})
 
 
 def _sql(w: Wait, actor: Actor) -> ColumnElement:
-    cond = Case.status.in_(sorted(w.states))
+    cond = Case.status.in_(states_in(w.states))
     if w.when == PENDING_EXTENSION:
         cond &= Case.id.in_(select(Extension.case_id).where(Extension.state == "pending"))
     elif w.when == OWN_WHISTLE_SENT:

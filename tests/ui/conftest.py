@@ -1,7 +1,7 @@
 """Browser tests: the real app served by uvicorn on a free port, driven by Playwright in Debian's chromium.
 
 `live` serves a fresh bootstrapped database holding the small test county (tests/county.py); `browser` is
-one headless chromium per session. `phone(browser)` and `desktop(browser)` open contexts of the two sizes
+one headless chromium per test module. `phone(browser)` and `desktop(browser)` open contexts of the two sizes
 every page must work at. Screenshots go to docs/screenshots/ when CHUISHAO_SCREENSHOTS=1 (to refresh the
 committed ones), otherwise to the test's tmp folder.
 """
@@ -118,8 +118,10 @@ def live_sqlite(tmp_path, sqlite_template):
     server.__exit__()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    # per module, not per session: sync Playwright keeps an event loop running in this thread while it is
+    # open, and other modules' tests call asyncio.run()
     executable = shutil.which("chromium")
     assert executable, "Debian's chromium is missing: run ./scripts/system-deps (the test command does)"
     with sync_playwright() as p:
