@@ -42,6 +42,11 @@ class CatalogChoice:
         """The top-level category (大类), for grouping the choices."""
         return self.category.split("/", 1)[0] or "其他"
 
+    @property
+    def label(self) -> str:
+        """What a search box shows and matches: '违法占用耕地（国土资源/违法占地）'."""
+        return f"{self.name}（{self.category}）"
+
 
 @dataclass(frozen=True)
 class UnitChoice:

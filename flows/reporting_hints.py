@@ -3,26 +3,13 @@ reporter may pick, and the catalog items to search by name. Nothing here writes;
 through `CaseService.report`, which resolves a point the same way (`flows.geo.contains` over the grids'
 polygons)."""
 
-from dataclasses import dataclass
-
 from sqlalchemy import select
 
+from flows.case_hints import CatalogChoice
 from flows.geo import contains
 from flows.units import UnitDirectory, UnitInfo
 from models.catalog import CatalogItem
 from models.db import Database
-
-
-@dataclass(frozen=True)
-class ItemChoice:
-    code: str
-    name: str
-    category: str  # 大类/小类
-
-    @property
-    def label(self) -> str:
-        """What the search box shows and matches: '违法占用耕地（国土资源/违法占地）'."""
-        return f"{self.name}（{self.category}）"
 
 
 def _place(units: UnitDirectory, grid: UnitInfo | None, township: UnitInfo | None) -> dict:
@@ -86,14 +73,15 @@ async def grid_choices(db: Database, units: UnitDirectory, township_id: int | No
     return sorted(out, key=lambda p: (p["township"] or "", p["grid"]))
 
 
-async def catalog_choices(db: Database) -> list[ItemChoice]:
+async def catalog_choices(db: Database) -> list[CatalogChoice]:
     """Every catalog item, ordered by category then name, for searching by name (a few dozen rows)."""
     async with db.read() as s:
-        rows = (await s.execute(select(CatalogItem.code, CatalogItem.name, CatalogItem.category))).all()
-    return sorted((ItemChoice(*r) for r in rows), key=lambda i: (i.category, i.name))
+        rows = (await s.execute(select(CatalogItem.code, CatalogItem.name, CatalogItem.category,
+                                       CatalogItem.enforcement))).all()
+    return sorted((CatalogChoice(*r) for r in rows), key=lambda i: (i.category, i.name))
 
 
-def resolve_item(choices: list[ItemChoice], text: str) -> ItemChoice | None:
+def resolve_item(choices: list[CatalogChoice], text: str) -> CatalogChoice | None:
     """The item a typed or picked search text names: its label '名称（大类/小类）', its exact name, or its
     code (case-insensitive). None when nothing matches exactly (the page then asks to pick from the list)."""
     text = text.strip()
