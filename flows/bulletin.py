@@ -3,13 +3,14 @@ each rate with its numerator and denominator. The figures rest only on what is f
 (whether a step finished on time, when it finished, a deadline that has passed), so re-running a month,
 or editing the calendar afterwards, gives the same figures. The shape is flows/reports/SCHEMA.md."""
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import and_, case, func, or_, select
 
 from flows import lifecycle as lc
 from flows.clock import LOCAL_TZ, local
 from flows.errors import Invalid
+from flows.periods import in_progress, month_window, previous_month
 from flows.uow import unit_of_work
 from models.cases import Case, Remark, Verification, Whistle
 from models.catalog import CatalogItem
@@ -28,6 +29,8 @@ METRIC_LABELS = {"check_in": "及时报到率", "on_time": "按期办结率", "c
                  "rework": "返工率", "satisfaction": "满意率", "rating": "一哨一考核评分"}
 LOWER_IS_BETTER = {"returns", "rework"}
 LEVEL_LABELS = {"overdue": "红灯超时", "escalated": "升级督办"}
+NO_WHISTLES = "本月无吹哨，不参与排名"
+PREVIEW_MARK = "（预览，统计月尚未结束）"
 
 DEFINITIONS = [
     ("新增事件", "统计月内上报（含网格、热线、平台接入等各渠道）的事件数。"),
@@ -82,19 +85,6 @@ async def set_scorecard(db: Database, weights: dict[str, int], list_min_whistles
     return value
 
 
-def month_window(month: str) -> tuple[datetime, datetime]:
-    year, mon = (int(x) for x in month.split("-"))
-    start = datetime(year, mon, 1, tzinfo=LOCAL_TZ)
-    end = datetime(year + (mon == 12), mon % 12 + 1, 1, tzinfo=LOCAL_TZ)
-    return start, end
-
-
-def previous_month(month: str) -> str:
-    start, _ = month_window(month)
-    prev = start - timedelta(days=1)
-    return f"{prev.year:04d}-{prev.month:02d}"
-
-
 def ratio(num: int, den: int) -> dict:
     return {"num": int(num), "den": int(den), "rate": round(num / den, 4) if den else None}
 
@@ -147,7 +137,11 @@ class BulletinBuilder:
         }
 
     async def build(self, month: str, now: datetime, county_name: str | None = None) -> dict:
+        """The bulletin of `month` (parsed, flows.periods.parse_month) as of `now`: the dict of
+        flows/reports/SCHEMA.md. Before the month has ended it is a preview ("preview": true, the title says
+        so). Raises Invalid (422) for a month that has not begun."""
         a, b = month_window(month)
+        preview = in_progress(month, a, b, now)
         pa, pb = month_window(previous_month(month))
 
         def in_window(col):
@@ -284,7 +278,8 @@ class BulletinBuilder:
                 "rework": ratio(v[1] or 0, v[0]), "satisfaction": ratio(v[2] or 0, v[3]),
                 "rating": {"avg": round(float(v[4]), 2) if v[4] is not None else None, "count": int(v[5] or 0)},
             }
-            row["score"] = composite(row, weights)
+            # a unit no one whistled this month is not ranked, however its older cases fared (SPEC §6)
+            row["score"] = composite(row, weights) if n_whistles else None
             scorecard.append(row)
         ranked = sorted((r for r in scorecard if r["score"] is not None), key=lambda r: (-r["score"], r["code"]))
         for i, r in enumerate(ranked, start=1):
@@ -321,8 +316,9 @@ class BulletinBuilder:
                     for cid, created, title, lead, rw, rt in bad_rows]
         return {
             "month": month, "county": county,
-            "title": f"{county}“乡镇吹哨、部门报到”工作月度通报（{a.year}年{a.month}月）",
-            "generated_at": local(now), "period": {"start": local(a), "end": local(b)},
+            "title": f"{county}“乡镇吹哨、部门报到”工作月度通报（{a.year}年{a.month}月）"
+                     + (PREVIEW_MARK if preview else ""),
+            "preview": preview, "generated_at": local(now), "period": {"start": local(a), "end": local(b)},
             "overview": overview, "by_source": by_source, "hotspots": hotspots,
             "by_township": by_township, "by_department": by_department,
             "scorecard": scorecard, "weights": weights,
@@ -334,8 +330,18 @@ class BulletinBuilder:
             "supervised_cases": [{"id": cid, "code": code_of(cid, created), "title": title, "note": note,
                                   "at": local(at)} for cid, created, title, note, at in supervised_rows],
             "typical_cases": typical,
-            "definitions": [{"term": t, "definition": d} for t, d in DEFINITIONS],
+            "unranked": [{"code": r["code"], "name": r["name"], "reason": NO_WHISTLES}
+                         for r in scorecard if not r["whistles"]],
+            "definitions": [{"term": t, "definition": d} for t, d in DEFINITIONS]
+                           + [unranked_definition([r["name"] for r in scorecard if not r["whistles"]])],
         }
+
+
+def unranked_definition(names: list[str]) -> dict:
+    """The appendix line that names the units left out of the ranking because no one whistled them."""
+    rule = "当月接哨数为 0 的单位不计综合得分，不参与排名，也不列入红榜、黑榜"
+    listed = f"：{'、'.join(names)}。（{rule}。）" if names else f"。{rule}；本月没有这样的单位。"
+    return {"term": "不参与排名", "definition": NO_WHISTLES + listed}
 
 
 def _metric_value(row: dict, key: str) -> float | None:

@@ -1,13 +1,15 @@
 """The weekly checkpoint (每周一检点, SPEC §6): for the previous ISO week, per township and per department,
 what came in, what was closed, what is open by step, and the lists that need a push — each line a case."""
 
-from datetime import date, datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import and_, func, select
 
 from flows import lifecycle as lc
 from flows.calendar import WorkingCalendar
 from flows.clock import LOCAL_TZ, local
+from flows.periods import in_progress, week_window
+from flows.periods import previous_week as previous_week  # the Monday job's week, where it always was
 from models.cases import Case, Whistle
 from models.db import Database
 from models.org import Unit
@@ -15,19 +17,6 @@ from models.timeline import TimelineEntry
 
 STALLED_WORKING_DAYS = 5
 LIST_LIMIT = 100  # per list; the count beside it is always the full number
-
-
-def week_window(week: str) -> tuple[datetime, datetime]:
-    """'2026-W47' → Monday 00:00 to the next Monday 00:00, Asia/Shanghai."""
-    year, num = week.split("-W")
-    monday = date.fromisocalendar(int(year), int(num), 1)
-    start = datetime(monday.year, monday.month, monday.day, tzinfo=LOCAL_TZ)
-    return start, start + timedelta(days=7)
-
-
-def previous_week(now: datetime) -> str:
-    year, num, _ = (now.astimezone(LOCAL_TZ).date() - timedelta(days=7)).isocalendar()
-    return f"{year:04d}-W{num:02d}"
 
 
 def _line(c: Case) -> dict:
@@ -40,12 +29,25 @@ def _listing(cases: list[Case]) -> dict:
     return {"count": len(cases), "cases": [_line(c) for c in cases[:LIST_LIMIT]]}
 
 
+def section_totals(section: dict, cases: int | None = None) -> dict:
+    """One township's or department's totals in the shape of the county's: {"cases" (every case in its scope;
+    None when not known), "new", "accepted" (townships only), "closed", "open" (at generation)} — the counts
+    of its own lists."""
+    out = {"cases": cases, "new": section["new"]["count"]}
+    if "accepted" in section:
+        out["accepted"] = section["accepted"]["count"]
+    return {**out, "closed": section["closed"]["count"], "open": sum(section["open_by_step"].values())}
+
+
 class CheckpointBuilder:
     def __init__(self, db: Database, calendar: WorkingCalendar):
         self.db, self.calendar = db, calendar
 
     async def build(self, week: str, now: datetime) -> dict:
+        """The checkpoint of `week` (parsed, flows.periods.parse_week) as of `now`. Before the week has ended it
+        is a preview ("preview": true). Raises Invalid (422) for a week that has not begun."""
         a, b = week_window(week)
+        preview = in_progress(week, a, b, now)
         stalled_before = self.calendar.working_days_before(now, STALLED_WORKING_DAYS)
         open_states = tuple(lc.OPEN_STATES)
 
@@ -67,6 +69,10 @@ class CheckpointBuilder:
                 | and_(Whistle.dispatched_at >= a, Whistle.dispatched_at < b)
                 | and_(Whistle.returned_at >= a, Whistle.returned_at < b)))).all()
             total = (await s.execute(select(func.count()).select_from(Case))).scalar_one()
+            per_township = dict((await s.execute(select(Case.township_id, func.count())
+                                                 .group_by(Case.township_id))).all())
+            per_unit = dict((await s.execute(select(Whistle.unit_id, func.count(func.distinct(Whistle.case_id)))
+                                             .group_by(Whistle.unit_id))).all())
             whistled_ids = {cid for _u, cid, _a, at, _r in whistles if at and a <= at < b}
             whistled = {c.id: c for c in (await s.execute(select(Case).where(Case.id.in_(whistled_ids))))
                         .scalars()} if whistled_ids else {}
@@ -86,6 +92,7 @@ class CheckpointBuilder:
                 "awaiting_verification": _listing([c for c in o if c.status == lc.FEEDBACK]),
             }
 
+        ids = {u.code: u.id for u in units}
         townships = []
         for t in (u for u in units if u.kind == "township"):
             in_t = lambda c, t=t: c.township_id == t.id  # noqa: E731
@@ -109,8 +116,11 @@ class CheckpointBuilder:
                 "returned": {"count": len(returned), "case_ids": sorted(returned)},
                 **section(u, lambda c, active=active: c.id in active),
             })
+        for part, counts in [*((t, per_township) for t in townships), *((d, per_unit) for d in departments)]:
+            part["totals"] = section_totals(part, counts.get(ids[part["code"]], 0))
         return {
-            "week": week, "period": {"start": local(a), "end": local(b)}, "generated_at": local(now),
+            "week": week, "preview": preview, "period": {"start": local(a), "end": local(b)},
+            "generated_at": local(now),
             "stalled_rule": f"{STALLED_WORKING_DAYS} 个工作日无任何操作（{local(stalled_before)} 之前）",
             "totals": {"cases": total, "new": len(new), "accepted": len(accepted), "closed": len(closed),
                        "open": len(open_cases)},

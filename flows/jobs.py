@@ -11,6 +11,8 @@ from flows.audience import report_event
 from flows.bulletin import BulletinBuilder
 from flows.calendar_store import CalendarStore
 from flows.checkpoint import CheckpointBuilder
+from flows.errors import Conflict
+from flows.periods import parse_month, parse_week
 from flows.sweep import SweepResult, sweep
 from models.config import Settings, get_settings
 from models.db import Database
@@ -51,8 +53,28 @@ def _summary(section: dict) -> str:
             f"停滞 {section['stalled']['count']} 件，待核查 {section['awaiting_verification']['count']} 件")
 
 
+def _refuse_preview_over(existing, preview: bool, what: str) -> None:
+    """A preview never replaces a published record (the month or week was announced): Conflict (409)."""
+    if preview and existing is not None and not existing.preview:
+        raise Conflict(f"{what}已正式发布，不能再用预览替换", f"{what} is published; a preview cannot replace it",
+                       code="already_published")
+
+
+def _store(s, record, key: dict, existing, now: datetime, data: dict, what: str) -> None:
+    """Insert or replace a report record (`key`: its primary key column and value)."""
+    _refuse_preview_over(existing, data["preview"], what)
+    if existing is None:
+        s.add(record(generated_at=now, preview=data["preview"], data=data, **key))
+    else:
+        existing.generated_at, existing.preview, existing.data = now, data["preview"], data
+
+
 async def run_checkpoint(week: str, now: datetime, settings: Settings | None = None) -> dict:
-    """每周一检点: build, store (re-running replaces the week), notify each liaison with their own list."""
+    """每周一检点 of `week` ("2026-W47") as of `now`: build, store (re-running replaces the week), notify each
+    liaison with their own list. Before the week has ended the record is a preview: stored and readable, marked
+    so, nobody notified; the run after the week replaces it. Raises Invalid (422) for a week that does not exist
+    or has not begun, Conflict (409) for a preview of a week already published."""
+    week = parse_week(week)
     settings = settings or get_settings()
     db = Database(settings.url, pool_size=2)
     try:
@@ -60,11 +82,10 @@ async def run_checkpoint(week: str, now: datetime, settings: Settings | None = N
         await store.load(now)
         data = await CheckpointBuilder(db, store.current).build(week, now)
         async with db.transaction() as s:
-            row = await s.get(CheckpointRecord, week)
-            if row is None:
-                s.add(CheckpointRecord(week=week, generated_at=now, data=data))
-            else:
-                row.generated_at, row.data = now, data
+            _store(s, CheckpointRecord, {"week": week}, await s.get(CheckpointRecord, week), now, data,
+                   f"{week} 周检点")
+            if data["preview"]:
+                return data
             ids = {u.code: u.id for u in (await s.execute(select(Unit))).scalars()}
             for t in data["townships"]:
                 s.add(report_event("checkpoint", at=now, township_id=ids[t["code"]], url=f"/checkpoints/{week}.html",
@@ -82,20 +103,26 @@ def bulletin_dir(settings: Settings, month: str) -> Path:
 
 
 async def run_bulletin(month: str, now: datetime, settings: Settings | None = None) -> dict:
-    """每月一通报: figures in the database, every format rendered, stored, and every unit notified."""
+    """每月一通报 of `month` ("2026-11") as of `now`: figures in the database, every format rendered, stored,
+    and every unit notified. Before the month has ended it is a preview: rendered and stored, marked so on every
+    format, nobody notified; the run after the month replaces it. Raises Invalid (422) for a month that does not
+    exist or has not begun, Conflict (409) for a preview of a month already published."""
     from flows.reports import render_all
 
+    month = parse_month(month)
     settings = settings or get_settings()
     db = Database(settings.url, pool_size=2)
     try:
         data = await BulletinBuilder(db).build(month, now)
+        if data["preview"]:  # refused before the seconds of rendering, and before the published files are touched
+            async with db.read() as s:
+                _refuse_preview_over(await s.get(BulletinRecord, month), True, f"{month} 通报")
         await asyncio.to_thread(render_all, data, bulletin_dir(settings, month))  # charts and PDF: CPU-bound
         async with db.transaction() as s:
-            row = await s.get(BulletinRecord, month)
-            if row is None:
-                s.add(BulletinRecord(month=month, generated_at=now, data=data))
-            else:
-                row.generated_at, row.data = now, data
+            _store(s, BulletinRecord, {"month": month}, await s.get(BulletinRecord, month), now, data,
+                   f"{month} 通报")
+            if data["preview"]:
+                return data
             top = data["red_list"][0]["name"] if data["red_list"] else "—"
             s.add(report_event("bulletin", at=now, everyone=True, url=f"/bulletins/{month}.html",
                                headline=f"{data['title']}已发布：红榜第一 {top}", extra={"month": month}))

@@ -1,111 +1,188 @@
 """Stored checkpoints (每周一检点) and bulletins (每月一通报) as their readers see them: the REST API
 (api/routes/reports.py) and the web pages (api/web/reports.py) both read through here, so both scope alike.
 
-Scope (SPEC §3): county staff see every checkpoint section; a township or a department sees its own section;
-a grid worker sees no checkpoint. The bulletin is one county document: the REST API serves it to every signed-in
-caller (unchanged); the web list refuses grid workers (`listing`), whose work is their own reports.
+Scope (SPEC §3: "a grid worker never sees other people's cases in a bulletin or checkpoint; township and
+department staff see their own lists"):
+- grid workers (and anyone who is neither township, department nor county staff): no checkpoint and no
+  bulletin in any format (403) — their work is their own reports, and the live feed withholds both from them;
+- township staff: the checkpoint's own township section and totals; the bulletin's figures (county-wide, they
+  name units, not cases) with only the cases of their township in its case lists;
+- department staff (a county department or a township team): the same for the cases whistled to their unit;
+- county supervisor and admin: everything.
+A case is in a reader's bulletin lists exactly when the reader may open it (`Actor.sees`, the rule of every
+case read), judged when the bulletin is read.
+
+The stored bulletin files are the county's. A scoped reader's HTML, PDF or XLSX is rendered on request from the
+stored JSON and the stored charts (the charts hold figures only, so every reader shares them) and kept under
+the month's `scoped/` folder by the digest of its content: readers whose lists come out the same share one
+file, and a regenerated bulletin (new content, `render_all` empties the folder) never serves a stale one.
 """
 
-import re
+import asyncio
+import hashlib
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import select
 
-from flows.access import COUNTY_ROLES, DEPARTMENT_ROLES, GRID_WORKER, TOWNSHIP_ROLES, Actor
+from flows.access import COUNTY_ROLES, DEPARTMENT_ROLES, TOWNSHIP_ROLES, Actor
+from flows.checkpoint import section_totals
 from flows.clock import local
 from flows.errors import Forbidden, NotFound
+from models.cases import Case, Whistle
 from models.db import Database
 from models.reports import BulletinRecord, CheckpointRecord
 
-WEEK = r"(\d{4}-W(?:0[1-9]|[1-4]\d|5[0-3]))"  # ISO week, e.g. 2026-W47
-MONTH = r"(\d{4}-(?:0[1-9]|1[0-2]))"  # e.g. 2026-11
 BULLETIN_FILES = {"html": ("bulletin.html", "text/html; charset=utf-8"), "pdf": ("bulletin.pdf", "application/pdf"),
                   "xlsx": ("bulletin.xlsx",
                            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")}
+CASE_LISTS = ("overdue_cases", "supervised_cases", "typical_cases")  # the bulletin's lists of cases
+STAFF = COUNTY_ROLES | TOWNSHIP_ROLES | DEPARTMENT_ROLES
+
+
+def ensure_staff(who: Actor) -> None:
+    """Bulletins and checkpoints are for township, department and county staff: Forbidden (403) otherwise."""
+    if who.role not in STAFF:
+        raise Forbidden("通报和检点面向乡镇、部门和县级人员，网格员请查看“我的上报”",
+                        "bulletins and checkpoints are for township, department and county staff")
+
+
+def _own(who: Actor, sections: list[dict], roles: frozenset) -> list[dict]:
+    return [s for s in sections if who.role in roles and s["code"] == who.unit_code]
 
 
 def scoped(data: dict, who: Actor) -> dict:
-    """A checkpoint's data as `who` may see it: county staff every section; a township or a department its own
-    (`townships` / `departments` keep only the caller's unit). Raises Forbidden (403) for a grid worker."""
+    """A checkpoint's data as `who` may see it: county staff every section and the county's totals; a township or
+    a department its own section (`townships` / `departments` keep only the caller's unit), `totals` counted
+    over that section alone, and `scope` {"unit": its name}. Raises Forbidden (403) for anyone else."""
+    ensure_staff(who)
     if who.role in COUNTY_ROLES:
         return data
-    if who.role == GRID_WORKER:
-        raise Forbidden("检点清单面向乡镇和部门", "checkpoints are for townships and departments")
-    own = who.unit_code
-    townships = [t for t in data["townships"] if who.role in TOWNSHIP_ROLES and t["code"] == own]
-    departments = [d for d in data["departments"] if who.role in DEPARTMENT_ROLES and d["code"] == own]
-    return {**data, "townships": townships, "departments": departments}
-
-
-def parse_week(name: str) -> str:
-    """'2026-W47' or raise NotFound (the path names no week)."""
-    if not re.fullmatch(WEEK, name):
-        raise NotFound("周次格式应为 2026-W47", "week must look like 2026-W47")
-    return name
-
-
-def parse_month(name: str) -> str:
-    """'2026-11' or raise NotFound (the path names no month)."""
-    if not re.fullmatch(MONTH, name):
-        raise NotFound("月份格式应为 2026-11", "month must look like 2026-11")
-    return name
+    townships = _own(who, data["townships"], TOWNSHIP_ROLES)
+    departments = _own(who, data["departments"], DEPARTMENT_ROLES)
+    if not townships + departments:  # a unit the week's record does not know (created since)
+        return {**data, "townships": [], "departments": [], "scope": {"unit": who.unit_code},
+                "totals": {"cases": None, "new": 0, "closed": 0, "open": 0}}
+    own = (townships + departments)[0]  # unit codes are unique: one section at most
+    totals = own.get("totals") or section_totals(own)  # records made before issue 10 have no section totals
+    return {**data, "townships": townships, "departments": departments, "totals": totals,
+            "scope": {"unit": own["name"]}}
 
 
 async def checkpoint(db: Database, week: str, who: Actor) -> dict:
-    """The stored checkpoint of `week`, scoped for `who`. Raises NotFound (not generated) or Forbidden."""
+    """The stored checkpoint of `week` (parsed), scoped for `who`; "preview": true when generated before the week
+    ended. Raises Forbidden (403) for a grid worker, NotFound (404) when it has not been generated."""
+    ensure_staff(who)
     async with db.read() as s:
         row = await s.get(CheckpointRecord, week)
     if row is None:
         raise NotFound(f"{week} 周检点尚未生成", f"no checkpoint for {week} yet")
-    return scoped(row.data, who)
+    return scoped({**row.data, "preview": row.preview}, who)
 
 
-async def bulletin(db: Database, month: str) -> dict:
-    """The stored bulletin's data (flows/reports/SCHEMA.md). Raises NotFound when not generated."""
+async def _visible(db: Database, who: Actor, ids: set[int]) -> set[int]:
+    """Those of the case `ids` that `who` may open (Actor.sees: the township's cases, or those whistled to the
+    unit)."""
+    if not ids:
+        return set()
+    async with db.read() as s:
+        cases = (await s.execute(select(Case.id, Case.township_id, Case.reporter_id)
+                                 .where(Case.id.in_(ids)))).all()
+        whistles: dict[int, list] = {}
+        for w in (await s.execute(select(Whistle.case_id, Whistle.unit_id).where(Whistle.case_id.in_(ids)))).all():
+            whistles.setdefault(w.case_id, []).append(w)
+    return {c.id for c in cases if who.sees(c, whistles.get(c.id, []))}
+
+
+def _unit_name(data: dict, who: Actor) -> str:
+    key = "by_township" if who.role in TOWNSHIP_ROLES else "scorecard"
+    return next((r["name"] for r in data.get(key) or () if r.get("code") == who.unit_code), who.unit_code)
+
+
+def limit_cases(data: dict, visible: set[int], unit: str) -> dict:
+    """The bulletin with its case lists cut to the `visible` case ids and `scope` saying so; the figures stay the
+    county's (they name units, never cases). Pure."""
+    cut = {key: [r for r in data.get(key) or () if r.get("id") in visible] for key in CASE_LISTS}
+    note = f"本版为{unit}版：案件清单只列出{unit}可查看的案件，各项统计数字为全县口径。"
+    return {**data, **cut, "scope": {"unit": unit, "note": note}}
+
+
+async def bulletin(db: Database, month: str, who: Actor) -> dict:
+    """The stored bulletin of `month` (parsed; flows/reports/SCHEMA.md) as `who` may read it (see the module's
+    scope). Raises Forbidden (403) for a grid worker, NotFound (404) when it has not been generated."""
+    ensure_staff(who)
     async with db.read() as s:
         row = await s.get(BulletinRecord, month)
     if row is None:
         raise NotFound(f"{month} 通报尚未生成", f"no bulletin for {month} yet")
-    return row.data
+    data = {**row.data, "preview": row.preview}
+    if who.role in COUNTY_ROLES:
+        return data
+    ids = {r["id"] for key in CASE_LISTS for r in data.get(key) or () if isinstance(r.get("id"), int)}
+    return limit_cases(data, await _visible(db, who, ids), _unit_name(data, who))
 
 
-def bulletin_file(data_dir: Path, month: str, fmt: str) -> tuple[Path, str, str | None]:
-    """The rendered bulletin file of `month` in `fmt` (html, pdf, xlsx) under `data_dir` (flows.jobs.bulletin_dir):
-    (path, media type, download file name or None for html). Raises NotFound when it is not there."""
-    filename, media = BULLETIN_FILES[fmt]
-    path = data_dir / filename
+def _stored(folder: Path, month: str, fmt: str) -> Path:
+    path = folder / BULLETIN_FILES[fmt][0]
     if not path.exists():
         raise NotFound(f"{month} 通报尚未生成", f"no bulletin for {month} yet")
-    return path, media, (f"chuishao-bulletin-{month}.{fmt}" if fmt != "html" else None)
+    return path
+
+
+async def bulletin_file(db: Database, folder: Path, month: str, fmt: str, who: Actor) -> tuple[Path, str, str | None]:
+    """The bulletin of `month` (parsed) in `fmt` (html, pdf, xlsx) as `who` may read it: (path, media type,
+    download file name or None for html). County staff get the stored file under `folder`
+    (flows.jobs.bulletin_dir); township and department staff their own version, rendered on first request
+    (seconds for a PDF, in a worker thread) and kept by content. Raises Forbidden (403) for a grid worker,
+    NotFound (404) when the bulletin (or, for county staff, its file) is not there."""
+    from flows.reports import SCOPED_DIR, render_format, write_file
+
+    media = BULLETIN_FILES[fmt][1]
+    download = f"chuishao-bulletin-{month}.{fmt}" if fmt != "html" else None
+    if who.role in COUNTY_ROLES:
+        return _stored(folder, month, fmt), media, download
+    data = await bulletin(db, month, who)
+    digest = hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()
+    path = folder / SCOPED_DIR / f"{digest[:32]}.{fmt}"
+    if not path.exists():
+        content = await asyncio.to_thread(render_format, data, fmt, folder)
+        await asyncio.to_thread(write_file, path, content)
+    return path, media, download
+
+
+def chart_file(folder: Path, chart: str, who: Actor) -> Path:
+    """A stored chart (`<name>.png`; figures only, the same for every reader) of the bulletin under `folder`.
+    Raises Forbidden (403) for a grid worker, NotFound (404) when it is not there."""
+    ensure_staff(who)
+    path = folder / "charts" / chart
+    if not path.is_file():
+        raise NotFound("图表不存在", "chart not found")
+    return path
 
 
 @dataclass(frozen=True)
 class Published:
     name: str  # 2026-11 or 2026-W47
     generated_at: str  # ISO 8601, Asia/Shanghai
-
-
-def ensure_staff(who: Actor) -> None:
-    """The web's reports pages are for township, department and county staff: Forbidden (403) otherwise."""
-    if who.role not in COUNTY_ROLES | TOWNSHIP_ROLES | DEPARTMENT_ROLES:
-        raise Forbidden("通报和检点面向乡镇、部门和县级人员，网格员请查看“我的上报”",
-                        "bulletins and checkpoints are for township, department and county staff")
+    preview: bool = False  # generated before the period ended: not published yet
 
 
 async def listing(db: Database, who: Actor) -> dict:
-    """Every stored bulletin and checkpoint, newest first: {"bulletins": [Published], "checkpoints": [Published]}.
-    Reads only the names and times (not the stored data). Raises Forbidden (403) for a grid worker, and for
-    any caller that is neither township, department nor county staff."""
+    """Every stored bulletin and checkpoint, newest first: {"bulletins": [Published], "checkpoints": [Published]};
+    a preview says so. Reads only the names, times and flags (not the stored data). Raises Forbidden (403) for a
+    grid worker, and for any caller that is neither township, department nor county staff."""
     ensure_staff(who)
     async with db.read() as s:
-        bulletins = (await s.execute(select(BulletinRecord.month, BulletinRecord.generated_at)
+        bulletins = (await s.execute(select(BulletinRecord.month, BulletinRecord.generated_at, BulletinRecord.preview)
                                      .order_by(BulletinRecord.month.desc()))).all()
-        checkpoints = (await s.execute(select(CheckpointRecord.week, CheckpointRecord.generated_at)
+        checkpoints = (await s.execute(select(CheckpointRecord.week, CheckpointRecord.generated_at,
+                                              CheckpointRecord.preview)
                                        .order_by(CheckpointRecord.week.desc()))).all()
 
     def items(rows) -> list[Published]:
-        return [Published(name, local(at) if isinstance(at, datetime) else str(at)) for name, at in rows]
+        return [Published(name, local(at) if isinstance(at, datetime) else str(at), bool(preview))
+                for name, at, preview in rows]
 
     return {"bulletins": items(bulletins), "checkpoints": items(checkpoints)}

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Column
+from sqlalchemy import JSON, Boolean, Column, false
 from sqlmodel import Field, SQLModel
 
 from models.types import UTCDateTime
@@ -13,6 +13,8 @@ class CheckpointRecord(SQLModel, table=True):
 
     week: str = Field(primary_key=True, max_length=8)  # ISO week, e.g. 2026-W47
     generated_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    # generated before its period ended: not published, nobody notified; the run after the period replaces it
+    preview: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default=false()))
     data: dict = Field(sa_column=Column(JSON, nullable=False))
 
 
@@ -21,4 +23,6 @@ class BulletinRecord(SQLModel, table=True):
 
     month: str = Field(primary_key=True, max_length=7)  # e.g. 2026-11
     generated_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    # generated before its period ended: not published, nobody notified; the run after the period replaces it
+    preview: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default=false()))
     data: dict = Field(sa_column=Column(JSON, nullable=False))

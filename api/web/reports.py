@@ -1,9 +1,11 @@
 """Pages: the monthly bulletins (每月一通报) and weekly checkpoints (每周一检点) a user may read.
 
-`/reports` lists both, newest first. A bulletin opens as the county's own printed page (the stored
-bulletin.html, with a bar to go back and download), and downloads as PDF or XLSX with the session cookie.
-A checkpoint opens inside our layout, scoped as the REST API scopes it (flows/publications.py): county staff
-every section, a township or a department its own; each line a case to open. Grid workers get 403.
+`/reports` lists both, newest first; one generated before its period ended is marked 预览. A bulletin opens as
+its printed page (with a bar to go back and download) and downloads as PDF or XLSX with the session cookie.
+Everything is scoped as the REST API scopes it (flows/publications.py): county staff read the county's stored
+files and every checkpoint section; a township or a department reads its own version of the bulletin (the
+county's figures, its own cases) and its own checkpoint section and totals. Grid workers get 403. A week or
+month that does not exist is a 422.
 """
 
 import html
@@ -13,12 +15,15 @@ from datetime import timedelta
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import FileResponse, HTMLResponse
 
+from api.routes.reports import split_format
 from api.web.render import page
 from api.web.session import WebActor
 from flows import publications as pub
-from flows.checkpoint import STALLED_WORKING_DAYS, week_window
+from flows.access import COUNTY_ROLES
+from flows.checkpoint import STALLED_WORKING_DAYS
 from flows.errors import NotFound
 from flows.jobs import bulletin_dir
+from flows.periods import parse_month, parse_week, week_window
 
 router = APIRouter(include_in_schema=False)
 
@@ -42,10 +47,10 @@ async def reports(request: Request, who: WebActor, all: int = 0):
     svc = request.app.state.services
     found = await pub.listing(svc.db, who)
     limit = None if all else 12
-    bulletins = [{"name": b.name, "label": month_label(b.name), "generated_at": b.generated_at}
-                 for b in found["bulletins"]]
+    bulletins = [{"name": b.name, "label": month_label(b.name), "generated_at": b.generated_at,
+                  "preview": b.preview} for b in found["bulletins"]]
     checkpoints = [{"name": c.name, "label": week_label(c.name)[0], "range": week_label(c.name)[1],
-                    "generated_at": c.generated_at} for c in found["checkpoints"]]
+                    "generated_at": c.generated_at, "preview": c.preview} for c in found["checkpoints"]]
     return page(request, "reports/index.html", bulletins=bulletins[:limit], checkpoints=checkpoints[:limit],
                 more=not all and (len(bulletins) > 12 or len(checkpoints) > 12),
                 counts=(len(bulletins), len(checkpoints)))
@@ -83,23 +88,23 @@ async def bulletin(request: Request, who: WebActor, name: str = Path(max_length=
     """`2026-10`: the bulletin as its own printed page; `2026-10.pdf` / `2026-10.xlsx`: the file to download."""
     svc = request.app.state.services
     pub.ensure_staff(who)
-    m = re.fullmatch(pub.MONTH + r"(?:\.(pdf|xlsx))?", name)
-    if not m:
-        raise NotFound("月份格式应为 2026-11", "month must look like 2026-11")
-    month, fmt = m.group(1), m.group(2)
+    month, fmt = split_format(name, "pdf|xlsx")
+    month = parse_month(month)
     folder = bulletin_dir(svc.settings, month)
     if fmt:
-        path, media, download = pub.bulletin_file(folder, month, fmt)
+        path, media, download = await pub.bulletin_file(svc.db, folder, month, fmt, who)
         return FileResponse(path, media_type=media, filename=download)
     try:
-        path, _, _ = pub.bulletin_file(folder, month, "html")
+        path, _, _ = await pub.bulletin_file(svc.db, folder, month, "html", who)
         document = path.read_text(encoding="utf-8")
     except NotFound:
-        # the record without its files (another data directory, files cleaned up): the page from the record,
-        # without chart images (drawing them takes seconds)
+        if who.role not in COUNTY_ROLES:
+            raise
+        # the county's record without its files (another data directory, files cleaned up): the page from the
+        # record, without chart images (drawing them takes seconds)
         from flows.reports import render_html
 
-        document = render_html(await pub.bulletin(svc.db, month), {})
+        document = render_html(await pub.bulletin(svc.db, month, who), {})
     return HTMLResponse(_with_bar(document, month), headers={"Cache-Control": "private, no-cache"})
 
 
@@ -119,7 +124,7 @@ SUMMARY = [("overdue", "逾期"), ("warnings", "预警"), ("stalled", "停滞"),
 async def checkpoint(request: Request, who: WebActor, name: str = Path(max_length=20)):
     svc = request.app.state.services
     pub.ensure_staff(who)
-    week = pub.parse_week(name)
+    week = parse_week(name)
     data = await pub.checkpoint(svc.db, week, who)
     sections = [("乡镇", s) for s in data["townships"]] + [("部门", s) for s in data["departments"]]
     label, span = week_label(week)

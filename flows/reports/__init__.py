@@ -10,6 +10,8 @@ from __future__ import annotations
 import base64
 import json
 import os
+import shutil
+import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -19,12 +21,15 @@ __all__ = [
     "render_all",
     "render_charts",
     "render_html",
+    "render_format",
     "render_pdf",
     "render_xlsx",
+    "write_file",
 ]
 
 FILES = {"json": "bulletin.json", "html": "bulletin.html", "pdf": "bulletin.pdf", "xlsx": "bulletin.xlsx"}
 CHARTS_DIR = "charts"
+SCOPED_DIR = "scoped"  # a township's or department's own version, rendered on request (flows/publications.py)
 
 
 def cjk_font_path() -> Path:
@@ -67,12 +72,33 @@ def data_uri(png: Path | bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(raw).decode("ascii")
 
 
-def _write(path: Path, content: bytes) -> Path:
-    """Write through a temporary file and rename, so a reader never sees half a bulletin."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+def write_file(path: Path, content: bytes) -> Path:
+    """Write through a temporary file of our own and rename, so a reader never sees half a bulletin and two
+    writers of the same file (two requests, two processes) never share the temporary one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
     tmp.write_bytes(content)
     os.replace(tmp, path)
     return path
+
+
+def stored_charts(out_dir: Path) -> dict[str, Path]:
+    """The chart PNGs `render_all` wrote under ``out_dir``, by name (none when they are gone)."""
+    folder = Path(out_dir) / CHARTS_DIR
+    return {p.stem: p for p in sorted(folder.glob("*.png"))} if folder.is_dir() else {}
+
+
+def render_format(data: Mapping[str, Any], fmt: str, out_dir: Path) -> bytes:
+    """One format ("html", "pdf" or "xlsx") of ``data`` as bytes, with the charts already stored under
+    ``out_dir`` (they show figures only, so every version of a month's bulletin shares them)."""
+    charts = stored_charts(out_dir)
+    if fmt == "html":
+        return render_html(data, {name: data_uri(p) for name, p in charts.items()}).encode("utf-8", "replace")
+    if fmt == "pdf":
+        return render_pdf(data, charts)
+    if fmt == "xlsx":
+        return render_xlsx(data)
+    raise ValueError(f"unknown bulletin format {fmt!r}")
 
 
 def render_all(data: Mapping[str, Any], out_dir: Path) -> dict[str, Path]:
@@ -83,12 +109,13 @@ def render_all(data: Mapping[str, Any], out_dir: Path) -> dict[str, Path]:
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(out_dir / SCOPED_DIR, ignore_errors=True)  # versions of the bulletin this one replaces
     charts = render_charts(data, out_dir / CHARTS_DIR)
     paths: dict[str, Path] = {}
-    paths["json"] = _write(out_dir / FILES["json"], to_json(data).encode("utf-8", "replace"))
+    paths["json"] = write_file(out_dir / FILES["json"], to_json(data).encode("utf-8", "replace"))
     html = render_html(data, {name: data_uri(p) for name, p in charts.items()})
-    paths["html"] = _write(out_dir / FILES["html"], html.encode("utf-8", "replace"))
-    paths["pdf"] = _write(out_dir / FILES["pdf"], render_pdf(data, charts))
-    paths["xlsx"] = _write(out_dir / FILES["xlsx"], render_xlsx(data))
+    paths["html"] = write_file(out_dir / FILES["html"], html.encode("utf-8", "replace"))
+    paths["pdf"] = write_file(out_dir / FILES["pdf"], render_pdf(data, charts))
+    paths["xlsx"] = write_file(out_dir / FILES["xlsx"], render_xlsx(data))
     paths.update({f"chart_{name}": p for name, p in charts.items()})
     return paths

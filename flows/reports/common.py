@@ -187,6 +187,20 @@ def title_of(data: Mapping[str, Any]) -> str:
     return f"{county}“乡镇吹哨、部门报到”工作月度通报（{month}）"
 
 
+def notices(data: Mapping[str, Any]) -> list[str]:
+    """What a reader must know before any figure, in the order to show it: that this is a preview of a month
+    that has not ended, and that a unit's own version lists only its own cases. [] for the county's published
+    bulletin."""
+    out = []
+    if data.get("preview"):
+        out.append(f"预览（统计月未结束）：数据截至 {generated_text(data)}，不是正式通报，不发通知；"
+                   "月末后生成的正式通报将替换本预览。")
+    scope = data.get("scope")
+    if isinstance(scope, Mapping) and scope.get("note"):
+        out.append(str(scope["note"]))
+    return out
+
+
 def score_text(score: Any) -> str:
     if not isinstance(score, int | float) or isinstance(score, bool):
         return DASH

@@ -25,6 +25,8 @@ header { text-align: center; margin-bottom: 6mm; }
 h1 { font-size: 21px; line-height: 1.45; margin: 10px 0 6px; }
 .meta { color: #444; font-size: 13px; margin: 0; }
 .rule { border: 0; border-top: 2px solid #c00000; margin: 10px 0 0; }
+.notice { border: 2px solid #c00000; color: #c00000; font-weight: bold; padding: 6px 10px; margin: 10px 0 0;
+  text-align: left; }
 h2 { font-size: 17px; margin: 22px 0 8px; padding-bottom: 3px; border-bottom: 1px solid #c9c9c9; }
 h3 { font-size: 15px; margin: 14px 0 6px; }
 h2, h3 { break-after: avoid; page-break-after: avoid; }
@@ -79,6 +81,9 @@ TEMPLATE = """<!DOCTYPE html>
 <h1>{{ title }}</h1>
 <p class="meta">统计周期：{{ period }}　　生成时间：{{ generated }}</p>
 <hr class="rule">
+{%- for n in notices %}
+<p class="notice" role="note">{{ n }}</p>
+{%- endfor %}
 </header>
 {%- for b in blocks %}
 {%- if b.kind == "h2" %}
@@ -148,6 +153,7 @@ def render_html(data: Mapping[str, Any], charts: Mapping[str, str] | None = None
         title=common.title_of(data),
         period=common.period_text(data.get("period")),
         generated=common.generated_text(data),
+        notices=common.notices(data),
         blocks=build(data),
         charts=dict(charts),
         chart_titles=CHART_TITLES,

@@ -147,12 +147,16 @@ def _scorecard(data: Mapping[str, Any]) -> list[Block]:
     cards = c.rows(data, "scorecard")
     out = [Block("h2", c.SECTION_TITLES[2])]
     scored = [d for d in cards if isinstance(d.get("score"), int | float)]
+    unranked = c.rows(data, "unranked")
+    aside = f"另有{len(unranked)}个单位本月无吹哨，不参与排名（见附：口径说明）。" if unranked else ""
     if scored:
         best = max(scored, key=lambda d: d["score"])
         worst = min(scored, key=lambda d: d["score"])
-        out.append(Block("p", f"本月参加考核的部门共{len(cards)}个。综合得分最高的是{c.text(best.get('name'))}"
+        out.append(Block("p", f"本月参加排名的部门共{len(scored)}个。综合得分最高的是{c.text(best.get('name'))}"
                               f"（{c.score_text(best['score'])}分），最低的是{c.text(worst.get('name'))}"
-                              f"（{c.score_text(worst['score'])}分）。各项比率后括号内为分子/分母。"))
+                              f"（{c.score_text(worst['score'])}分）。{aside}各项比率后括号内为分子/分母。"))
+    elif aside:
+        out.append(Block("p", aside))
     headers = ["排名", "部门", "接哨数", *(label for _, label in c.METRICS), c.RATING_LABEL, "综合得分"]
     t = Table(headers, [0.05, 0.145, 0.06] + [0.092] * 6 + [0.1, 0.093], name="scorecard")
     tones = _list_tones(data)

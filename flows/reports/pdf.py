@@ -57,6 +57,9 @@ def _styles(font: str) -> dict[str, Any]:
         "h3": ParagraphStyle("h3", base, fontSize=11, leading=16, spaceBefore=6, spaceAfter=4, keepWithNext=1),
         "p": ParagraphStyle("p", base, firstLineIndent=21, spaceAfter=6),
         "note": ParagraphStyle("note", base, fontSize=8.5, leading=13, textColor=grey, spaceBefore=2, spaceAfter=8),
+        "notice": ParagraphStyle("notice", base, fontSize=10, leading=15, textColor=HexColor(RED),
+                                 borderColor=HexColor(RED), borderWidth=1, borderPadding=5, spaceBefore=6,
+                                 spaceAfter=8),
         "footer": ParagraphStyle("footer", base, fontSize=8.5, leading=13, textColor=grey, alignment=TA_RIGHT,
                                  spaceBefore=14),
         "th": ParagraphStyle("th", base, fontSize=CELL_SIZE, leading=11, alignment=TA_CENTER),
@@ -249,6 +252,7 @@ class _Renderer:
                       + escape(f"生成时间：{common.generated_text(self.data)}"), st["meta"]),
             Spacer(1, 4),
             HRFlowable(width="100%", thickness=1.6, color=HexColor(RED), spaceBefore=2, spaceAfter=6),
+            *(Paragraph(escape(n), st["notice"]) for n in common.notices(self.data)),
         ]
         for b in build(self.data):
             story += self.block(b)

@@ -136,6 +136,8 @@ def _info(data: Mapping[str, Any]) -> list[dict[str, Any]]:
         {"k": "统计开始", "v": _dt(period.get("start"))},
         {"k": "统计结束（不含）", "v": _dt(period.get("end"))},
         {"k": "生成时间", "v": _dt(data.get("generated_at"))},
+        {"k": "状态", "v": "预览（统计月未结束）" if data.get("preview") else "正式通报"},
+        *({"k": "提示", "v": n} for n in c.notices(data)),
         {"k": "说明", "v": "时间均为北京时间；比率以小数存储、按百分比显示，分母为0时留空；各表说明见“口径说明”。"},
     ]
 

@@ -1,0 +1,89 @@
+"""The periods the reports cover: an ISO week (每周一检点) and a calendar month (每月一通报), in Asia/Shanghai.
+
+Names come from people (the CLI, a URL), so each is parsed in one place here: `parse_week` and `parse_month`
+raise Invalid (422) with a message that says why, and everything else takes the parsed name.
+"""
+
+from datetime import date, datetime, timedelta
+
+from flows.clock import LOCAL_TZ
+from flows.errors import Invalid
+
+FIRST_YEAR, LAST_YEAR = 2000, 2099  # reports cover these years; anything else is a typo, not a period
+
+
+def weeks_in(year: int) -> int:
+    """52 or 53: the ISO week of 28 December is always the year's last (ISO 8601)."""
+    return date(year, 12, 28).isocalendar().week
+
+
+def _year(text: str, name: str, example: str) -> int:
+    year = int(text)
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise Invalid(f"{name} 超出范围：年份应在 {FIRST_YEAR}–{LAST_YEAR} 之间（例如 {example}）",
+                      f"{name} is out of range: the year must be between {FIRST_YEAR} and {LAST_YEAR} "
+                      f"(e.g. {example})")
+    return year
+
+
+def parse_week(name: str) -> str:
+    """'2026-W47' → '2026-W47' (an ISO week, year 2000–2099). Raises Invalid (422) when the name is not of
+    that shape, or names a week the year does not have (2025-W53: 2025 has 52 ISO weeks; W00)."""
+    year_text, sep, week_text = name.partition("-W")
+    if not (sep and len(year_text) == 4 and year_text.isdigit() and len(week_text) == 2 and week_text.isdigit()
+            and year_text.isascii() and week_text.isascii()):
+        raise Invalid(f"周次格式应为 2026-W47，收到 {name[:20]!r}", f"a week looks like 2026-W47, not {name[:20]!r}")
+    year, week = _year(year_text, name, "2026-W47"), int(week_text)
+    last = weeks_in(year)
+    if not 1 <= week <= last:
+        raise Invalid(f"{name} 这一周不存在：{year} 年只有第 1–{last} 周",
+                      f"week {name} does not exist: {year} has ISO weeks 1 to {last}")
+    return name
+
+
+def parse_month(name: str) -> str:
+    """'2026-11' → '2026-11' (year 2000–2099, month 01–12). Raises Invalid (422) otherwise."""
+    year_text, sep, month_text = name.partition("-")
+    if not (sep and len(year_text) == 4 and year_text.isdigit() and len(month_text) == 2 and month_text.isdigit()
+            and year_text.isascii() and month_text.isascii()):
+        raise Invalid(f"月份格式应为 2026-11，收到 {name[:20]!r}", f"a month looks like 2026-11, not {name[:20]!r}")
+    _year(year_text, name, "2026-11")
+    if not 1 <= int(month_text) <= 12:
+        raise Invalid(f"{name} 这个月份不存在：月份应为 01–12", f"month {name} does not exist: months are 01 to 12")
+    return name
+
+
+def week_window(week: str) -> tuple[datetime, datetime]:
+    """'2026-W47' (parsed) → Monday 00:00 to the next Monday 00:00, Asia/Shanghai."""
+    year, num = week.split("-W")
+    monday = date.fromisocalendar(int(year), int(num), 1)
+    start = datetime(monday.year, monday.month, monday.day, tzinfo=LOCAL_TZ)
+    return start, start + timedelta(days=7)
+
+
+def previous_week(now: datetime) -> str:
+    """The ISO week before the one `now` falls in (Asia/Shanghai): the week a Monday checkpoint covers."""
+    year, num, _ = (now.astimezone(LOCAL_TZ).date() - timedelta(days=7)).isocalendar()
+    return f"{year:04d}-W{num:02d}"
+
+
+def month_window(month: str) -> tuple[datetime, datetime]:
+    """'2026-11' (parsed) → 1 November 00:00 to 1 December 00:00, Asia/Shanghai."""
+    year, mon = (int(x) for x in month.split("-"))
+    start = datetime(year, mon, 1, tzinfo=LOCAL_TZ)
+    end = datetime(year + (mon == 12), mon % 12 + 1, 1, tzinfo=LOCAL_TZ)
+    return start, end
+
+
+def previous_month(month: str) -> str:
+    start, _ = month_window(month)
+    prev = start - timedelta(days=1)
+    return f"{prev.year:04d}-{prev.month:02d}"
+
+
+def in_progress(name: str, start: datetime, end: datetime, now: datetime) -> bool:
+    """Whether a report of the period [start, end) generated at `now` is a preview (the period has not ended).
+    Raises Invalid (422) for a period that has not begun: there is nothing to report yet."""
+    if now < start:
+        raise Invalid(f"{name} 尚未开始，不能生成", f"{name} has not begun yet; nothing to report")
+    return now < end
