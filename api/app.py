@@ -51,6 +51,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
+        from api.logs import install as redact_secrets_from_logs
+
+        redact_secrets_from_logs()  # after the server's own logging set-up; see api/logs.py
         app.state.services = svc = build_services(settings, clock or system_clock)
         await svc.cases.calendar.load(svc.clock())
         watcher = asyncio.create_task(_follow_calendar(svc))

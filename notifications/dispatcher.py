@@ -1,5 +1,6 @@
 """Deliver pending deliveries at least once, with retries and exponential backoff, recording every
-attempt; give up after a bound and mark the delivery failed for the admin to see.
+attempt; give up after a bound and mark the delivery failed for the admin to see. A delivery the destination policy
+refuses (notifications/egress.py, re-read each round) fails at once with the reason: retrying cannot help.
 
 A delivery is leased before it is sent (its next attempt time pushed past the send), and the send
 happens outside any transaction, so a slow webhook never holds a database lock. A dispatcher that
@@ -11,7 +12,8 @@ from sqlalchemy import select, update
 
 from models.db import Database
 from models.notifications import Delivery, DeliveryAttempt, Event, Notification, UserChannel
-from notifications.channels import Channel, DeliveryFailed, Message
+from notifications.channels import Channel, DeliveryFailed, DeliveryRefused, Message
+from notifications.egress import Egress
 
 MAX_ATTEMPTS = 6
 LEASE = timedelta(seconds=60)
@@ -21,7 +23,10 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(2 * 2 ** (attempts - 1), 600))  # 2 s, 4 s, 8 s, … capped at 10 min
 
 
-async def deliver_due(db: Database, channels: dict[str, Channel], now: datetime, limit: int = 200) -> dict:
+async def deliver_due(db: Database, channels: dict[str, Channel], now: datetime, limit: int = 200,
+                      egress: Egress | None = None) -> dict:
+    """Send up to `limit` due deliveries; answers {"sent", "retrying", "failed"} counts. `egress`: the
+    destination policy (default: loaded from the admin's setting now)."""
     async with db.transaction() as s:
         await db.lock_for_claim(s)
         q = (select(Delivery).where(Delivery.state == "pending", Delivery.next_at <= now)
@@ -39,6 +44,7 @@ async def deliver_due(db: Database, channels: dict[str, Channel], now: datetime,
             .join(Event, Event.id == Notification.event_id)
             .outerjoin(UserChannel, UserChannel.user_id == Notification.user_id)
             .where(Notification.id.in_([d.notification_id for d in due])))).all()
+    egress = egress or await Egress.load(db)
     info = {}
     for nid, title, payload, kind, action, case_id, secret, _uid, channel in details:
         info.setdefault(nid, {"title": title, "event": {"kind": kind, "action": action, "case_id": case_id,
@@ -51,19 +57,19 @@ async def deliver_due(db: Database, channels: dict[str, Channel], now: datetime,
         n = info[d.notification_id]
         message = Message(d.id, n["title"], n["title"], n["event"])
         channel = channels.get(d.channel)
-        error = None
+        error, final = None, False
         try:
             if channel is None:
                 raise DeliveryFailed(f"channel '{d.channel}' is not configured")
-            await channel.send(d.address, n["secrets"].get(d.channel), message)
+            await channel.send(d.address, n["secrets"].get(d.channel), message, egress)
         except DeliveryFailed as err:
-            error = str(err)[:2000]
+            error, final = str(err)[:2000], isinstance(err, DeliveryRefused)
         async with db.transaction() as s:
             s.add(DeliveryAttempt(delivery_id=d.id, at=now, ok=error is None, error=error))
             attempts = d.attempts + 1
             if error is None:
                 values, key = {"state": "sent", "sent_at": now, "last_error": None}, "sent"
-            elif attempts >= MAX_ATTEMPTS:
+            elif final or attempts >= MAX_ATTEMPTS:
                 values, key = {"state": "failed", "last_error": error}, "failed"
             else:
                 values, key = {"next_at": now + backoff(attempts), "last_error": error}, "retrying"

@@ -16,7 +16,7 @@ from sqlalchemy.engine import make_url
 
 from models.config import Settings
 from tests.county import Api, build_county
-from tests.test_notifications import Receiver, eventually
+from tests.test_notifications import Receiver, allow_loopback, eventually
 from tests.test_scheduling import base_env, free_port
 
 
@@ -61,6 +61,7 @@ def test_a_crash_between_commit_and_delivery_is_delivered_after_restart(tmp_path
     try:
         api = HttpApi(f"http://127.0.0.1:{port}", "admin-pass-123")
         build_county(api)
+        allow_loopback(api)
         assert api.as_("zrzy_liaison").put("/api/v1/me/channels/webhook", json={"address": hook.url}).status_code \
             == 200
         case = api.to_dispatched("LAND01")  # committed: the response says so

@@ -1,4 +1,5 @@
-"""My notifications (unread counts, mark as read), my external channels, and failed deliveries (admin)."""
+"""My notifications (unread counts, mark as read), my external channels (a webhook's signing secret is made
+by the server, shown once, rotated on request), failed deliveries and the outbound address policy (admin)."""
 
 from datetime import datetime
 from typing import Annotated, Literal
@@ -12,8 +13,10 @@ from api.limits import GuardedRoute
 from flows import inbox_notes
 from flows.access import Actor
 from flows.clock import local
-from flows.errors import Invalid
+from flows.errors import Invalid, NotFound
 from models.notifications import Delivery, DeliveryAttempt, UserChannel
+from notifications.channels import new_secret
+from notifications.egress import Egress, EgressError, allowed_ranges, set_allowed_ranges
 
 router = APIRouter(tags=["notifications"], route_class=GuardedRoute)
 
@@ -27,13 +30,23 @@ class ReadIn(BaseModel):
 class ChannelIn(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
     address: Annotated[str, StringConstraints(min_length=3, max_length=500)]
-    secret: Annotated[str, StringConstraints(min_length=16, max_length=200)] | None = None
     enabled: bool = True
 
 
-def _check_address(channel: str, address: str) -> None:
-    ok = {"webhook": address.startswith(("http://", "https://")),
-          "email": "@" in address and " " not in address,
+class EgressIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    allowed_ranges: list[Annotated[str, StringConstraints(min_length=1, max_length=50)]] = Field(max_length=100)
+
+
+async def _check_address(svc: Services, channel: str, address: str) -> None:
+    """A webhook must pass the destination policy now (it is checked again at each delivery)."""
+    if channel == "webhook":
+        try:
+            await (await Egress.load(svc.db)).check(address)
+        except EgressError as err:
+            raise Invalid(f"webhook 地址不可用：{err.zh}", f"webhook address refused: {err.en}") from None
+        return
+    ok = {"email": "@" in address and " " not in address,
           "sms": address.lstrip("+").isdigit() and 5 <= len(address) <= 20}[channel]
     if not ok:
         raise Invalid(f"{channel} 地址格式不正确", f"not a valid {channel} address")
@@ -63,21 +76,58 @@ async def mark_read(body: ReadIn, who: Actor = Depends(actor), svc: Services = D
 async def my_channels(who: Actor = Depends(actor), svc: Services = Depends(services)):
     async with svc.db.read() as s:
         rows = (await s.execute(select(UserChannel).where(UserChannel.user_id == who.id))).scalars().all()
-    return [{"channel": c.channel, "address": c.address, "enabled": c.enabled} for c in rows]
+    return [{"channel": c.channel, "address": c.address, "enabled": c.enabled}
+            | ({"secret_set": c.secret is not None} if c.channel == "webhook" else {}) for c in rows]
 
 
-@router.put("/me/channels/{channel}", summary="设置外部通知渠道（webhook / email / sms）")
+@router.put("/me/channels/{channel}", summary="设置外部通知渠道（webhook / email / sms）",
+            description="A webhook address must resolve to a public address, or to a range the admin allows. "
+                        "The first save of a webhook answers its signing `secret` once: each delivery carries "
+                        "`X-Chuishao-Signature: sha256=<hex HMAC-SHA256 of the body with that secret>`. Later "
+                        "saves keep the secret; POST /me/channels/webhook/secret makes a new one.")
 async def set_channel(body: ChannelIn, channel: Literal["webhook", "email", "sms"] = Path(),
                       who: Actor = Depends(actor), svc: Services = Depends(services)):
-    _check_address(channel, body.address)
+    await _check_address(svc, channel, body.address)
+    shown = None
     async with svc.db.transaction() as s:
         row = (await s.execute(select(UserChannel).where(UserChannel.user_id == who.id,
                                                          UserChannel.channel == channel))).scalar_one_or_none()
         if row is None:
             row = UserChannel(user_id=who.id, channel=channel, address=body.address)
             s.add(row)
-        row.address, row.secret, row.enabled = body.address, body.secret, body.enabled
-    return {"channel": channel, "address": body.address, "enabled": body.enabled}
+        row.address, row.enabled = body.address, body.enabled
+        if channel == "webhook" and row.secret is None:
+            row.secret = shown = new_secret()
+    return {"channel": channel, "address": body.address, "enabled": body.enabled} | (
+        {"secret": shown} if shown else {})
+
+
+@router.post("/me/channels/webhook/secret", summary="更换 webhook 签名密钥（新密钥只显示这一次）")
+async def rotate_webhook_secret(who: Actor = Depends(actor), svc: Services = Depends(services)):
+    """A new signing secret for my webhook, answered once; deliveries from now on are signed with it."""
+    async with svc.db.transaction() as s:
+        row = (await s.execute(select(UserChannel).where(UserChannel.user_id == who.id,
+                                                         UserChannel.channel == "webhook"))).scalar_one_or_none()
+        if row is None:
+            raise NotFound("还没有设置 webhook", "no webhook has been set")
+        row.secret = secret = new_secret()
+    return {"channel": "webhook", "secret": secret}
+
+
+@router.get("/settings/egress", summary="出站地址放行网段（管理员）", dependencies=[Depends(admin)])
+async def get_egress(svc: Services = Depends(services)):
+    return {"allowed_ranges": await allowed_ranges(svc.db)}
+
+
+@router.put("/settings/egress", summary="设置出站地址放行网段（管理员）", dependencies=[Depends(admin)],
+            description="CIDR ranges that webhooks and the SMS gateway may reach although they are loopback, "
+                        "link-local or private (e.g. a county intranet receiver on 10.20.0.0/16). Replaces "
+                        "the list; [] allows public addresses only.")
+async def set_egress(body: EgressIn, svc: Services = Depends(services)):
+    try:
+        return {"allowed_ranges": await set_allowed_ranges(svc.db, body.allowed_ranges)}
+    except EgressError as err:
+        raise Invalid(err.zh, err.en) from None
 
 
 @router.get("/deliveries", summary="外部投递记录（管理员）", dependencies=[Depends(admin)])

@@ -1,0 +1,87 @@
+"""Secrets never appear in logs (SPEC §3): credentials are cut out of every log record of the process.
+
+What is redacted (the name stays, the value becomes `[redacted]`):
+- query and form values whose name mentions a token, key, secret, password, signature, auth, credential or
+  session (`/api/v1/ws?token=…`, `/open311/v2/requests.json?api_key=…`), wherever they appear in a line;
+- `Authorization:` / `Proxy-Authorization:` header values and any `Bearer …` credential;
+- JSON-style `"password": "…"` pairs and header-style `X-Api-Key: …` values;
+- the password in a URL's user info (`postgresql://user:…@host`).
+
+`install()` puts `RedactSecrets` in front of every log record: it wraps the log record factory, so a record is
+cleaned when it is made, whichever logger makes it (uvicorn's access and error loggers, httpx, websockets,
+Prefect, ours) and whatever handlers a later logging configuration installs (uvicorn and Prefect both
+reconfigure logging; a filter on a handler or logger they replace would be lost). The filter is also an ordinary
+logging.Filter, usable in an operator's own logging configuration."""
+
+import logging
+import re
+from collections.abc import Mapping
+
+MARK = "[redacted]"
+_WORDS = r"(?:token|key|secret|passw(?:or)?d?|pwd|signature|auth|credential|session)"
+_PATTERNS = [
+    # name=value in a query string, a form body or plain text
+    re.compile(rf"(?P<k>(?:^|(?<=[?&;\s,\"'(]))[\w.\-\[\]%]*{_WORDS}[\w.\-\[\]%]*=)(?P<v>[^&;\s\"'#,)]+)", re.I),
+    # Authorization: Bearer xyz / authorization='Basic xyz'
+    re.compile(r"(?P<k>\b(?:proxy-)?authorization[\"']?\s*[:=]\s*[\"']?(?:(?:bearer|basic|digest|token)\s+)?)"
+               r"(?P<v>[^\s\"',;]+)", re.I),
+    re.compile(r"(?P<k>\bbearer\s+)(?P<v>[\w\-.~+/]+=*)", re.I),
+    # "password": "xyz" (JSON, Python reprs)
+    re.compile(rf"(?P<k>[\"'][\w\-]*{_WORDS}[\w\-]*[\"']\s*:\s*[\"'])(?P<v>[^\"']+)", re.I),
+    # X-Api-Key: xyz
+    re.compile(r"(?P<k>\b[\w\-]*(?:api-?key|token|secret)[\w\-]*\s*:\s+)(?P<v>[^\s\"',;]+)", re.I),
+    # scheme://user:password@host
+    re.compile(r"(?P<k>\b[a-z][a-z0-9+.\-]*://[^\s/:@]*:)(?P<v>[^\s/@]+)(?=@)", re.I),
+]
+
+
+def redact(text: str) -> str:
+    """`text` with every credential value replaced by [redacted]."""
+    for pattern in _PATTERNS:
+        text = pattern.sub(lambda m: m["k"] + MARK if m["v"] != MARK else m[0], text)
+    return text
+
+
+def _clean(value):
+    """A log argument with credentials redacted. Numbers stay numbers (a %d needs them); any other object is
+    replaced by its redacted text only when that text held a credential (httpx logs URL objects)."""
+    if value is None or isinstance(value, int | float):
+        return value
+    text = value if isinstance(value, str) else str(value)
+    cleaned = redact(text)
+    return cleaned if cleaned != text or isinstance(value, str) else value
+
+
+class RedactSecrets(logging.Filter):
+    """Rewrites a record's message, arguments and traceback text without credentials; never drops a record.
+    The arguments keep their number and order (uvicorn's access formatter unpacks them)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        if isinstance(record.args, Mapping):
+            record.args = {k: _clean(v) for k, v in record.args.items()}
+        elif isinstance(record.args, tuple):
+            record.args = tuple(_clean(a) for a in record.args)
+        if record.exc_info and not record.exc_text:
+            # formatters reuse exc_text when it is set, so the traceback is printed redacted
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+        return True
+
+
+_FILTER = RedactSecrets()
+
+
+def install() -> None:
+    """Clean every log record of this process from now on (idempotent)."""
+    previous = logging.getLogRecordFactory()
+    if getattr(previous, "redacts_secrets", False):
+        return
+
+    def factory(*args, **kwargs) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        _FILTER.filter(record)
+        return record
+
+    factory.redacts_secrets = True
+    logging.setLogRecordFactory(factory)
