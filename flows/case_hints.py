@@ -19,7 +19,9 @@ from flows.access import DEPT_LIAISON, DEPT_OFFICER
 from flows.cases import CaseService, case_code
 from flows.clock import LOCAL_TZ
 from flows.errors import Invalid
+from flows.lifecycle import certificate_status  # the feedback rule's own judgement
 from flows.routing import route
+from flows.sentences import display_name
 from models.cases import Case
 from models.catalog import CatalogItem, CatalogOverride
 from models.org import Unit, User
@@ -103,20 +105,6 @@ class CaseHints:
     @property
     def enforcement(self) -> bool:
         return bool(self.item and self.item.enforcement)
-
-
-def display_name(username: str, name: str | None) -> str:
-    """"张伟（zrzy_officer1）", or the username alone when the user has no other name."""
-    return username if name in (None, "", username) else f"{name}（{username}）"
-
-
-def certificate_status(no: str | None, expires: date | None, today: date) -> str:
-    """valid / expired / none / unknown, judged on `today` as the feedback rule judges it."""
-    if not no:
-        return "none"
-    if expires is None:
-        return "unknown"
-    return "valid" if expires >= today else "expired"
 
 
 def bigrams(text: str) -> set[str]:

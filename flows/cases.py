@@ -219,8 +219,8 @@ class CaseService:
             missing = sorted(set(names) - {u.username for u in users})
             if missing:
                 raise Invalid(f"执法人员不存在：{', '.join(missing)}", f"unknown officers: {', '.join(missing)}")
-            facts.officers = [lc.OfficerFact(u.username, u.unit_id, u.certificate_no, u.certificate_expires)
-                              for u in users]
+            facts.officers = [lc.OfficerFact(u.username, u.unit_id, u.certificate_no, u.certificate_expires,
+                                             u.name, u.active) for u in users]
             facts.enforcement = bool(case.category) and (await self._item(s, case.category)).enforcement
         if action in ("dispatch", "arbitrate"):
             await self.units.get(s, facts.lead_unit_id)

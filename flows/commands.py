@@ -82,7 +82,11 @@ class FeedbackBody(Body):
 
 
 class Verify(Body):
+    """核查. `outcome`: the verifier's correction of the outcome the department proposed (passed only, with a
+    note saying why); left out, the proposed outcome stands."""
+
     passed: bool
+    outcome: Outcome | None = None
     note: Note | None = None
     satisfaction: Satisfaction | None = None
     rating: int | None = Field(default=None, ge=1, le=5)

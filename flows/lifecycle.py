@@ -22,6 +22,7 @@ from flows.access import (
 from flows.clock import LOCAL_TZ
 from flows.commands import Body
 from flows.errors import Invalid, NotAllowed
+from flows.sentences import display_name, join
 from models.cases import Case, Extension, Feedback, Remark, Verification, Whistle
 
 # ---- states -------------------------------------------------------------------------------
@@ -76,15 +77,51 @@ def step_of(status: str, suspended_from: str | None = None) -> int:
 
 
 # ---- the aggregate the rules act on -------------------------------------------------------
+def certificate_status(no: str | None, expires: date | None, today: date) -> str:
+    """An enforcement certificate (执法证) on `today` (local date): valid / expired / none / unknown (a number
+    without an expiry date, which cannot be shown to be valid)."""
+    if not no:
+        return "none"
+    if expires is None:
+        return "unknown"
+    return "valid" if expires >= today else "expired"
+
+
 @dataclass
 class OfficerFact:
     username: str
     unit_id: int
     certificate_no: str | None
     certificate_expires: date | None
+    name: str | None = None  # the person's name, for messages
+    active: bool = True  # a deactivated account counts for nobody
 
-    def certified_on(self, day: date) -> bool:
-        return bool(self.certificate_no) and self.certificate_expires is not None and self.certificate_expires >= day
+    @property
+    def shown(self) -> str:
+        return display_name(self.username, self.name)
+
+    def unfit(self, lead_unit_id: int, day: date, *, enforcement: bool) -> tuple[str, str, str] | None:
+        """Why this officer may not sign the lead unit's feedback on `day`: (code, zh, en), or None.
+        Codes: not_in_lead_unit, inactive, and for an enforcement item no_certificate, no_expiry_date,
+        certificate_expired (the rule: SPEC's enforcement rule, from 行政处罚法 (2021) 第四十二条: no fewer than two officers
+        holding enforcement certificates)."""
+        if self.unit_id != lead_unit_id:
+            return "not_in_lead_unit", "不属于主办单位", "is not in the lead unit"
+        if not self.active:
+            return "inactive", "账号已停用", "has a deactivated account"
+        if not enforcement:
+            return None
+        status = certificate_status(self.certificate_no, self.certificate_expires, day)
+        if status == "none":
+            return "no_certificate", "没有执法证", "holds no enforcement certificate"
+        if status == "unknown":
+            return ("no_expiry_date", f"执法证 {self.certificate_no} 未登记有效期",
+                    f"has certificate {self.certificate_no} with no expiry date on record")
+        if status == "expired":
+            d = f"{self.certificate_expires:%Y-%m-%d}"
+            return ("certificate_expired", f"执法证已于 {d} 过期",
+                    f"has a certificate that expired on {d}")
+        return None
 
 
 @dataclass
@@ -311,24 +348,42 @@ def _resume(ctx: Context) -> str:
     return prior
 
 
+def _officer_refusal(ctx: Context) -> None:
+    """Refuse feedback whose named officers do not qualify, naming each officer and why (Invalid 422, beside
+    the `officers` field; `extra["officers"]`: [{username, name, reason, zh, en}]). Officers must be active staff
+    of the lead unit; an enforcement item needs two of them holding a certificate valid on the local date."""
+    facts = ctx.facts
+    today = ctx.now.astimezone(LOCAL_TZ).date()
+    unfit = [(o, why) for o in facts.officers
+             if (why := o.unfit(ctx.agg.lead.unit_id, today, enforcement=facts.enforcement))]
+    fit = len(facts.officers) - len(unfit)  # usernames are unique here (CaseService._facts)
+    short = facts.enforcement and fit < 2
+    if not unfit and not short:
+        return
+    zh_each = "；".join(f"{o.shown}{' ' if o.shown[-1].isascii() else ''}{zh}" for o, (_, zh, _) in unfit)
+    en_each = "; ".join(f"{o.username} {en}" for o, (_, _, en) in unfit)
+    extra = {"field": "officers", "officers": [
+        {"username": o.username, "name": o.name, "reason": code, "zh": zh, "en": en} for o, (code, zh, en) in unfit]}
+    if short:
+        if not facts.officers:
+            zh_count, en_count = "未选择执法人员", "no officers are named"
+        else:
+            zh_count = f"所选 {len(facts.officers)} 名中符合条件的有 {fit} 名"
+            en_count = f"{fit} of the {len(facts.officers)} named {'qualifies' if fit == 1 else 'qualify'}"
+        raise Invalid(
+            join(f"行政执法事项须由至少两名持有效执法证的主办单位执法人员办理，{zh_count}", zh_each, sep="："),
+            join(f"an enforcement item needs at least two officers of the lead unit holding a valid enforcement "
+                 f"certificate, and {en_count}", en_each, sep=": "),
+            code="certified_officers_required", extra=extra)
+    raise Invalid(f"执法人员不符合要求：{zh_each}", f"these officers may not sign the result: {en_each}",
+                  code="officers_not_eligible", extra=extra)
+
+
 def _feedback(ctx: Context) -> str:
     b, facts = ctx.body, ctx.facts
-    lead_unit_id = ctx.agg.lead.unit_id
-    foreign = [o.username for o in facts.officers if o.unit_id != lead_unit_id]
-    if foreign:
-        raise Invalid(f"执法人员不属于主办单位：{', '.join(foreign)}",
-                      f"officers not in the lead unit: {', '.join(foreign)}")
-    if facts.enforcement:
-        today = ctx.now.astimezone(LOCAL_TZ).date()
-        certified = {o.username for o in facts.officers if o.certified_on(today)}
-        if len(certified) < 2:
-            raise Invalid(
-                "行政执法事项须由至少两名持有效执法证的执法人员办理",
-                "an enforcement item needs at least two officers holding a valid enforcement certificate",
-                code="certified_officers_required",
-            )
+    _officer_refusal(ctx)
     ctx.agg.added.append(Feedback(
-        case_id=ctx.case.id, unit_id=lead_unit_id, outcome=b.outcome, result=b.result,
+        case_id=ctx.case.id, unit_id=ctx.agg.lead.unit_id, outcome=b.outcome, result=b.result,
         officers=[o.username for o in facts.officers], submitted_by_id=ctx.actor.id, at=ctx.now,
     ))
     ctx.case.outcome = b.outcome  # proposed; only a passed verification makes it final
@@ -336,15 +391,30 @@ def _feedback(ctx: Context) -> str:
 
 
 def _verify(ctx: Context) -> str:
+    """核查. A failed verification must say why, so the department knows what to redo (返工). A passed one
+    may correct the outcome the department proposed (`outcome`), with a note saying why; the timeline
+    entry then carries `proposed_outcome` beside the corrected `outcome`."""
     b = ctx.body
+    proposed = ctx.case.outcome
+    corrected = b.outcome if b.outcome and b.outcome != proposed else None
+    if b.outcome and not b.passed:
+        raise Invalid("核查不通过时不能更正办理结果，部门返工后将重新反馈",
+                      "an outcome can only be corrected when the verification passes; after rework the "
+                      "department reports a new one", code="correction_needs_pass", extra={"field": "outcome"})
     if not b.passed and not b.note:  # the department must be told what to redo (返工)
         raise Invalid("核查不通过须写明原因", "a failed verification needs a note saying why",
+                      code="reason_required", extra={"field": "note"})
+    if corrected and not b.note:
+        raise Invalid("更正办理结果须在核查意见中写明理由", "a corrected outcome needs a note saying why",
                       code="reason_required", extra={"field": "note"})
     ctx.agg.added.append(Verification(
         case_id=ctx.case.id, unit_id=ctx.case.lead_unit_id, passed=b.passed, note=b.note,
         satisfaction=b.satisfaction, rating=b.rating, verified_by_id=ctx.actor.id, at=ctx.now,
     ))
     if b.passed:
+        if corrected:
+            ctx.record["proposed_outcome"] = proposed
+            ctx.case.outcome = corrected
         ctx.case.closed_at = ctx.now
         return CLOSED
     ctx.case.outcome = None
@@ -403,16 +473,46 @@ TRANSITIONS: tuple[Transition, ...] = (
 
 BY_ACTION = {t.action: t for t in TRANSITIONS}
 ACTION_LABELS = {t.action: t.label for t in TRANSITIONS}
+# each action in English, for refusals: (what is acted on, past participle, how that thing relates to the case).
+# "a case in state 'handling' cannot be accepted"; "a whistle cannot be checked in on a case in state ..."
+ACTION_EN: dict[str, tuple[str, str, str | None]] = {
+    "accept": ("a case", "accepted", None),
+    "reject": ("a case", "rejected", None),
+    "merge": ("a case", "merged", None),
+    "dispatch": ("a case", "dispatched", None),
+    "check_in": ("a whistle", "checked in", "on"),
+    "return": ("a case", "returned", None),
+    "escalate_dispute": ("a case", "escalated as a dispute", None),
+    "arbitrate": ("a case", "arbitrated", None),
+    "request_extension": ("an extension", "requested", "for"),
+    "approve_extension": ("an extension", "approved", "for"),
+    "deny_extension": ("an extension", "denied", "for"),
+    "suspend": ("a case", "suspended", None),
+    "resume": ("a case", "resumed", None),
+    "feedback": ("a result", "reported", "for"),
+    "verify": ("a case", "verified", None),
+    "urge": ("a reminder", "sent", "for"),  # 催办
+    "supervise": ("county supervision", "ordered", "for"),  # 督办
+}
+assert set(ACTION_EN) == set(BY_ACTION), "every action needs its English words"
+
+
+def refusal_en(action: str, *, state: str | None = None, role: str | None = None) -> str:
+    """Why `action` is refused, in English: in this `state`, or for this `role`."""
+    thing, done, link = ACTION_EN[action]
+    if state is not None:
+        where = f"a case in state '{state}'"
+        return f"{where} cannot be {done}" if link is None else f"{thing} cannot be {done} {link} {where}"
+    return f"{thing} cannot be {done} by role '{role}'"
 
 
 # ---- the two entry points -----------------------------------------------------------------
 def _why_not(t: Transition, ctx: Context) -> tuple[str, str] | None:
     status = ctx.case.status
     if status not in t.start:
-        return (f"案件当前为「{STATE_LABELS[status]}」，不能{t.label}",
-                f"a case in state '{status}' cannot be {t.action}")
+        return f"案件当前为「{STATE_LABELS[status]}」，不能{t.label}", refusal_en(t.action, state=status)
     if ctx.actor.role not in t.roles:
-        return f"当前角色不能{t.label}", f"role '{ctx.actor.role}' may not {t.action}"
+        return f"当前角色不能{t.label}", refusal_en(t.action, role=ctx.actor.role)
     for guard in t.guards:
         refusal = guard(ctx)
         if refusal:
@@ -432,8 +532,8 @@ def ensure_allowed(ctx: Context, action: str) -> None:
         allowed = allowed_actions(ctx.agg, ctx.actor, ctx.now)
         zh_allowed = "、".join(ACTION_LABELS[a] for a in allowed) or "无"
         raise NotAllowed(
-            f"{refusal[0]}。当前可执行：{zh_allowed}",
-            f"{refusal[1]}. Allowed now: {', '.join(allowed) or 'none'}",
+            join(refusal[0], f"当前可执行：{zh_allowed}"),
+            join(refusal[1], f"Allowed now: {', '.join(allowed) or 'none'}", sep=". "),
             extra={"allowed_actions": allowed},
         )
 

@@ -48,16 +48,20 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
-from sqlalchemy import or_, select
+from sqlalchemy import exists, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from flows import lifecycle as lc
 from flows.access import DEPT_LIAISON, DISPATCHER, INTEGRATOR, TOWNSHIP_LIAISON, Actor
 from flows.audience import audience
+from flows.calendar import in_range
 from flows.cases import CODE_RE, CaseService, case_code
 from flows.clock import LOCAL_TZ
 from flows.commands import Body, Code, parse_body
 from flows.errors import Conflict, Forbidden, Invalid, NotFound
+from flows.sentences import join
+from flows.settings import read_setting, write_setting
+from flows.text import clean
 from flows.uow import unit_of_work
 from models.cases import Case, Whistle
 from models.catalog import CatalogItem
@@ -152,7 +156,7 @@ def parse_w3(text: str, name: str) -> datetime:
         raise _bad(f"{name} 须为带时区的 W3C 日期时间，如 2026-11-16T09:00:00+08:00",
                    f"{name} must be a W3C datetime with a timezone, e.g. 2010-01-01T00:00:00Z")
     try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+        return in_range(datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC), name)
     except (ValueError, OverflowError):
         raise _bad(f"{name} 不是有效的日期时间", f"{name} is not a valid datetime") from None
 
@@ -191,7 +195,7 @@ class Params:
             if required:
                 raise _bad(f"缺少参数 {name}", f"{name} was not provided")
             return None
-        value = values[0].strip() if name != "description" else values[0]
+        value = clean(values[0].strip() if name != "description" else values[0], name, long=name == "description")
         if len(value) > max_length:
             raise _bad(f"{name} 超过 {max_length} 个字符", f"{name} is longer than {max_length:,} characters")
         return value
@@ -328,7 +332,7 @@ def describe(action: str, p: dict, *, unit: str, name_of: Callable[[str | None],
     if action == "check_in":
         return f"{unit}已报到" + ("，正在办理" if to_state == lc.HANDLING else "（协办）") + tail
     if action == "return":
-        return f"{unit}退回：{p.get('reason', '')}；待乡镇重新派遣"
+        return join(f"{unit}退回：{p.get('reason', '')}", "待乡镇重新派遣", sep="；")
     if action == "escalate_dispute":
         return f"职责有争议，已提请县级裁定：{p.get('reason', '')}"
     if action == "request_extension":
@@ -346,10 +350,11 @@ def describe(action: str, p: dict, *, unit: str, name_of: Callable[[str | None],
         return f"{unit}已反馈办理结果（{label}），待乡镇核查：{p.get('result', '')}"
     if action == "verify":
         if p.get("passed"):
-            text = f"核查通过，已结案（{OUTCOME_LABELS.get(outcome or '', '已办结')}）"
-            if result:
-                text += f"。办理结果：{result}"
-            return text + (f"。核查意见：{note}" if note else "")
+            label = OUTCOME_LABELS.get(outcome or "", "已办结")
+            proposed = p.get("proposed_outcome")
+            if proposed:  # the township corrected the outcome the department reported
+                label += f"；部门反馈为{OUTCOME_LABELS.get(proposed, proposed)}，经核查更正"
+            return join(f"核查通过，已结案（{label}）", result and f"办理结果：{result}", note and f"核查意见：{note}")
         return "核查未通过，返工重新办理" + tail
     if action in ("urge", "supervise"):
         return ("催办" if action == "urge" else "督办") + tail
@@ -367,6 +372,8 @@ def history(entries: list[EntryRow], name_of: Callable[[str | None], str]) -> li
         state = e.to_state or (steps[-1].state if steps else lc.REPORTED)
         if e.action == "feedback":
             outcome, result = p.get("outcome"), p.get("result")
+        elif e.action == "verify" and p.get("passed") and p.get("outcome"):
+            outcome = p["outcome"]  # confirmed or corrected at verification
         elif e.action == "verify" and not p.get("passed"):
             reworked = True
         if e.action == "suspend":
@@ -410,6 +417,56 @@ class Integrator:
     def actor(self) -> Actor:
         return Actor(id=None, username=f"open311:{self.name}", role=INTEGRATOR, unit_id=self.unit_id,
                      unit_code=self.unit_code, township_id=None)
+
+
+# ---- public reads -------------------------------------------------------------------------------------------
+SETTING = "open311"  # settings row: {"public_reads": bool}; absent means keys are needed for every read
+
+
+class Open311SettingsIn(Body):
+    """`PUT /api/v1/settings/open311`: whether the standard's reads (GET requests, request, tokens) need no key."""
+
+    public_reads: bool
+
+
+@dataclass(frozen=True)
+class PublicReader:
+    """Someone reading without a key while the admin allows public reads: they see the requests that came in
+    through Open311 (any key; not the township's own or the grid workers' reports), and only their public
+    fields (see `public_view`)."""
+
+
+PUBLIC = PublicReader()
+Reader = Integrator | PublicReader
+
+# personal data a description or note may hold: a requester's phone, e-mail or ID card number (身份证号)
+_ID_CARD = re.compile(r"(?<![0-9A-Za-z])[1-9][0-9]{5}(?:18|19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])"
+                      r"[0-9]{3}[0-9Xx](?![0-9A-Za-z])")
+_MOBILE = re.compile(r"(?<![0-9])(?:\+?86[\s-]?)?(1[3-9][0-9])[\s-]?[0-9]{4}[\s-]?([0-9]{4})(?![0-9])")
+_LANDLINE = re.compile(r"(?<![0-9])(0[1-9][0-9]{1,2})[\s-]?[0-9]{3,4}[\s-]?([0-9]{4})(?![0-9])")
+_MAIL = re.compile(r"[A-Za-z0-9._%+\-]+@([A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+)")
+
+
+def mask_personal(text: str | None) -> str | None:
+    """`text` with phone numbers (mobile 138****8000, landline 0358-****4567), e-mail addresses (***@host) and
+    ID card numbers (身份证号已隐去) masked: what a public Open311 read may show of free text."""
+    if not text:
+        return text
+    text = _ID_CARD.sub("[身份证号已隐去]", text)
+    text = _MOBILE.sub(lambda m: f"{m.group(1)}****{m.group(2)}", text)
+    text = _LANDLINE.sub(lambda m: f"{m.group(1)}-****{m.group(2)}", text)
+    return _MAIL.sub(lambda m: f"***@{m.group(1)}", text)
+
+
+def public_view(req: dict) -> dict:
+    """A request as a public read shows it. GeoReport v2 defines no private field in a request (its
+    requester's contact details are POST-only, and we never show them), but our free text may carry personal
+    data: description, status_notes and address are masked (`mask_personal`), and media_url (the requester's
+    photo, unreviewed) is left out."""
+    out = {**req, "media_url": None}
+    for name in ("description", "status_notes", "address"):
+        out[name] = mask_personal(out.get(name))
+    return out
 
 
 @dataclass
@@ -490,16 +547,44 @@ class Open311Service:
                     ids.append(t.id)
         return Integrator(key.id, key.name, key.unit_id, unit.code, tuple(key.townships), frozenset(ids), key.source)
 
+    async def settings(self) -> dict:
+        """The admin's Open311 settings: {"public_reads": bool} (False until the admin turns it on)."""
+        kept = await read_setting(self.db, SETTING) or {}
+        return {"public_reads": kept.get("public_reads") is True}
+
+    async def set_settings(self, raw) -> dict:
+        """`PUT /api/v1/settings/open311` (admin): {"public_reads": bool}. Raises Invalid (422) for another body."""
+        body = parse_body(Open311SettingsIn, raw)
+        return await write_setting(self.db, SETTING, {"public_reads": body.public_reads})
+
+    async def reader(self, secret: str | None) -> Reader:
+        """Who is reading: the key's integrator when an api_key is given (a wrong one is refused even when
+        reads are public), else the public when the admin allows public reads; 403 otherwise."""
+        if secret or not (await self.settings())["public_reads"]:
+            return await self.integrator(secret)
+        return PUBLIC
+
     # ---- discovery and services ---------------------------------------------------------------------------
     async def discovery(self, url: str, now: datetime) -> dict:
+        """The discovery document; `key_service` also says whether reads need a key (the admin's setting)."""
         async with self.db.read() as s:
             county = (await s.execute(select(Unit.name).where(Unit.kind == "county"))).scalar_one_or_none()
         changeset = f"{now.astimezone(LOCAL_TZ):%Y-%m-%d} 00:00"  # services may change any day: refresh daily
+        if (await self.settings())["public_reads"]:
+            reads = ("上报须提供 api_key；查询（GET requests、tokens）无需 api_key，只返回经 Open311 提交的服务请求的"
+                     "公开字段（不含诉求人联系方式和照片，描述中的电话、邮箱、身份证号已隐去）。 / "
+                     "API keys are issued by the platform administrator and are needed to post. Reads (GET requests "
+                     "and tokens) need no api_key and show only the public fields of requests posted through "
+                     "Open311: no requester contact details or photos, and phone numbers, e-mail addresses and ID "
+                     "numbers in the text are masked.")
+        else:
+            reads = ("上报和查询都须提供 api_key。 / API keys are issued by the platform administrator; every "
+                     "request, reads included, needs an api_key.")
         return {
             "changeset": changeset,
             "contact": f"{county or ''}吹哨平台（乡镇吹哨、部门报到）。接入与运维请联系县综治中心平台管理员。",
             "key_service": "接入密钥（api_key）由平台管理员签发（POST /api/v1/api-keys），"
-                           "每个密钥绑定受理单位和可上报的乡镇 / API keys are issued by the platform administrator.",
+                           "每个密钥绑定受理单位和可上报的乡镇。" + reads,
             "endpoints": Many("endpoint", [{
                 "specification": SPECIFICATION,
                 "url": url,
@@ -660,7 +745,8 @@ class Open311Service:
                 out[r.case_id].append(EntryRow(*r))
         return out
 
-    async def _represent(self, s, cases: list[Case], extensions: bool) -> list[dict]:
+    async def _represent(self, s, cases: list[Case], extensions: bool, public: bool = False) -> list[dict]:
+        """`cases` as GeoReport requests; `public`: only what a reader without a key may see (`public_view`)."""
         ids = [c.id for c in cases]
         names = await self._names(s)
         items = {code: name for code, name in (await s.execute(select(CatalogItem.code, CatalogItem.name))).all()}
@@ -712,13 +798,20 @@ class Open311Service:
                     "urgency": c.urgency,
                     "source": c.source,
                 }
-            out.append(req)
+            out.append(public_view(req) if public else req)
         return out
 
-    async def requests(self, key: Integrator, p: Params, now: datetime) -> list[dict]:
-        """GET requests: the key's townships' cases, filtered as the standard says."""
+    @staticmethod
+    def _scope(stmt, reader: Reader):
+        """The cases `reader` may read: its key's townships, or for the public those posted through Open311."""
+        if isinstance(reader, PublicReader):
+            return stmt.where(exists().where(Open311Request.case_id == Case.id))
+        return stmt.where(Case.township_id.in_(reader.township_ids))
+
+    async def requests(self, key: Reader, p: Params, now: datetime) -> list[dict]:
+        """GET requests: the key's townships' cases (or the public's, `_scope`), filtered as the standard says."""
         extensions = p.flag("extensions", True)
-        stmt = select(Case).where(Case.township_id.in_(key.township_ids))
+        stmt = self._scope(select(Case), key)
         ids = p.listed_values("service_request_id")
         async with self.db.read() as s:
             if ids:  # "This overrides all other arguments."
@@ -758,29 +851,32 @@ class Open311Service:
                 stmt = (stmt.order_by(Case.created_at.desc(), Case.id.desc())
                         .offset((page - 1) * size).limit(size))
             cases = list((await s.execute(stmt)).scalars())
-            return await self._represent(s, cases, extensions)
+            return await self._represent(s, cases, extensions, public=isinstance(key, PublicReader))
 
-    async def _scoped_case(self, s, key: Integrator, case_id: int) -> Case:
-        case = await s.get(Case, case_id) if 0 < case_id < 2**31 else None
-        if case is None or case.township_id not in key.township_ids:
+    async def _readable(self, s, key: Reader, case_id: int) -> Case | None:
+        if not 0 < case_id < 2**31:
+            return None
+        return (await s.execute(self._scope(select(Case).where(Case.id == case_id), key))).scalar_one_or_none()
+
+    async def _scoped_case(self, s, key: Reader, case_id: int) -> Case:
+        case = await self._readable(s, key, case_id)
+        if case is None:
             raise NotFound(f"服务请求 {case_id} 不存在", f"service_request_id {case_id} was not found")
         return case
 
-    async def request(self, key: Integrator, rid: str, p: Params) -> list[dict]:
+    async def request(self, key: Reader, rid: str, p: Params) -> list[dict]:
         if not _DIGITS.match(rid):
             raise NotFound(f"服务请求 {rid[:20]} 不存在", f"service_request_id '{rid[:20]}' was not found")
         async with self.db.read() as s:
             case = await self._scoped_case(s, key, int(rid))
-            return await self._represent(s, [case], p.flag("extensions", True))
+            return await self._represent(s, [case], p.flag("extensions", True), public=isinstance(key, PublicReader))
 
-    async def token(self, key: Integrator, token: str) -> list[dict]:
+    async def token(self, key: Reader, token: str) -> list[dict]:
         """Tokens are our case codes (CS + report date + id): what a hotline reads out to the caller."""
         m = CODE_RE.match(token) if len(token) <= 40 else None
         async with self.db.read() as s:
-            case = None
-            if m and int(m.group(1)) < 2**31:
-                case = await s.get(Case, int(m.group(1)))
-            if case is None or case.township_id not in key.township_ids or case_code(case) != token:
+            case = await self._readable(s, key, int(m.group(1))) if m else None
+            if case is None or case_code(case) != token:
                 raise NotFound(f"token {token[:40]} 不存在", f"token '{token[:40]}' was not found")
         return [{"service_request_id": str(case.id), "token": token}]
 

@@ -4,6 +4,11 @@ Thin: decode the request (query string, form-encoded body), call `flows.open311`
 (`text/xml; charset=utf-8`, no namespace, the standard's element names) or JSON (the Spark convention) as the
 resource's extension asks. Every refusal leaves in the standard's error shape and status: 404 for a resource
 that does not exist, 403 for a wrong or missing api_key, 400 for anything else.
+
+Reads (GET requests, requests/{id}, tokens) need an api_key unless the admin has turned on public reads
+(`PUT /api/v1/settings/open311 {"public_reads": true}`): then a read without a key sees the public fields of
+the requests posted through Open311 (flows/open311.public_view). Posting always needs a key, and so does the
+mySociety updates feed (an integrators' sync, not the standard's public reads).
 """
 
 import json
@@ -26,6 +31,7 @@ from flows.open311 import (
     ApiKeyIn,
     Many,
     Open311Service,
+    Open311SettingsIn,
     Params,
 )
 
@@ -172,8 +178,8 @@ async def post_request(fmt: str, request: Request, at=Depends(now)):
 async def get_requests(fmt: str, request: Request, at=Depends(now)):
     async def work():
         svc, q = open311(request), _query(request)
-        integrator = await svc.integrator(q.text("api_key", 200))
-        return Many("request", await svc.requests(integrator, q, at))
+        reader = await svc.reader(q.text("api_key", 200))
+        return Many("request", await svc.requests(reader, q, at))
 
     return await _answer(fmt, "service_requests", work)
 
@@ -182,8 +188,8 @@ async def get_requests(fmt: str, request: Request, at=Depends(now)):
 async def get_request(rid: str, fmt: str, request: Request):
     async def work():
         svc, q = open311(request), _query(request)
-        integrator = await svc.integrator(q.text("api_key", 200))
-        return Many("request", await svc.request(integrator, rid, q))
+        reader = await svc.reader(q.text("api_key", 200))
+        return Many("request", await svc.request(reader, rid, q))
 
     return await _answer(fmt, "service_requests", work)
 
@@ -192,8 +198,8 @@ async def get_request(rid: str, fmt: str, request: Request):
 async def get_token(token: str, fmt: str, request: Request):
     async def work():
         svc, q = open311(request), _query(request)
-        integrator = await svc.integrator(q.text("api_key", 200))
-        return Many("request", await svc.token(integrator, token))
+        reader = await svc.reader(q.text("api_key", 200))
+        return Many("request", await svc.token(reader, token))
 
     return await _answer(fmt, "service_requests", work)
 
@@ -245,6 +251,17 @@ async def list_keys(request: Request):
 @keys.delete("/api-keys/{name}", summary="停用 Open311 接入密钥", dependencies=[Depends(admin)])
 async def revoke_key(request: Request, name: str = Path(min_length=1, max_length=48, pattern=r"^[\w.\-]+$")):
     return await open311(request).revoke_key(name)
+
+
+@keys.get("/settings/open311", summary="Open311 设置：查询是否无需密钥（公开查询）", dependencies=[Depends(admin)])
+async def get_settings(request: Request):
+    return await open311(request).settings()
+
+
+@keys.put("/settings/open311", summary="Open311 设置：开启或关闭公开查询（只返回公开字段）",
+          dependencies=[Depends(admin)])
+async def set_settings(body: Open311SettingsIn, request: Request):
+    return await open311(request).set_settings(body.model_dump())
 
 
 @keys.get("/cases/{case_id}/open311", summary="Open311 来源：接入方、诉求人联系方式与热线补充")

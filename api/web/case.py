@@ -56,7 +56,8 @@ PAYLOAD_LABELS = {  # in the order the lines are shown
     "officers": "执法人员", "passed": "核查结论", "satisfaction": "群众满意度", "rating": "部门评价",
     "into": "合并到", "reason": "理由", "note": "备注", "filename": "文件",
 }
-HIDDEN_KEYS = frozenset({"lat", "lon", "sha256", "size"})  # shown inside another line, or not for people
+# shown inside another line, or not for people
+HIDDEN_KEYS = frozenset({"lat", "lon", "sha256", "size", "proposed_outcome"})
 
 
 def describe(entry: dict, hints: case_hints.CaseHints) -> list[tuple[str, str, str | None]]:
@@ -85,6 +86,9 @@ def describe(entry: dict, hints: case_hints.CaseHints) -> list[tuple[str, str, s
             text = "、".join(map(str, value)) if isinstance(value, list) else str(value)
         elif key == "outcome":
             text = vocab.OUTCOME_LABELS.get(value, value)
+            if action == "verify" and p.get("proposed_outcome"):  # the verifier corrected the department
+                proposed = vocab.OUTCOME_LABELS.get(p["proposed_outcome"], p["proposed_outcome"])
+                label, text = "办理结果更正", f"部门反馈「{proposed}」→ 核查认定「{text}」"
         elif key == "satisfaction":
             text = vocab.SATISFACTION_LABELS.get(value, value)
         elif key == "passed":

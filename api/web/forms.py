@@ -44,7 +44,8 @@ ACTION_FIELD_LABELS: dict[tuple[str, str], tuple[str, str | None]] = {
     ("deny_extension", "note"): ("驳回理由", "建议写明理由，将通知申请单位"),
     ("suspend", "reason"): ("挂起理由", "挂起期间停止计时，恢复后继续"),
     ("feedback", "result"): ("办理情况", "写明处置经过和结果；现场照片请在上方先上传"),
-    ("verify", "note"): ("核查意见", "不通过时必填：写明仍存在的问题，部门将据此返工"),
+    ("verify", "outcome"): ("更正办理结果", "核查发现部门反馈的办理结果与实际不符时选择，并在核查意见中写明理由"),
+    ("verify", "note"): ("核查意见", "不通过时必填：写明仍存在的问题，部门将据此返工；更正办理结果时写明理由"),
     ("urge", "note"): ("催办内容", "写明催办要求，将通知承办单位"),
     ("supervise", "note"): ("督办意见", "写明督办要求，将通知承办单位和乡镇"),
 }
@@ -246,6 +247,8 @@ def translate(exc: ValidationError, specs: Mapping[str, Spec]) -> dict[str, str]
 
 def _message(e: dict, spec: Spec, in_list: bool) -> str:
     t, ctx, label = e.get("type", ""), e.get("ctx") or {}, spec.label
+    if "zh" in ctx:  # a rule with its own message, naming the field (flows/text.py, the date range)
+        return ctx["zh"]
     if in_list:
         return f"{label}中有无效的选项，请重新选择"
     if t == "missing" or t == "string_too_short":
@@ -325,6 +328,8 @@ def _widget(spec: Spec) -> str:
                "officers": "officers", "into": "merge"}
     if spec.name in special:
         return special[spec.name]
+    if spec.name == "outcome" and not spec.required:
+        return "select"  # a correction (核查): the blank option keeps the proposed outcome
     if spec.kind == "str":
         return "textarea" if spec.name in TEXTAREAS else "input"
     if spec.kind == "int":
@@ -349,7 +354,11 @@ def _choices(spec: Spec, case: dict, hints: CaseHints) -> tuple[list[Choice], li
         return [Choice("true", yes), Choice("false", no)], [], None
     if spec.kind == "enum":
         labels = ENUM_LABELS.get(name, {})
-        return [Choice(v, labels.get(v, v)) for v in spec.options], [], None
+        blank = None
+        if name == "outcome" and not spec.required:
+            proposed = case.get("outcome")
+            blank = f"不更正（维持部门反馈：{labels.get(proposed, proposed)}）" if proposed else "不更正"
+        return [Choice(v, labels.get(v, v)) for v in spec.options], [], blank
     if name == "rating":
         top = spec.maximum
         return [Choice(str(i), f"{i}" + (" 最好" if i == top else "")) for i in
