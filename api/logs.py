@@ -54,19 +54,36 @@ def _clean(value):
 
 class RedactSecrets(logging.Filter):
     """Rewrites a record's message, arguments and traceback text without credentials; never drops a record.
-    The arguments keep their number and order (uvicorn's access formatter unpacks them)."""
+    When cleaning the arguments is enough, the message and the number and order of arguments stay (uvicorn's
+    access formatter unpacks them); otherwise the record becomes its redacted, formatted message."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.msg, str):
-            record.msg = redact(record.msg)
-        if isinstance(record.args, Mapping):
-            record.args = {k: _clean(v) for k, v in record.args.items()}
-        elif isinstance(record.args, tuple):
-            record.args = tuple(_clean(a) for a in record.args)
+        try:
+            full = record.getMessage()
+        except Exception:  # noqa: BLE001 - a malformed record: logging reports it itself, untouched
+            return True
+        if redact(full) != full:
+            args = record.args
+            if isinstance(args, Mapping):
+                args = {k: _clean(v) for k, v in args.items()}
+            elif isinstance(args, tuple):
+                args = tuple(_clean(a) for a in args)
+            try:
+                enough = bool(args) and isinstance(record.msg, str) and _safe(record.msg % args)
+            except (TypeError, ValueError, KeyError):
+                enough = False
+            if enough:
+                record.args = args
+            else:  # the credential sits in the message itself, or spans message and arguments
+                record.msg, record.args = redact(full), ()
         if record.exc_info and not record.exc_text:
             # formatters reuse exc_text when it is set, so the traceback is printed redacted
             record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
         return True
+
+
+def _safe(text: str) -> bool:
+    return redact(text) == text
 
 
 _FILTER = RedactSecrets()

@@ -11,12 +11,15 @@ Checked when a webhook is saved and again at each delivery (DNS answers and the 
 delivery resolves once, checks every address, then connects to a checked address itself, with the name in
 the Host header and in TLS SNI (so the certificate is still verified against the name): a DNS answer that
 changes between check and connect cannot redirect it. Redirects are not followed, and proxy variables from the
-environment are ignored (a proxy would connect on our behalf to addresses we never checked)."""
+environment are ignored (a proxy would connect on our behalf to addresses we never checked); SSL_CERT_FILE and
+SSL_CERT_DIR still name the certificate authorities trusted (an intranet receiver's own CA)."""
 
 import asyncio
+import functools
 import ipaddress
 import re
 import socket
+import ssl
 from collections.abc import Awaitable, Callable, Iterable
 
 import httpx
@@ -95,6 +98,11 @@ def parse_ranges(values: Iterable[str]) -> list[IPNetwork]:
     return nets
 
 
+@functools.cache
+def _default_tls() -> ssl.SSLContext:
+    return httpx.create_ssl_context(trust_env=True)  # the CA variables only; the client itself ignores proxies
+
+
 async def _system_resolver(host: str, port: int) -> list[str]:
     infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM,
                                                           proto=socket.IPPROTO_TCP)
@@ -103,12 +111,14 @@ async def _system_resolver(host: str, port: int) -> list[str]:
 
 class Egress:
     """The destination policy with the admin's allowed ranges. `resolver(host, port)` answers the addresses
-    of a name (default: the system resolver)."""
+    of a name (default: the system resolver); `verify` the TLS context (default: certifi's authorities, or
+    SSL_CERT_FILE / SSL_CERT_DIR when set)."""
 
     def __init__(self, allowed: Iterable[str | IPNetwork] = (), resolver: Resolver | None = None,
-                 dns_timeout: float = 5.0):
+                 dns_timeout: float = 5.0, verify: ssl.SSLContext | None = None):
         self.allowed = [a if not isinstance(a, str) else parse_ranges([a])[0] for a in allowed]
         self.resolver, self.dns_timeout = resolver or _system_resolver, dns_timeout
+        self.verify = verify
 
     @classmethod
     async def load(cls, db: Database, **kw) -> "Egress":
@@ -204,7 +214,8 @@ class Egress:
         by_name = _ip_literal(u.raw_host.decode("ascii").lower()) is None
         extensions = {"sni_hostname": u.raw_host.decode("ascii")} if by_name and u.scheme == "https" else {}
         failure: httpx.HTTPError | None = None
-        async with httpx.AsyncClient(timeout=timeout, follow_redirects=False, trust_env=False) as client:
+        verify = self.verify or _default_tls()
+        async with httpx.AsyncClient(timeout=timeout, follow_redirects=False, trust_env=False, verify=verify) as client:
             for ip in found:
                 try:
                     async with client.stream("POST", u.copy_with(host=str(ip)), headers=sent_headers,

@@ -1,0 +1,88 @@
+"""Secrets never appear in logs (SPEC §3, issue 10): the real app under uvicorn, with uvicorn's own logging,
+must not print a WebSocket `?token=` or an Open311 `?api_key=` in its access and error logs; and any record
+of the process, whichever logger and handlers carry it, loses its credentials."""
+
+import asyncio
+import io
+import logging
+import logging.config
+import shutil
+import subprocess
+import sys
+import time
+
+import httpx
+import websockets
+
+from api.logs import install
+from tests.test_scheduling import free_port
+
+SECRET = "S3CRET-c2VjcmV0LXZhbHVl"
+
+
+def test_the_served_apps_logs_never_show_a_token_or_an_api_key(tmp_path, sqlite_template):
+    db = tmp_path / "chuishao.db"
+    shutil.copy(sqlite_template, db)
+    port = free_port()
+    env = {"PATH": "/usr/bin:/bin", "CHUISHAO_DATABASE_URL": f"sqlite:///{db}",
+           "CHUISHAO_DATA_DIR": str(tmp_path / "data"),
+           "CHUISHAO_SECRET_KEY": "log-test-secret-of-at-least-32-bytes"}
+    log_path = tmp_path / "server.log"
+    with open(log_path, "w") as log:
+        server = subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app",
+                                   "--host", "127.0.0.1", "--port", str(port), "--log-level", "info"],
+                                  env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert server.poll() is None, log_path.read_text()[-2000:]
+            time.sleep(0.1)
+
+        async def socket():
+            async with websockets.connect(f"ws://127.0.0.1:{port}/api/v1/ws?token={SECRET}") as ws:
+                return await ws.recv()
+
+        assert "unauthorized" in asyncio.run(socket())
+        assert httpx.get(f"{base}/api/v1/ws?since=1&token={SECRET}").status_code in (400, 401, 403, 404)
+        assert httpx.get(f"{base}/open311/v2/requests.json?api_key={SECRET}&status=open").status_code in (400, 401,
+                                                                                                            403)
+        assert httpx.get(f"{base}/open311/v2/requests.json", params={"api_key": SECRET},
+                         headers={"Authorization": f"Bearer {SECRET}"}).status_code in (400, 401, 403)
+        time.sleep(0.5)
+    finally:
+        server.terminate()
+        server.wait(15)
+    text = log_path.read_text()
+    assert SECRET not in text
+    assert '"WebSocket /api/v1/ws?token=[redacted]"' in text  # the socket's line, the path kept
+    assert "GET /api/v1/ws?since=1&token=[redacted] HTTP/1.1" in text
+    assert "GET /open311/v2/requests.json?api_key=[redacted]&status=open HTTP/1.1" in text
+
+
+def test_every_record_loses_its_credentials_whichever_logger_and_handler_carry_it():
+    install()
+    out = io.StringIO()
+    # a logging configuration applied after install (as uvicorn and Prefect do) changes nothing
+    logging.config.dictConfig({
+        "version": 1, "disable_existing_loggers": False,
+        "handlers": {"mem": {"class": "logging.StreamHandler", "stream": out}},
+        "loggers": {"some.library": {"handlers": ["mem"], "level": "INFO", "propagate": False}}})
+    log = logging.getLogger("some.library.child")
+    log.info("calling %s", httpx.URL(f"https://hooks.example/in?access_token={SECRET}&x=1"))
+    log.info("headers %s", {"Authorization": f"Bearer {SECRET}", "X-Api-Key": SECRET})
+    log.warning("connecting to postgresql://chuishao:%s@db.internal/chuishao", SECRET)
+    log.info("form password=%s&username=%s, status %d", SECRET, "li", 200)
+    try:
+        raise ValueError(f"bad url https://a.example/?secret={SECRET}")
+    except ValueError:
+        log.exception("failed")
+    text = out.getvalue()
+    assert SECRET not in text
+    for kept in ("https://hooks.example/in?access_token=[redacted]&x=1", "'Authorization': '[redacted]'",
+                 "postgresql://chuishao:[redacted]@db.internal", "username=li, status 200", "ValueError: bad url"):
+        assert kept in text
