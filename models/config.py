@@ -13,6 +13,16 @@ class Settings(BaseSettings):
     database_url: str | None = None  # default: a SQLite file in data_dir
     secret_key: str | None = None  # default: generated once and kept in data_dir
     token_minutes: int = 12 * 60
+    # failed sign-ins allowed per account and per client address, in the `limits` notation; then 429 until
+    # the window ends (flows/login_throttle.py)
+    login_limit_account: str = "10 per 15 minutes"
+    login_limit_address: str = "50 per 15 minutes"
+    # a `limits` async storage URI for those counters (e.g. async+redis://host:6379); unset: the database
+    login_throttle_storage: str | None = None
+    # live sockets: at most this many per user in each API process; an ended session's sockets close within
+    # this many seconds in every process (at once in the process that ended it)
+    max_sockets_per_user: int = 10
+    session_recheck_seconds: float = 1.0
     max_upload_bytes: int = 10 * 1024 * 1024
     max_body_bytes: int = 256 * 1024  # JSON and form bodies
     # external channels (SPEC §7); unset: that channel is not configured
