@@ -1,17 +1,19 @@
 """What every route needs: the services, the clock, and the caller."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 
-from api.security import Tokens, Unauthorized
+from api.security import Token, Tokens, Unauthorized
 from flows.access import ADMIN, Actor
 from flows.admin import AdminService
 from flows.cases import CaseService
 from flows.clock import Clock
 from flows.errors import Forbidden
+from flows.login_throttle import LoginThrottle
+from flows.sessions import new_session_id, open_session, session_alive
 from models.config import Settings
 from models.db import Database
 
@@ -24,9 +26,17 @@ class Services:
     admin: AdminService
     tokens: Tokens
     clock: Clock
+    throttle: LoginThrottle = field(init=False)
+
+    def __post_init__(self):
+        s = self.settings
+        self.throttle = LoginThrottle.for_database(self.db, s.login_limit_account, s.login_limit_address,
+                                                   s.login_throttle_storage)
 
 
 oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+ENDED = ("登录已失效（已退出、账号已停用或已变更），请重新登录",
+         "this session has ended (signed out, or the account was deactivated or changed); sign in again")
 
 
 def services(request: Request) -> Services:
@@ -37,24 +47,48 @@ def now(request: Request) -> datetime:
     return request.app.state.services.clock()
 
 
-def actor(request: Request, token: str | None = Depends(oauth2)) -> Actor:
+async def check_token(svc: Services, token: str) -> Token:
+    """A token's checked claims, if its session is still alive (one primary-key lookup). Raises Unauthorized."""
+    claims = svc.tokens.decode(token, svc.clock())
+    if not await session_alive(svc.db, claims.session_id, claims.actor.id):
+        raise Unauthorized(*ENDED)
+    return claims
+
+
+async def bearer(request: Request, token: str | None = Depends(oauth2)) -> Token:
     if not token:
         raise Unauthorized("请先登录", "authentication required")
-    svc: Services = request.app.state.services
-    return svc.tokens.read(token, svc.clock())
+    return await check_token(request.app.state.services, token)
 
 
-async def sign_in(svc: Services, username: str, password: str):
-    """Check a username and password (REST login and the web login alike).
-    Returns (user, unit, actor); raises Unauthorized with one message for every failure."""
-    if len(username) > 64 or len(password) > 128:
-        raise Unauthorized("用户名或密码错误", "wrong username or password")
-    user = await svc.admin.authenticate(username, password)
+async def actor(claims: Token = Depends(bearer)) -> Actor:
+    return claims.actor
+
+
+def client_address(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+async def sign_in(svc: Services, request: Request, username: str, password: str):
+    """Check a username (exact, as stored) and password, and open a session (REST login and the web login
+    alike). Returns (user, unit, token). Raises Throttled (429) after too many failures for the account or
+    from the client's address, else Unauthorized with one message for every failure."""
+    address = client_address(request)
+    await svc.throttle.check(username, address)
+    user = None
+    if len(username) <= 64 and len(password) <= 128:
+        user = await svc.admin.authenticate(username, password)
     if user is None:
+        await svc.throttle.failed(username, address)
         raise Unauthorized("用户名或密码错误", "wrong username or password")
+    await svc.throttle.succeeded(username)
     async with svc.db.read() as s:
         unit = await svc.cases.units.get(s, user.unit_id)
-    return user, unit, Actor(user.id, user.username, user.role, unit.id, unit.code, svc.cases.units.township_of(unit))
+    who = Actor(user.id, user.username, user.role, unit.id, unit.code, svc.cases.units.township_of(unit))
+    at, session_id = svc.clock(), new_session_id()
+    await open_session(svc.db, session_id=session_id, user_id=user.id, issued_at=at, expires_at=svc.tokens.expiry(at),
+                       user_agent=request.headers.get("user-agent"), address=address)
+    return user, unit, svc.tokens.issue(who, at, session_id)
 
 
 def admin(who: Actor = Depends(actor)) -> Actor:

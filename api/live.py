@@ -1,21 +1,36 @@
-"""The API process's background work: the live hub (fed by LISTEN on PostgreSQL, directly on SQLite)
-and the deliverer that fans events out and sends external deliveries right after each commit."""
+"""The API process's background work: the live hub (fed by LISTEN on PostgreSQL, directly on SQLite),
+the deliverer that fans events out and sends external deliveries right after each commit, and the watch
+that closes the sockets of sessions that have ended (signed out, account deactivated or changed)."""
 
 import asyncio
 import contextlib
 import logging
+from dataclasses import dataclass
+from datetime import datetime
 
 from flows.clock import Clock
+from flows.sessions import live_sessions
 from models.config import Settings
 from models.db import Database
 from notifications.channels import channels_from
 from notifications.dispatcher import deliver_due
 from notifications.events import events_after, last_event_id
 from notifications.fanout import fan_out
-from notifications.hub import Hub
+from notifications.hub import Hub, Subscriber
 from notifications.listener import listen
 
 log = logging.getLogger("chuishao.live")
+SESSION_ENDED = object()  # put on a socket's queue: its session has ended or expired; the socket closes
+
+
+@dataclass(eq=False)
+class Socket:
+    """An open WebSocket: whose, under which session (until when, UTC), and its hub subscription."""
+
+    user_id: int
+    session_id: str
+    expires: datetime
+    sub: Subscriber
 
 
 async def _wait(event: asyncio.Event, seconds: float) -> None:
@@ -35,6 +50,8 @@ class Live:
         self._poll = asyncio.Event()  # wakes the SQLite event reader
         self._tasks: list[asyncio.Task] = []
         self.listening = asyncio.Event()
+        self.sockets: dict[int, set[Socket]] = {}  # user id → that user's open sockets in this process
+        self._recheck = asyncio.Event()  # wakes the session watch
 
     def committed(self, events: list) -> None:
         """Called by the case service after each commit."""
@@ -47,6 +64,64 @@ class Live:
         else:
             self._tasks.append(asyncio.create_task(self._poll_loop()))
         self._tasks.append(asyncio.create_task(self._deliver_loop()))
+        self._tasks.append(asyncio.create_task(self._session_loop()))
+
+    # ---- sockets and their sessions ------------------------------------------------------------------------
+    def open_socket(self, user_id: int, session_id: str, expires: datetime, sub: Subscriber) -> Socket | None:
+        """Register a socket; None when the user already has `max_sockets_per_user` open in this process."""
+        mine = self.sockets.setdefault(user_id, set())
+        if len(mine) >= self.settings.max_sockets_per_user:
+            return None
+        sock = Socket(user_id, session_id, expires, sub)
+        mine.add(sock)
+        return sock
+
+    def close_socket(self, sock: Socket) -> None:
+        mine = self.sockets.get(sock.user_id)
+        if mine is not None:
+            mine.discard(sock)
+            if not mine:
+                del self.sockets[sock.user_id]
+
+    def sessions_changed(self) -> None:
+        """Sessions were ended in this process: re-check the open sockets now rather than at the next round."""
+        self._recheck.set()
+
+    @staticmethod
+    def _end(sock: Socket) -> None:
+        try:
+            sock.sub.queue.put_nowait(SESSION_ENDED)
+        except asyncio.QueueFull:  # the socket is behind: the sentinel goes first on a fresh queue
+            sock.sub.overflowed = True
+            sock.sub.queue = asyncio.Queue(1)
+            sock.sub.queue.put_nowait(SESSION_ENDED)
+
+    async def check_sessions(self) -> int:
+        """Close the sockets whose session has ended (one query for all open sockets) or whose token has expired
+        (by the injectable clock). Returns how many were closed."""
+        socks = [sock for mine in self.sockets.values() for sock in mine]
+        if not socks:
+            return 0
+        alive = await live_sessions(self.db, (sock.session_id for sock in socks))
+        now = self.clock()
+        ended = [sock for sock in socks if sock.session_id not in alive or sock.expires <= now]
+        for sock in ended:
+            self.close_socket(sock)
+            self._end(sock)
+        return len(ended)
+
+    async def _session_loop(self) -> None:
+        """Every `session_recheck_seconds`, or at once when this process ended sessions: sessions ended by
+        another API process (or the CLI) close their sockets here within that interval."""
+        while True:
+            await _wait(self._recheck, self.settings.session_recheck_seconds)
+            self._recheck.clear()
+            try:
+                await self.check_sessions()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - keep watching; the next round retries
+                log.exception("session check failed")
 
     async def _poll_loop(self) -> None:
         """SQLite has no LISTEN: read new events by id, right after our own commits and every half second for
@@ -85,3 +160,11 @@ class Live:
                 raise
             except Exception:  # noqa: BLE001 - keep delivering; the scheduled redelivery also catches up
                 log.exception("delivery round failed")
+
+
+def sessions_ended(app) -> None:
+    """Tell this process's live hub that sessions were ended (a sign-out, an account change), so their sockets
+    close now; other processes notice within `session_recheck_seconds`."""
+    live = getattr(app.state, "live", None)
+    if live is not None:
+        live.sessions_changed()

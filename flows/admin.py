@@ -1,5 +1,6 @@
 """What the admin keeps: units, users, the catalog and township overrides."""
 
+import secrets
 from datetime import date, datetime
 from typing import Annotated, Literal
 
@@ -8,10 +9,12 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from pydantic import ConfigDict, Field, StringConstraints, field_validator
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from zxcvbn import zxcvbn
 
 from flows.commands import Body, Code, parse_body
 from flows.errors import Conflict, Invalid, NotFound
 from flows.geo import valid_polygon
+from flows.sessions import revoke_user_sessions
 from flows.units import UnitDirectory
 from flows.uow import unit_of_work
 from models.catalog import CatalogItem, CatalogOverride
@@ -50,7 +53,7 @@ class UserIn(Body):
     model_config = ConfigDict(extra="forbid", strict=False)  # dates arrive as ISO strings
 
     username: Code
-    password: Annotated[str, StringConstraints(min_length=8, max_length=128)]
+    password: Annotated[str, StringConstraints(max_length=128)]  # the policy says why a short one is refused
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
     role: Literal["grid_worker", "township_dispatcher", "township_liaison", "department_liaison",
                   "department_officer", "county_supervisor", "admin"]
@@ -89,6 +92,10 @@ class OverrideIn(Body):
     limits: Limits | None = None
 
 
+class PasswordIn(Body):
+    password: Annotated[str, StringConstraints(max_length=128)]
+
+
 class UserUpdate(Body):
     """What the admin may change on an existing user (the password and username stay as they are)."""
 
@@ -104,33 +111,90 @@ class UserUpdate(Body):
     email: Annotated[str, StringConstraints(max_length=200)] | None = None
 
 
-# passwords anyone would try first; with the rules in weak_password they make a password trivial
-COMMON_PASSWORDS = frozenset({
-    "password", "passw0rd", "password1", "password123", "qwertyui", "qwerty123", "1qaz2wsx", "abc12345",
-    "abcd1234", "admin123", "admin888", "iloveyou", "woaini1314", "a1234567", "aa123456", "zxcvbnm1",
-    "chuishao", "11111111", "123456789", "1234567890", "12345678", "87654321", "88888888", "66666666",
-})
+# (Chinese, English) for each reason a password is refused; the Chinese one is shown beside the form field
+PASSWORD_REASONS = {
+    "short": ("密码至少 8 位", "a password needs at least 8 characters"),
+    "long": ("密码最多 128 位", "a password has at most 128 characters"),
+    "public": ("这是公开的演示密码，不能用于正式账号", "this is the public demo password"),
+    "username": ("密码以用户名为主，容易被猜中，请换一个", "a password built on the username is easy to guess"),
+    "repeats": ("密码不能由同一两个字符重复组成", "a password cannot be one or two characters repeated"),
+    "run": ("密码不能是连续的数字或字母", "a password cannot be a run of consecutive digits or letters"),
+    "digits": ("密码不能全是数字，请加入字母", "a password cannot be digits only; add letters"),
+    "common": ("密码过于常见，容易被猜中，请换一个", "this password is too common and easy to guess"),
+    "word": ("密码只是一个常见单词或姓名，容易被猜中，请再加一两个不相关的词、数字或符号",
+             "a common word or name by itself is easy to guess; add another word, digits or symbols"),
+    "product": ("密码不能以系统名称为主", "a password cannot be mostly the system's name"),
+    "keyboard": ("密码是键盘上相邻的按键（如 qwerty、1qaz2wsx），容易被猜中",
+                 "keyboard patterns such as qwerty are easy to guess"),
+    "repeat": ("密码不能是重复的字符或片段（如 aaa、abcabc）", "repeated characters or fragments are easy to guess"),
+    "sequence": ("密码不能以连续的字母或数字为主（如 abcd、1234）", "sequences such as abcd or 1234 are easy to guess"),
+    "date": ("密码不能以日期或年份为主", "dates and years are easy to guess"),
+    "guessable": ("密码太简单，容易被猜中：请加长，或混用字母、数字和符号",
+                  "this password is easy to guess: make it longer or mix letters, digits and symbols"),
+}
+# passwords published with the product: the demo's (api/demo.py DEMO_PASSWORD, shown on every demo's login page)
+PUBLIC_PASSWORDS = frozenset({"chuishao2026"})
+PRODUCT_WORDS = ["chuishao", "xiangzhen", "baodao"]  # what a guesser tries first against this system
+MIN_STRENGTH = 3  # zxcvbn score 0-4; 3: "safely unguessable", no common password, word, name or pattern alone
+ZXCVBN_MAX = 72  # zxcvbn refuses longer input; anything beyond is length the checker need not see
+
+
+def _zxcvbn_reason(password: str, username: str) -> str | None:
+    """Ask zxcvbn (Dropbox's estimator: common passwords, words, names, keyboard patterns, repeats,
+    sequences, dates) and name what makes the password guessable, from its longest weak part."""
+    result = zxcvbn(password[:ZXCVBN_MAX], user_inputs=[username, *PRODUCT_WORDS] if username else PRODUCT_WORDS)
+    if result["score"] >= MIN_STRENGTH:
+        return None
+    weak = [m for m in result["sequence"] if m["pattern"] != "bruteforce"]
+    if not weak:
+        return "guessable"
+    m = max(weak, key=lambda m: len(m["token"]))
+    if m["pattern"] == "dictionary":
+        source = m.get("dictionary_name")
+        if source == "user_inputs":
+            return "username" if username and m["matched_word"] == username.lower() else "product"
+        return "common" if source == "passwords" else "word"
+    return {"spatial": "keyboard", "repeat": "repeat", "sequence": "sequence", "regex": "date",
+            "date": "date"}.get(m["pattern"], "guessable")
+
+
+def password_problem(password: str, username: str = "") -> tuple[str, str] | None:
+    """THE password policy (REST and web user creation, password resets, `chuishao init` and `user add`, all
+    through AdminService): why `password` is refused as (Chinese, English), or None when it is acceptable.
+    Refused: shorter than 8 or longer than 128 characters, the public demo password, one or two characters
+    repeated, a run of consecutive digits or letters, digits only, and anything zxcvbn scores below 3 of 4
+    counting the username and the product's name as known words (so a password built on the username, a
+    common password, a word or name alone, a keyboard pattern or a date is refused; the reason names the
+    longest such part)."""
+    p = password.lower()
+    if len(password) < 8:
+        key = "short"
+    elif len(password) > 128:
+        key = "long"
+    elif password in PUBLIC_PASSWORDS:
+        key = "public"
+    elif len(set(p)) <= 2:
+        key = "repeats"
+    elif {ord(b) - ord(a) for a, b in zip(p, p[1:], strict=False)} in ({1}, {-1}):
+        key = "run"
+    elif p.isdigit():
+        key = "digits"
+    else:
+        key = _zxcvbn_reason(password, username)
+    return PASSWORD_REASONS[key] if key else None
 
 
 def weak_password(password: str, username: str = "") -> str | None:
-    """Why `password` is too easy to guess (a Chinese sentence for the form), or None when it is acceptable.
-    Refused: shorter than 8, a well-known password, one repeated character, a run of consecutive digits or
-    letters, only digits, or the username in it."""
-    p = password.lower()
-    if len(password) < 8:
-        return "密码至少 8 位"
-    if p in COMMON_PASSWORDS:
-        return "密码过于常见，请换一个"
-    if len(set(p)) <= 2:
-        return "密码不能由同一两个字符重复组成"
-    steps = {ord(b) - ord(a) for a, b in zip(p, p[1:], strict=False)}
-    if steps in ({1}, {-1}):
-        return "密码不能是连续的数字或字母"
-    if p.isdigit():
-        return "密码不能全是数字，请加入字母"
-    if username and len(username) >= 3 and username.lower() in p:
-        return "密码不能包含用户名"
-    return None
+    """The Chinese reason `password_problem` gives (for a form field), or None when the password is acceptable."""
+    problem = password_problem(password, username)
+    return problem[0] if problem else None
+
+
+def check_password(password: str, username: str) -> None:
+    """Raise Invalid (422, code `weak_password`) with the policy's reason, or return."""
+    problem = password_problem(password, username)
+    if problem:
+        raise Invalid(*problem, code="weak_password")
 
 
 def tree_order(units: list[dict]) -> list[dict]:
@@ -156,6 +220,15 @@ def tree_order(units: list[dict]) -> list[dict]:
 class Passwords:
     def __init__(self, time_cost: int = 3, memory_kib: int = 65536):
         self._hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib)
+        self._dummy: str | None = None
+
+    @property
+    def dummy_hash(self) -> str:
+        """A hash of a random password with the same cost as real ones: checked when there is no such user,
+        so an unknown username costs the same time as a wrong password (no telling which names exist)."""
+        if self._dummy is None:
+            self._dummy = self._hasher.hash(secrets.token_urlsafe(24))
+        return self._dummy
 
     def hash(self, password: str) -> str:
         return self._hasher.hash(password)
@@ -227,16 +300,30 @@ class AdminService:
             rows = (await s.execute(select(Unit).order_by(Unit.id))).scalars().all()
         return [unit_dict(u, self.units.code(u.parent_id)) for u in rows]
 
-    async def create_user(self, raw: dict, now: datetime) -> dict:
+    @staticmethod
+    def _taken(username: str, existing: str | None = None) -> Conflict:
+        if existing and existing != username:
+            return Conflict(f"用户名 {username} 已被使用：已有用户 {existing}（用户名不区分大小写）",
+                            f"username '{username}' is taken: user '{existing}' exists (usernames ignore letter case)",
+                            code="exists")
+        return Conflict(f"用户 {username} 已存在", f"user '{username}' already exists", code="exists")
+
+    async def create_user(self, raw: dict, now: datetime, *, check_password_policy: bool = True) -> dict:
+        """A new user; 409 when the username is taken whatever its letter case (`Admin` beside `admin`),
+        422 a weak password (`check_password`), an unknown unit or a role that cannot belong to it.
+        `check_password_policy=False` only for the demo county, whose users share the public demo password."""
         body = parse_body(UserIn, raw)
+        if check_password_policy:
+            check_password(body.password, body.username)
         async with unit_of_work(self.db) as s:
             unit = await self._unit(s, body.unit)
             if unit.kind not in ROLE_UNIT_KINDS[body.role]:
                 raise Invalid(f"角色 {body.role} 不能属于 {unit.kind} 类单位",
                               f"role '{body.role}' cannot belong to a {unit.kind} unit")
-            if (await s.execute(select(User.id).where(User.username == body.username))).first():
-                raise Conflict(f"用户 {body.username} 已存在", f"user '{body.username}' already exists",
-                               code="exists")
+            existing = (await s.execute(select(User.username).where(
+                func.lower(User.username) == body.username.lower()))).scalar_one_or_none()
+            if existing:
+                raise self._taken(body.username, existing)
             user = User(username=body.username, password_hash=self.passwords.hash(body.password), name=body.name,
                         role=body.role, unit_id=unit.id, certificate_no=body.certificate_no,
                         certificate_expires=body.certificate_expires, phone=body.phone, email=body.email,
@@ -244,9 +331,8 @@ class AdminService:
             s.add(user)
             try:
                 await s.flush()
-            except IntegrityError:
-                raise Conflict(f"用户 {body.username} 已存在", f"user '{body.username}' already exists",
-                               code="exists") from None
+            except IntegrityError:  # created meanwhile by another request
+                raise self._taken(body.username) from None
         return user_dict(user, unit.code)
 
     async def list_users(self, unit: str | None = None) -> list[dict]:
@@ -391,27 +477,37 @@ class AdminService:
         return (await s.execute(select(func.count()).select_from(User).where(
             User.role == "admin", User.active.is_(True), User.id != user.id))).scalar_one()
 
-    async def update_user(self, username: str, raw: dict, now: datetime) -> dict:
+    async def _user(self, s, username: str) -> User:
+        user = (await s.execute(select(User).where(User.username == username))).scalar_one_or_none()
+        if user is None:
+            raise NotFound(f"用户 {username} 不存在", f"user '{username}' not found")
+        return user
+
+    async def update_user(self, username: str, raw: dict, now: datetime, *, by: str | None = None) -> dict:
         """Change a user's name, role, unit, certificate (执法证号 and expiry), phone or e-mail. Only the fields
-        present in `raw` change (`None` clears an optional one). 404 unknown user; 422 a role that cannot
-        belong to the unit, or taking the admin role from the last active admin.
-        Sessions already issued keep the old role until they expire (issue #10)."""
+        present in `raw` change (`None` clears an optional one). A new role or unit ends the user's sessions
+        in the same transaction (their tokens carry the old ones). 404 unknown user; 422 a role that cannot
+        belong to the unit, taking the admin role from the last active admin, or `by` (the admin acting)
+        changing their own role."""
         body = parse_body(UserUpdate, raw)
         fields = body.model_fields_set
         async with unit_of_work(self.db) as s:
-            user = (await s.execute(select(User).where(User.username == username))).scalar_one_or_none()
-            if user is None:
-                raise NotFound(f"用户 {username} 不存在", f"user '{username}' not found")
+            user = await self._user(s, username)
             unit = await self._unit(s, body.unit) if "unit" in fields and body.unit else \
                 await self.units.get(s, user.unit_id)
             role = body.role if "role" in fields and body.role else user.role
             if unit.kind not in ROLE_UNIT_KINDS[role]:
                 raise Invalid(f"角色 {role} 不能属于 {unit.kind} 类单位",
                               f"role '{role}' cannot belong to a {unit.kind} unit", code="role_unit")
+            if by == username and role != user.role:
+                raise Invalid("不能修改自己的角色，请让另一位管理员操作", "you cannot change your own role",
+                              code="self")
             demoting = user.role == "admin" and role != "admin" and user.active
             if demoting and not await self._other_active_admins(s, user):
                 raise Invalid("这是最后一个管理员账号，不能改为其他角色", "the last active admin must stay admin",
                               code="last_admin")
+            if (role, unit.id) != (user.role, user.unit_id):
+                await revoke_user_sessions(s, user.id, now)
             user.role, user.unit_id = role, unit.id
             for name in ("name", "certificate_no", "certificate_expires", "phone", "email"):
                 if name in fields:
@@ -421,18 +517,32 @@ class AdminService:
                     setattr(user, name, value or None)
         return self._user_row(user)
 
-    async def set_active(self, username: str, active: bool, now: datetime) -> dict:
-        """Deactivate (停用) or reactivate a user. A deactivated user can no longer sign in; sessions already
-        issued stay valid until they expire (issue #10). 404 unknown user; 422 deactivating the last
-        active admin."""
+    async def set_active(self, username: str, active: bool, now: datetime, *, by: str | None = None) -> dict:
+        """Deactivate (停用) or reactivate a user. Deactivation ends the user's sessions in the same transaction
+        and they can no longer sign in; a reactivated user signs in again. 404 unknown user; 422 deactivating
+        the last active admin, or `by` (the admin acting) deactivating their own account."""
         async with unit_of_work(self.db) as s:
-            user = (await s.execute(select(User).where(User.username == username))).scalar_one_or_none()
-            if user is None:
-                raise NotFound(f"用户 {username} 不存在", f"user '{username}' not found")
+            user = await self._user(s, username)
+            if not active and by == username:
+                raise Invalid("不能停用自己正在使用的账号", "you cannot deactivate your own account", code="self")
             if not active and user.role == "admin" and user.active and not await self._other_active_admins(s, user):
                 raise Invalid("这是最后一个管理员账号，不能停用", "the last active admin cannot be deactivated",
                               code="last_admin")
+            if not active:
+                await revoke_user_sessions(s, user.id, now)
             user.active = active
+            await self.units.get(s, user.unit_id)
+        return self._user_row(user)
+
+    async def set_password(self, username: str, raw: dict, now: datetime) -> dict:
+        """Reset a user's password ({"password": "…"}, checked by `check_password`) and end all their sessions
+        in the same transaction (someone else may know the old one). 404 unknown user; 422 a weak password."""
+        body = parse_body(PasswordIn, raw)
+        async with unit_of_work(self.db) as s:
+            user = await self._user(s, username)
+            check_password(body.password, user.username)
+            user.password_hash = self.passwords.hash(body.password)
+            await revoke_user_sessions(s, user.id, now)
             await self.units.get(s, user.unit_id)
         return self._user_row(user)
 
@@ -473,19 +583,23 @@ class AdminService:
         return {**self._item_dict(item), "overrides": sorted(overrides, key=lambda o: o["township"] or "")}
 
     async def authenticate(self, username: str, password: str) -> User | None:
+        """The active user with this exact username and password, or None. Every attempt verifies one hash of
+        the same cost, so unknown and deactivated usernames take as long as a wrong password."""
         async with self.db.read() as s:
             user = (await s.execute(select(User).where(User.username == username))).scalar_one_or_none()
-        if user is None or not user.active or not self.passwords.verify(user.password_hash, password):
-            return None
-        return user
+        ok = self.passwords.verify(user.password_hash if user else self.passwords.dummy_hash, password)
+        return user if ok and user is not None and user.active else None
 
 
 async def bootstrap(svc: AdminService, *, county_code: str, county_name: str, admin_password: str,
-                    now: datetime) -> bool:
-    """`chuishao init`: the county unit and the `admin` user, if they do not exist yet. True if created."""
+                    now: datetime, check_password_policy: bool = True) -> bool:
+    """`chuishao init`: the county unit and the `admin` user, if they do not exist yet. True if created.
+    The admin password meets the policy (`check_password`, 422 otherwise) unless the demo says otherwise."""
     async with svc.db.read() as s:
-        has_admin = (await s.execute(select(User.id).where(User.username == "admin"))).first()
+        has_admin = (await s.execute(select(User.id).where(func.lower(User.username) == "admin"))).first()
         county = (await s.execute(select(Unit).where(Unit.kind == "county"))).scalar_one_or_none()
+    if not has_admin and check_password_policy:  # before the county is created: a refusal leaves nothing behind
+        check_password(admin_password, "admin")
     if county is None:
         county_code = (await svc.create_unit({"code": county_code, "name": county_name, "kind": "county"},
                                              now))["code"]
@@ -494,5 +608,5 @@ async def bootstrap(svc: AdminService, *, county_code: str, county_name: str, ad
     if has_admin:
         return False
     await svc.create_user({"username": "admin", "password": admin_password, "name": "系统管理员", "role": "admin",
-                           "unit": county_code}, now)
+                           "unit": county_code}, now, check_password_policy=check_password_policy)
     return True

@@ -3,6 +3,7 @@
 from sqlmodel import SQLModel
 
 from models import (  # noqa: F401  (register tables)
+    accounts,
     cases,
     catalog,
     clocks,

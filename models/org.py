@@ -2,7 +2,7 @@
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Column
+from sqlalchemy import JSON, Column, Index, func
 from sqlmodel import Field, SQLModel
 
 from models.types import UTCDateTime
@@ -46,3 +46,8 @@ class User(SQLModel, table=True):
     email: str | None = Field(default=None, max_length=200)
     active: bool = True
     created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+
+
+# usernames are unique whatever their letter case: `Admin` cannot sit beside `admin` (issue 10); sign-in
+# matches the stored name exactly, so this index is about uniqueness, not lookups
+Index("ux_users_username_lower", func.lower(User.username), unique=True)

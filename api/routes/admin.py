@@ -2,12 +2,14 @@
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import Services, actor, admin, now, services
 from api.limits import GuardedRoute
-from flows.admin import CatalogIn, OverrideIn, UnitIn, UserIn
+from api.live import sessions_ended
+from flows.access import Actor
+from flows.admin import CatalogIn, OverrideIn, PasswordIn, UnitIn, UserIn, UserUpdate
 from flows.commands import Code
 
 router = APIRouter(tags=["admin"], route_class=GuardedRoute)
@@ -32,6 +34,48 @@ async def create_user(body: UserIn, svc: Services = Depends(services), at=Depend
 @router.get("/users", summary="用户列表", dependencies=[Depends(admin)])
 async def list_users(unit: Code | None = Query(None), svc: Services = Depends(services)):
     return await svc.admin.list_users(unit)
+
+
+Username = Annotated[str, Path(min_length=1, max_length=64, pattern=CODE_PATTERN)]
+ENDS_SESSIONS = ("此人已登录的会话（令牌、网页登录、实时连接）立即失效。 "
+                 "The user's sessions (tokens, web sign-ins, live sockets) end at once.")
+
+
+@router.get("/users/{username}", summary="用户详情", dependencies=[Depends(admin)])
+async def get_user(username: Username, svc: Services = Depends(services)):
+    return await svc.admin.get_user(username)
+
+
+@router.patch("/users/{username}", summary="修改用户（姓名、角色、单位、执法证、联系方式）",
+              description="改角色或单位时：" + ENDS_SESSIONS)
+async def update_user(request: Request, body: UserUpdate, username: Username, who: Actor = Depends(admin),
+                      svc: Services = Depends(services), at=Depends(now)):
+    user = await svc.admin.update_user(username, body, at, by=who.username)
+    sessions_ended(request.app)
+    return user
+
+
+@router.post("/users/{username}/deactivate", summary="停用账号", description=ENDS_SESSIONS)
+async def deactivate_user(request: Request, username: Username, who: Actor = Depends(admin),
+                          svc: Services = Depends(services), at=Depends(now)):
+    user = await svc.admin.set_active(username, False, at, by=who.username)
+    sessions_ended(request.app)
+    return user
+
+
+@router.post("/users/{username}/reactivate", summary="恢复账号")
+async def reactivate_user(username: Username, who: Actor = Depends(admin), svc: Services = Depends(services),
+                          at=Depends(now)):
+    return await svc.admin.set_active(username, True, at, by=who.username)
+
+
+@router.post("/users/{username}/password", summary="重置密码",
+             description="新密码须符合密码规则（不能过短、常见、重复或包含用户名）。" + ENDS_SESSIONS)
+async def reset_password(request: Request, body: PasswordIn, username: Username, who: Actor = Depends(admin),
+                         svc: Services = Depends(services), at=Depends(now)):
+    user = await svc.admin.set_password(username, body, at)
+    sessions_ended(request.app)
+    return user
 
 
 @router.post("/catalog", status_code=201, summary="新增清单事项", dependencies=[Depends(admin)])

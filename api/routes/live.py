@@ -1,4 +1,9 @@
-"""WebSocket /api/v1/ws: committed events within the caller's scope, live; `since` replays missed ones."""
+"""WebSocket /api/v1/ws: committed events within the caller's scope, live; `since` replays missed ones.
+
+Closes with 4401 when the token is missing or invalid, and later when its session ends (sign-out, the account
+deactivated or its role, unit or password changed; at once in this process, within a second in others) or
+the token expires; 4429 when the user already has `max_sockets_per_user` sockets open in this process;
+4408 when the client falls too far behind. An error frame {"error": {"code", "message"}} comes first."""
 
 import asyncio
 import contextlib
@@ -7,6 +12,8 @@ from urllib.parse import urlsplit
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
+from api.deps import check_token
+from api.live import SESSION_ENDED
 from api.security import Unauthorized
 from api.web.session import SESSION_COOKIE
 from notifications.events import events_after, public
@@ -48,9 +55,15 @@ async def _authenticate(ws: WebSocket, svc):
             token = first.get("token") if isinstance(first, dict) else None
         except (TimeoutError, ValueError, WebSocketDisconnect):
             token = None
-    if not token:
+    if not isinstance(token, str) or not token:
         raise Unauthorized("请先登录", "authentication required")
-    return svc.tokens.read(token, svc.clock())
+    return await check_token(svc, token)
+
+
+async def _refuse(ws: WebSocket, code: str, message: str, close_code: int) -> None:
+    with contextlib.suppress(Exception):  # the client may be gone already
+        await ws.send_json({"error": {"code": code, "message": message}})
+        await ws.close(code=close_code)
 
 
 @router.websocket("/ws")
@@ -59,13 +72,22 @@ async def ws(websocket: WebSocket):
     live = websocket.app.state.live
     await websocket.accept()
     try:
-        actor = await _authenticate(websocket, svc)
+        claims = await _authenticate(websocket, svc)
     except Unauthorized as err:
-        await websocket.send_json({"error": {"code": err.code, "message": err.message}})
-        await websocket.close(code=4401)
+        await _refuse(websocket, err.code, err.message, 4401)
         return
+    actor = claims.actor
     since = websocket.query_params.get("since")
     sub = live.hub.subscribe(actor.sees_event)
+    sock = live.open_socket(actor.id, claims.session_id, claims.expires, sub)
+    if sock is None:
+        live.hub.unsubscribe(sub)
+        n = svc.settings.max_sockets_per_user
+        await _refuse(websocket, "too_many_sockets",
+                      f"实时连接过多：每人最多同时打开 {n} 个，请关闭其他页面或窗口后重试 / "
+                      f"too many live connections: at most {n} per user; close other pages and retry", 4429)
+        return
+    reader = None
     try:
         await websocket.send_json({"type": "hello", "user": actor.username, "last_event_id": live.hub.last_id})
         if since is not None and since.isdigit():
@@ -77,6 +99,10 @@ async def ws(websocket: WebSocket):
             event = await sub.queue.get()
             if event is _CLOSED:
                 break
+            if event is SESSION_ENDED:
+                await _refuse(websocket, "unauthorized", "登录已失效，请重新登录 / this session has ended; sign in "
+                                                         "again", 4401)
+                break
             if event is None:  # fell too far behind: the client reconnects with `since`
                 await websocket.close(code=4408)
                 break
@@ -85,7 +111,8 @@ async def ws(websocket: WebSocket):
         pass
     finally:
         live.hub.unsubscribe(sub)
-        with contextlib.suppress(Exception):
+        live.close_socket(sock)
+        if reader is not None:
             reader.cancel()
 
 

@@ -17,11 +17,13 @@ from fastapi.responses import RedirectResponse
 from starlette.datastructures import FormData, UploadFile
 
 from api.limits import check_json, check_text
+from api.live import sessions_ended
 from api.routes.open311 import open311
 from api.web.render import page
 from api.web.session import WebAdmin
 from flows import bulletin
 from flows.admin import CLOCKS, ROLE_UNIT_KINDS, weak_password
+from flows.calendar import FIRST_DAY, LAST_DAY, parse_hhmm
 from flows.clock import LOCAL_TZ
 from flows.clocks import DEFAULT_LIMITS, SPEC_RE
 from flows.errors import DomainError, NotFound
@@ -51,7 +53,8 @@ DONE = {  # ?done=… → the confirmation notice; `{0}` is the `what` parameter
     "unit": "已新建单位 {0}。",
     "user": "已新建用户 {0}，现在可以用该账号登录。",
     "user_saved": "已保存用户 {0} 的修改。",
-    "deactivated": "已停用用户 {0}，该账号不能再登录。",
+    "deactivated": "已停用用户 {0}：此人已登录的页面和应用立即退出，不能再登录。",
+    "password": "已重置用户 {0} 的密码：此人已登录的页面和应用立即退出，请用新密码登录。",
     "reactivated": "已恢复用户 {0}，该账号可以重新登录。",
     "item": "已新增事项 {0}。",
     "override": "已保存{0}的本乡镇清单。",
@@ -208,7 +211,8 @@ def _names(units: list[dict]) -> dict[str, str]:
 
 
 def _field_of(err: DomainError, default: str = "_") -> str:
-    return {"exists": "code", "unknown_unit": "unit", "role_unit": "unit"}.get(err.code, default)
+    return {"exists": "code", "unknown_unit": "unit", "role_unit": "unit", "weak_password": "password",
+            "self": "role", "last_admin": "role"}.get(err.code, default)
 
 
 # ---- overview ---------------------------------------------------------------------------------------------
@@ -386,8 +390,7 @@ async def create_user(request: Request, who: WebAdmin):
         try:
             await svc.admin.create_user(body, svc.clock())
         except DomainError as err:
-            field = "username" if err.code == "exists" else _field_of(err)
-            f.errors[field] = f"用户名 {body['username']} 已被使用，请换一个" if err.code == "exists" else err.zh
+            f.errors["username" if err.code == "exists" else _field_of(err)] = err.zh
     if f.errors:
         values = {k: f.data.get(k, "") for k in USER_FIELDS}
         order = ["username", "password", *USER_FIELDS]  # the summary lists them as the form does
@@ -416,13 +419,12 @@ async def update_user(request: Request, who: WebAdmin, username: str):
     f = await _form(request)
     units = {u["code"]: u for u in await svc.admin.unit_tree()}
     body = _check_user_fields(f, units, with_identity=False)
-    if username == who.username and body["role"] and body["role"] != user["role"]:
-        f.errors["role"] = "不能修改自己的角色，请让另一位管理员操作"
     if not f.errors:
         try:
-            await svc.admin.update_user(username, body, svc.clock())
+            await svc.admin.update_user(username, body, svc.clock(), by=who.username)
+            sessions_ended(request.app)
         except DomainError as err:
-            f.errors["role" if err.code == "last_admin" else _field_of(err)] = err.zh
+            f.errors[_field_of(err)] = err.zh
     if f.errors:
         values = {**user, **{k: f.data.get(k, "") for k in USER_FIELDS if k != "username"}}
         return await _user_page(request, username, 422, f.errors, values)
@@ -439,15 +441,37 @@ async def set_user_active(request: Request, who: WebAdmin, username: str):
     svc = request.app.state.services
     f = await _form(request)
     active = f.data.get("active") == "1"
-    if username == who.username and not active:
-        return await _user_page(request, username, 422, {"active": "不能停用自己正在使用的账号"})
     try:
-        await svc.admin.set_active(username, active, svc.clock())
+        await svc.admin.set_active(username, active, svc.clock(), by=who.username)
+        sessions_ended(request.app)
     except NotFound:
         raise
     except DomainError as err:
         return await _user_page(request, username, 422, {"active": err.zh})
     return _done(f"/admin/users/{username}/edit", "reactivated" if active else "deactivated", username)
+
+
+@router.get("/users/{username}/password")
+async def user_password_reloaded(who: WebAdmin, username: str):
+    return RedirectResponse(f"/admin/users/{quote(username)}/edit", status_code=303)
+
+
+@router.post("/users/{username}/password")
+async def reset_password(request: Request, who: WebAdmin, username: str):
+    """Set a new password (the one policy, `flows.admin.password_problem`); the user's sessions end at once.
+    Resetting one's own password ends one's own sessions too: the admin signs in again with it."""
+    svc = request.app.state.services
+    f = await _form(request)
+    password = f.data.get("new_password")
+    password = password if isinstance(password, str) else ""
+    try:
+        await svc.admin.set_password(username, {"password": password}, svc.clock())
+        sessions_ended(request.app)
+    except NotFound:
+        raise
+    except DomainError as err:
+        return await _user_page(request, username, 422, {"new_password": err.zh if password else "请输入新密码"})
+    return _done(f"/admin/users/{username}/edit", "password", username)
 
 
 # ---- catalog ----------------------------------------------------------------------------------------------
@@ -612,7 +636,7 @@ async def _calendar_page(request: Request, year: int | None = None, day: str = "
     if picked_date and picked_date.year == year:
         picked = next(d for d in view["days"] if d["date"] == picked_date)
     counts = {k: sum(1 for d in view["days"] if d["kind"] == k) for k in ("holiday", "workday")}
-    hours = view["hours"]
+    hours = [[a, "00:00" if b == "24:00" else b] for a, b in view["hours"]]  # a time field cannot show 24:00
     return _render(request, "admin/calendar.html", status_code=status_code, view=view, year=year,
                    months=_months(view["days"], year), today=today, picked=picked, counts=counts,
                    errors=errors or {}, values=values or {}, hours=hours + [["", ""]] * (3 - len(hours)),
@@ -631,8 +655,8 @@ async def set_day(request: Request, who: WebAdmin):
     day = f.day("day", "日期")
     if day is None and "day" not in f.errors:
         f.errors["day"] = "请先在日历上点选一天"
-    elif day and not 2000 <= day.year <= 2100:
-        f.errors["day"] = "日期须在 2000–2100 年之间"
+    elif day and not FIRST_DAY <= day <= LAST_DAY:
+        f.errors["day"] = f"日期须在 {FIRST_DAY} 至 {LAST_DAY} 之间"
     kind = f.choice("kind", "这一天的安排", ("holiday", "workday", "default"))
     name = f.text("name", "名称", max_len=100)
     if f.errors:
@@ -684,7 +708,7 @@ async def set_hours(request: Request, who: WebAdmin, year: int | None = None):
         if not a and not b:
             continue
         try:
-            windows.append((time.fromisoformat(a), time.fromisoformat(b)))
+            windows.append((parse_hhmm(a), parse_hhmm(b, end=True)))  # an end of 00:00 or 24:00: midnight
         except ValueError:
             f.errors[f"hours{i}"] = f"第 {i + 1} 个时段须填写开始和结束时间，如 09:00 和 12:00"
     if not windows and not f.errors:

@@ -48,7 +48,7 @@ async def read_all(request: Request, who: WebActor):
 
 @router.get("/notifications/unread.json")
 async def unread_json(request: Request):
-    who = session_actor(request)
+    who = await session_actor(request)
     if who is None:  # a poll after the session ended: no login page for a script
         return JSONResponse({"error": {"code": "unauthorized", "message": "请先登录 / sign in first"}},
                             status_code=401)

@@ -223,7 +223,7 @@ def _refused(request: Request, values: dict, errors: dict, ctx: dict, had_photos
 
 @router.post("/report")
 async def report(request: Request):
-    who = session_actor(request)
+    who = await session_actor(request)
     if who is None:
         if _wants_json(request):  # report.js keeps the draft and asks to sign in again
             return JSONResponse({"error": {"code": "unauthorized", "message": "请先登录 / sign in first"}},

@@ -1,4 +1,6 @@
-"""The browser session: the same signed, expiring token the REST API issues, kept in an HttpOnly cookie.
+"""The browser session: the same signed, expiring token the REST API issues, kept in an HttpOnly cookie, and
+honoured only while its session row is alive (see `api.deps.check_token`): signing out or an account change
+ends it at once.
 
 Forms are protected against cross-site requests by asgi-csrf (double-submit cookie, see `api/web/__init__`);
 the cookie itself is SameSite=Lax, so other sites' pages never send it on a POST.
@@ -10,7 +12,8 @@ from urllib.parse import quote
 from fastapi import Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
-from api.security import Unauthorized
+from api.deps import check_token
+from api.security import Token, Unauthorized
 from flows.access import ADMIN, Actor
 from flows.errors import Forbidden
 
@@ -29,20 +32,25 @@ def _next_of(request: Request) -> str:
     return path + (f"?{request.url.query}" if request.url.query else "")
 
 
-def session_actor(request: Request) -> Actor | None:
-    """The caller from the session cookie, or None when there is none or it is invalid or expired."""
+async def session_token(request: Request) -> Token | None:
+    """The session cookie's checked token, or None when there is none or it is invalid, expired or ended."""
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         return None
-    svc = request.app.state.services
     try:
-        return svc.tokens.read(token, svc.clock())
+        return await check_token(request.app.state.services, token)
     except Unauthorized:
         return None
 
 
-def web_actor(request: Request) -> Actor:
-    who = session_actor(request)
+async def session_actor(request: Request) -> Actor | None:
+    """The caller from the session cookie, or None when there is none or it is invalid, expired or ended."""
+    token = await session_token(request)
+    return token.actor if token else None
+
+
+async def web_actor(request: Request) -> Actor:
+    who = await session_actor(request)
     if who is None:
         raise LoginRequired(_next_of(request))
     request.state.actor = who  # the layout shows who is signed in, also on error pages
