@@ -16,7 +16,10 @@ import pytest
 
 from notifications.channels import DeliveryFailed, Message, WebhookChannel
 from notifications.egress import Egress, Refused
+from tests import test_notifications
 from tests.test_notifications import allow_loopback, eventually
+
+receiver = test_notifications.receiver  # the real local HTTP receivers, as a fixture here too
 
 REFUSED = [
     ("http://127.0.0.1:8080/hook", "回环"),

@@ -11,7 +11,10 @@ from sqlalchemy.engine import make_url
 
 from models.db import make_sync_engine
 from models.migrate import upgrade
+from tests import test_notifications
 from tests.test_notifications import allow_loopback, eventually
+
+receiver = test_notifications.receiver  # the real local HTTP receivers, as a fixture here too
 
 
 def _signed_with(secret: str, headers: dict, body: bytes) -> bool:
