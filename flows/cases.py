@@ -272,7 +272,8 @@ class CaseService:
             raise Forbidden("当前角色不能上报事件", f"role '{actor.role}' may not report cases")
         if client_key is not None:
             if not CLIENT_KEY_RE.fullmatch(client_key) or actor.id is None:
-                raise Invalid("幂等键须为 1–64 位字母数字", "the idempotency key must be 1-64 of [A-Za-z0-9_.:-]",
+                raise Invalid("幂等键须为 1–64 位字母数字",
+                              "the idempotency key must be 1-64 characters from [A-Za-z0-9_.:-]",
                               code="bad_idempotency_key")
             replay = await self._replay(actor, client_key, now)
             if replay is not None:
@@ -366,7 +367,7 @@ class CaseService:
         async with unit_of_work(self.db) as s:
             agg = await self._visible(s, case_id, actor)
             if agg.case.status in lc.FINAL_STATES:
-                raise Invalid("案件已办结，不能再添加附件", "the case is finished; no more attachments")
+                raise Invalid("案件已办结，不能再添加附件", "attachments cannot be added to a finished case")
             same = (await s.execute(select(Attachment).where(
                 Attachment.case_id == case_id, Attachment.sha256 == sha256,
                 Attachment.uploaded_by_id == actor.id))).scalars().first()

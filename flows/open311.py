@@ -187,7 +187,7 @@ class Params:
                 raise _bad(f"不支持的参数：{key[:64]}", f"unknown parameter '{key[:64]}'")
         for key, values in self.values.items():
             if len(values) > 1 and key not in repeatable:
-                raise _bad(f"参数 {key} 只能给出一次", f"'{key}' given more than once")
+                raise _bad(f"参数 {key} 只能给出一次", f"'{key}' was given more than once")
 
     def text(self, name: str, max_length: int, *, required: bool = False) -> str | None:
         values = [v for v in self.values.get(name, []) if v.strip()]
@@ -262,9 +262,9 @@ def _url(value: str | None, name: str) -> str | None:
 def _contact(p: Params) -> dict:
     email, phone = p.text("email", 200), p.text("phone", 32)
     if email and not _EMAIL.match(email):
-        raise _bad("email 格式有误", "email is not an e-mail address")
+        raise _bad("email 格式有误", "email is not a valid e-mail address")
     if phone and not _PHONE.match(phone):
-        raise _bad("phone 格式有误", "phone is not a phone number")
+        raise _bad("phone 格式有误", "phone is not a valid phone number")
     return {"email": email, "phone": phone, "first_name": p.text("first_name", 100),
             "last_name": p.text("last_name", 100), "account_id": p.text("account_id", 100)}
 
@@ -272,7 +272,7 @@ def _contact(p: Params) -> dict:
 def _media(p: Params) -> list[str]:
     urls = [_url(v.strip(), "media_url") for v in p.values.get("media_url", []) if v.strip()]
     if len(urls) > 10 or any(len(u) > 1000 for u in urls):
-        raise _bad("media_url 过多或过长", "too many or too long media_url values")
+        raise _bad("media_url 过多或过长", "media_url values are too many or too long")
     return urls
 
 
@@ -818,7 +818,7 @@ class Open311Service:
                 if len(ids) > MAX_IDS:
                     raise _bad(f"service_request_id 最多 {MAX_IDS} 个", f"at most {MAX_IDS} service_request_id values")
                 if not all(_DIGITS.match(i) for i in ids):
-                    raise _bad("service_request_id 须为数字", "service_request_id must be numbers")
+                    raise _bad("service_request_id 须为数字", "service_request_id values must be numbers")
                 wanted = [int(i) for i in ids if int(i) < 2**31]
                 stmt = stmt.where(Case.id.in_(wanted)).order_by(Case.created_at.desc(), Case.id.desc())
             else:
