@@ -197,8 +197,8 @@ def test_reports_pages_follow_the_checkpoint_scope(county, clock, day):
         assert api.client.get(url).status_code == 403, url
     as_page_user(api, "disp_fc")
     assert api.client.get("/reports/checkpoints/2026-W46").status_code == 404  # not generated
-    assert api.client.get("/reports/checkpoints/2026-W99").status_code == 404  # no such week
-    assert api.client.get("/reports/bulletins/2026-13").status_code == 404
+    assert api.client.get("/reports/checkpoints/2026-W99").status_code == 422  # no such week (tests/test_weeks.py)
+    assert api.client.get("/reports/bulletins/2026-13").status_code == 422
 
 
 def test_bulletin_opens_and_downloads_with_the_session(county, clock, day):
