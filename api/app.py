@@ -88,5 +88,6 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     install_offline_docs(app)
     web.install(app)
     app.add_middleware(web.CSRF, secret=settings.secret())
-    app.add_middleware(BodyLimit, default=settings.max_body_bytes, uploads=settings.max_upload_bytes)
+    app.add_middleware(BodyLimit, default=settings.max_body_bytes, uploads=settings.max_upload_bytes,
+                       timeout=settings.http_body_timeout, min_rate=settings.http_body_min_rate)
     return app

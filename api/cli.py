@@ -1,12 +1,123 @@
-"""The `chuishao` command line."""
+"""The `chuishao` command line.
+
+Every refusal, whatever the command, is one line on stderr — `错误 error: <Chinese> / <English>` — and exit
+status 2: a malformed argument (the parser and the `type=` converters below), a refusal of the domain layer
+(flows.errors.DomainError) or of the command itself. `main` is the one place that prints them."""
 
 import argparse
 import asyncio
 import contextlib
+import re
 import sys
+from datetime import datetime, timedelta
 from pathlib import Path
 
+from flows.errors import DomainError, Invalid
 from models.config import get_settings
+
+# how far a logical `--now` may run ahead of this machine's clock before it counts as the future (clock skew)
+NOW_SKEW = timedelta(seconds=60)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but its complaints become our one-line refusal instead of a usage block."""
+
+    def error(self, message: str):
+        raise Invalid(*_argparse_words(message), code="usage")
+
+
+# argparse's own sentences (Python 3.11), in the two languages
+_ARGPARSE = (
+    (r"the following arguments are required: (.+)", "缺少必需的参数 {0}", "missing required argument(s): {0}"),
+    (r"unrecognized arguments: (.+)", "无法识别的参数 {0}", "unrecognized argument(s): {0}"),
+    (r"argument (\S+): invalid choice: '?([^']*)'? \(choose from (.+)\)", "参数 {0} 的值 {1} 无效，可选 {2}",
+     "argument {0}: invalid choice {1} (choose from {2})"),
+    (r"argument (\S+): expected one argument", "参数 {0} 需要一个值", "argument {0} needs a value"),
+    (r"argument (\S+): invalid \S+ value: (.+)", "参数 {0} 的值 {1} 无效", "argument {0}: invalid value {1}"),
+    (r"argument (\S+): (.+) / (.+)", "参数 {0}：{1}", "argument {0}: {2}"),  # our converters' words
+    (r"ambiguous option: (.+)", "选项不明确：{0}", "ambiguous option: {0}"),
+)
+
+
+def _argparse_words(message: str) -> tuple[str, str]:
+    for pattern, zh, en in _ARGPARSE:
+        if m := re.fullmatch(pattern, message):
+            return zh.format(*m.groups()), en.format(*m.groups())
+    return f"命令行有误：{message}", f"invalid command line: {message}"
+
+
+def _bad(zh: str, en: str) -> argparse.ArgumentTypeError:
+    return argparse.ArgumentTypeError(f"{zh} / {en}")
+
+
+def _int_in(low: int, high: int | None = None):
+    """An argparse type: an integer in [low, high]."""
+
+    def convert(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < low or (high is not None and value > high):
+            span = f"{low}–{high}" if high is not None else f"≥ {low}"
+            raise _bad(f"须为 {span} 的整数，收到 {text!r}", f"must be an integer {span}, got {text!r}")
+        return value
+
+    return convert
+
+
+def _aware_time(text: str) -> datetime:
+    """An argparse type: an ISO 8601 time with a UTC offset, e.g. 2026-12-01T10:00+08:00."""
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise _bad(f"时间 {text!r} 无法识别，应如 2026-12-01T10:00+08:00",
+                   f"cannot read {text!r} as a time; use ISO 8601 like 2026-12-01T10:00+08:00") from None
+    if value.tzinfo is None:
+        raise _bad(f"时间 {text!r} 须带时区，如 2026-12-01T10:00+08:00",
+                   f"{text!r} needs a UTC offset, e.g. 2026-12-01T10:00+08:00")
+    return value
+
+
+def _readable_file(text: str) -> Path:
+    """An argparse type: an existing file this process can read as UTF-8 text."""
+    path = Path(text)
+    try:
+        path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise _bad(f"找不到文件 {text}", f"no such file: {text}") from None
+    except IsADirectoryError:
+        raise _bad(f"{text} 是目录，不是文件", f"{text} is a directory, not a file") from None
+    except PermissionError:
+        raise _bad(f"无权读取文件 {text}", f"permission denied reading {text}") from None
+    except UnicodeDecodeError:
+        raise _bad(f"文件 {text} 不是 UTF-8 文本", f"{text} is not UTF-8 text") from None
+    except OSError as err:
+        raise _bad(f"无法读取文件 {text}（{err.strerror}）", f"cannot read {text} ({err.strerror})") from None
+    return path
+
+
+def _check_now(args) -> None:
+    """A job's logical `--now` may not lie in the future: what a job writes then (alerts, escalations,
+    notices, a month's bulletin) would announce events that have not happened, for good. `--drill` allows
+    it, for rehearsals on a copy of the database, and says so on stderr."""
+    now = getattr(args, "now", None)
+    if now is None:
+        return
+    from flows.clock import LOCAL_TZ, system_clock
+
+    real = system_clock()
+    if now <= real + NOW_SKEW:
+        return
+    shown, actual = f"{now.astimezone(LOCAL_TZ):%Y-%m-%d %H:%M}", f"{real.astimezone(LOCAL_TZ):%Y-%m-%d %H:%M}"
+    if not getattr(args, "drill", False):
+        raise Invalid(f"--now {shown} 晚于当前时间 {actual}，会写入尚未发生的预警和通知；"
+                      "演练请在数据库副本上加 --drill",
+                      f"--now {shown} is later than the real time {actual} and would record events that have "
+                      "not happened; for a drill on a copy of the database add --drill", code="future_now")
+    print(f"警告 warning: 演练：以未来时间 {shown} 运行，写入的内容不可撤销，请只在数据库副本上演练 / "
+          f"drill: running at the future time {shown}; what it writes is permanent, use a copy of the database",
+          file=sys.stderr, flush=True)
 
 
 def _services():
@@ -14,6 +125,42 @@ def _services():
     from flows.clock import system_clock
 
     return build_services(get_settings(), system_clock)
+
+
+def _require_schema() -> None:
+    """Refuse to run a command on a database that `chuishao init` has not set up or brought up to date:
+    raises Invalid naming the database and the command that fixes it."""
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import inspect, text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from models.db import make_sync_engine
+    from models.migrate import alembic_config
+
+    url = get_settings().url
+    shown = make_url(url).render_as_string(hide_password=True)
+    no_schema = Invalid(f"数据库 {shown} 尚未初始化，请先运行 chuishao init",
+                        f"the database {shown} has no schema yet; run `chuishao init` first", code="no_schema")
+    file = make_url(url).database if make_url(url).get_backend_name() == "sqlite" else None
+    if file and file != ":memory:" and not Path(file).is_file():  # connecting would create an empty file
+        raise no_schema
+    engine = make_sync_engine(url)
+    try:
+        with engine.connect() as conn:
+            versions = (set(conn.execute(text("SELECT version_num FROM alembic_version")).scalars())
+                        if inspect(conn).has_table("alembic_version") else set())
+    except SQLAlchemyError as err:
+        reason = str(getattr(err, "orig", err)).strip().splitlines()[0]
+        raise Invalid(f"无法打开数据库 {shown}：{reason}", f"cannot open the database {shown}: {reason}") from None
+    finally:
+        engine.dispose()
+    if not versions:
+        raise no_schema
+    if versions != set(ScriptDirectory.from_config(alembic_config(url)).get_heads()):
+        raise Invalid(f"数据库 {shown} 的结构不是最新版本，请先运行 chuishao init 升级",
+                      f"the database {shown} has an older schema; run `chuishao init` to upgrade it",
+                      code="old_schema")
 
 
 def _migrate() -> None:
@@ -34,14 +181,8 @@ async def _with_services(fn):
 
 
 def _run(fn):
-    """Run fn(services); a refused input is printed in the spec's words and the command exits 2."""
-    from flows.errors import DomainError
-
-    try:
-        return asyncio.run(_with_services(fn))
-    except DomainError as err:
-        print(f"错误 error: {err.message}", file=sys.stderr)
-        raise SystemExit(2) from None
+    """Run fn(services) in a fresh event loop; a refusal it raises is reported by `main`."""
+    return asyncio.run(_with_services(fn))
 
 
 def cmd_init(args) -> int:
@@ -60,19 +201,38 @@ def cmd_init(args) -> int:
 
 
 def cmd_serve(args) -> int:
+    """Exit 1 with one line when the port cannot be listened on; 0 after a stop (SIGINT or SIGTERM) at any
+    point, with a line saying so and nothing else."""
+    import errno
     import os
 
     import uvicorn
 
-    settings = get_settings()
-    print(f"• 数据目录 data dir: {settings.ensure_data_dir().resolve()}", flush=True)
-    print("• 数据库迁移 migrating schema …", flush=True)
-    _migrate()
-    scheduler = os.environ.get("CHUISHAO_SCHEDULER", "embedded")
-    if scheduler == "embedded" and args.workers == 1:
-        from api import embedded
+    from api.server import api_config, listening_socket
 
-        asyncio.run(embedded.run(settings, args.host, args.port, log=lambda m: print(m, flush=True)))
+    settings = get_settings()
+    try:  # first, so that a port in use is said at once, in one line
+        sock = listening_socket(args.host, args.port)
+    except OSError as err:
+        taken = err.errno == errno.EADDRINUSE
+        print(f"错误 error: 无法在 {args.host}:{args.port} 上监听："
+              f"{'端口已被占用，请换一个 --port 或先停止占用它的程序' if taken else err.strerror} / "
+              f"cannot listen on {args.host}:{args.port}: "
+              f"{'the port is already in use; choose another --port or stop what uses it' if taken else err.strerror}",
+              file=sys.stderr)
+        return 1
+    scheduler = os.environ.get("CHUISHAO_SCHEDULER", "embedded")
+    try:
+        print(f"• 数据目录 data dir: {settings.ensure_data_dir().resolve()}", flush=True)
+        print("• 数据库迁移 migrating schema …", flush=True)
+        _migrate()
+        if scheduler == "embedded" and args.workers == 1:
+            from api import embedded
+
+            asyncio.run(embedded.run(settings, sock, log=lambda m: print(m, flush=True)))
+    except KeyboardInterrupt:  # Ctrl-C before the service's own handlers were in place: nothing to drain
+        pass
+    if scheduler == "embedded" and args.workers == 1:
         # The API has finished its requests and every commit is durable. Prefect's client leaves worker
         # threads behind that can hold the interpreter open; the scheduler's state is in its database.
         print("• 已停止 stopped", flush=True)
@@ -81,9 +241,15 @@ def cmd_serve(args) -> int:
     # scale-out: the API only; a Prefect server and `chuishao worker` run the schedules
     print(f"• 启动 API starting on http://{args.host}:{args.port} with {args.workers} process(es); "
           f"scheduler: {scheduler}", flush=True)
-    # events are ~400 bytes: compressing each one for every socket costs more than it saves
-    uvicorn.run("api.app:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
-                log_level="info", ws_per_message_deflate=False)
+    config = api_config("api.app:create_app", settings, factory=True, workers=args.workers)
+    with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises the SIGINT it drained for
+        if args.workers > 1:
+            from uvicorn.supervisors import Multiprocess
+
+            Multiprocess(config, sockets=[sock]).run()
+        else:
+            uvicorn.Server(config).run(sockets=[sock])
+    print("• 已停止 stopped", flush=True)
     return 0
 
 
@@ -166,7 +332,7 @@ def cmd_catalog_import(args) -> int:
     from flows.catalog_import import import_items
 
     async def run(svc):
-        return await import_items(svc.admin, Path(args.file))
+        return await import_items(svc.admin, args.file)
 
     created, skipped, problems = asyncio.run(_with_services(run))
     print(f"新增 created {created}，已存在跳过 skipped {skipped}，错误 errors {len(problems)}")
@@ -191,17 +357,10 @@ def cmd_audit_verify(args) -> int:
 
 
 def cmd_sweep(args) -> int:
-    from datetime import datetime
-
     from flows.sweep import sweep
 
-    now = datetime.fromisoformat(args.now) if args.now else None
-    if now is not None and now.tzinfo is None:
-        print("错误 error: --now needs a timezone offset, e.g. 2026-12-01T10:00+08:00", file=sys.stderr)
-        return 2
-
     async def run(svc):
-        return await sweep(svc.db, svc.cases.calendar.current, now or svc.clock())
+        return await sweep(svc.db, svc.cases.calendar.current, args.now or svc.clock())
 
     result = asyncio.run(_with_services(run))
     counts = {}
@@ -222,13 +381,16 @@ def cmd_calendar_import(args) -> int:
     return 0
 
 
-def _parse_now(value):
-    from datetime import datetime
+def _parse_now(value: datetime | None) -> datetime | None:
+    """The `--now` value: parsed by the parser (`_aware_time`) and checked by `_check_now` already."""
+    return value
 
-    now = datetime.fromisoformat(value) if value else None
-    if now is not None and now.tzinfo is None:
-        raise SystemExit("错误 error: --now needs a timezone offset, e.g. 2026-12-01T09:00+08:00")
-    return now
+
+def _add_now(s: argparse.ArgumentParser) -> None:
+    s.add_argument("--now", type=_aware_time, help="logical now, ISO 8601 with offset (default: the clock); "
+                                                   "not later than the real time unless --drill")
+    s.add_argument("--drill", action="store_true",
+                   help="allow a --now in the future: a drill on a copy of the database (what it writes stays)")
 
 
 def cmd_checkpoint(args) -> int:
@@ -268,7 +430,7 @@ def cmd_bulletin(args) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="chuishao", description="吹哨 — 乡镇吹哨、部门报到 case loop")
+    p = _Parser(prog="chuishao", description="吹哨 — 乡镇吹哨、部门报到 case loop")
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("init", help="create the schema and the admin user")
@@ -279,8 +441,8 @@ def parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("serve", help="run the service (API and web UI) in one process")
     s.add_argument("--host", default="127.0.0.1")
-    s.add_argument("--port", type=int, default=8000)
-    s.add_argument("--workers", type=int, default=1)
+    s.add_argument("--port", type=_int_in(1, 65535), default=8000)
+    s.add_argument("--workers", type=_int_in(1, 64), default=1)
     s.set_defaults(fn=cmd_serve)
 
     s = sub.add_parser("worker", help="scale-out: register the deployments and run a Prefect worker")
@@ -288,8 +450,8 @@ def parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("demo", help="load a realistic demo county with months of history")
     s.add_argument("--reset", action="store_true", help="start from an empty SQLite file")
-    s.add_argument("--seed", type=int, default=2026)
-    s.add_argument("--months", type=int, default=3)
+    s.add_argument("--seed", type=_int_in(0), default=2026)
+    s.add_argument("--months", type=_int_in(1, 24), default=3)
     s.set_defaults(fn=cmd_demo)
 
     user = sub.add_parser("user", help="users").add_subparsers(dest="sub", required=True)
@@ -305,26 +467,26 @@ def parser() -> argparse.ArgumentParser:
 
     cat = sub.add_parser("catalog", help="the whistle-item catalog").add_subparsers(dest="sub", required=True)
     s = cat.add_parser("import", help="import catalog items from CSV or JSON")
-    s.add_argument("file")
+    s.add_argument("file", type=_readable_file)
     s.set_defaults(fn=cmd_catalog_import)
 
     s = sub.add_parser("sweep", help="fire due deadline alerts once (the scheduled sweep, by hand)")
-    s.add_argument("--now", help="logical now, ISO 8601 with offset (default: the clock)")
+    _add_now(s)
     s.set_defaults(fn=cmd_sweep)
 
     s = sub.add_parser("checkpoint", help="每周一检点: generate a week's checkpoint and notify the liaisons")
     s.add_argument("--week", required=True, help="ISO week, e.g. 2026-W47")
-    s.add_argument("--now", help="logical now, ISO 8601 with offset (default: the clock)")
+    _add_now(s)
     s.set_defaults(fn=cmd_checkpoint)
 
     s = sub.add_parser("bulletin", help="每月一通报: generate a month's bulletin in every format")
     s.add_argument("--month", required=True, help="e.g. 2026-11")
-    s.add_argument("--now", help="logical now, ISO 8601 with offset (default: the clock)")
+    _add_now(s)
     s.set_defaults(fn=cmd_bulletin)
 
     cal = sub.add_parser("calendar", help="the working calendar").add_subparsers(dest="sub", required=True)
     s = cal.add_parser("import", help="import a year's official schedule (CSV date,kind,name or JSON)")
-    s.add_argument("file")
+    s.add_argument("file", type=_readable_file)
     s.set_defaults(fn=cmd_calendar_import)
 
     audit = sub.add_parser("audit", help="the tamper-evident timeline").add_subparsers(dest="sub", required=True)
@@ -334,8 +496,19 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
-    return args.fn(args) or 0
+    """Run one command. Exit 0 on success; 2 with one line on stderr for any refusal; 130 when interrupted."""
+    try:
+        args = parser().parse_args(argv)
+        _check_now(args)
+        if args.fn not in (cmd_init, cmd_serve, cmd_demo, cmd_worker):  # these four migrate the schema
+            _require_schema()
+        return args.fn(args) or 0
+    except DomainError as err:
+        print(f"错误 error: {err.message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:  # Ctrl-C: the transaction in flight rolled back; nothing to show but that
+        print("• 已停止 stopped", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -4,6 +4,8 @@ never runs schedules, its own server app under uvicorn beside ours does."""
 
 import asyncio
 import contextlib
+import contextvars
+import logging
 import os
 import signal
 import socket
@@ -12,19 +14,85 @@ from pathlib import Path
 import httpx
 import uvicorn
 
+from api.server import api_config, listening_socket
 from models.config import Settings
 
+PREFECT_LOGGING = """\
+# written by `chuishao serve` at every start: Prefect's own logs (its server, the scheduler and the flow runs,
+# which read this file through PREFECT_LOGGING_CONFIG_PATH) go to one file, the console keeps ours
+version: 1
+disable_existing_loggers: False
+formatters:
+  standard:
+    (): prefect.logging.formatters.PrefectFormatter
+    format: "%(asctime)s | %(process)d | %(levelname)-7s | %(name)s - %(message)s"
+    flow_run_fmt: "%(asctime)s | %(process)d | %(levelname)-7s | Flow run %(flow_run_name)r - %(message)s"
+    task_run_fmt: "%(asctime)s | %(process)d | %(levelname)-7s | Task run %(task_run_name)r - %(message)s"
+  plain:
+    format: "%(levelname)s %(name)s: %(message)s"
+handlers:
+  file:
+    class: logging.handlers.WatchedFileHandler
+    filename: "{log_file}"
+    encoding: utf-8
+    delay: true
+    formatter: standard
+  console:
+    class: logging.StreamHandler
+    stream: ext://sys.stderr
+    formatter: plain
+  api:
+    class: prefect.logging.handlers.APILogHandler
+  worker_api:
+    class: prefect.logging.handlers.WorkerAPILogHandler
+loggers:
+  prefect:
+    level: "${{PREFECT_LOGGING_LEVEL}}"
+    handlers: [file]
+    propagate: false
+  prefect.extra:
+    level: "${{PREFECT_LOGGING_LEVEL}}"
+    handlers: [api, file]
+    propagate: false
+  prefect.flow_runs:
+    level: NOTSET
+    handlers: [api]
+  prefect.task_runs:
+    level: NOTSET
+    handlers: [api]
+  prefect.workers:
+    level: NOTSET
+    handlers: [worker_api]
+  prefect.server:
+    level: "${{PREFECT_SERVER_LOGGING_LEVEL}}"
+  prefect._internal:
+    level: "${{PREFECT_INTERNAL_LOGGING_LEVEL}}"
+  {http_logger}:
+    level: INFO
+    handlers: [file]
+    propagate: false
+root:
+  level: WARNING
+  handlers: [console]
+"""
+PREFECT_HTTP_LOGGER = "chuishao.prefect_http"  # the embedded Prefect server's request and error lines
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+
+def log_file(data_dir: Path) -> Path:
+    """Where `chuishao serve` writes Prefect's logs (its server's access log, the scheduler, flow runs)."""
+    return (data_dir / "logs" / "prefect.log").resolve()
 
 
 def configure_prefect(data_dir: Path, port: int) -> str:
-    """Prefect reads its settings from the environment when first imported: call this before that."""
+    """Prefect reads its settings from the environment when first imported: call this before that.
+    Returns the Prefect API URL."""
     home = (data_dir / "prefect").resolve()
     home.mkdir(parents=True, exist_ok=True)
+    logs = log_file(data_dir)
+    logs.parent.mkdir(parents=True, exist_ok=True)
+    logging_config = home / "chuishao-logging.yml"
+    logging_config.write_text(PREFECT_LOGGING.format(log_file=str(logs).replace("$", "$$"),
+                                                     http_logger=PREFECT_HTTP_LOGGER), encoding="utf-8")
     url = f"http://127.0.0.1:{port}/api"
     os.environ.update({
         "PREFECT_HOME": str(home),
@@ -34,9 +102,30 @@ def configure_prefect(data_dir: Path, port: int) -> str:
         "DO_NOT_TRACK": "1",
         "PREFECT_LOGGING_LEVEL": os.environ.get("PREFECT_LOGGING_LEVEL", "WARNING"),
         "PREFECT_SERVER_LOGGING_LEVEL": "WARNING",
+        "PREFECT_LOGGING_CONFIG_PATH": str(logging_config),
         "PREFECT_UI_ENABLED": "false",
     })
     return url
+
+
+# True in everything the embedded Prefect server runs (tasks and callbacks inherit it from its serving task)
+_IN_PREFECT_SERVER: contextvars.ContextVar[bool] = contextvars.ContextVar("in_prefect_server", default=False)
+
+
+class _PrefectLinesToFile(logging.Filter):
+    """On uvicorn's loggers, which both servers of this process share: the Prefect server's lines (its access
+    log, start-up, shutdown, errors) go to Prefect's log file instead of the console."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if _IN_PREFECT_SERVER.get():
+            logging.getLogger(PREFECT_HTTP_LOGGER).handle(record)
+            return False
+        return True
+
+
+async def _serve_prefect(server: uvicorn.Server, sock: socket.socket) -> None:
+    _IN_PREFECT_SERVER.set(True)
+    await server.serve(sockets=[sock])
 
 
 class _Server(uvicorn.Server):
@@ -92,8 +181,13 @@ async def _announce(server, app, host: str, port: int, log) -> None:
     await asyncio.Event().wait()  # stay until cancelled with the other tasks
 
 
-async def run(settings: Settings, host: str, port: int, log=print) -> None:
-    prefect_port = int(os.environ.get("CHUISHAO_PREFECT_PORT") or free_port())
+async def run(settings: Settings, api_socket: socket.socket, log=print) -> None:
+    """Serve until SIGINT or SIGTERM, then drain: the API finishes its requests in flight, then the scheduler
+    and its server stop. `api_socket`: the API's listening socket (api.server.listening_socket)."""
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(_hold_signals(stop), name="signals")]  # from the first moment: a quiet Ctrl-C
+    prefect_socket = listening_socket("127.0.0.1", int(os.environ.get("CHUISHAO_PREFECT_PORT") or 0))
+    prefect_port = prefect_socket.getsockname()[1]
     prefect_url = configure_prefect(settings.data_dir, prefect_port)
 
     from prefect import aserve
@@ -103,29 +197,42 @@ async def run(settings: Settings, host: str, port: int, log=print) -> None:
     from flows.deployments import build_deployments
 
     log(f"• 启动调度服务 starting the Prefect server on 127.0.0.1:{prefect_port} (state in "
-        f"{settings.data_dir / 'prefect'}) …")
-    prefect_server = _Server(uvicorn.Config(prefect_app(), host="127.0.0.1", port=prefect_port,
-                                            log_level="warning", lifespan="on", access_log=False))
+        f"{settings.data_dir / 'prefect'}; its log: {log_file(settings.data_dir)}) …")
+    prefect_server = _Server(uvicorn.Config(prefect_app(), log_config=None, lifespan="on",
+                                            timeout_graceful_shutdown=5))
     app = create_app(settings)
-    api_server = _Server(uvicorn.Config(app, host=host, port=port, log_level="info",
-                                        ws_per_message_deflate=False, timeout_graceful_shutdown=15))
-    stop = asyncio.Event()
-    tasks = [asyncio.create_task(prefect_server.serve(), name="prefect-server")]
+    api_server = _Server(api_config(app, settings, timeout_graceful_shutdown=15))  # configures uvicorn's logging
+    for name in ("uvicorn.error", "uvicorn.access"):
+        logging.getLogger(name).addFilter(_PrefectLinesToFile())
+    prefect = asyncio.create_task(_serve_prefect(prefect_server, prefect_socket), name="prefect-server")
+    tasks.append(prefect)
     api = runner = None
-    try:
+
+    async def start() -> None:
+        nonlocal api, runner
         await _wait_healthy(prefect_url)
         log("• 调度服务就绪 Prefect server ready; registering the scheduled deployments …")
         deployments = await build_deployments()
         runner = asyncio.create_task(aserve(*deployments, print_starting_message=False), name="runner")
         tasks.append(runner)
-        tasks.append(asyncio.create_task(_hold_signals(stop), name="signals"))
         log(f"• 已登记 scheduled: {', '.join(d.name for d in deployments)}")
+        host, port = api_socket.getsockname()[:2]
         log(f"• 启动 API starting on http://{host}:{port}  (docs: /docs, health: /healthz)")
-        api = asyncio.create_task(api_server.serve(), name="api")
+        api = asyncio.create_task(api_server.serve(sockets=[api_socket]), name="api")
         tasks.append(api)
         tasks.append(asyncio.create_task(_announce(api_server, app, host, port, log), name="announce"))
-        stopping = asyncio.create_task(stop.wait())
-        done, _ = await asyncio.wait([*tasks, stopping], return_when=asyncio.FIRST_COMPLETED)
+
+    starting = asyncio.create_task(start(), name="start")
+    stopping = asyncio.create_task(stop.wait())
+    watch = {starting, stopping}
+    try:
+        while True:  # any task ending ends the service; `start` ends by design, adding the tasks it began
+            done, _ = await asyncio.wait(watch | set(tasks), return_when=asyncio.FIRST_COMPLETED)
+            if starting in done and not starting.cancelled() and starting.exception() is None:
+                watch.discard(starting)
+                done.discard(starting)
+            if done:
+                break
         for t in done:
             if t is not stopping and not t.cancelled() and t.exception():
                 raise t.exception()
@@ -136,7 +243,12 @@ async def run(settings: Settings, host: str, port: int, log=print) -> None:
         if api is not None:
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 await asyncio.wait_for(asyncio.shield(api), timeout=20)
-        prefect_server.should_exit = True
-        for t in tasks:
+        starting.cancel()
+        if runner is not None:  # the scheduler stops asking its server for runs
+            runner.cancel()
+            await asyncio.wait([runner], timeout=5)
+        prefect_server.should_exit = True  # and the server drains (it cancels its streams after 5 s)
+        await asyncio.wait([prefect], timeout=10)
+        for t in (stopping, *tasks):
             t.cancel()
-        await asyncio.wait(tasks, timeout=5)
+        await asyncio.wait([starting, *tasks], timeout=5)

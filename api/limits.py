@@ -1,11 +1,14 @@
 """What a request may carry, refused before any route reads it, in the spec's error shape:
 
 - bodies no larger than the limits (413), whether or not they declare a Content-Length;
+- bodies sent no slower than a minimum rate after a first pause (408), so a slow client cannot hold a
+  connection and a worker's attention for ever;
 - text a database can store and JSON that reads back (422): no NUL characters (PostgreSQL refuses
   them), no unpaired UTF-16 surrogates (they have no UTF-8 form), no NaN or infinities (not JSON; a
   stored one would break every later read), no nesting deeper than any body of ours needs.
 """
 
+import asyncio
 import json
 import math
 import re
@@ -20,8 +23,14 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class BodyLimit:
-    def __init__(self, app, *, default: int, uploads: int):
+    """Bodies no larger than `default` bytes (`uploads` for multipart) → else 413; and, when `timeout` is set,
+    no slower than the client may send them: the body may pause `timeout` seconds at first and must then
+    average `min_rate` bytes a second (Apache's mod_reqtimeout has the same two knobs) → else 408. Either
+    refusal closes the connection, whatever the app was doing with the body."""
+
+    def __init__(self, app, *, default: int, uploads: int, timeout: float | None = None, min_rate: int = 1):
         self.app, self.default, self.uploads = app, default, uploads
+        self.timeout, self.min_rate = timeout, max(min_rate, 1)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -31,22 +40,34 @@ class BodyLimit:
         limit = self.uploads + 64 * 1024 if is_upload else self.default
         declared = headers.get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
-            return await self._refuse(send, scope)
-        seen, over, started = 0, False, False
+            return await _refuse(send, scope, *TOO_LARGE)
+        has_body = (declared is not None and declared != b"0") or b"transfer-encoding" in headers
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        seen, cut, started, complete = 0, None, False, not has_body
 
         async def counted():
-            nonlocal seen, over
-            message = await receive()
+            nonlocal seen, cut, complete
+            if complete or self.timeout is None:
+                message = await receive()
+            else:
+                allowed = began + self.timeout + seen / self.min_rate - loop.time()
+                try:
+                    message = await asyncio.wait_for(receive(), max(allowed, 0))
+                except TimeoutError:
+                    cut = TOO_SLOW
+                    raise _Cut from None
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
+                complete = complete or not message.get("more_body", False)
                 if seen > limit:
-                    over = True
-                    raise _TooLarge
+                    cut = TOO_LARGE
+                    raise _Cut
             return message
 
         async def guarded_send(message):
             nonlocal started
-            if over and not started:
+            if cut and not started:
                 return  # the app's own answer to a body we cut off (FastAPI makes it a 400); ours follows
             started = started or message["type"] == "http.response.start"
             await send(message)
@@ -54,34 +75,42 @@ class BodyLimit:
         try:
             await self.app(scope, counted, guarded_send)
         except Exception:
-            if not over:
+            if not cut:
                 raise
-        if over and not started:
-            await self._refuse(send, scope)
+        if cut and not started:
+            await _refuse(send, scope, *cut)
 
-    @staticmethod
-    async def _refuse(send, scope):
-        message = "请求内容过大 / request body too large"
-        path = scope.get("path", "")
-        if path.startswith("/open311/"):  # the standard's own error shape there
-            if path.endswith(".xml"):
-                body = ("<?xml version=\"1.0\" encoding=\"UTF-8\"?><errors><error><code>413</code>"
-                        f"<description>{message}</description></error></errors>").encode()
-                kind = b"text/xml; charset=utf-8"
-            else:
-                body = json.dumps([{"code": 413, "description": message}], ensure_ascii=False).encode()
-                kind = b"application/json"
-        elif _is_page(scope):  # a browser posting a form: a page it can show, in Chinese
-            body = ("<!doctype html><html lang=zh-CN><meta charset=utf-8><title>内容过大</title>"
-                    "<p>提交的内容或文件过大，请压缩照片、减少文件或精简文字后重试。</p>"
-                    "<p><a href=\"javascript:history.back()\">返回上一页</a></p></html>").encode()
-            kind = b"text/html; charset=utf-8"
+
+# (status, code, message, what a browser's page says)
+TOO_LARGE = (413, "too_large", "请求内容过大 / request body too large",
+             "提交的内容或文件过大，请压缩照片、减少文件或精简文字后重试。")
+TOO_SLOW = (408, "request_timeout", "请求内容发送过慢，已超时 / request body timed out (sent too slowly)",
+            "网络过慢，提交未能完成，请在网络较好时重试。")
+
+
+async def _refuse(send, scope, status: int, code: str, message: str, page: str):
+    """Answer in the caller's error shape and close the connection (the body may still be arriving)."""
+    path = scope.get("path", "")
+    if path.startswith("/open311/"):  # the standard's own error shape there
+        if path.endswith(".xml"):
+            body = ("<?xml version=\"1.0\" encoding=\"UTF-8\"?><errors><error>"
+                    f"<code>{status}</code><description>{message}</description></error></errors>").encode()
+            kind = b"text/xml; charset=utf-8"
         else:
-            body = json.dumps({"error": {"code": "too_large", "message": message}}, ensure_ascii=False).encode()
+            body = json.dumps([{"code": status, "description": message}], ensure_ascii=False).encode()
             kind = b"application/json"
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", kind), (b"content-length", str(len(body)).encode())]})
-        await send({"type": "http.response.body", "body": body})
+    elif _is_page(scope):  # a browser posting a form: a page it can show, in Chinese
+        title = "内容过大" if status == 413 else "请求超时"
+        body = (f"<!doctype html><html lang=zh-CN><meta charset=utf-8><title>{title}</title><p>{page}</p>"
+                "<p><a href=\"javascript:history.back()\">返回上一页</a></p></html>").encode()
+        kind = b"text/html; charset=utf-8"
+    else:
+        body = json.dumps({"error": {"code": code, "message": message}}, ensure_ascii=False).encode()
+        kind = b"application/json"
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", kind), (b"content-length", str(len(body)).encode()),
+                            (b"connection", b"close")]})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _is_page(scope) -> bool:
@@ -91,8 +120,8 @@ def _is_page(scope) -> bool:
             and b"application/json" not in headers.get(b"accept", b""))
 
 
-class _TooLarge(Exception):
-    pass
+class _Cut(Exception):
+    """Raised into the app when its body is cut off (too large or too slow)."""
 
 
 def _refuse(zh: str, en: str) -> Invalid:

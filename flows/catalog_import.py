@@ -11,12 +11,21 @@ TRUE = {"1", "true", "yes", "y", "是", "x"}
 
 
 def read_items(path: Path) -> list[dict]:
+    """The items of a CSV (header code,name,category[,lead_unit,…]) or JSON (a list of objects) file.
+    Raises Invalid when the file has neither shape."""
+    try:
+        return _read_items(path)
+    except (ValueError, KeyError) as err:  # JSONDecodeError is a ValueError; KeyError: a missing CSV column
+        raise Invalid(f"目录文件格式有误：{err}", f"cannot read the catalog file: {err}") from None
+
+
+def _read_items(path: Path) -> list[dict]:
     text = path.read_text(encoding="utf-8-sig")
     if path.suffix.lower() == ".json":
         data = json.loads(text)
-        items = data["items"] if isinstance(data, dict) else data
-        if not isinstance(items, list):
-            raise Invalid("JSON 须为事项数组", "JSON must be a list of items")
+        items = data.get("items") if isinstance(data, dict) else data
+        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+            raise Invalid("JSON 须为事项对象的数组", "the JSON must be a list of item objects")
         return items
     rows = []
     for row in csv.DictReader(text.splitlines()):

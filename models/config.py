@@ -25,6 +25,14 @@ class Settings(BaseSettings):
     session_recheck_seconds: float = 1.0
     max_upload_bytes: int = 10 * 1024 * 1024
     max_body_bytes: int = 256 * 1024  # JSON and form bodies
+    # slow or idle HTTP clients (api/server.py, api/limits.py), in seconds: a request's headers must arrive
+    # within http_header_timeout of the connection opening; its body may pause http_body_timeout at the start
+    # and must then keep up http_body_min_rate bytes a second on average (else 408 and the connection closes);
+    # a connection idle after a response closes after http_keep_alive_timeout
+    http_header_timeout: float = 20.0
+    http_body_timeout: float = 20.0
+    http_body_min_rate: int = 4096
+    http_keep_alive_timeout: int = 5
     # external channels (SPEC §7); unset: that channel is not configured
     smtp_host: str | None = None
     smtp_port: int = 25

@@ -190,7 +190,7 @@ def test_a_sweep_killed_before_commit_fires_once_after_restart(county, clock, se
     ids, now = _due_cases(api, clock, n=3)
     env = {**os.environ, "CHUISHAO_DATABASE_URL": settings.url, "CHUISHAO_DATA_DIR": str(settings.data_dir),
            "CHUISHAO_SWEEP_PAUSE_AFTER_CLAIM": "60"}
-    proc = subprocess.Popen([sys.executable, "-m", "api.cli", "sweep", "--now", now.isoformat()], env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "api.cli", "sweep", "--now", now.isoformat(), "--drill"], env=env,
                             stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         line = proc.stderr.readline()
@@ -204,10 +204,10 @@ def test_a_sweep_killed_before_commit_fires_once_after_restart(county, clock, se
             proc.kill()
     assert rows(settings, "SELECT count(*) FROM alerts") == [(0,)]
     env.pop("CHUISHAO_SWEEP_PAUSE_AFTER_CLAIM")
-    out = subprocess.run([sys.executable, "-m", "api.cli", "sweep", "--now", now.isoformat()], env=env,
+    out = subprocess.run([sys.executable, "-m", "api.cli", "sweep", "--now", now.isoformat(), "--drill"], env=env,
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
-    again = subprocess.run([sys.executable, "-m", "api.cli", "sweep", "--now", now.isoformat()], env=env,
+    again = subprocess.run([sys.executable, "-m", "api.cli", "sweep", "--now", now.isoformat(), "--drill"], env=env,
                            capture_output=True, text=True, timeout=60)
     assert "fired 0 alerts" in again.stdout
     handle = rows(settings, "SELECT count(*) FROM alerts a JOIN clocks c ON c.id = a.clock_id WHERE c.kind = 'handle'")
