@@ -9,7 +9,9 @@ leaves out media_url (the requester's unreviewed photo). Only requests that came
 
 import pytest
 
+from tests.conftest import ADMIN_PASSWORD
 from tests.test_open311 import CONTACT, O311, refused
+from tests.test_web_admin import Browserish
 
 # the caller's details as a hotline writes them into the description (not the POST's contact fields, CONTACT)
 DESCRIPTION = "李先生（13700137000，座机 0358-5221234）反映：东街 12 号院内新建砖房占用耕地。邮箱 li.si@example.cn"
@@ -106,3 +108,21 @@ def test_with_public_reads_posting_and_the_updates_feed_still_need_a_key_and_a_w
     for fmt in ("xml", "json"):
         refused(o.get(f"requests/{rid}", fmt, key=None), 403, fmt)
     assert "上报和查询都须提供 api_key" in o.both("discovery", key=None)[1]["key_service"]
+
+
+def test_the_admin_turns_public_reads_on_and_off_from_the_api_keys_page(o):
+    rid = o.create()
+    web = Browserish(o.client)
+    web.login("supervisor")
+    assert web.post("/admin/api-keys/public-reads", {"public_reads": "true"}).status_code == 403
+    web.login("admin", ADMIN_PASSWORD)
+    page = web.get("/admin/api-keys").text
+    assert "须密钥查询" in page and "开启公开查询" in page
+    r = web.post("/admin/api-keys/public-reads", {"public_reads": "true"})
+    assert r.status_code == 303
+    page = web.get(r.headers["location"]).text
+    assert "已开启 Open311 公开查询" in page and "公开查询已开启" in page and "关闭公开查询" in page
+    assert o.get(f"requests/{rid}", "json", key=None).status_code == 200
+    r = web.post("/admin/api-keys/public-reads", {"public_reads": "false"})
+    assert "已关闭 Open311 公开查询" in web.get(r.headers["location"]).text
+    refused(o.get(f"requests/{rid}", "json", key=None), 403, "json")

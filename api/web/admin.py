@@ -62,6 +62,8 @@ DONE = {  # ?done=… → the confirmation notice; `{0}` is the `what` parameter
     "imported": "已导入 {0} 年放假安排，未到期的时限已按新日历重算。",
     "hours": "已保存每日工作时段，未到期的时限已按新时段重算。",
     "revoked": "已停用接入密钥 {0}，使用该密钥的请求将被拒绝。",
+    "public_reads_on": "已开启 Open311 公开查询：不带密钥的查询只返回经 Open311 提交的服务请求的公开字段。",
+    "public_reads_off": "已关闭 Open311 公开查询：查询须提供接入密钥。",
     "scorecard": "已保存考核权重，下次生成月度通报时生效。",
 }
 
@@ -747,7 +749,8 @@ async def _keys_page(request: Request, status_code: int = 200, errors=None, valu
     return _render(request, "admin/api_keys.html", status_code=status_code, keys=keys, names=_names(units),
                    groups=_unit_groups(units, kinds=("county", "township", "department")),
                    townships=[u for u in units if u["kind"] == "township"], errors=errors or {},
-                   values=values or {"source": "hotline", "townships": []}, issued=issued, sources=KEY_SOURCES)
+                   values=values or {"source": "hotline", "townships": []}, issued=issued, sources=KEY_SOURCES,
+                   open311=await open311(request).settings())
 
 
 @router.get("/api-keys")
@@ -783,6 +786,14 @@ async def create_key(request: Request, who: WebAdmin):
                                                          "source": source})
     # the secret is shown on this answer only (never in a URL or a redirect): it is not kept anywhere
     return await _keys_page(request, 201, issued=issued)
+
+
+@router.post("/api-keys/public-reads")
+async def set_public_reads(request: Request, who: WebAdmin):
+    """Open311 public reads on (`public_reads=true`) or off (anything else): flows/open311.Open311Service."""
+    on = (await _form(request)).data.get("public_reads") == "true"
+    await open311(request).set_settings({"public_reads": on})
+    return _done("/admin/api-keys", "public_reads_on" if on else "public_reads_off")
 
 
 @router.post("/api-keys/{name}/revoke")
