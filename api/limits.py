@@ -40,7 +40,7 @@ class BodyLimit:
         limit = self.uploads + 64 * 1024 if is_upload else self.default
         declared = headers.get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
-            return await _refuse(send, scope, *TOO_LARGE)
+            return await _answer(send, scope, *TOO_LARGE)
         has_body = (declared is not None and declared != b"0") or b"transfer-encoding" in headers
         loop = asyncio.get_running_loop()
         began = loop.time()
@@ -78,7 +78,7 @@ class BodyLimit:
             if not cut:
                 raise
         if cut and not started:
-            await _refuse(send, scope, *cut)
+            await _answer(send, scope, *cut)
 
 
 # (status, code, message, what a browser's page says)
@@ -88,7 +88,7 @@ TOO_SLOW = (408, "request_timeout", "请求内容发送过慢，已超时 / requ
             "网络过慢，提交未能完成，请在网络较好时重试。")
 
 
-async def _refuse(send, scope, status: int, code: str, message: str, page: str):
+async def _answer(send, scope, status: int, code: str, message: str, page: str):
     """Answer in the caller's error shape and close the connection (the body may still be arriving)."""
     path = scope.get("path", "")
     if path.startswith("/open311/"):  # the standard's own error shape there
