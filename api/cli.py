@@ -394,34 +394,30 @@ def _add_now(s: argparse.ArgumentParser) -> None:
 
 
 def cmd_checkpoint(args) -> int:
-    import re
-
     from flows.jobs import run_checkpoint
+    from flows.periods import parse_week
 
-    if not re.fullmatch(r"\d{4}-W(0[1-9]|[1-4]\d|5[0-3])", args.week):
-        print("错误 error: --week must look like 2026-W47", file=sys.stderr)
-        return 2
+    week = parse_week(args.week)  # Invalid (one line, exit 2) for a week that does not exist
     from flows.clock import system_clock
 
-    data = asyncio.run(run_checkpoint(args.week, _parse_now(args.now) or system_clock()))
+    data = asyncio.run(run_checkpoint(week, _parse_now(args.now) or system_clock()))
     t = data["totals"]
-    print(f"{args.week} 周检点已生成 checkpoint generated: 新增 {t['new']}，结案 {t['closed']}，在办 {t['open']}；"
-          f"{len(data['townships'])} 个乡镇、{len(data['departments'])} 个部门已通知")
+    done = ("预览，本周未结束，未通知 preview, week in progress, nobody notified" if data["preview"] else
+            f"{len(data['townships'])} 个乡镇、{len(data['departments'])} 个部门已通知")
+    print(f"{week} 周检点已生成 checkpoint generated: 新增 {t['new']}，结案 {t['closed']}，在办 {t['open']}；{done}")
     return 0
 
 
 def cmd_bulletin(args) -> int:
-    import re
-
     from flows.jobs import bulletin_dir, run_bulletin
+    from flows.periods import parse_month
 
-    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", args.month):
-        print("错误 error: --month must look like 2026-11", file=sys.stderr)
-        return 2
+    month = parse_month(args.month)  # Invalid (one line, exit 2) for a month that does not exist
     from flows.clock import system_clock
 
-    data = asyncio.run(run_bulletin(args.month, _parse_now(args.now) or system_clock()))
-    print(f"{data['title']} 已生成 generated: {bulletin_dir(get_settings(), args.month).resolve()}")
+    data = asyncio.run(run_bulletin(month, _parse_now(args.now) or system_clock()))
+    done = "预览，未通知 preview, nobody notified" if data["preview"] else "已生成 generated"
+    print(f"{data['title']} {done}: {bulletin_dir(get_settings(), month).resolve()}")
     for r in data["red_list"]:
         print(f"  红榜 red: {r['rank']}. {r['name']} {r['score']}")
     for r in data["black_list"]:
