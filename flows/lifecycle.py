@@ -350,33 +350,35 @@ def _resume(ctx: Context) -> str:
 
 def _officer_refusal(ctx: Context) -> None:
     """Refuse feedback whose named officers do not qualify, naming each officer and why (Invalid 422, beside
-    the `officers` field; `extra["officers"]`: [{username, name, reason, zh, en}]). Officers must be active staff
-    of the lead unit; an enforcement item needs two of them holding a certificate valid on the local date."""
+    the `officers` field; `extra["officers"]`: [{username, name, reason, zh, en}]). Every officer named must be
+    active staff of the lead unit; an enforcement item also needs two of them holding a certificate valid on
+    the local date (others may sign beside those two)."""
     facts = ctx.facts
     today = ctx.now.astimezone(LOCAL_TZ).date()
     unfit = [(o, why) for o in facts.officers
              if (why := o.unfit(ctx.agg.lead.unit_id, today, enforcement=facts.enforcement))]
     fit = len(facts.officers) - len(unfit)  # usernames are unique here (CaseService._facts)
     short = facts.enforcement and fit < 2
-    if not unfit and not short:
+    named = unfit if short else [(o, why) for o, why in unfit if why[0] in ("not_in_lead_unit", "inactive")]
+    if not short and not named:
         return
-    zh_each = "；".join(f"{o.shown}{' ' if o.shown[-1].isascii() else ''}{zh}" for o, (_, zh, _) in unfit)
-    en_each = "; ".join(f"{o.username} {en}" for o, (_, _, en) in unfit)
+    zh_each = "；".join(f"{o.shown}{' ' if o.shown[-1].isascii() else ''}{zh}" for o, (_, zh, _) in named)
+    en_each = "; ".join(f"{o.username} {en}" for o, (_, _, en) in named)
     extra = {"field": "officers", "officers": [
-        {"username": o.username, "name": o.name, "reason": code, "zh": zh, "en": en} for o, (code, zh, en) in unfit]}
-    if short:
-        if not facts.officers:
-            zh_count, en_count = "未选择执法人员", "no officers are named"
-        else:
-            zh_count = f"所选 {len(facts.officers)} 名中符合条件的有 {fit} 名"
-            en_count = f"{fit} of the {len(facts.officers)} named {'qualifies' if fit == 1 else 'qualify'}"
-        raise Invalid(
-            join(f"行政执法事项须由至少两名持有效执法证的主办单位执法人员办理，{zh_count}", zh_each, sep="："),
-            join(f"an enforcement item needs at least two officers of the lead unit holding a valid enforcement "
-                 f"certificate, and {en_count}", en_each, sep=": "),
-            code="certified_officers_required", extra=extra)
-    raise Invalid(f"执法人员不符合要求：{zh_each}", f"these officers may not sign the result: {en_each}",
-                  code="officers_not_eligible", extra=extra)
+        {"username": o.username, "name": o.name, "reason": code, "zh": zh, "en": en} for o, (code, zh, en) in named]}
+    if not short:
+        raise Invalid(f"执法人员不符合要求：{zh_each}", f"these officers may not sign the result: {en_each}",
+                      code="officers_not_eligible", extra=extra)
+    if not facts.officers:
+        zh_count, en_count = "未选择执法人员", "no officers are named"
+    else:
+        zh_count = f"所选 {len(facts.officers)} 名中符合条件的有 {fit} 名"
+        en_count = f"{fit} of the {len(facts.officers)} named {'qualifies' if fit == 1 else 'qualify'}"
+    raise Invalid(
+        join(f"行政执法事项须由至少两名持有效执法证的主办单位执法人员办理，{zh_count}", zh_each, sep="："),
+        join(f"an enforcement item needs at least two officers of the lead unit holding a valid enforcement "
+             f"certificate, and {en_count}", en_each, sep=": "),
+        code="certified_officers_required", extra=extra)
 
 
 def _feedback(ctx: Context) -> str:

@@ -5,8 +5,9 @@ The English rule, stated once (`english_faults`) and applied to every refusal th
 to every English message literal in the domain files:
 
 1. After a restrictive modal and "be" ("cannot be", "can only be", "may not be", "may only be", "must not be",
-   "will not be") comes a past participle: a word ending in -ed, or one of the irregular participles below.
-   This is the "cannot be accept" kind.
+   "will not be"), a verb the transition table uses (accept, check, request, …: the words of its action names,
+   and a few more of our messages' verbs) stands as its past participle, never bare or as a wire name ("be a
+   run of digits" stays allowed: a noun may follow "be"). This is the "cannot be accept" kind.
 2. After a restrictive modal without "be" ("cannot", "can only", "may not", "may only", "must not") comes a
    plain verb: a word of letters only, not ending in -ed or -ing. This is the "may not check_in" kind (a wire
    name where a verb belongs) and the "cannot accepted" kind.
@@ -43,8 +44,9 @@ from tests.test_open311 import O311
 ROOT = Path(__file__).resolve().parent.parent
 DOMAIN_FILES = ("flows/lifecycle.py", "flows/cases.py", "flows/access.py", "flows/errors.py", "flows/open311.py",
                 "flows/clocks.py", "flows/case_hints.py", "flows/inbox_notes.py", "flows/commands.py")
-IRREGULAR = frozenset({"given", "sent", "done", "shown", "put", "set", "made", "taken", "kept", "read", "run",
-                       "found", "held", "known", "seen", "written", "paid", "told", "left", "begun", "chosen"})
+# bare verbs that must not follow "cannot be": the words of the table's action names (not "in" of check_in)
+BARE_VERBS = frozenset(w for a in lc.BY_ACTION for w in a.split("_")) - {"in"} | {
+    "add", "change", "close", "give", "open", "order", "post", "report", "send", "submit", "update", "use"}
 MODAL = r"(?:cannot|can only|may not|may only|must not|will not)"
 AFTER_BE = re.compile(rf"\b{MODAL}\s+be\s+([^\s,.;:!?)]+)", re.I)
 AFTER_MODAL = re.compile(rf"\b{MODAL}\s+(?!be\b)([^\s,.;:!?)]+)", re.I)
@@ -56,8 +58,8 @@ def english_faults(text: str) -> list[str]:
     """What breaks rules 1-3 of the module docstring in one English message ([] when it is well-formed)."""
     faults = []
     for word in AFTER_BE.findall(text):
-        if not (word.lower().endswith("ed") or word.lower() in IRREGULAR):
-            faults.append(f"'be {word}': not a past participle")
+        if word.lower() in BARE_VERBS or "_" in word:
+            faults.append(f"'be {word}': a bare verb or wire name where a past participle belongs")
     for word in AFTER_MODAL.findall(text):
         if not word.isalpha() or word.lower().endswith(("ed", "ing")):
             faults.append(f"'{word}' after a modal: not a plain verb")
@@ -73,7 +75,9 @@ def test_the_rule_catches_the_kind():
     assert english_faults("a reminder (催办) cannot be sent")
     assert not english_faults("a case in state 'handling' cannot be accepted")
     assert not english_faults("a whistle cannot be checked in by role 'grid_worker'")
+    assert english_faults("a case cannot be check_in")
     assert not english_faults("a grid worker may only verify their own report")
+    assert not english_faults("a password cannot be a run of consecutive digits")
 
 
 # ---- every refusal of the transition table --------------------------------------------------------------------

@@ -73,6 +73,19 @@ def test_a_deactivated_officer_counts_for_nobody(county):
     assert "zrzy_off2 账号已停用" in err["message"] and "zrzy_off2 has a deactivated account" in err["message"]
 
 
+def test_beside_two_certified_officers_others_may_sign_if_they_are_active_staff_of_the_lead_unit(county):
+    api = county
+    case = api.to_handling("LAND01")
+    err = refuse(api, case, ["zrzy_off1", "zrzy_off2", "sthj_off"], code="officers_not_eligible")
+    assert "sthj_off 不属于主办单位" in err["message"] and [o["username"] for o in err["officers"]] == ["sthj_off"]
+    set_user(api, "zrzy_off3", active=False)
+    err = refuse(api, case, ["zrzy_off1", "zrzy_off2", "zrzy_off3"], code="officers_not_eligible")
+    assert [(o["username"], o["reason"]) for o in err["officers"]] == [("zrzy_off3", "inactive")]
+    set_user(api, "zrzy_off3", active=True)  # an expired certificate beside two valid ones: may sign
+    done = api.act("zrzy_off1", case["id"], "feedback", {**BODY, "officers": ["zrzy_off1", "zrzy_off2", "zrzy_off3"]})
+    assert done["status"] == "feedback"
+
+
 def test_no_officers_named_says_so(county):
     case = county.to_handling("LAND01")
     err = refuse(county, case, [])

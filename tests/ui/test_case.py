@@ -74,7 +74,9 @@ def test_feedback_on_an_enforcement_item_needs_two_certified_officers(live_sqlit
     form.locator("input[name=officers][value=zrzy_off3]").check()  # certificate expired
     expect(form.locator("[data-valid-count]")).to_have_text("1")
     form.get_by_role("button", name="提交办理结果").click()
-    expect(page.locator("#act-feedback .form-error")).to_contain_text("至少两名持有效执法证")
+    # beside the officers, naming the one who does not count and why
+    expect(form.locator("#e-feedback-officers")).to_contain_text("至少两名持有效执法证")
+    expect(form.locator("#e-feedback-officers")).to_contain_text("zrzy_off3 执法证已于 2026-11-01 过期")
     shot(page, "case-feedback-refused-phone", tmp_path)
     after = live.api.get("zrzy_off1", case["id"])
     assert after["status"] == "handling" and after["version"] == case["version"] + 1  # the photo, nothing else
