@@ -7,7 +7,7 @@ import logging
 from fastapi import FastAPI
 from sqlalchemy import text
 
-from api import errors, web
+from api import errors, openapi_errors, web
 from api.deps import Services
 from api.docs_offline import install_offline_docs
 from api.limits import BodyLimit
@@ -86,6 +86,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         return {"status": "ok"}
 
     install_offline_docs(app)
+    openapi_errors.install(app)  # every route's error answers in /openapi.json
     web.install(app)
     app.add_middleware(web.CSRF, secret=settings.secret())
     app.add_middleware(BodyLimit, default=settings.max_body_bytes, uploads=settings.max_upload_bytes,

@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from flows.errors import DomainError
+from flows.text import refusal
 
 log = logging.getLogger("chuishao")
 
@@ -45,6 +46,8 @@ def install(app: FastAPI, pages=None) -> None:
     async def _validation(request: Request, exc: RequestValidationError):
         if (page := html(request, 422, "请求内容有误，请返回检查后重试")) is not None:
             return page
+        if (own := refusal(exc.errors())) is not None:  # a rule with its own message (flows/text.py, dates)
+            return error_response(422, own.code, own.message, own.extra)
         parts = []
         for e in exc.errors()[:5]:
             where = ".".join(str(p) for p in e.get("loc", ()))

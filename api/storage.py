@@ -4,12 +4,12 @@ import hashlib
 import os
 import re
 import tempfile
-import unicodedata
 from pathlib import Path
 
 from fastapi import UploadFile
 
 from flows.errors import DomainError, Invalid
+from flows.text import clean
 
 
 class TooLarge(DomainError):
@@ -18,17 +18,17 @@ class TooLarge(DomainError):
 
 
 SAFE_NAME = re.compile(r"[^/\\]{1,200}")
-# bidirectional overrides and isolates make "photo\u202egpj.exe" display as "photoexe.jpg"
-BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 MEDIA_TYPE = re.compile(r"[A-Za-z0-9!#$&^_.+-]{1,64}/[A-Za-z0-9!#$&^_.+-]{1,64}(\s*;[\x20-\x7e]*)?")
 
 
 def safe_filename(name: str | None) -> str:
-    """Refuse anything that is not a plain file name: no paths, no '..', no control characters (C0, DEL, C1),
-    no line separators, no bidirectional controls."""
-    name = unicodedata.normalize("NFC", name or "")
-    if (not SAFE_NAME.fullmatch(name) or ".." in name or name.startswith(".")
-            or any(unicodedata.category(c) in ("Cc", "Cs", "Zl", "Zp") or c in BIDI_CONTROLS for c in name)):
+    """Refuse anything that is not a plain file name: no paths, no '..', no leading dot, and the one text rule
+    for short text (flows/text.py: NFC, no control, bidirectional or other invisible characters, one line)."""
+    try:
+        name = clean(name or "", "filename")
+    except Invalid as err:
+        raise Invalid(err.zh, err.en, code="bad_filename", extra=err.extra) from None
+    if not SAFE_NAME.fullmatch(name) or ".." in name or name.startswith("."):
         raise Invalid("文件名不合法", "file name must be a plain name without paths", code="bad_filename")
     return name
 

@@ -6,14 +6,98 @@ Council's notice) are final; any other year falls back to weekends plus rule-bas
 deadline computed through such a year is provisional until that year is imported.
 """
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
 from flows.clock import LOCAL_TZ
+from flows.errors import Invalid
+
+# The dates the product stores and accepts (calendar days, imported schedules, certificate expiry, Open311
+# times, query bounds): anything outside is a typo or a probe (`PUT /calendar/days/0` is 1970-01-01), never a
+# day a case is worked on. The one definition of the range; `in_range` is its check.
+FIRST_DAY = date(2000, 1, 1)
+LAST_DAY = date(2099, 12, 31)
 
 DEFAULT_HOURS: tuple[tuple[time, time], ...] = ((time(9, 0), time(12, 0)), (time(13, 30), time(17, 30)))
+# 24:00, the midnight that ends a day, as a window's end: `time` cannot hold it, and `time.max` sorts after
+# every other time of day, so comparisons stay right; every conversion to minutes or datetimes maps it to the
+# next day's 00:00 exactly (`minute_of_day`, `WorkingCalendar._windows`).
+END_OF_DAY = time.max
+_HHMM = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]|24:00")
 MAX_SCAN_DAYS = 3660  # a limit is never longer than this; guards against a calendar with no working days
+
+
+def in_range(value: date, field: str, label: str | None = None) -> date:
+    """`value` (a date, or a datetime judged by its Asia/Shanghai date) if it lies in FIRST_DAY … LAST_DAY;
+    otherwise Invalid (422, code `date_out_of_range`, extra {"field"}) naming the field (`label`: its Chinese
+    name) and the range."""
+    day = value.astimezone(LOCAL_TZ).date() if isinstance(value, datetime) and value.tzinfo else value
+    if isinstance(day, datetime):
+        day = day.date()
+    if FIRST_DAY <= day <= LAST_DAY:
+        return value
+    raise Invalid(f"{label or field}须在 {FIRST_DAY} 至 {LAST_DAY} 之间（收到 {day}）",
+                  f"{field} must be between {FIRST_DAY} and {LAST_DAY} (got {day})",
+                  code="date_out_of_range", extra={"field": field})
+
+
+def parse_day(text: str, field: str = "day", label: str | None = "日期") -> date:
+    """An ISO date "YYYY-MM-DD" within FIRST_DAY … LAST_DAY. Raises Invalid (422, extra {"field"}): a
+    number such as "0" is not a date here (pydantic would read it as seconds since 1970)."""
+    try:
+        if not isinstance(text, str) or not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
+            raise ValueError(text)
+        day = date.fromisoformat(text)
+    except ValueError:
+        shown = str(text)[:20]
+        raise Invalid(f"{label or field}须写作 YYYY-MM-DD 的有效日期，如 2026-10-01（收到 {shown}）",
+                      f"{field} must be a valid date written YYYY-MM-DD, e.g. 2026-10-01 (got {shown})",
+                      code="bad_date", extra={"field": field}) from None
+    return in_range(day, field, label)
+
+
+def minute_of_day(t: time) -> int:
+    """Minutes since midnight; END_OF_DAY is 1440."""
+    return 1440 if t == END_OF_DAY else t.hour * 60 + t.minute
+
+
+def parse_hhmm(text: str, *, end: bool = False) -> time:
+    """"HH:MM" as a time. As a window's `end`, "24:00" (and "00:00", which is all a browser's time field can
+    say) is END_OF_DAY; elsewhere 24:00 is refused. Raises ValueError."""
+    if not isinstance(text, str) or not _HHMM.fullmatch(text):
+        raise ValueError(f"not a time of day HH:MM: {text!r}")
+    if text in ("24:00", "00:00") and end:
+        return END_OF_DAY
+    if text == "24:00":
+        raise ValueError("24:00 ends a window; it cannot start one")
+    return time.fromisoformat(text)
+
+
+def format_hhmm(t: time) -> str:
+    return "24:00" if t == END_OF_DAY else t.strftime("%H:%M")
+
+
+def check_hours(windows) -> tuple[tuple[time, time], ...]:
+    """Working windows of a day: non-empty, each start before its end, in order and not overlapping
+    (00:00–24:00 is a whole day). Raises Invalid (422)."""
+    windows = tuple(windows)
+    if not windows or any(a >= b for a, b in windows) or any(
+            windows[i][1] > windows[i + 1][0] for i in range(len(windows) - 1)):
+        raise Invalid("工作时段须按时间先后排列且不重叠（结束时间可填 24:00）",
+                      "working hours must be ordered, non-overlapping, non-empty windows (an end may be 24:00)")
+    return windows
+
+
+def parse_hours(pairs) -> tuple[tuple[time, time], ...]:
+    """[["HH:MM", "HH:MM"], ...] (ends may be 24:00) as checked windows. Raises Invalid (422)."""
+    try:
+        windows = [(parse_hhmm(a), parse_hhmm(b, end=True)) for a, b in pairs]
+    except (ValueError, TypeError):
+        raise Invalid("工作时段须写作 HH:MM，如 09:00 至 12:00；全天为 00:00 至 24:00",
+                      "working hours are HH:MM pairs, e.g. 09:00 to 12:00; a whole day is 00:00 to 24:00") from None
+    return check_hours(windows)
 
 
 def rule_based_holidays(year: int) -> set[date]:
@@ -28,7 +112,7 @@ class WorkingCalendar:
     holidays: set[date] = field(default_factory=set)  # days off (法定节假日)
     workdays: set[date] = field(default_factory=set)  # make-up working days (调休上班)
     official_years: set[int] = field(default_factory=set)
-    hours: tuple[tuple[time, time], ...] = DEFAULT_HOURS
+    hours: tuple[tuple[time, time], ...] = DEFAULT_HOURS  # local times; an end may be END_OF_DAY (24:00)
     fallback: Callable[[int], set[date]] = rule_based_holidays
     _fallback_cache: dict[int, set[date]] = field(default_factory=dict, repr=False)
     _counts_cache: dict[int, list[int]] = field(default_factory=dict, repr=False)
@@ -50,10 +134,12 @@ class WorkingCalendar:
         return d.weekday() < 5
 
     def _windows(self, d: date) -> list[tuple[datetime, datetime]]:
-        return [(datetime.combine(d, a, LOCAL_TZ), datetime.combine(d, b, LOCAL_TZ)) for a, b in self.hours]
+        midnight = datetime.combine(d, time(0), LOCAL_TZ)
+        return [(midnight + timedelta(minutes=minute_of_day(a)), midnight + timedelta(minutes=minute_of_day(b)))
+                for a, b in self.hours]
 
     def day_minutes(self) -> int:
-        return sum((b.hour * 60 + b.minute) - (a.hour * 60 + a.minute) for a, b in self.hours)
+        return sum(minute_of_day(b) - minute_of_day(a) for a, b in self.hours)
 
     # ---- arithmetic ---------------------------------------------------------------------
     def add_working_minutes(self, start: datetime, minutes: float) -> tuple[datetime, bool]:
@@ -85,8 +171,7 @@ class WorkingCalendar:
                 counted += 1
                 provisional |= not self.is_official(d.year)
                 if counted == days:
-                    end = self.hours[-1][1]
-                    return datetime.combine(d, end, LOCAL_TZ).astimezone(UTC), provisional
+                    return self._windows(d)[-1][1].astimezone(UTC), provisional
         raise ValueError("no working day found within ten years")
 
     def working_days_before(self, moment: datetime, days: int) -> datetime:

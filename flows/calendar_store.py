@@ -9,8 +9,17 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import delete, select
 
 from flows import clocks as clk
-from flows.calendar import DEFAULT_HOURS, WorkingCalendar, from_packages
+from flows.calendar import (
+    DEFAULT_HOURS,
+    WorkingCalendar,
+    check_hours,
+    format_hhmm,
+    from_packages,
+    in_range,
+    parse_hhmm,
+)
 from flows.errors import Invalid
+from flows.text import clean
 from flows.uow import unit_of_work
 from models.cases import Case
 from models.clocks import CalendarDay, CalendarYear, StepClock
@@ -27,7 +36,8 @@ VERSION_KEY = "calendar_version"  # bumped on every change, so other processes k
 
 def parse_schedule(text: str, filename: str = "") -> tuple[int, list[tuple[date, str, str | None]]]:
     """A year's official schedule, as CSV (`date,kind,name`) or JSON (`{"year", "holidays", "workdays"}` or a
-    list of `{date, kind, name}`). Every day must fall in one year."""
+    list of `{date, kind, name}`). Every day must fall in one year within FIRST_DAY … LAST_DAY; names follow
+    the one text rule (flows/text.py). Raises Invalid (422)."""
     days: list[tuple[date, str, str | None]] = []
     try:
         if filename.endswith(".json") or text.lstrip().startswith(("{", "[")):
@@ -53,7 +63,20 @@ def parse_schedule(text: str, filename: str = "") -> tuple[int, list[tuple[date,
     bad = [k for _, k, _ in days if k not in ("holiday", "workday")]
     if bad:
         raise Invalid("类型须为 holiday 或 workday", f"kind must be holiday or workday, got {bad[0]!r}")
+    if any(name is not None and not isinstance(name, str) for _, _, name in days):
+        raise Invalid("名称须为文字", "name must be text")
+    days = [(in_range(d, "date", "日期"), kind, day_name(name)) for d, kind, name in days]
     return years.pop(), days
+
+
+def day_name(name: str | None) -> str | None:
+    """A calendar day's name (春节, 临时停工): the one text rule, at most 100 characters; blank is none."""
+    if name is None or not name.strip():
+        return None
+    name = clean(name.strip(), "name", label="节日名称")
+    if len(name) > 100:
+        raise Invalid("节日名称不能超过 100 个字", "name must be at most 100 characters")
+    return name
 
 
 class CalendarStore:
@@ -94,7 +117,7 @@ class CalendarStore:
             hours_row = await s.get(Setting, HOURS_KEY)
         hours = DEFAULT_HOURS
         if hours_row:
-            hours = tuple((time.fromisoformat(a), time.fromisoformat(b)) for a, b in hours_row.value["windows"])
+            hours = tuple((parse_hhmm(a), parse_hhmm(b, end=True)) for a, b in hours_row.value["windows"])
         self.current = WorkingCalendar(
             holidays={d.day for d in days if d.kind == "holiday"},
             workdays={d.day for d in days if d.kind == "workday"},
@@ -103,11 +126,10 @@ class CalendarStore:
         return self.current
 
     async def set_hours(self, windows: list[tuple[time, time]], now: datetime) -> None:
-        """Working hours per day (default 09:00–12:00, 13:30–17:30)."""
-        if not windows or any(a >= b for a, b in windows) or any(
-                windows[i][1] > windows[i + 1][0] for i in range(len(windows) - 1)):
-            raise Invalid("工作时段须按时间先后排列且不重叠", "working hours must be ordered, non-empty windows")
-        value = {"windows": [[a.strftime("%H:%M"), b.strftime("%H:%M")] for a, b in windows]}
+        """Working hours per day (default 09:00–12:00, 13:30–17:30; an end may be END_OF_DAY, 24:00), local
+        time. Raises Invalid (422) for empty, reversed or overlapping windows."""
+        windows = check_hours(windows)
+        value = {"windows": [[format_hhmm(a), format_hhmm(b)] for a, b in windows]}
         async with unit_of_work(self.db) as s:
             row = await s.get(Setting, HOURS_KEY)
             if row is None:
@@ -126,7 +148,7 @@ class CalendarStore:
                 .order_by(CalendarDay.day))).scalars().all()
         return {
             "year": year, "official": row is not None, "source": row.source if row else "rules",
-            "hours": [[a.strftime("%H:%M"), b.strftime("%H:%M")] for a, b in self.current.hours],
+            "hours": [[format_hhmm(a), format_hhmm(b)] for a, b in self.current.hours],
             "days": [{"date": d.day.isoformat(), "kind": d.kind, "name": d.name, "source": d.source} for d in days],
         }
 
@@ -201,8 +223,11 @@ class CalendarStore:
         changed = await self.recompute_open(year, now)
         return {"year": year, "days": len(days), "recomputed_clocks": changed}
 
-    async def set_day(self, day: date, kind: str | None, name: str | None, now: datetime) -> None:
-        """The admin's override for one date (None: back to the rule)."""
+    async def set_day(self, day: date, kind: str | None, name: str | None, now: datetime) -> str | None:
+        """The admin's override for one date (None: back to the rule); returns the name as stored. Raises Invalid
+        (422) for a date outside FIRST_DAY … LAST_DAY or a name that breaks the text rule."""
+        in_range(day, "day", "日期")
+        name = day_name(name)
         async with unit_of_work(self.db) as s:
             row = await s.get(CalendarDay, day)
             if kind is None:
@@ -215,6 +240,7 @@ class CalendarStore:
             await self._bump(s)
         await self.load(now)
         await self.recompute_open(day.year, now)
+        return name
 
     async def recompute_open(self, year: int, now: datetime) -> int:
         """Running normal-urgency clocks whose deadline could touch `year` and has not yet passed: new points

@@ -50,6 +50,15 @@ def states_in(states) -> BindParameter:
     return bindparam("states", sorted(states), expanding=True, literal_execute=True, unique=True)
 
 
+def unknown_action(action: str) -> NotFound:
+    """404 `unknown_action` for a name that is no row of the transition table, naming every action there is
+    (with its 中文 label) and listing them in `actions`."""
+    shown = action[:40]
+    return NotFound(f"未知操作 {shown}。可用的操作：" + "、".join(f"{a}（{t.label}）" for a, t in lc.BY_ACTION.items()),
+                    f"unknown action '{shown}'; the actions are " + ", ".join(lc.BY_ACTION),
+                    code="unknown_action", extra={"actions": list(lc.BY_ACTION)})
+
+
 def case_code(case: Case) -> str:
     """Human-readable number, derived rather than stored: CS + local report date + id."""
     return f"CS{case.created_at.astimezone(LOCAL_TZ):%Y%m%d}{case.id:06d}"
@@ -231,7 +240,7 @@ class CaseService:
     async def act(self, case_id: int, action: str, actor: Actor, raw: dict | None, now: datetime,
                   if_match: int | None = None) -> dict:
         if action not in lc.BY_ACTION:
-            raise NotFound(f"未知操作 {action}", f"unknown action '{action}'", code="unknown_action")
+            raise unknown_action(action)
         body = parse_body(BODIES[action], raw)
         async with unit_of_work(self.db) as s:
             agg = await self._visible(s, case_id, actor)

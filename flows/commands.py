@@ -1,14 +1,18 @@
-"""Action bodies (SPEC Appendix A wire names). Unknown fields are refused, text is bounded."""
+"""Action bodies (SPEC Appendix A wire names). Unknown fields are refused, text is bounded and follows the one
+text rule (flows/text.py), dates lie in the stored range (flows/calendar.in_range)."""
 
+from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, ValidationInfo, field_validator
 
+from flows.calendar import in_range
 from flows.errors import Invalid
+from flows.text import LONG, as_pydantic, check_field, label_of, refusal
 
 Code = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
-Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000), LONG]
+Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000), LONG]
 
 OUTCOMES = ("resolved", "partially_resolved", "not_resolvable", "transferred")
 Outcome = Literal["resolved", "partially_resolved", "not_resolvable", "transferred"]
@@ -17,7 +21,22 @@ Satisfaction = Literal["satisfied", "basic", "unsatisfied"]
 
 
 class Body(BaseModel):
+    """Every body (actions, reports, admin): unknown fields refused; every string field normalised (NFC) and
+    free of invisible control characters, one line unless marked LONG (flows/text.py); every date within
+    FIRST_DAY … LAST_DAY. A refusal is a pydantic error of type `bilingual` naming the field and what is wrong;
+    `parse_body` raises it as Invalid (422)."""
+
     model_config = ConfigDict(extra="forbid", strict=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _human_input(cls, value, info: ValidationInfo):
+        if isinstance(value, date):
+            try:
+                return in_range(value, info.field_name, label_of(info.field_name))
+            except Invalid as err:
+                raise as_pydantic(err) from None
+        return check_field(cls, info.field_name, value)
 
 
 class Accept(Body):
@@ -77,7 +96,7 @@ class Resume(Body):
 
 class FeedbackBody(Body):
     outcome: Outcome
-    result: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
+    result: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000), LONG]
     officers: list[Code] | None = Field(default=None, max_length=20)
 
 
@@ -126,7 +145,7 @@ class CaseCreate(Body):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-    description: Annotated[str, StringConstraints(max_length=5000)] = ""
+    description: Annotated[str, StringConstraints(max_length=5000), LONG] = ""
     category: Code | None = None
     township: Code | None = None
     grid: Code | None = None
@@ -146,8 +165,12 @@ def validation_message(err: ValidationError) -> str:
 
 
 def parse_body(model, raw):
+    """`raw` validated as `model`, or Invalid (422): a rule's own message (flows/text.py, date range) when one
+    refused it, else pydantic's messages."""
     try:
         return model.model_validate(raw if raw is not None else {})
     except ValidationError as err:
+        if (own := refusal(err)) is not None:
+            raise own from None
         msg = validation_message(err)
         raise Invalid(f"请求内容有误：{msg}", f"invalid request body: {msg}", code="validation_error") from None

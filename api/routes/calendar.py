@@ -1,17 +1,22 @@
-"""Working calendar (工作日历): read a year; the admin edits a day, imports a year, sets working hours."""
+"""Working calendar (工作日历): read a year; the admin edits a day, imports a year, sets working hours.
+
+Dates lie within FIRST_DAY … LAST_DAY (flows/calendar.py); working-hour ends may be 24:00.
+"""
 
 import json
-from datetime import date, time
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Path
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from api.deps import Services, actor, admin, now, services
 from api.limits import GuardedRoute
+from flows.calendar import FIRST_DAY, LAST_DAY, format_hhmm, parse_day, parse_hours
 
 router = APIRouter(tags=["calendar"], route_class=GuardedRoute)
-HHMM = Annotated[str, StringConstraints(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
+HHMM = Annotated[str, StringConstraints(max_length=5)]
+DAY = Path(max_length=10, description=f"YYYY-MM-DD, {FIRST_DAY} … {LAST_DAY}", examples=["2026-10-01"],
+           json_schema_extra={"format": "date"})
 
 
 class DayIn(BaseModel):
@@ -21,19 +26,23 @@ class DayIn(BaseModel):
 
 
 class HoursIn(BaseModel):
+    """Windows of local time, in order: [["09:00", "12:00"], ["13:30", "17:30"]]; a whole day is
+    [["00:00", "24:00"]]."""
+
     model_config = ConfigDict(extra="forbid")
-    windows: list[tuple[HHMM, HHMM]]
+    windows: list[tuple[HHMM, HHMM]] = Field(max_length=12)
 
 
-@router.get("/calendar/{year}", summary="某年工作日历", dependencies=[Depends(actor)])
-async def get_year(year: int = Path(ge=2000, le=2100), svc: Services = Depends(services)):
+# `{year:int}`: only digits reach this route, so /calendar/hours and /calendar/days/… are never taken for a year
+@router.get("/calendar/{year:int}", summary="某年工作日历", dependencies=[Depends(actor)])
+async def get_year(year: int = Path(ge=FIRST_DAY.year, le=LAST_DAY.year), svc: Services = Depends(services)):
     return await svc.cases.calendar.year(year)
 
 
 @router.put("/calendar/days/{day}", summary="调整某一天（节假日/调休上班）", dependencies=[Depends(admin)])
-async def set_day(body: DayIn, day: date, svc: Services = Depends(services), at=Depends(now)):
-    await svc.cases.calendar.set_day(day, body.kind, body.name, at)
-    return {"date": day.isoformat(), "kind": body.kind, "name": body.name}
+async def set_day(body: DayIn, day: str = DAY, svc: Services = Depends(services), at=Depends(now)):
+    name = await svc.cases.calendar.set_day(parse_day(day), body.kind, body.name, at)
+    return {"date": day, "kind": body.kind, "name": name}
 
 
 @router.post("/calendar/import", summary="导入国务院办公厅年度放假安排（JSON）", dependencies=[Depends(admin)])
@@ -42,8 +51,8 @@ async def import_year(body: dict[str, Any] | list[dict[str, Any]] = Body(...), s
     return await svc.cases.calendar.import_year(json.dumps(body), "schedule.json", at)
 
 
-@router.put("/calendar/hours", summary="每日工作时段", dependencies=[Depends(admin)])
+@router.put("/calendar/hours", summary="每日工作时段（结束时间可为 24:00）", dependencies=[Depends(admin)])
 async def set_hours(body: HoursIn, svc: Services = Depends(services), at=Depends(now)):
-    windows = [(time.fromisoformat(a), time.fromisoformat(b)) for a, b in body.windows]
+    windows = parse_hours(body.windows)
     await svc.cases.calendar.set_hours(windows, at)
-    return {"windows": body.windows}
+    return {"windows": [[format_hhmm(a), format_hhmm(b)] for a, b in windows]}

@@ -12,7 +12,8 @@ from api.storage import ContentStore, safe_content_type, safe_filename
 from flows.access import Actor
 from flows.commands import CaseCreate
 from flows.errors import Invalid, NotFound
-from flows.lifecycle import FINAL_STATES
+from flows.lifecycle import BY_ACTION, FINAL_STATES
+from flows.text import normalize
 
 router = APIRouter(tags=["cases"], route_class=GuardedRoute)
 CaseId = Path(ge=1, le=2**31 - 1, description="case id")
@@ -54,6 +55,7 @@ async def list_cases(
     page_size: int = Query(20, ge=1, le=100),
     who: Actor = Depends(actor), svc: Services = Depends(services), at=Depends(now),
 ):
+    q = normalize(q) if q else q  # titles are stored NFC: a decomposed search term finds them too
     return await svc.cases.list(who, at, status=status, township=township, unit=unit, alert=alert, q=q,
                                 page=page, page_size=page_size)
 
@@ -70,9 +72,12 @@ async def timeline(case_id: int = CaseId, who: Actor = Depends(actor), svc: Serv
 
 
 @router.post("/cases/{case_id}/actions/{action}", summary="对案件执行操作",
-             description="Body by action: see SPEC Appendix A. `If-Match: <version>` refuses a stale write (409).")
+             description="Body by action: see SPEC Appendix A. `If-Match: <version>` refuses a stale write (409). "
+                         "An action that is not in the transition table answers 404 `unknown_action`, naming the "
+                         "actions there are (also as `error.actions`).")
 async def act(
-    action: str = Path(max_length=32),
+    action: str = Path(max_length=200, description="one of the transition table's actions",
+                       json_schema_extra={"enum": list(BY_ACTION)}),
     case_id: int = CaseId,
     body: dict[str, Any] | None = Body(None),
     if_match: str | None = Header(None, max_length=40),
