@@ -11,7 +11,7 @@ from flows import lifecycle as lc
 from flows.clock import LOCAL_TZ, local
 from flows.errors import Invalid
 from flows.periods import in_progress, month_window, previous_month
-from flows.uow import unit_of_work
+from flows.settings import write_setting
 from models.cases import Case, Remark, Verification, Whistle
 from models.catalog import CatalogItem
 from models.clocks import Alert, StepClock
@@ -75,14 +75,7 @@ async def set_scorecard(db: Database, weights: dict[str, int], list_min_whistles
     merged = {**DEFAULT_WEIGHTS, **weights}
     if not any(merged.values()):
         raise Invalid("权重不能全为 0", "at least one weight must be above 0")
-    value = {"weights": merged, "list_min_whistles": list_min_whistles}
-    async with unit_of_work(db) as s:
-        row = await s.get(Setting, SCORECARD_KEY)
-        if row is None:
-            s.add(Setting(key=SCORECARD_KEY, value=value))
-        else:
-            row.value = value
-    return value
+    return await write_setting(db, SCORECARD_KEY, {"weights": merged, "list_min_whistles": list_min_whistles})
 
 
 def ratio(num: int, den: int) -> dict:
