@@ -1,14 +1,23 @@
-"""Engines and sessions. One `Database` per process; SQLite writers are serialised in-process."""
+"""Engines and sessions. One `Database` per process; SQLite writers are serialised in-process and wait for
+writers in other processes (a CLI job beside `chuishao serve`) instead of failing."""
 
 import asyncio
 import contextlib
+import sqlite3
+import time
 from collections.abc import AsyncIterator
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-from models.sqlite_inline import connector
+from models.sqlite_inline import BUSY_TIMEOUT_MS, connector
+
+# How long a SQLite writer waits, in all, for another process's write transaction to end before it gives up
+# (seconds). A CLI job beside `chuishao serve`, or `serve` beside a migration, waits instead of failing.
+SQLITE_WRITE_WAIT = 60.0
+SYNC_BUSY_TIMEOUT_MS = 10_000  # connections that do not run on an event loop (migrations, scripts) may block
 
 
 def async_url(url: str) -> str:
@@ -29,15 +38,33 @@ def sync_url(url: str) -> str:
     raise ValueError(f"unsupported database: {u.get_backend_name()}")
 
 
-def _sqlite_pragmas(engine: Engine) -> None:
+def _sqlite_pragmas(engine: Engine, busy_timeout_ms: int = SYNC_BUSY_TIMEOUT_MS) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record):
         cur = dbapi_conn.cursor()
+        cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")  # first: the statements below may wait too
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
-        cur.execute("PRAGMA busy_timeout=10000")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.close()
+
+
+def _explicit_begin(engine: Engine) -> None:
+    """Transactions begin where SQLAlchemy begins them, not at the first write (the sqlite3 module's default):
+    reads see one snapshot, and a write transaction (execution option `sqlite_write`) takes the write lock up
+    front with BEGIN IMMEDIATE, so it can wait for it; a deferred transaction that reads and then writes
+    would fail at once (SQLITE_BUSY_SNAPSHOT) when another process wrote in between. Needs connections in
+    autocommit mode (isolation_level=None, see sqlite_inline.connector)."""
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("sqlite_write") else "BEGIN")
+
+
+def _busy(err: OperationalError) -> bool:
+    """SQLITE_BUSY or SQLITE_LOCKED (any extended code): another connection holds the lock."""
+    code = getattr(err.orig, "sqlite_errorcode", None)
+    return isinstance(err.orig, sqlite3.OperationalError) and code is not None and code & 0xFF in (5, 6)
 
 
 def make_sync_engine(url: str) -> Engine:
@@ -63,7 +90,10 @@ class Database:
             kwargs = {"async_creator": connector(make_url(url).database)}
         self.engine: AsyncEngine = create_async_engine(async_url(url), **kwargs)
         self.dialect = self.engine.dialect.name
-        if self.dialect == "sqlite":
+        if "async_creator" in kwargs:  # a SQLite file, called inline on the loop: wait for locks in short steps
+            _sqlite_pragmas(self.engine.sync_engine, BUSY_TIMEOUT_MS)
+            _explicit_begin(self.engine.sync_engine)
+        elif self.dialect == "sqlite":
             _sqlite_pragmas(self.engine.sync_engine)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
         self._write_lock = asyncio.Lock() if self.dialect == "sqlite" else None
@@ -82,13 +112,44 @@ class Database:
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """One short transaction: commit on success, roll back on any error; SQLite writers take turns."""
-        async with self.write_lock(), self.sessions() as session, session.begin():
-            yield session
+        """One short transaction: commit on success, roll back on any error; SQLite writers take turns.
+
+        SQLite: the transaction starts with the database's write lock (BEGIN IMMEDIATE). While another
+        process holds it, the start is retried with pauses that leave the event loop free, for up to
+        SQLITE_WRITE_WAIT seconds; then the OperationalError ("database is locked") is raised. Nothing has
+        run by then, so retrying is always safe. PostgreSQL: a plain transaction, its locks wait by themselves."""
+        async with self.write_lock():
+            session = await self._begin_write()
+            async with session:
+                try:
+                    yield session
+                except BaseException:
+                    await session.rollback()
+                    raise
+                await session.commit()
+
+    async def _begin_write(self) -> AsyncSession:
+        if self.is_postgres:
+            session = self.sessions()
+            await session.connection()
+            return session
+        give_up, pause = time.monotonic() + SQLITE_WRITE_WAIT, 0.02
+        while True:
+            session = self.sessions()
+            try:
+                await session.connection(execution_options={"sqlite_write": True})
+                return session
+            except OperationalError as err:
+                await session.close()
+                if not _busy(err) or time.monotonic() >= give_up:
+                    raise
+            await asyncio.sleep(pause)  # each try waited up to busy_timeout; let the loop run between tries
+            pause = min(pause * 2, 0.5)
 
     async def lock_for_claim(self, session: AsyncSession) -> None:
         """SQLite has no row locks: take the database's write lock before reading rows to claim, so a
-        claimer in another process waits for this one's commit. PostgreSQL uses FOR UPDATE SKIP LOCKED."""
+        claimer in another process waits for this one's commit (a `transaction()` on a SQLite file holds it
+        from its start already). PostgreSQL uses FOR UPDATE SKIP LOCKED."""
         if not self.is_postgres:
             await session.execute(text("UPDATE settings SET key = key WHERE 1 = 0"))
 

@@ -4,7 +4,8 @@ aiosqlite hands every call (cursor, execute, fetch, close, commit) to a thread a
 over a hundred such hops, which cost far more than the statements themselves (SQLite answers in
 microseconds from the page cache). The embedded mode is one process whose writers already take turns
 (Database.write_lock), so running the calls inline is both correct and several times faster. The
-price: a statement that waits for another process's lock (busy_timeout) blocks the loop while it waits.
+price: a statement that waits for another process's lock (busy_timeout) blocks the loop while it waits, so
+that wait is short (BUSY_TIMEOUT_MS) and writers retry between waits (models.db.Database.transaction).
 """
 
 import sqlite3
@@ -82,8 +83,17 @@ class InlineConnection:
         self._conn.close()
 
 
+# How long one statement waits for another process's lock, blocking the loop meanwhile (milliseconds). Kept
+# short: Database.transaction retries the start of a write transaction with pauses that leave the loop free.
+BUSY_TIMEOUT_MS = 200
+
+
 def connector(path: str):
+    """Connections in autocommit mode (isolation_level=None): models.db begins each transaction explicitly,
+    BEGIN IMMEDIATE for writers."""
+
     async def connect() -> InlineConnection:
-        return InlineConnection(sqlite3.connect(path, check_same_thread=False))
+        return InlineConnection(sqlite3.connect(path, check_same_thread=False, isolation_level=None,
+                                                timeout=BUSY_TIMEOUT_MS / 1000))
 
     return connect
