@@ -283,7 +283,8 @@ def cmd_worker(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from api.demo import build_demo
+    """Load the demo county, or keep the one already loaded (`--reset` reloads it into a new SQLite file)."""
+    from api.demo import build_demo, demo_loaded
 
     settings = get_settings()
     db_file = settings.data_dir / "chuishao.db"
@@ -292,6 +293,9 @@ def cmd_demo(args) -> int:
             Path(f"{db_file}{suffix}").unlink(missing_ok=True)
     print("• 数据库迁移 migrating schema …", flush=True)
     _migrate()
+    if not args.reset and _run(demo_loaded):
+        print("• 演示数据已装入，沿用 the demo county is already loaded: reusing it (reload: --reset)", flush=True)
+        return 0
 
     async def run(svc):
         return await build_demo(svc, seed=args.seed, months=args.months, log=lambda m: print("•", m, flush=True))
@@ -444,8 +448,8 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("worker", help="scale-out: register the deployments and run a Prefect worker")
     s.set_defaults(fn=cmd_worker)
 
-    s = sub.add_parser("demo", help="load a realistic demo county with months of history")
-    s.add_argument("--reset", action="store_true", help="start from an empty SQLite file")
+    s = sub.add_parser("demo", help="load a realistic demo county with months of history (kept if loaded)")
+    s.add_argument("--reset", action="store_true", help="reload it into an empty SQLite file")
     s.add_argument("--seed", type=_int_in(0), default=2026)
     s.add_argument("--months", type=_int_in(1, 24), default=3)
     s.set_defaults(fn=cmd_demo)

@@ -1070,6 +1070,13 @@ class _HashOnce:
         return self.inner.verify(hashed, password)
 
 
+async def demo_loaded(svc: Services) -> bool:
+    """Whether the database holds a demo county loaded to its end: its logins are the last thing written."""
+    from flows.settings import read_setting
+
+    return await read_setting(svc.db, DEMO_LOGINS_KEY) is not None
+
+
 async def build_demo(svc: Services, *, seed: int = 2026, months: int = 3, log=print) -> str:
     """Fill an empty, migrated database with the demo county and its history; return a summary."""
     began = wallclock.monotonic()

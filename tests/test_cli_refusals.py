@@ -28,6 +28,7 @@ def cli_runner(settings, tmp_path, monkeypatch, capsys):
 
     def run(*argv: str):
         capsys.readouterr()
+        get_settings.cache_clear()  # the environment as it is now
         code = cli.main(list(argv))
         out = capsys.readouterr()
         return code, out.out, out.err

@@ -161,3 +161,36 @@ def test_demo_builds_a_realistic_county_and_refuses_a_second_run(settings, clock
     assert "--reset" in str(refused.value) and "已有数据" in str(refused.value)
     again = snapshot(settings)
     assert len(again["cases"]) == len(cases) and len(again["users"]) == len(users)
+
+
+def test_chuishao_demo_a_second_time_keeps_the_loaded_county(settings, db_url, tmp_path, monkeypatch, capsys):
+    """`./scripts/demo` runs `chuishao demo` each time: a loaded demo is kept (ready at once), `--reset`
+    reloads it into a new SQLite file."""
+    from models.config import get_settings
+    from tests.test_cli_refusals import cli_runner
+
+    run = cli_runner(settings, tmp_path, monkeypatch, capsys)
+    try:
+        code, out, err = run("demo", "--months", "1")
+        assert code == 0, err
+        loaded = snapshot(settings)
+        code, out, err = run("demo", "--months", "1")
+        assert code == 0 and err == "", err
+        assert "reusing" in out and "bulletin" not in out
+        again = snapshot(settings)
+        assert [c.id for c in again["cases"]] == [c.id for c in loaded["cases"]]
+        assert len(again["users"]) == len(loaded["users"])
+        if db_url.startswith("sqlite"):
+            import sqlite3
+
+            monkeypatch.delenv("CHUISHAO_DATABASE_URL")  # --reset replaces the data directory's SQLite file
+            monkeypatch.setenv("CHUISHAO_DATA_DIR", str(tmp_path / "own"))
+            assert run("demo", "--months", "1")[0] == 0
+            with sqlite3.connect(tmp_path / "own" / "chuishao.db") as conn:
+                conn.execute("INSERT INTO settings (key, value) VALUES ('left over', '{}')")
+            code, out, err = run("demo", "--months", "1", "--reset")
+            assert code == 0 and "reusing" not in out and "demo county loaded" in out
+            with sqlite3.connect(tmp_path / "own" / "chuishao.db") as conn:
+                assert conn.execute("SELECT count(*) FROM settings WHERE key = 'left over'").fetchone() == (0,)
+    finally:
+        get_settings.cache_clear()
