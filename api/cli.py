@@ -274,9 +274,8 @@ def cmd_worker(args) -> int:
         return WORK_POOL
 
     if not os.environ.get("PREFECT_API_URL"):
-        print("错误 error: set PREFECT_API_URL to the Prefect server (e.g. http://127.0.0.1:4200/api)",
-              file=sys.stderr)
-        return 2
+        raise Invalid("请将 PREFECT_API_URL 设为 Prefect 服务的地址，如 http://127.0.0.1:4200/api",
+                      "set PREFECT_API_URL to the Prefect server, e.g. http://127.0.0.1:4200/api")
     pool = asyncio.run(register())
     print(f"• 启动 worker starting a Prefect worker on pool '{pool}'", flush=True)
     return subprocess.call([sys.executable, "-m", "prefect", "worker", "start", "--pool", pool, "--type", "process"])

@@ -18,6 +18,7 @@ def cli_runner(settings, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("CHUISHAO_DATA_DIR", str(settings.data_dir))
     monkeypatch.setenv("CHUISHAO_ARGON2_TIME_COST", "1")
     monkeypatch.setenv("CHUISHAO_ARGON2_MEMORY_KIB", "8192")
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
     monkeypatch.chdir(tmp_path)
     get_settings.cache_clear()
     (tmp_path / "bad.json").write_text("{not json", encoding="utf-8")
@@ -61,6 +62,7 @@ BAD = [
     ("time without an offset", ["sweep", "--now", "2026-11-20T09:00"]),
     ("time not a time for a checkpoint", ["checkpoint", "--week", "2026-W47", "--now", "noon"]),
     ("user without a sub-command", ["user"]),
+    ("worker without a Prefect server", ["worker"]),
     # files
     ("missing file", ["catalog", "import", "nope.csv"]),
     ("a directory", ["calendar", "import", "."]),
