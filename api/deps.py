@@ -71,7 +71,7 @@ def client_address(request: Request) -> str | None:
 
 async def sign_in(svc: Services, request: Request, username: str, password: str):
     """Check a username (exact, as stored) and password, and open a session (REST login and the web login
-    alike). Returns (user, unit, token). Raises Throttled (429) after too many failures for the account or
+    alike). Returns (user, unit, actor, token). Raises Throttled (429) after too many failures for the account or
     from the client's address, else Unauthorized with one message for every failure."""
     address = client_address(request)
     await svc.throttle.check(username, address)
@@ -88,7 +88,7 @@ async def sign_in(svc: Services, request: Request, username: str, password: str)
     at, session_id = svc.clock(), new_session_id()
     await open_session(svc.db, session_id=session_id, user_id=user.id, issued_at=at, expires_at=svc.tokens.expiry(at),
                        user_agent=request.headers.get("user-agent"), address=address)
-    return user, unit, svc.tokens.issue(who, at, session_id)
+    return user, unit, who, svc.tokens.issue(who, at, session_id)
 
 
 def admin(who: Actor = Depends(actor)) -> Actor:

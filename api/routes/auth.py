@@ -24,7 +24,7 @@ def throttled(err: Throttled):
                          "for an account or from an address give 429 with Retry-After.")
 async def token(request: Request, form: OAuth2PasswordRequestForm = Depends(), svc: Services = Depends(services)):
     try:
-        user, unit, access_token = await sign_in(svc, request, form.username, form.password)
+        user, unit, _, access_token = await sign_in(svc, request, form.username, form.password)
     except Throttled as err:
         return throttled(err)
     return {

@@ -50,7 +50,7 @@ async def login(request: Request, username: Annotated[str, Form(max_length=200)]
         errors["password"] = "请输入密码"
     if not errors:
         try:
-            user, unit, token = await sign_in(svc, request, username.strip(), password)
+            _, _, who, token = await sign_in(svc, request, username.strip(), password)
         except Unauthorized:
             errors["_"] = "用户名或密码错误，请重新输入"
         except Throttled as err:
@@ -61,7 +61,6 @@ async def login(request: Request, username: Annotated[str, Form(max_length=200)]
                         next=safe_next(next), demo=await _demo(request))
         response.headers.update(headers or {})
         return response
-    who = svc.tokens.read(token, svc.clock())
     response = RedirectResponse(safe_next(next) or home_of(who), status_code=303)
     return start_session(response, request, token, svc.tokens.minutes * 60)
 
