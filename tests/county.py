@@ -1,6 +1,9 @@
 """A small test county built through the admin API, and a client that acts as any of its users."""
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from models import metadata
 
 PASSWORD = "secret-pass-1"
 
@@ -145,3 +148,15 @@ def build_county(api: Api) -> None:
             body |= {"certificate_no": cert, "certificate_expires": expires}
         r = admin.post("/api/v1/users", json=body)
         assert r.status_code == 201, r.text
+
+
+# Signing in is not a change a refused request makes: the test clients sign in lazily (a session row per token)
+# and refused sign-ins are counted on purpose (issue 10), so "changed nothing" looks at every other table.
+SIGN_IN_TABLES = frozenset({"sessions", "throttle_counters"})
+
+
+def table_rows(engine) -> dict[str, list[tuple]]:
+    """Every row of every table but the sign-in bookkeeping, in primary-key order: {table name: [row, ...]}."""
+    with engine.connect() as conn:
+        return {t.name: [tuple(r) for r in conn.execute(select(t).order_by(*t.primary_key.columns))]
+                for t in metadata.sorted_tables if t.name not in SIGN_IN_TABLES}

@@ -16,14 +16,13 @@ from urllib.parse import urlencode
 import pytest
 from sqlalchemy import func, insert, select
 
-from models import metadata
 from models.cases import Case
 from models.db import make_sync_engine
 from models.notifications import Event
 from models.open311 import ApiKey, InboundUpdate, Open311Request
 from models.org import Unit
 from models.timeline import TimelineEntry
-from tests.county import LEAD_LIAISON
+from tests.county import LEAD_LIAISON, table_rows
 
 V2 = "/open311/v2"
 IN_G1 = {"lat": "37.45", "long": "112.05"}  # inside FC-G1's polygon
@@ -104,9 +103,7 @@ def settle(o) -> None:
 
 def snapshot(o) -> dict:
     settle(o)
-    with o.engine.connect() as conn:
-        return {t.name: [tuple(r) for r in conn.execute(select(t).order_by(*t.primary_key.columns))]
-                for t in metadata.sorted_tables}
+    return table_rows(o.engine)
 
 
 class O311:
