@@ -60,7 +60,8 @@ def _int_in(low: int, high: int | None = None):
             value = None
         if value is None or value < low or (high is not None and value > high):
             span = f"{low}–{high}" if high is not None else f"≥ {low}"
-            raise _bad(f"须为 {span} 的整数，收到 {text!r}", f"must be an integer {span}, got {text!r}")
+            en = f"from {low} to {high}" if high is not None else f"of at least {low}"
+            raise _bad(f"须为 {span} 的整数，收到 {text!r}", f"expected an integer {en}, got {text!r}")
         return value
 
     return convert

@@ -114,7 +114,7 @@ class UserUpdate(Body):
 # (Chinese, English) for each reason a password is refused; the Chinese one is shown beside the form field
 PASSWORD_REASONS = {
     "short": ("密码至少 8 位", "a password needs at least 8 characters"),
-    "long": ("密码最多 128 位", "a password has at most 128 characters"),
+    "long": ("密码最多 128 位", "a password may have at most 128 characters"),
     "public": ("这是公开的演示密码，不能用于正式账号", "this is the public demo password"),
     "username": ("密码以用户名为主，容易被猜中，请换一个", "a password built on the username is easy to guess"),
     "repeats": ("密码不能由同一两个字符重复组成", "a password cannot be one or two characters repeated"),

@@ -59,7 +59,7 @@ def parse_schedule(text: str, filename: str = "") -> tuple[int, list[tuple[date,
         raise Invalid("日历文件中没有日期", "the schedule holds no days")
     years = {d.year for d, _, _ in days}
     if len(years) != 1:
-        raise Invalid("一次只能导入一个年度", f"one year at a time, got {sorted(years)}")
+        raise Invalid("一次只能导入一个年度", f"a file may hold only one year, but it holds {sorted(years)}")
     bad = [k for _, k, _ in days if k not in ("holiday", "workday")]
     if bad:
         raise Invalid("类型须为 holiday 或 workday", f"kind must be holiday or workday, got {bad[0]!r}")

@@ -93,7 +93,7 @@ async def attach(case_id: int = CaseId, file: UploadFile = File(...), who: Actor
     content_type = safe_content_type(file.content_type)
     case = await svc.cases.get(case_id, who, at)  # scope and state before we touch the disk
     if case["status"] in FINAL_STATES:
-        raise Invalid("案件已办结，不能再添加附件", "the case is finished; no more attachments")
+        raise Invalid("案件已办结，不能再添加附件", "attachments cannot be added to a finished case")
     sha, size = await _store(svc).save(file, svc.settings.max_upload_bytes)
     return await svc.cases.attach(case_id, who, sha256=sha, filename=name, content_type=content_type,
                                   size=size, now=at)

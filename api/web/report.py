@@ -89,7 +89,8 @@ async def _context(request: Request, who: Actor) -> dict:
 
 def _may_report(who: Actor) -> None:
     if who.role not in REPORTER_ROLES:
-        raise Forbidden("当前角色不能上报事件，请由网格员或乡镇工作人员上报", f"role '{who.role}' may not report")
+        raise Forbidden("当前角色不能上报事件，请由网格员或乡镇工作人员上报",
+                        f"role '{who.role}' may not report events")
 
 
 @router.get("/report")
