@@ -621,6 +621,31 @@ def test_list_endpoints_ignore_parameters_they_do_not_know_but_refuse_nul(world,
         refused(admin.get(path, params={"sort": "name\u0000"}), 422)
 
 
+@pytest.mark.parametrize("path", ["/api/v1/me", "/api/v1/cases", "/mine", "/", "/open311/v2/services.json",
+                                  "/healthz", "/static/app.css"])
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_a_cookie_header_that_is_not_utf8_is_a_400_on_every_path(world, path, method):
+    """Browsers never send such a header, anyone else can: it was a 500 with two tracebacks before any route."""
+    # raw ASGI: test clients re-encode header values as UTF-8, a raw socket does not
+    sent: list[dict] = []
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
+             "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
+             "headers": [(b"host", b"testserver"), (b"cookie", b"chuishao_session=\xc3\xa9\xff")],
+             "client": ("127.0.0.1", 50000), "server": ("testserver", 80)}
+    with changes_nothing(world):
+        world.client.portal.call(world.client.app, scope, receive, send)
+    start, body = sent[0], b"".join(m.get("body", b"") for m in sent[1:])
+    assert start["status"] == 400, (start, body[:300])
+    assert json.loads(body)["error"]["code"] == "bad_cookie"
+
+
 # ---- admin: units, users, catalog, overrides -------------------------------------------------------------
 def _unit(**kw):
     return {"code": "NEW1", "name": "新单位", "kind": "department", "parent": "WS", **kw}

@@ -5,6 +5,7 @@ pages for browser paths. The REST API (`/api/…`) and Open311 (`/open311/…`) 
 API keys: no cookie is read there, so CSRF does not apply to them.
 """
 
+import json
 import re
 from pathlib import Path
 
@@ -71,6 +72,15 @@ class CSRF:
                                    send_csrf_failed=csrf_failed_page)
 
     async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and not _cookies_decode(scope):
+            # asgi-csrf decodes the Cookie header as UTF-8 on every path (a 500 before any route otherwise)
+            await send({"type": "http.response.start", "status": 400,
+                        "headers": [(b"content-type", b"application/json"), (b"connection", b"close")]})
+            await send({"type": "http.response.body", "body": json.dumps({"error": {
+                "code": "bad_cookie", "message": "Cookie 格式不正确（不是 UTF-8），请清除本站 Cookie 后重试 / "
+                                                 "the Cookie header is not valid UTF-8"}},
+                ensure_ascii=False).encode()})
+            return
         if scope["type"] == "http" and not scope["path"].startswith(API_PREFIXES) and _bad_multipart(scope):
             await send({"type": "http.response.start", "status": 400,
                         "headers": [(b"content-type", b"text/plain; charset=utf-8")]})
@@ -82,6 +92,16 @@ class CSRF:
                 await csrf_failed_page(scope, send, None)
                 return
         await self.protected(scope, receive, send)
+
+
+def _cookies_decode(scope) -> bool:
+    try:
+        for name, value in scope.get("headers") or []:
+            if name == b"cookie":
+                value.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 # asgi-csrf 0.11 reads a multipart form's token with python-multipart's old `FileClass` hook, which
