@@ -26,7 +26,8 @@ class BodyLimit:
     """Bodies no larger than `default` bytes (`uploads` for multipart) → else 413; and, when `timeout` is set,
     no slower than the client may send them: the body may pause `timeout` seconds at first and must then
     average `min_rate` bytes a second (Apache's mod_reqtimeout has the same two knobs) → else 408. Either
-    refusal closes the connection, whatever the app was doing with the body."""
+    refusal closes the connection, whatever the app was doing with the body; so does any answer sent before
+    the body has been read to its end (the rest would otherwise be read at the client's pace, untimed)."""
 
     def __init__(self, app, *, default: int, uploads: int, timeout: float | None = None, min_rate: int = 1):
         self.app, self.default, self.uploads = app, default, uploads
@@ -69,6 +70,12 @@ class BodyLimit:
             nonlocal started
             if cut and not started:
                 return  # the app's own answer to a body we cut off (FastAPI makes it a 400); ours follows
+            if message["type"] == "http.response.start" and not complete:
+                # answered before its body was read (404, 405, a malformed upload …): uvicorn would keep
+                # reading the rest for the next request, and a trickle restarts its keep-alive timer, so a
+                # slow client held the connection for ever. `connection: close` makes uvicorn close it.
+                message = {**message, "headers": [*_without_connection(message.get("headers") or []),
+                                                  (b"connection", b"close")]}
             started = started or message["type"] == "http.response.start"
             await send(message)
 
@@ -118,6 +125,10 @@ def _is_page(scope) -> bool:
     headers = dict(scope.get("headers") or [])
     return (not scope.get("path", "").startswith(("/api/", "/open311/"))
             and b"application/json" not in headers.get(b"accept", b""))
+
+
+def _without_connection(headers) -> list:
+    return [(k, v) for k, v in headers if k.lower() != b"connection"]
 
 
 class _Cut(Exception):

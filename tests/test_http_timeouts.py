@@ -131,3 +131,22 @@ def test_prompt_clients_are_not_affected(server):
                 continue
         assert got.startswith(b"HTTP/1.1 401"), got[:200]
         time.sleep(LIMIT / 2)  # a pause shorter than the limits between requests is fine
+
+
+@pytest.mark.parametrize("head, first, status", [
+    (b"POST /nonexistent HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n", b"{", b"404"),
+    (b"POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n", b"{", b"405"),
+    (b"POST /api/v1/cases/1/attachments HTTP/1.1\r\nHost: x\r\nAccept: application/json\r\n"
+     b"Content-Type: multipart/form-data; boundary=b\r\n", b"not a multipart body\r\n", None),
+], ids=["unknown-path", "wrong-method", "malformed-upload"])
+def test_an_answer_before_the_body_is_read_closes_the_connection(server, head, first, status):
+    """The app answers without reading the whole body; the rest then trickles in a byte a second (faster than
+    the keep-alive timeout, which each byte used to restart): the connection still closes."""
+    conn = _connect(server)
+    conn.sendall(head + b"Content-Length: 200000\r\n\r\n" + first)
+    closed, got = _closed_within(conn, BOUND, b"x" * 100)
+    assert got.startswith(b"HTTP/1.1 4"), got[:200]
+    if status:
+        assert got.startswith(b"HTTP/1.1 " + status), got[:200]
+    assert b"connection: close" in got.lower()
+    assert closed, "a client answered before its body was read held the connection"
