@@ -9,6 +9,7 @@ leaves out media_url (the requester's unreviewed photo). Only requests that came
 
 import pytest
 
+from flows.open311 import mask_personal
 from tests.conftest import ADMIN_PASSWORD
 from tests.test_open311 import CONTACT, O311, refused
 from tests.test_web_admin import Browserish
@@ -126,3 +127,16 @@ def test_the_admin_turns_public_reads_on_and_off_from_the_api_keys_page(o):
     r = web.post("/admin/api-keys/public-reads", {"public_reads": "false"})
     assert "已关闭 Open311 公开查询" in web.get(r.headers["location"]).text
     refused(o.get(f"requests/{rid}", "json", key=None), 403, "json")
+
+
+@pytest.mark.parametrize("text, hidden, shown", [
+    ("王女士来电：１３８１２３４５６７８，请尽快处理", "１３８１２３４５６７８", "138****5678"),
+    ("联系电话(0358)3022123，白天有人", "3022123", "0358-****2123"),
+    ("联系电话（0358）3022123，白天有人", "3022123", "0358-****2123"),
+    ("手机 138 1234 5678 或 ＋86 139-1234-5678", "1234 5678", "139****5678"),
+    ("身份证号 14112219800101123X，住东街", "14112219800101123X", "[身份证号已隐去]"),
+    ("来电人邮箱 ｚｈａｎｇ＠example.cn", "＠example", "***@example.cn"),
+])
+def test_public_masking_catches_numbers_as_chinese_input_methods_write_them(text, hidden, shown):
+    masked = mask_personal(text)
+    assert hidden not in masked and shown in masked, masked
