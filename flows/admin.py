@@ -1,6 +1,7 @@
 """What the admin keeps: units, users, the catalog and township overrides."""
 
 import secrets
+from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Annotated, Literal
 
@@ -14,6 +15,7 @@ from zxcvbn import zxcvbn
 from flows.commands import Body, Code, parse_body
 from flows.errors import Conflict, Invalid, NotFound
 from flows.geo import valid_polygon
+from flows.password_words import common_words, name_words
 from flows.sessions import revoke_user_sessions
 from flows.units import UnitDirectory
 from flows.uow import unit_of_work
@@ -124,6 +126,9 @@ PASSWORD_REASONS = {
     "word": ("密码只是一个常见单词或姓名，容易被猜中，请再加一两个不相关的词、数字或符号",
              "a common word or name by itself is easy to guess; add another word, digits or symbols"),
     "product": ("密码不能以系统名称为主", "a password cannot be mostly the system's name"),
+    "pinyin": ("密码含有拼音姓名、地名或常用语（如 zhangwei、wenshui、woaini），容易被猜中，请换一个",
+               "a password built on a name, a place or a common phrase in pinyin (zhangwei, wenshui, woaini) "
+               "is easy to guess"),
     "keyboard": ("密码是键盘上相邻的按键（如 qwerty、1qaz2wsx），容易被猜中",
                  "keyboard patterns such as qwerty are easy to guess"),
     "repeat": ("密码不能是重复的字符或片段（如 aaa、abcabc）", "repeated characters or fragments are easy to guess"),
@@ -134,15 +139,19 @@ PASSWORD_REASONS = {
 }
 # passwords published with the product: the demo's (api/demo.py DEMO_PASSWORD, shown on every demo's login page)
 PUBLIC_PASSWORDS = frozenset({"chuishao2026"})
+ADMIN_NAME = "系统管理员"  # the name `chuishao init` gives the first admin
 PRODUCT_WORDS = ["chuishao", "xiangzhen", "baodao"]  # what a guesser tries first against this system
 MIN_STRENGTH = 3  # zxcvbn score 0-4; 3: "safely unguessable", no common password, word, name or pattern alone
 ZXCVBN_MAX = 72  # zxcvbn refuses longer input; anything beyond is length the checker need not see
 
 
-def _zxcvbn_reason(password: str, username: str) -> str | None:
+def _zxcvbn_reason(password: str, username: str, names: Iterable[str]) -> str | None:
     """Ask zxcvbn (Dropbox's estimator: common passwords, words, names, keyboard patterns, repeats,
-    sequences, dates) and name what makes the password guessable, from its longest weak part."""
-    result = zxcvbn(password[:ZXCVBN_MAX], user_inputs=[username, *PRODUCT_WORDS] if username else PRODUCT_WORDS)
+    sequences, dates) and name what makes the password guessable, from its longest weak part. Its
+    dictionaries are English, so the pinyin of `names` and common Chinese names and phrases
+    (flows/password_words.py) go in as known words too."""
+    user_inputs = [*([username] if username else []), *PRODUCT_WORDS, *name_words(*names), *common_words()]
+    result = zxcvbn(password[:ZXCVBN_MAX], user_inputs=user_inputs)
     if result["score"] >= MIN_STRENGTH:
         return None
     weak = [m for m in result["sequence"] if m["pattern"] != "bruteforce"]
@@ -152,20 +161,29 @@ def _zxcvbn_reason(password: str, username: str) -> str | None:
     if m["pattern"] == "dictionary":
         source = m.get("dictionary_name")
         if source == "user_inputs":
-            return "username" if username and m["matched_word"] == username.lower() else "product"
+            if username and m["matched_word"] == username.lower():
+                return "username"
+            return "product" if m["matched_word"] in PRODUCT_WORDS else "pinyin"
         return "common" if source == "passwords" else "word"
     return {"spatial": "keyboard", "repeat": "repeat", "sequence": "sequence", "regex": "date",
             "date": "date"}.get(m["pattern"], "guessable")
 
 
-def password_problem(password: str, username: str = "") -> tuple[str, str] | None:
+async def _unit_names(s) -> list[str]:
+    """Every unit's name: a guesser near the county tries its places first (password_problem's `names`)."""
+    return list((await s.execute(select(Unit.name))).scalars())
+
+
+def password_problem(password: str, username: str = "", names: Iterable[str] = ()) -> tuple[str, str] | None:
     """THE password policy (REST and web user creation, password resets, `chuishao init` and `user add`, all
     through AdminService): why `password` is refused as (Chinese, English), or None when it is acceptable.
     Refused: shorter than 8 or longer than 128 characters, the public demo password, one or two characters
     repeated, a run of consecutive digits or letters, digits only, and anything zxcvbn scores below 3 of 4
-    counting the username and the product's name as known words (so a password built on the username, a
-    common password, a word or name alone, a keyboard pattern or a date is refused; the reason names the
-    longest such part)."""
+    counting as known words the username, the product's name, the pinyin of `names` (the user's own name and
+    the units' names: 张伟 → zhangwei, 文水县 → wenshuixian, wenshui) and common Chinese surnames, given names
+    and phrases in pinyin (so a password built on the username, a common password, a word or name alone, a
+    pinyin name, place or phrase, a keyboard pattern or a date is refused; the reason names the longest such
+    part)."""
     p = password.lower()
     if len(password) < 8:
         key = "short"
@@ -180,19 +198,19 @@ def password_problem(password: str, username: str = "") -> tuple[str, str] | Non
     elif p.isdigit():
         key = "digits"
     else:
-        key = _zxcvbn_reason(password, username)
+        key = _zxcvbn_reason(password, username, names)
     return PASSWORD_REASONS[key] if key else None
 
 
-def weak_password(password: str, username: str = "") -> str | None:
+def weak_password(password: str, username: str = "", names: Iterable[str] = ()) -> str | None:
     """The Chinese reason `password_problem` gives (for a form field), or None when the password is acceptable."""
-    problem = password_problem(password, username)
+    problem = password_problem(password, username, names)
     return problem[0] if problem else None
 
 
-def check_password(password: str, username: str) -> None:
+def check_password(password: str, username: str, names: Iterable[str] = ()) -> None:
     """Raise Invalid (422, code `weak_password`) with the policy's reason, or return."""
-    problem = password_problem(password, username)
+    problem = password_problem(password, username, names)
     if problem:
         raise Invalid(*problem, code="weak_password")
 
@@ -313,9 +331,9 @@ class AdminService:
         422 a weak password (`check_password`), an unknown unit or a role that cannot belong to it.
         `check_password_policy=False` only for the demo county, whose users share the public demo password."""
         body = parse_body(UserIn, raw)
-        if check_password_policy:
-            check_password(body.password, body.username)
         async with unit_of_work(self.db) as s:
+            if check_password_policy:
+                check_password(body.password, body.username, [body.name, *await _unit_names(s)])
             unit = await self._unit(s, body.unit)
             if unit.kind not in ROLE_UNIT_KINDS[body.role]:
                 raise Invalid(f"角色 {body.role} 不能属于 {unit.kind} 类单位",
@@ -540,7 +558,7 @@ class AdminService:
         body = parse_body(PasswordIn, raw)
         async with unit_of_work(self.db) as s:
             user = await self._user(s, username)
-            check_password(body.password, user.username)
+            check_password(body.password, user.username, [user.name, *await _unit_names(s)])
             user.password_hash = self.passwords.hash(body.password)
             await revoke_user_sessions(s, user.id, now)
             await self.units.get(s, user.unit_id)
@@ -599,7 +617,7 @@ async def bootstrap(svc: AdminService, *, county_code: str, county_name: str, ad
         has_admin = (await s.execute(select(User.id).where(func.lower(User.username) == "admin"))).first()
         county = (await s.execute(select(Unit).where(Unit.kind == "county"))).scalar_one_or_none()
     if not has_admin and check_password_policy:  # before the county is created: a refusal leaves nothing behind
-        check_password(admin_password, "admin")
+        check_password(admin_password, "admin", [ADMIN_NAME, county_name])
     if county is None:
         county_code = (await svc.create_unit({"code": county_code, "name": county_name, "kind": "county"},
                                              now))["code"]
@@ -607,6 +625,6 @@ async def bootstrap(svc: AdminService, *, county_code: str, county_name: str, ad
         county_code = county.code
     if has_admin:
         return False
-    await svc.create_user({"username": "admin", "password": admin_password, "name": "系统管理员", "role": "admin",
+    await svc.create_user({"username": "admin", "password": admin_password, "name": ADMIN_NAME, "role": "admin",
                            "unit": county_code}, now, check_password_policy=check_password_policy)
     return True
