@@ -406,9 +406,8 @@ def cmd_checkpoint(args) -> int:
 
     data = asyncio.run(run_checkpoint(week, _parse_now(args.now) or system_clock()))
     t = data["totals"]
-    done = ("预览，本周未结束，未通知 preview, week in progress, nobody notified" if data["preview"] else
-            f"{len(data['townships'])} 个乡镇、{len(data['departments'])} 个部门已通知")
-    print(f"{week} 周检点已生成 checkpoint generated: 新增 {t['new']}，结案 {t['closed']}，在办 {t['open']}；{done}")
+    print(f"{week} 周检点已生成 checkpoint generated: 新增 {t['new']}，结案 {t['closed']}，在办 {t['open']}；"
+          f"{data['notice']}")
     return 0
 
 
@@ -420,8 +419,7 @@ def cmd_bulletin(args) -> int:
     from flows.clock import system_clock
 
     data = asyncio.run(run_bulletin(month, _parse_now(args.now) or system_clock()))
-    done = "预览，未通知 preview, nobody notified" if data["preview"] else "已生成 generated"
-    print(f"{data['title']} {done}: {bulletin_dir(get_settings(), month).resolve()}")
+    print(f"{data['title']} {data['notice']}: {bulletin_dir(get_settings(), month).resolve()}")
     for r in data["red_list"]:
         print(f"  红榜 red: {r['rank']}. {r['name']} {r['score']}")
     for r in data["black_list"]:

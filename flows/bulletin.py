@@ -10,7 +10,7 @@ from sqlalchemy import and_, case, func, or_, select
 from flows import lifecycle as lc
 from flows.clock import LOCAL_TZ, local
 from flows.errors import Invalid
-from flows.periods import in_progress, month_window, previous_month
+from flows.periods import in_progress, month_window, previous_month, records_begin, refuse_before_records
 from flows.settings import write_setting
 from models.cases import Case, Remark, Verification, Whistle
 from models.catalog import CatalogItem
@@ -132,7 +132,8 @@ class BulletinBuilder:
     async def build(self, month: str, now: datetime, county_name: str | None = None) -> dict:
         """The bulletin of `month` (parsed, flows.periods.parse_month) as of `now`: the dict of
         flows/reports/SCHEMA.md. Before the month has ended it is a preview ("preview": true, the title says
-        so). Raises Invalid (422) for a month that has not begun."""
+        so). Raises Invalid (422) for a month that has not begun, or that ended before the county's first
+        record (flows.periods.refuse_before_records)."""
         a, b = month_window(month)
         preview = in_progress(month, a, b, now)
         pa, pb = month_window(previous_month(month))
@@ -141,6 +142,7 @@ class BulletinBuilder:
             return and_(col >= a, col < b)
 
         async with self.db.read() as s:
+            refuse_before_records(month, b, await records_begin(s))
             units = {u.id: u for u in (await s.execute(select(Unit))).scalars()}
             county = county_name or next((u.name for u in units.values() if u.kind == "county"), "")
             kept = (await s.get(Setting, SCORECARD_KEY))

@@ -8,7 +8,7 @@ from sqlalchemy import and_, func, select
 from flows import lifecycle as lc
 from flows.calendar import WorkingCalendar
 from flows.clock import LOCAL_TZ, local
-from flows.periods import in_progress, week_window
+from flows.periods import in_progress, records_begin, refuse_before_records, week_window
 from flows.periods import previous_week as previous_week  # the Monday job's week, where it always was
 from models.cases import Case, Whistle
 from models.db import Database
@@ -45,13 +45,15 @@ class CheckpointBuilder:
 
     async def build(self, week: str, now: datetime) -> dict:
         """The checkpoint of `week` (parsed, flows.periods.parse_week) as of `now`. Before the week has ended it
-        is a preview ("preview": true). Raises Invalid (422) for a week that has not begun."""
+        is a preview ("preview": true). Raises Invalid (422) for a week that has not begun, or that ended before
+        the county's first record (flows.periods.refuse_before_records)."""
         a, b = week_window(week)
         preview = in_progress(week, a, b, now)
         stalled_before = self.calendar.working_days_before(now, STALLED_WORKING_DAYS)
         open_states = tuple(lc.OPEN_STATES)
 
         async with self.db.read() as s:
+            refuse_before_records(week, b, await records_begin(s))
             units = list((await s.execute(select(Unit).order_by(Unit.code))).scalars())
             new = list((await s.execute(select(Case).where(Case.created_at >= a, Case.created_at < b)
                                         .order_by(Case.id))).scalars())

@@ -1,13 +1,19 @@
 """The periods the reports cover: an ISO week (每周一检点) and a calendar month (每月一通报), in Asia/Shanghai.
 
 Names come from people (the CLI, a URL), so each is parsed in one place here: `parse_week` and `parse_month`
-raise Invalid (422) with a message that says why, and everything else takes the parsed name.
+raise Invalid (422) with a message that says why, and everything else takes the parsed name. A parsed period
+is reported only between the county's first record (`records_begin`, `refuse_before_records`) and `now`
+(`in_progress`).
 """
 
 from datetime import date, datetime, timedelta
 
-from flows.clock import LOCAL_TZ
+from sqlalchemy import func, select
+
+from flows.clock import LOCAL_TZ, local
 from flows.errors import Invalid
+from models.cases import Case
+from models.org import Unit
 
 FIRST_YEAR, LAST_YEAR = 2000, 2099  # reports cover these years; anything else is a typo, not a period
 
@@ -87,3 +93,26 @@ def in_progress(name: str, start: datetime, end: datetime, now: datetime) -> boo
     if now < start:
         raise Invalid(f"{name} 尚未开始，不能生成", f"{name} has not begun yet; nothing to report")
     return now < end
+
+
+async def records_begin(s) -> datetime | None:
+    """When the county began to have anything to report (UTC, or None for an empty database): the earlier of
+    the first case's report time (cases.created_at) and the first unit's creation (units.created_at; the
+    county unit, made by `chuishao init`). A county imported with older cases starts at its first case; one
+    set up before its first case starts when it was set up (its quiet weeks are true, empty reports)."""
+    case_first = (await s.execute(select(func.min(Case.created_at)))).scalar_one()
+    unit_first = (await s.execute(select(func.min(Unit.created_at)))).scalar_one()
+    return min((t for t in (case_first, unit_first) if t is not None), default=None)
+
+
+def refuse_before_records(name: str, end: datetime, began: datetime | None) -> None:
+    """Raises Invalid (422) when the period `name` ending at `end` (exclusive) ended by `began`
+    (records_begin): the county had nothing then, and a report of it (announced to everyone when published)
+    would be an empty one of a time before the county used chuishao — most often a typo in the year."""
+    if began is None:
+        raise Invalid(f"{name} 无可报告的内容：本县尚未建立（请先运行 chuishao init）",
+                      f"there is nothing to report for {name}: the county has not been set up (run chuishao init)")
+    if end <= began:
+        since = local(began)[:10]
+        raise Invalid(f"{name} 在本县最早的记录（{since}）之前就已结束，没有可报告的内容",
+                      f"{name} ended before the county's first record ({since}); there is nothing to report")

@@ -94,6 +94,6 @@ def test_the_cli_says_it_made_a_preview(bootstrapped):
     out = chuishao(bootstrapped, "checkpoint", "--week", "2026-W47", "--now", "2026-11-18T09:00:00+08:00")
     assert out.returncode == 0, out.stderr
     assert "预览" in out.stdout and "未通知" in out.stdout
-    out = chuishao(bootstrapped, "bulletin", "--month", "2026-10", "--now", "2026-10-20T09:00:00+08:00")
+    out = chuishao(bootstrapped, "bulletin", "--month", "2026-11", "--now", "2026-11-20T09:00:00+08:00")
     assert out.returncode == 0, out.stderr
     assert "预览" in out.stdout and "未通知" in out.stdout
