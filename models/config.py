@@ -13,9 +13,11 @@ class Settings(BaseSettings):
     database_url: str | None = None  # default: a SQLite file in data_dir
     secret_key: str | None = None  # default: generated once and kept in data_dir
     token_minutes: int = 12 * 60
-    # failed sign-ins allowed per account and per client address, in the `limits` notation; then 429 until
-    # the window ends (flows/login_throttle.py)
+    # failed sign-ins allowed, in the `limits` notation, for one account from one client address, for one
+    # account from all addresses together (higher: a stranger cannot lock the owner out with a few guesses),
+    # and from one address over all accounts; then 429 until the window ends (flows/login_throttle.py)
     login_limit_account: str = "10 per 15 minutes"
+    login_limit_account_total: str = "100 per 15 minutes"
     login_limit_address: str = "50 per 15 minutes"
     # a `limits` async storage URI for those counters (e.g. async+redis://host:6379); unset: the database
     login_throttle_storage: str | None = None
@@ -23,6 +25,10 @@ class Settings(BaseSettings):
     # this many seconds in every process (at once in the process that ended it)
     max_sockets_per_user: int = 10
     session_recheck_seconds: float = 1.0
+    # a live socket not yet signed in: it must send its token within ws_auth_timeout seconds, and one client
+    # address may hold at most max_unauthenticated_sockets_per_address such sockets in each API process
+    ws_auth_timeout: float = 5.0
+    max_unauthenticated_sockets_per_address: int = 20
     max_upload_bytes: int = 10 * 1024 * 1024
     max_body_bytes: int = 256 * 1024  # JSON and form bodies
     # slow or idle HTTP clients (api/server.py, api/limits.py), in seconds: a request's headers must arrive

@@ -1,5 +1,5 @@
-"""Slow and idle HTTP clients are cut off: a real uvicorn server (api.server.api_config, as `chuishao serve`
-runs it) and real sockets. The limits are 2 s here; every check allows 10 s (no timing beyond that)."""
+"""Slow and idle HTTP and WebSocket clients are cut off: a real uvicorn server (api.server.api_config, as
+`chuishao serve` runs it) and real sockets. The limits are 2 s here; every check allows 10 s (no timing beyond that)."""
 
 import socket
 import threading
@@ -14,6 +14,7 @@ from tests.conftest import test_settings
 
 LIMIT = 2.0
 BOUND = 10.0  # generous: "closed well before a client could hold it for long"
+WAITING_CAP = 3  # live sockets not yet signed in, per client address
 
 
 @pytest.fixture
@@ -23,7 +24,8 @@ def server(sqlite_template, tmp_path, clock):
     db = tmp_path / "chuishao.db"
     shutil.copy(sqlite_template, db)
     settings = test_settings(f"sqlite:///{db}", tmp_path, http_header_timeout=LIMIT, http_body_timeout=LIMIT,
-                             http_body_min_rate=4096, http_keep_alive_timeout=int(LIMIT))
+                             http_body_min_rate=4096, http_keep_alive_timeout=int(LIMIT),
+                             ws_auth_timeout=LIMIT, max_unauthenticated_sockets_per_address=WAITING_CAP)
     sock = listening_socket("127.0.0.1", 0)
     srv = uvicorn.Server(api_config(create_app(settings, clock), settings))
     thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
@@ -150,3 +152,63 @@ def test_an_answer_before_the_body_is_read_closes_the_connection(server, head, f
         assert got.startswith(b"HTTP/1.1 " + status), got[:200]
     assert b"connection: close" in got.lower()
     assert closed, "a client answered before its body was read held the connection"
+
+
+WS_UPGRADE = (b"GET /api/v1/ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+              b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+
+
+def _ws_close_code(got: bytes) -> int | None:
+    """The code of the server's close frame (unmasked, opcode 8) in what it sent, if any."""
+    at = got.find(b"\r\n\r\n") + 4  # after the 101 answer
+    while 0 < at < len(got) - 1:
+        opcode, size, head = got[at] & 0x0F, got[at + 1] & 0x7F, 2
+        if size == 126:  # a 16-bit length follows (our error frames are longer than 125 bytes)
+            size, head = int.from_bytes(got[at + 2:at + 4], "big"), 4
+        if opcode == 8 and len(got) >= at + head + 2:
+            return int.from_bytes(got[at + head:at + head + 2], "big")
+        at += head + size
+    return None
+
+
+def _ws_closed_within(conn: socket.socket, seconds: float, got: bytes = b"") -> tuple[int | None, bytes]:
+    """Read until the server's close frame or `seconds`: (its close code or None, what the server sent, after
+    `got` that it sent before)."""
+    start = time.monotonic()
+    while time.monotonic() - start < seconds and _ws_close_code(got) is None:
+        try:
+            chunk = conn.recv(65536)
+        except TimeoutError:
+            continue
+        if not chunk:
+            break
+        got += chunk
+    return _ws_close_code(got), got
+
+
+def test_a_websocket_that_never_signs_in_is_closed_after_the_sign_in_time(server):
+    conn = _connect(server)
+    conn.sendall(WS_UPGRADE)
+    began = time.monotonic()
+    code, got = _ws_closed_within(conn, BOUND)
+    assert got.startswith(b"HTTP/1.1 101")
+    assert code == 4401 and b"unauthorized" in got
+    assert time.monotonic() - began < LIMIT + 3, "the sign-in wait was not the configured one"
+
+
+def test_websockets_waiting_to_sign_in_are_capped_per_address(server):
+    waiting = {_connect(server): b"" for _ in range(WAITING_CAP)}
+    for conn in waiting:
+        conn.sendall(WS_UPGRADE)
+        while b"\r\n\r\n" not in waiting[conn]:
+            waiting[conn] += conn.recv(65536)
+        assert waiting[conn].startswith(b"HTTP/1.1 101")
+    extra = _connect(server)
+    extra.sendall(WS_UPGRADE)
+    code, got = _ws_closed_within(extra, LIMIT / 2)  # at once, not after the sign-in wait
+    assert code == 4429 and b"too_many_sockets" in got
+    for conn, got in waiting.items():  # their sign-in time runs out; then the address may open sockets again
+        assert _ws_closed_within(conn, BOUND, got)[0] == 4401
+    again = _connect(server)
+    again.sendall(WS_UPGRADE)
+    assert _ws_closed_within(again, BOUND)[0] == 4401

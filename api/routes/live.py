@@ -1,13 +1,16 @@
 """WebSocket /api/v1/ws: committed events within the caller's scope, live; `since` replays missed ones.
 
-Closes with 4401 when the token is missing or invalid, and later when its session ends (sign-out, the account
-deactivated or its role, unit or password changed; at once in this process, within a second in others) or
-the token expires; 4429 when the user already has `max_sockets_per_user` sockets open in this process;
-4408 when the client falls too far behind. An error frame {"error": {"code", "message"}} comes first."""
+Closes with 4401 when the token is missing or invalid or does not arrive within `ws_auth_timeout` seconds,
+and later when its session ends (sign-out, the account deactivated or its role, unit or password changed; at
+once in this process, within a second in others) or the token expires; 4429 when the user already has
+`max_sockets_per_user` sockets open in this process, or the client address already holds
+`max_unauthenticated_sockets_per_address` sockets that have not signed in yet; 4408 when the client falls too
+far behind. An error frame {"error": {"code", "message"}} comes first."""
 
 import asyncio
 import contextlib
 import json
+from collections import Counter
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
@@ -46,12 +49,14 @@ def _same_origin(ws: WebSocket) -> bool:
 
 
 async def _authenticate(ws: WebSocket, svc):
+    """The caller's claims, from `?token=`, the session cookie of a page of ours, or a first message
+    {"token": "..."} sent within `ws_auth_timeout` seconds. Raises Unauthorized."""
     token = ws.query_params.get("token")
     if not token and ws.cookies.get(SESSION_COOKIE) and _same_origin(ws):  # a signed-in page
         token = ws.cookies[SESSION_COOKIE]
     if not token:  # or as the first message: {"token": "..."}
         try:
-            first = json.loads(await asyncio.wait_for(ws.receive_text(), timeout=10))
+            first = json.loads(await asyncio.wait_for(ws.receive_text(), timeout=svc.settings.ws_auth_timeout))
             token = first.get("token") if isinstance(first, dict) else None
         except (TimeoutError, ValueError, WebSocketDisconnect):
             token = None
@@ -70,11 +75,29 @@ async def _refuse(ws: WebSocket, code: str, message: str, close_code: int) -> No
 async def ws(websocket: WebSocket):
     svc = websocket.app.state.services
     live = websocket.app.state.live
-    await websocket.accept()
+    # sockets not yet signed in cost nothing to open: cap them per client address, so that one client cannot
+    # hold hundreds of them through the sign-in wait
+    waiting = _unauthenticated(websocket.app)
+    address = websocket.client.host if websocket.client else ""
+    cap = svc.settings.max_unauthenticated_sockets_per_address
+    if waiting[address] >= cap:
+        await websocket.accept()
+        await _refuse(websocket, "too_many_sockets",
+                      f"未登录的实时连接过多：每个地址最多 {cap} 个，请稍后重试 / too many live connections that "
+                      f"have not signed in: at most {cap} per address; retry later", 4429)
+        return
+    waiting[address] += 1
     try:
+        await websocket.accept()
         claims = await _authenticate(websocket, svc)
     except Unauthorized as err:
-        await _refuse(websocket, err.code, err.message, 4401)
+        claims = err
+    finally:
+        waiting[address] -= 1
+        if not waiting[address]:
+            del waiting[address]
+    if isinstance(claims, Unauthorized):
+        await _refuse(websocket, claims.code, claims.message, 4401)
         return
     actor = claims.actor
     since = websocket.query_params.get("since")
@@ -114,6 +137,13 @@ async def ws(websocket: WebSocket):
         live.close_socket(sock)
         if reader is not None:
             reader.cancel()
+
+
+def _unauthenticated(app) -> Counter:
+    """Client address → sockets of this app accepted but not yet signed in."""
+    if not hasattr(app.state, "ws_unauthenticated"):
+        app.state.ws_unauthenticated = Counter()
+    return app.state.ws_unauthenticated
 
 
 async def _drain(websocket: WebSocket, sub) -> None:
