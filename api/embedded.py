@@ -32,8 +32,10 @@ formatters:
     format: "%(levelname)s %(name)s: %(message)s"
 handlers:
   file:
-    class: logging.handlers.WatchedFileHandler
+    class: logging.handlers.RotatingFileHandler
     filename: "{log_file}"
+    maxBytes: {max_bytes}
+    backupCount: {backups}
     encoding: utf-8
     delay: true
     formatter: standard
@@ -76,10 +78,14 @@ root:
   handlers: [console]
 """
 PREFECT_HTTP_LOGGER = "chuishao.prefect_http"  # the embedded Prefect server's request and error lines
+# prefect.log rolls over at LOG_MAX_BYTES to prefect.log.1 … prefect.log.<LOG_BACKUPS>, the oldest dropped
+LOG_MAX_BYTES = 10 * 1024 * 1024
+LOG_BACKUPS = 5
 
 
 def log_file(data_dir: Path) -> Path:
-    """Where `chuishao serve` writes Prefect's logs (its server's access log, the scheduler, flow runs)."""
+    """Where `chuishao serve` writes Prefect's logs (its server's access log, the scheduler, flow runs); rotated
+    at LOG_MAX_BYTES, keeping LOG_BACKUPS older files beside it."""
     return (data_dir / "logs" / "prefect.log").resolve()
 
 
@@ -92,7 +98,8 @@ def configure_prefect(data_dir: Path, port: int) -> str:
     logs.parent.mkdir(parents=True, exist_ok=True)
     logging_config = home / "chuishao-logging.yml"
     logging_config.write_text(PREFECT_LOGGING.format(log_file=str(logs).replace("$", "$$"),
-                                                     http_logger=PREFECT_HTTP_LOGGER), encoding="utf-8")
+                                                     http_logger=PREFECT_HTTP_LOGGER, max_bytes=LOG_MAX_BYTES,
+                                                     backups=LOG_BACKUPS), encoding="utf-8")
     url = f"http://127.0.0.1:{port}/api"
     os.environ.update({
         "PREFECT_HOME": str(home),
@@ -118,9 +125,18 @@ class _PrefectLinesToFile(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if _IN_PREFECT_SERVER.get():
-            logging.getLogger(PREFECT_HTTP_LOGGER).handle(record)
+            if not _is_csrf_probe(record):
+                logging.getLogger(PREFECT_HTTP_LOGGER).handle(record)
             return False
         return True
+
+
+def _is_csrf_probe(record: logging.LogRecord) -> bool:
+    """Prefect's client asks its server for a CSRF token before its first request; with CSRF protection off
+    (Prefect's default) the server answers 422. Expected, harmless, and most of the log's lines."""
+    args = record.args  # uvicorn's access line: (client, method, path, HTTP version, status)
+    return (record.name == "uvicorn.access" and isinstance(args, tuple) and len(args) == 5
+            and str(args[2]).startswith("/api/csrf-token") and args[4] == 422)
 
 
 async def _serve_prefect(server: uvicorn.Server, sock: socket.socket) -> None:
