@@ -186,15 +186,42 @@ def _run(fn):
     return asyncio.run(_with_services(fn))
 
 
-def cmd_init(args) -> int:
-    from flows.admin import bootstrap
+def _admin_password(args) -> str:
+    """The password for `init`: --admin-password, else --admin-password-file (`-`: standard input), else
+    $CHUISHAO_ADMIN_PASSWORD; only the first line of a file counts. Raises Invalid when none is given."""
+    import os
 
+    if args.admin_password is not None:
+        return args.admin_password
+    if args.admin_password_file is not None:
+        try:
+            text = (sys.stdin.read() if args.admin_password_file == "-"
+                    else Path(args.admin_password_file).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as err:
+            raise Invalid(f"无法读取密码文件 {args.admin_password_file}",
+                          f"cannot read the password file {args.admin_password_file} ({err.__class__.__name__})",
+                          code="usage") from None
+        lines = text.splitlines()
+        return lines[0] if lines else ""
+    if os.environ.get("CHUISHAO_ADMIN_PASSWORD"):
+        return os.environ["CHUISHAO_ADMIN_PASSWORD"]
+    raise Invalid("缺少管理员密码：请用 --admin-password、--admin-password-file 或 CHUISHAO_ADMIN_PASSWORD 给出",
+                  "missing the admin password: give --admin-password, --admin-password-file or "
+                  "CHUISHAO_ADMIN_PASSWORD", code="usage")
+
+
+def cmd_init(args) -> int:
+    from flows.admin import ADMIN_NAME, bootstrap, check_password
+
+    password = _admin_password(args)
+    # the policy first (as bootstrap checks it): a refused password leaves no database and no progress line
+    check_password(password, "admin", [ADMIN_NAME, args.county_name])
     print("• 建表/迁移 migrating schema …", flush=True)
     _migrate()
 
     async def run(svc):
         return await bootstrap(svc.admin, county_code=args.county_code, county_name=args.county_name,
-                               admin_password=args.admin_password, now=svc.clock())
+                               admin_password=password, now=svc.clock())
 
     created = asyncio.run(_with_services(run))
     print("• 管理员 admin 已创建 created" if created else "• 管理员 admin 已存在 exists, left unchanged")
@@ -367,11 +394,21 @@ def cmd_sweep(args) -> int:
         return await sweep(svc.db, svc.cases.calendar.current, args.now or svc.clock())
 
     result = asyncio.run(_with_services(run))
-    counts = {}
-    for _, _, level in result.fired:
-        counts[level] = counts.get(level, 0) + 1
-    print(f"预警扫描 sweep: fired {len(result)} alerts {counts}")
+    print(sweep_summary([level for _, _, level in result.fired]))
     return 0
+
+
+def sweep_summary(levels: list[str]) -> str:
+    """One line, Chinese then English: `预警扫描：触发 3 条预警（黄灯预警 2 条，红灯超时 1 条） / sweep: 3 alerts
+    fired (2 warning, 1 overdue)`, the levels in escalation order."""
+    from flows.clocks import LEVEL_LABELS, LEVELS
+
+    counts = [(level, levels.count(level)) for level in LEVELS if level in levels]
+    zh = "，".join(f"{LEVEL_LABELS[level]} {n} 条" for level, n in counts)
+    en = ", ".join(f"{n} {level}" for level, n in counts)
+    noun = "alert" if len(levels) == 1 else "alerts"
+    return (f"预警扫描：触发 {len(levels)} 条预警{f'（{zh}）' if zh else ''} / "
+            f"sweep: {len(levels)} {noun} fired{f' ({en})' if en else ''}")
 
 
 def cmd_calendar_import(args) -> int:
@@ -431,8 +468,14 @@ def parser() -> argparse.ArgumentParser:
     p = _Parser(prog="chuishao", description="吹哨 — 乡镇吹哨、部门报到 case loop")
     sub = p.add_subparsers(dest="command", required=True)
 
-    s = sub.add_parser("init", help="create the schema and the admin user")
-    s.add_argument("--admin-password", required=True)
+    s = sub.add_parser("init", help="create the schema and the admin user",
+                       epilog="The admin password: --admin-password (visible to other users in `ps`), or "
+                              "--admin-password-file FILE (its first line; `-` reads standard input), or the "
+                              "environment variable CHUISHAO_ADMIN_PASSWORD.")
+    pw = s.add_mutually_exclusive_group()
+    pw.add_argument("--admin-password", help="the admin's password (see below for ways that keep it out of `ps`)")
+    pw.add_argument("--admin-password-file", metavar="FILE", help="read the password from FILE's first line; "
+                                                                  "`-`: standard input")
     s.add_argument("--county-code", default="WS")
     s.add_argument("--county-name", default="文水县")
     s.set_defaults(fn=cmd_init)

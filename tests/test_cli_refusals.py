@@ -153,3 +153,77 @@ def test_now_within_clock_skew_and_in_the_past_are_accepted(run_cli):
     assert run_cli("sweep", "--now", _later(0.5 / 60))[0] == 0  # 30 s ahead: another machine's clock
     code, out, err = run_cli("sweep", "--now", _later(-24 * 7))
     assert code == 0 and err == "" and "fired" in out
+
+
+@pytest.mark.parametrize("password", ["x", "password"])
+def test_init_checks_the_password_before_touching_the_database(tmp_path, monkeypatch, capsys, password):
+    """A refused password: no progress line, no database file created, let alone migrated."""
+    from tests.conftest import test_settings
+
+    db = tmp_path / "fresh.db"
+    run = cli_runner(test_settings(f"sqlite:///{db}", tmp_path), tmp_path, monkeypatch, capsys)
+    try:
+        code, out, err = run("init", "--admin-password", password)
+    finally:
+        get_settings.cache_clear()
+    assert code == 2 and out == "" and err.count("\n") == 1 and "密码" in err
+    assert not db.exists()
+
+
+@pytest.mark.parametrize("how", ["stdin", "file", "environment"])
+def test_init_takes_the_password_from_stdin_a_file_or_the_environment(tmp_path, monkeypatch, capsys, how):
+    """Kept out of `ps`: `--admin-password-file -` (standard input), `--admin-password-file FILE`, or
+    CHUISHAO_ADMIN_PASSWORD; the admin then has that password."""
+    import io
+
+    from argon2 import PasswordHasher
+
+    from tests.conftest import test_settings
+    from tests.test_demo import snapshot
+
+    secret = "Lantern-42-quietly"
+    settings = test_settings(f"sqlite:///{tmp_path / 'fresh.db'}", tmp_path)
+    run = cli_runner(settings, tmp_path, monkeypatch, capsys)
+    argv = ["init"]
+    if how == "stdin":
+        monkeypatch.setattr("sys.stdin", io.StringIO(secret + "\n"))
+        argv += ["--admin-password-file", "-"]
+    elif how == "file":
+        (tmp_path / "pw.txt").write_text(secret + "\n", encoding="utf-8")
+        argv += ["--admin-password-file", str(tmp_path / "pw.txt")]
+    else:
+        monkeypatch.setenv("CHUISHAO_ADMIN_PASSWORD", secret)
+    try:
+        code, out, err = run(*argv)
+    finally:
+        get_settings.cache_clear()
+    assert code == 0 and err == "", err
+    [admin] = snapshot(settings)["users"]
+    assert PasswordHasher().verify(admin.password_hash, secret)
+
+
+def test_init_without_any_password_is_one_line(tmp_path, monkeypatch, capsys):
+    from tests.conftest import test_settings
+
+    db = tmp_path / "fresh.db"
+    monkeypatch.delenv("CHUISHAO_ADMIN_PASSWORD", raising=False)
+    run = cli_runner(test_settings(f"sqlite:///{db}", tmp_path), tmp_path, monkeypatch, capsys)
+    try:
+        code, out, err = run("init")
+    finally:
+        get_settings.cache_clear()
+    assert code == 2 and out == "" and err.count("\n") == 1 and "CHUISHAO_ADMIN_PASSWORD" in err
+    assert not db.exists()
+
+
+def test_sweep_says_what_it_fired_in_chinese_then_english(run_cli):
+    code, out, err = run_cli("sweep", "--now", _later(-1))
+    assert code == 0 and err == ""
+    assert out == "预警扫描：触发 0 条预警 / sweep: 0 alerts fired\n"
+
+
+def test_the_sweep_summary_spells_out_each_level():
+    assert cli.sweep_summary(["overdue", "warning", "warning"]) == (
+        "预警扫描：触发 3 条预警（黄灯预警 2 条，红灯超时 1 条） / sweep: 3 alerts fired (2 warning, 1 overdue)")
+    assert cli.sweep_summary(["escalated"]) == (
+        "预警扫描：触发 1 条预警（升级督办 1 条） / sweep: 1 alert fired (1 escalated)")

@@ -209,7 +209,7 @@ def test_a_sweep_killed_before_commit_fires_once_after_restart(county, clock, se
     assert out.returncode == 0, out.stderr
     again = subprocess.run([sys.executable, "-m", "api.cli", "sweep", "--now", now.isoformat(), "--drill"], env=env,
                            capture_output=True, text=True, timeout=60)
-    assert "fired 0 alerts" in again.stdout
+    assert "sweep: 0 alerts fired" in again.stdout
     handle = rows(settings, "SELECT count(*) FROM alerts a JOIN clocks c ON c.id = a.clock_id WHERE c.kind = 'handle'")
     assert handle == [(len(ids) * 3,)]
 
