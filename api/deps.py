@@ -31,7 +31,7 @@ class Services:
     def __post_init__(self):
         s = self.settings
         self.throttle = LoginThrottle.for_database(self.db, s.login_limit_account, s.login_limit_address,
-                                                   s.login_throttle_storage)
+                                                   s.login_limit_account_total, s.login_throttle_storage)
 
 
 oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
@@ -70,9 +70,10 @@ def client_address(request: Request) -> str | None:
 
 
 async def sign_in(svc: Services, request: Request, username: str, password: str):
-    """Check a username (exact, as stored) and password, and open a session (REST login and the web login
-    alike). Returns (user, unit, actor, token). Raises Throttled (429) after too many failures for the account or
-    from the client's address, else Unauthorized with one message for every failure."""
+    """Check a username (whatever its letter case: usernames are unique that way) and password, and open a
+    session (REST login and the web login alike). Returns (user, unit, actor, token). Raises Throttled (429)
+    after too many failures for the account from the client's address, for the account from everywhere, or
+    from the client's address (flows/login_throttle.py), else Unauthorized with one message for every failure."""
     address = client_address(request)
     await svc.throttle.check(username, address)
     user = None
@@ -81,7 +82,7 @@ async def sign_in(svc: Services, request: Request, username: str, password: str)
     if user is None:
         await svc.throttle.failed(username, address)
         raise Unauthorized("用户名或密码错误", "wrong username or password")
-    await svc.throttle.succeeded(username)
+    await svc.throttle.succeeded(username, address)
     async with svc.db.read() as s:
         unit = await svc.cases.units.get(s, user.unit_id)
     who = Actor(user.id, user.username, user.role, unit.id, unit.code, svc.cases.units.township_of(unit))

@@ -169,6 +169,13 @@ def _zxcvbn_reason(password: str, username: str, names: Iterable[str]) -> str | 
             "date": "date"}.get(m["pattern"], "guessable")
 
 
+def named(username: str):
+    """Where the user is `username` whatever its letter case: usernames are unique case-insensitively (the
+    lower(username) unique index), so `FC_G2` and `fc_g2` are one account everywhere (sign-in, the admin's
+    user pages, officers named on feedback)."""
+    return func.lower(User.username) == username.lower()
+
+
 async def _unit_names(s) -> list[str]:
     """Every unit's name: a guesser near the county tries its places first (password_problem's `names`)."""
     return list((await s.execute(select(Unit.name))).scalars())
@@ -338,8 +345,7 @@ class AdminService:
             if unit.kind not in ROLE_UNIT_KINDS[body.role]:
                 raise Invalid(f"角色 {body.role} 不能属于 {unit.kind} 类单位",
                               f"role '{body.role}' cannot belong to a {unit.kind} unit")
-            existing = (await s.execute(select(User.username).where(
-                func.lower(User.username) == body.username.lower()))).scalar_one_or_none()
+            existing = (await s.execute(select(User.username).where(named(body.username)))).scalar_one_or_none()
             if existing:
                 raise self._taken(body.username, existing)
             user = User(username=body.username, password_hash=self.passwords.hash(body.password), name=body.name,
@@ -485,7 +491,7 @@ class AdminService:
     async def get_user(self, username: str) -> dict:
         """One user (user_dict + "unit_name"); 404 when there is none."""
         async with self.db.read() as s:
-            user = (await s.execute(select(User).where(User.username == username))).scalar_one_or_none()
+            user = (await s.execute(select(User).where(named(username)))).scalar_one_or_none()
             if user is None:
                 raise NotFound(f"用户 {username} 不存在", f"user '{username}' not found")
             await self.units.get(s, user.unit_id)
@@ -496,7 +502,7 @@ class AdminService:
             User.role == "admin", User.active.is_(True), User.id != user.id))).scalar_one()
 
     async def _user(self, s, username: str) -> User:
-        user = (await s.execute(select(User).where(User.username == username))).scalar_one_or_none()
+        user = (await s.execute(select(User).where(named(username)))).scalar_one_or_none()
         if user is None:
             raise NotFound(f"用户 {username} 不存在", f"user '{username}' not found")
         return user
@@ -517,7 +523,7 @@ class AdminService:
             if unit.kind not in ROLE_UNIT_KINDS[role]:
                 raise Invalid(f"角色 {role} 不能属于 {unit.kind} 类单位",
                               f"role '{role}' cannot belong to a {unit.kind} unit", code="role_unit")
-            if by == username and role != user.role:
+            if by == user.username and role != user.role:
                 raise Invalid("不能修改自己的角色，请让另一位管理员操作", "you cannot change your own role",
                               code="self")
             demoting = user.role == "admin" and role != "admin" and user.active
@@ -541,7 +547,7 @@ class AdminService:
         the last active admin, or `by` (the admin acting) deactivating their own account."""
         async with unit_of_work(self.db) as s:
             user = await self._user(s, username)
-            if not active and by == username:
+            if not active and by == user.username:
                 raise Invalid("不能停用自己正在使用的账号", "you cannot deactivate your own account", code="self")
             if not active and user.role == "admin" and user.active and not await self._other_active_admins(s, user):
                 raise Invalid("这是最后一个管理员账号，不能停用", "the last active admin cannot be deactivated",
@@ -601,10 +607,10 @@ class AdminService:
         return {**self._item_dict(item), "overrides": sorted(overrides, key=lambda o: o["township"] or "")}
 
     async def authenticate(self, username: str, password: str) -> User | None:
-        """The active user with this exact username and password, or None. Every attempt verifies one hash of
-        the same cost, so unknown and deactivated usernames take as long as a wrong password."""
+        """The active user with this username (any letter case, `named`) and password, or None. Every attempt
+        verifies one hash of the same cost, so unknown and deactivated usernames take as long as a wrong password."""
         async with self.db.read() as s:
-            user = (await s.execute(select(User).where(User.username == username))).scalar_one_or_none()
+            user = (await s.execute(select(User).where(named(username)))).scalar_one_or_none()
         ok = self.passwords.verify(user.password_hash if user else self.passwords.dummy_hash, password)
         return user if ok and user is not None and user.active else None
 
@@ -614,7 +620,7 @@ async def bootstrap(svc: AdminService, *, county_code: str, county_name: str, ad
     """`chuishao init`: the county unit and the `admin` user, if they do not exist yet. True if created.
     The admin password meets the policy (`check_password`, 422 otherwise) unless the demo says otherwise."""
     async with svc.db.read() as s:
-        has_admin = (await s.execute(select(User.id).where(func.lower(User.username) == "admin"))).first()
+        has_admin = (await s.execute(select(User.id).where(named("admin")))).first()
         county = (await s.execute(select(Unit).where(Unit.kind == "county"))).scalar_one_or_none()
     if not has_admin and check_password_policy:  # before the county is created: a refusal leaves nothing behind
         check_password(admin_password, "admin", [ADMIN_NAME, county_name])

@@ -223,13 +223,18 @@ class CaseService:
             assists = [(await self._unit_for_whistle(s, c, case)).id for c in body.assist_units or []]
             facts.lead_unit_id, facts.assist_unit_ids = lead.id, [a for a in dict.fromkeys(assists) if a != lead.id]
         elif action == "feedback":
-            names = list(dict.fromkeys(body.officers or []))
-            users = (await s.execute(select(User).where(User.username.in_(names)))).scalars().all() if names else []
-            missing = sorted(set(names) - {u.username for u in users})
+            # usernames are unique whatever their letter case (flows/admin.named): ZRZY_OFFICER2 is zrzy_officer2
+            names = list({n.lower(): n for n in body.officers or []}.values())
+            users = (await s.execute(select(User).where(func.lower(User.username).in_([n.lower() for n in names]))
+                                     )).scalars().all() if names else []
+            missing = sorted(n for n in names if n.lower() not in {u.username.lower() for u in users})
             if missing:
                 raise Invalid(f"执法人员不存在：{', '.join(missing)}", f"unknown officers: {', '.join(missing)}")
+            order = [n.lower() for n in names]
+            users = sorted(users, key=lambda u: order.index(u.username.lower()))
             facts.officers = [lc.OfficerFact(u.username, u.unit_id, u.certificate_no, u.certificate_expires,
                                              u.name, u.active) for u in users]
+            ctx.record["officers"] = [u.username for u in users]  # the timeline names the accounts as they are
             facts.enforcement = bool(case.category) and (await self._item(s, case.category)).enforcement
         if action in ("dispatch", "arbitrate"):
             await self.units.get(s, facts.lead_unit_id)

@@ -1,10 +1,15 @@
-"""Login throttling (issue 10): failed sign-ins are counted per account and per client address with the
-`limits` library (fixed windows); once either count is used up, sign-ins from that address or for that
-account are refused with 429 and a Retry-After until the window ends, even with the right password.
+"""Login throttling (issue 10): failed sign-ins are counted with the `limits` library (fixed windows) three
+ways: per account from one client address (default 10 per 15 minutes), per account from all addresses
+together (a higher ceiling, default 100), and per address over all accounts (default 50). Once a count is used
+up, the sign-ins it covers are refused with 429 and a Retry-After until the window ends, even with the right
+password.
 
-Only failures count, so people signing in correctly never use up anyone's allowance, and one person's
-typos never block another account from another address. A successful sign-in clears its account's count
-(not its address's: an attacker could otherwise reset their address by signing in to an account of theirs).
+So guessing one account's password is slow from any one address, and a stranger's few wrong guesses elsewhere
+do not lock the owner out: only an attack from many addresses large enough to use up the account's ceiling
+does. Only failures count, so people signing in correctly never use up anyone's allowance. Account names are
+compared without letter case (usernames are unique that way). A successful sign-in clears its account's count
+from that address only (not the account's ceiling, which a stranger's guesses fill; nor the address's: an
+attacker could otherwise reset their address by signing in to an account of theirs).
 
 Storage: by default the database (`throttle_counters`), which every API process shares (PostgreSQL
 scale-out) and which needs no extra service (SQLite, one process); any `limits` async storage URI
@@ -98,38 +103,46 @@ class DatabaseStorage(Storage):
 
 
 class LoginThrottle:
-    """`per_account`, `per_address`: allowances of failed sign-ins in the `limits` notation, e.g.
-    "10 per 15 minutes". Account names are compared without letter case."""
+    """`per_account`: failed sign-ins allowed for one account from one address; `per_account_total`: for one
+    account from all addresses; `per_address`: from one address over all accounts. Each in the `limits`
+    notation, e.g. "10 per 15 minutes". Account names are compared without letter case."""
 
-    def __init__(self, storage: Storage, per_account: str, per_address: str):
+    def __init__(self, storage: Storage, per_account: str, per_address: str, per_account_total: str):
         self.limiter = FixedWindowRateLimiter(storage)
         self.per_account: RateLimitItem = parse(per_account)
+        self.per_account_total: RateLimitItem = parse(per_account_total)
         self.per_address: RateLimitItem = parse(per_address)
 
     @classmethod
-    def for_database(cls, db: Database, per_account: str, per_address: str, storage_uri: str | None = None):
+    def for_database(cls, db: Database, per_account: str, per_address: str, per_account_total: str,
+                     storage_uri: str | None = None):
         storage = storage_from_string(storage_uri) if storage_uri else DatabaseStorage(db)
-        return cls(storage, per_account, per_address)
+        return cls(storage, per_account, per_address, per_account_total)
 
-    def _keys(self, username: str, address: str | None) -> list[tuple[RateLimitItem, str, str]]:
-        return [(self.per_account, "login-account", quote(username[:64].lower(), safe="")),
-                (self.per_address, "login-address", quote((address or "unknown")[:64], safe=""))]
+    def _keys(self, username: str, address: str | None) -> list[tuple[RateLimitItem, str, tuple[str, ...]]]:
+        """(allowance, kind, identifiers) for each count: the account from this address first."""
+        account = quote(username[:64].lower(), safe="")
+        where = quote((address or "unknown")[:64], safe="")
+        return [(self.per_account, "login-account-address", (account, where)),
+                (self.per_account_total, "login-account", (account,)),
+                (self.per_address, "login-address", (where,))]
 
     async def check(self, username: str, address: str | None) -> None:
-        """Raise Throttled when either allowance is used up."""
+        """Raise Throttled when any allowance covering this sign-in is used up."""
         waits = []
         for item, kind, who in self._keys(username, address):
-            if not await self.limiter.test(item, kind, who):
-                reset, _ = await self.limiter.get_window_stats(item, kind, who)
+            if not await self.limiter.test(item, kind, *who):
+                reset, _ = await self.limiter.get_window_stats(item, kind, *who)
                 waits.append(max(1, math.ceil(reset - time.time())))
         if waits:
             raise Throttled(max(waits))
 
     async def failed(self, username: str, address: str | None) -> None:
         for item, kind, who in self._keys(username, address):
-            await self.limiter.hit(item, kind, who)
+            await self.limiter.hit(item, kind, *who)
 
-    async def succeeded(self, username: str) -> None:
-        item, kind, who = self._keys(username, None)[0]
-        if await self.limiter.storage.get(item.key_for(kind, who)):  # most sign-ins follow no failure: no write
-            await self.limiter.clear(item, kind, who)
+    async def succeeded(self, username: str, address: str | None) -> None:
+        """Clear the account's failures from this address (see the module's docstring for why only those)."""
+        item, kind, who = self._keys(username, address)[0]
+        if await self.limiter.storage.get(item.key_for(kind, *who)):  # most sign-ins follow no failure: no write
+            await self.limiter.clear(item, kind, *who)

@@ -384,8 +384,9 @@ async def create_user(request: Request, who: WebAdmin):
     body = _check_user_fields(f, units, with_identity=True)
     if body["username"] and "username" not in f.errors:
         try:  # said beside the field together with any other problem, not only once the rest is right
-            await svc.admin.get_user(body["username"])
-            f.errors["username"] = f"用户名 {body['username']} 已被使用，请换一个"
+            existing = (await svc.admin.get_user(body["username"]))["username"]  # whatever its letter case
+            other = f"：已有用户 {existing}（用户名不区分大小写）" if existing != body["username"] else ""
+            f.errors["username"] = f"用户名 {body['username']} 已被使用{other}，请换一个"
         except NotFound:
             pass
     if not f.errors:
