@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from flows.errors import DomainError
-from flows.text import refusal
+from flows.text import describe, refusal
 
 log = logging.getLogger("chuishao")
 
@@ -19,6 +19,9 @@ HTTP_MESSAGES = {
     405: ("不支持的请求方法", "method not allowed"),
     413: ("请求内容过大", "request body too large"),
 }
+# Starlette's own 400s say what went wrong only in English; these are the ones a client can cause
+HTTP_400_ZH = {"Invalid multipart data.": "上传的表单数据格式不正确",
+               "Missing boundary in multipart.": "上传的表单缺少分隔符"}
 
 
 def error_response(status: int, code: str, message: str, extra: dict | None = None, headers=None) -> JSONResponse:
@@ -48,16 +51,14 @@ def install(app: FastAPI, pages=None) -> None:
             return page
         if (own := refusal(exc.errors())) is not None:  # a rule with its own message (flows/text.py, dates)
             return error_response(422, own.code, own.message, own.extra)
-        parts = []
-        for e in exc.errors()[:5]:
-            where = ".".join(str(p) for p in e.get("loc", ()))
-            parts.append(f"{where}: {e.get('msg')}")
-        detail = "; ".join(parts)
-        return error_response(422, "validation_error", f"请求内容有误：{detail} / invalid request: {detail}")
+        zh, en = describe(exc.errors())
+        return error_response(422, "validation_error", f"请求内容有误：{zh} / invalid request: {en}")
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException):
         zh, en = HTTP_MESSAGES.get(exc.status_code, ("请求有误", "bad request"))
+        if exc.status_code == 400 and isinstance(exc.detail, str):
+            zh = HTTP_400_ZH.get(exc.detail, zh)
         if (page := html(request, exc.status_code, zh)) is not None:
             return page
         if isinstance(exc.detail, str) and exc.detail and exc.status_code not in HTTP_MESSAGES:

@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from flows.clock import LOCAL_TZ
 from flows.errors import Invalid
+from flows.text import label_of
 
 # The dates the product stores and accepts (calendar days, imported schedules, certificate expiry, Open311
 # times, query bounds): anything outside is a typo or a probe (`PUT /calendar/days/0` is 1970-01-01), never a
@@ -38,7 +39,7 @@ def in_range(value: date, field: str, label: str | None = None) -> date:
         day = day.date()
     if FIRST_DAY <= day <= LAST_DAY:
         return value
-    raise Invalid(f"{label or field}须在 {FIRST_DAY} 至 {LAST_DAY} 之间（收到 {day}）",
+    raise Invalid(f"{label or label_of(field)}须在 {FIRST_DAY} 至 {LAST_DAY} 之间（收到 {day}）",
                   f"{field} must be between {FIRST_DAY} and {LAST_DAY} (got {day})",
                   code="date_out_of_range", extra={"field": field})
 
@@ -52,7 +53,7 @@ def parse_day(text: str, field: str = "day", label: str | None = "日期") -> da
         day = date.fromisoformat(text)
     except ValueError:
         shown = str(text)[:20]
-        raise Invalid(f"{label or field}须写作 YYYY-MM-DD 的有效日期，如 2026-10-01（收到 {shown}）",
+        raise Invalid(f"{label or label_of(field)}须写作 YYYY-MM-DD 的有效日期，如 2026-10-01（收到 {shown}）",
                       f"{field} must be a valid date written YYYY-MM-DD, e.g. 2026-10-01 (got {shown})",
                       code="bad_date", extra={"field": field}) from None
     return in_range(day, field, label)

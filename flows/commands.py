@@ -4,14 +4,35 @@ text rule (flows/text.py), dates lie in the stored range (flows/calendar.in_rang
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from flows.calendar import in_range
 from flows.errors import Invalid
-from flows.text import LONG, as_pydantic, check_field, label_of, refusal
+from flows.text import LONG, as_pydantic, check_field, describe, label_of, refusal, says_something
 
 Code = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000), LONG]
+
+
+def _substantive(text: str, info: ValidationInfo) -> str:
+    if not says_something(text):
+        field = info.field_name or "reason"
+        raise as_pydantic(Invalid(f"{label_of(field)}须写明具体内容，不能只有标点或空白",
+                                  f"the {field} must say something, not only punctuation or spaces",
+                                  code="reason_required", extra={"field": field}))
+    return text
+
+
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000), LONG,
+                   AfterValidator(_substantive)]
 Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000), LONG]
 
 OUTCOMES = ("resolved", "partially_resolved", "not_resolvable", "transferred")
@@ -156,14 +177,6 @@ class CaseCreate(Body):
     source: Literal["grid", "hotline", "open311", "township", "county", "inspection", "public"] | None = None
 
 
-def validation_message(err: ValidationError) -> str:
-    parts = []
-    for e in err.errors()[:5]:
-        where = ".".join(str(p) for p in e["loc"]) or "body"
-        parts.append(f"{where}: {e['msg']}")
-    return "; ".join(parts)
-
-
 def parse_body(model, raw):
     """`raw` validated as `model`, or Invalid (422): a rule's own message (flows/text.py, date range) when one
     refused it, else pydantic's messages."""
@@ -172,5 +185,5 @@ def parse_body(model, raw):
     except ValidationError as err:
         if (own := refusal(err)) is not None:
             raise own from None
-        msg = validation_message(err)
-        raise Invalid(f"请求内容有误：{msg}", f"invalid request body: {msg}", code="validation_error") from None
+        zh, en = describe(err.errors())
+        raise Invalid(f"请求内容有误：{zh}", f"invalid request body: {en}", code="validation_error") from None

@@ -23,6 +23,7 @@ from flows.clock import LOCAL_TZ
 from flows.commands import Body
 from flows.errors import Invalid, NotAllowed
 from flows.sentences import display_name, join
+from flows.text import says_something
 from models.cases import Case, Extension, Feedback, Remark, Verification, Whistle
 
 # ---- states -------------------------------------------------------------------------------
@@ -403,10 +404,10 @@ def _verify(ctx: Context) -> str:
         raise Invalid("核查不通过时不能更正办理结果，部门返工后将重新反馈",
                       "an outcome can only be corrected when the verification passes; after rework the "
                       "department reports a new one", code="correction_needs_pass", extra={"field": "outcome"})
-    if not b.passed and not b.note:  # the department must be told what to redo (返工)
+    if not b.passed and not says_something(b.note):  # the department must be told what to redo (返工)
         raise Invalid("核查不通过须写明原因", "a failed verification needs a note saying why",
                       code="reason_required", extra={"field": "note"})
-    if corrected and not b.note:
+    if corrected and not says_something(b.note):
         raise Invalid("更正办理结果须在核查意见中写明理由", "a corrected outcome needs a note saying why",
                       code="reason_required", extra={"field": "note"})
     ctx.agg.added.append(Verification(

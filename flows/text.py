@@ -53,7 +53,9 @@ SECRET = re.compile(r"(^|_)(password|secret|token)$")
 LABELS = {"title": "标题", "description": "描述", "address": "地址", "address_string": "地址", "name": "名称",
           "category": "大类", "phone": "电话", "email": "电子邮箱", "certificate_no": "执法证号",
           "first_name": "名", "last_name": "姓", "filename": "文件名", "kind": "类型", "day": "日期",
-          "device_id": "设备标识", "account_id": "账号标识"}
+          "device_id": "设备标识", "account_id": "账号标识", "certificate_expires": "执法证有效期",
+          "username": "用户名", "password": "密码", "role": "角色", "unit": "单位", "parent": "上级单位",
+          "code": "编码", "lat": "纬度", "long": "经度", "working_days": "延期工作日数"}
 _VISIBLE = ("L", "M", "N", "P", "S")  # categories of characters a joiner may stand between
 
 
@@ -62,6 +64,12 @@ def label_of(field: str) -> str:
     if field in FIELD_LABELS:
         return FIELD_LABELS[field][0]
     return LABELS.get(field, field)
+
+
+def says_something(text: str | None) -> bool:
+    """Whether a reason or note holds at least one letter, digit or CJK character (not only punctuation or
+    spaces): "。" or "..." tells a department nothing about what to redo."""
+    return bool(text) and re.search(r"\w", text) is not None
 
 
 def _codepoint(ch: str) -> str:
@@ -168,3 +176,55 @@ def refusal(err: ValidationError | list[dict]) -> Invalid | None:
             return Invalid(ctx["zh"], ctx["en"], code=ctx.get("code") or "invalid",
                            extra={"field": ctx.get("field")} if ctx.get("field") else None)
     return None
+
+
+# ---- pydantic's own refusals, worded in Chinese --------------------------------------------------------------
+_WHERE = {"body", "query", "path", "header", "cookie"}
+_ZH = {  # pydantic error type -> Chinese template ({label} and the error's ctx)
+    "missing": "缺少{label}",
+    "string_too_long": "{label}最多 {max_length} 个字",
+    "too_short": "{label}至少 {min_length} 项",
+    "too_long": "{label}最多 {max_length} 项",
+    "greater_than_equal": "{label}不能小于 {ge}",
+    "less_than_equal": "{label}不能大于 {le}",
+    "greater_than": "{label}须大于 {gt}",
+    "less_than": "{label}须小于 {lt}",
+    "int_type": "{label}须为整数", "int_parsing": "{label}须为整数", "int_from_float": "{label}须为整数",
+    "float_type": "{label}须为数字", "float_parsing": "{label}须为数字",
+    "bool_type": "{label}须为 true 或 false", "bool_parsing": "{label}须为 true 或 false",
+    "string_type": "{label}须为文本",
+    "literal_error": "{label}须为以下之一：{expected}", "enum": "{label}须为以下之一：{expected}",
+    "extra_forbidden": "不认识的字段 {field}",
+    "string_pattern_mismatch": "{label}格式不正确",
+    "list_type": "{label}须为列表",
+    "json_invalid": "请求内容不是有效的 JSON",
+}
+
+
+def _zh_error(e: dict) -> str:
+    loc = [p for p in e.get("loc", ()) if p not in _WHERE]
+    field = next((str(p) for p in reversed(loc) if isinstance(p, str)), "")
+    label = label_of(field) if field else "请求内容"
+    ctx = e.get("ctx") or {}
+    kind = e.get("type", "")
+    if kind == "string_too_short":
+        return f"{label}不能为空" if ctx.get("min_length") == 1 else f"{label}至少 {ctx.get('min_length')} 个字"
+    if kind.startswith(("date", "datetime", "time")):
+        return f"{label}须为有效的日期或时间"
+    if kind in ("model_type", "dict_type", "model_attributes_type"):
+        return f"{label}须为 JSON 对象"
+    template = _ZH.get(kind)
+    if template is None:
+        return f"{label}不符合要求"
+    try:
+        return template.format(label=label, field=field, **ctx)
+    except (KeyError, IndexError, ValueError):
+        return f"{label}不符合要求"
+
+
+def describe(errors: list[dict], limit: int = 5) -> tuple[str, str]:
+    """pydantic's (or FastAPI's) validation errors as one (zh, en) pair: each error in Chinese by its type and
+    the field's Chinese name (`label_of`), and in pydantic's own English with the field's path."""
+    zh = "；".join(dict.fromkeys(_zh_error(e) for e in errors[:limit]))
+    en = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ())) or 'body'}: {e.get('msg')}" for e in errors[:limit])
+    return zh, en

@@ -195,7 +195,8 @@ class Egress:
             why = self.refusal(ip)
             if why:
                 if literal is None:
-                    why = (f"“{host}”解析到 {why[0]}", f"'{host}' resolves to {why[1]}")
+                    why = (f"主机名“{host}”指向的地址不可用：{why[0]}",
+                           f"the host name '{host}' resolves to an address that may not be called: {why[1]}")
                 raise Refused(*why)
         return found
 

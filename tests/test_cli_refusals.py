@@ -145,7 +145,7 @@ def test_a_future_now_is_refused_and_writes_nothing(run_cli, bootstrapped, argv)
 def test_a_drill_runs_at_a_future_now_and_warns(run_cli):
     code, out, err = run_cli("sweep", "--now", _later(30), "--drill")
     assert code == 0, err
-    assert "fired 0 alerts" in out
+    assert "sweep: 0 alerts fired" in out
     assert err.startswith("警告 warning: 演练") and err.count("\n") == 1 and "copy of the database" in err
 
 
