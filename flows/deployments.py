@@ -15,6 +15,7 @@ from prefect.schedules import Cron, Interval
 
 from flows import jobs
 from flows.clock import LOCAL_TZ
+from flows.periods import NothingToReport
 
 TZ = "Asia/Shanghai"
 WORK_POOL = "chuishao"
@@ -52,8 +53,12 @@ async def weekly_checkpoint(week: str | None = None, now: str | None = None) -> 
 
     at = logical_now(now)
     week = week or previous_week(at)
-    await jobs.run_checkpoint(week, at)
-    get_run_logger().info("checkpoint %s generated at %s", week, at.isoformat())
+    try:
+        data = await jobs.run_checkpoint(week, at)
+    except NothingToReport as why:  # a county set up after the week ended: nothing to report, not a failure
+        get_run_logger().info("checkpoint %s skipped: %s", week, why.en)
+        return week
+    get_run_logger().info("checkpoint %s at %s: %s", week, at.isoformat(), (data or {}).get("notice", "generated"))
     return week
 
 
@@ -63,8 +68,12 @@ async def monthly_bulletin(month: str | None = None, now: str | None = None) -> 
 
     at = logical_now(now)
     month = month or previous_month(f"{at.astimezone(LOCAL_TZ):%Y-%m}")
-    await jobs.run_bulletin(month, at)
-    get_run_logger().info("bulletin %s generated at %s", month, at.isoformat())
+    try:
+        data = await jobs.run_bulletin(month, at)
+    except NothingToReport as why:
+        get_run_logger().info("bulletin %s skipped: %s", month, why.en)
+        return month
+    get_run_logger().info("bulletin %s at %s: %s", month, at.isoformat(), (data or {}).get("notice", "generated"))
     return month
 
 

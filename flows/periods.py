@@ -105,14 +105,20 @@ async def records_begin(s) -> datetime | None:
     return min((t for t in (case_first, unit_first) if t is not None), default=None)
 
 
+class NothingToReport(Invalid):
+    """A period before the county had anything to report: refused by hand (422), skipped by the schedule."""
+
+    code = "nothing_to_report"
+
+
 def refuse_before_records(name: str, end: datetime, began: datetime | None) -> None:
-    """Raises Invalid (422) when the period `name` ending at `end` (exclusive) ended by `began`
+    """Raises NothingToReport (Invalid, 422) when the period `name` ending at `end` (exclusive) ended by `began`
     (records_begin): the county had nothing then, and a report of it (announced to everyone when published)
     would be an empty one of a time before the county used chuishao — most often a typo in the year."""
     if began is None:
-        raise Invalid(f"{name} 无可报告的内容：本县尚未建立（请先运行 chuishao init）",
+        raise NothingToReport(f"{name} 无可报告的内容：本县尚未建立（请先运行 chuishao init）",
                       f"there is nothing to report for {name}: the county has not been set up (run chuishao init)")
     if end <= began:
         since = local(began)[:10]
-        raise Invalid(f"{name} 在本县最早的记录（{since}）之前就已结束，没有可报告的内容",
+        raise NothingToReport(f"{name} 在本县最早的记录（{since}）之前就已结束，没有可报告的内容",
                       f"{name} ended before the county's first record ({since}); there is nothing to report")

@@ -31,9 +31,11 @@ def free_port() -> int:
 
 
 def seed_overdue_case(settings: Settings) -> int:
-    """An urgent case reported three days ago and never accepted: all three alert levels are due."""
+    """A county set up and an urgent case reported 40 days ago, never accepted: all three alert levels are due,
+    and last month and last week lie after the county's first record, so the scheduled reports have a period
+    to cover (an earlier one is skipped: nothing to report)."""
     upgrade(settings.url)
-    clock = FixedClock(datetime.now(UTC) - timedelta(days=3))
+    clock = FixedClock(datetime.now(UTC) - timedelta(days=40))
 
     async def run():
         svc = build_services(settings, clock)

@@ -6,7 +6,6 @@ from pathlib import Path
 
 from playwright.sync_api import expect
 
-from flows.checkpoint import previous_week
 from flows.clock import LOCAL_TZ
 from tests.ui.conftest import _in_thread, console_errors, desktop, phone, serious_violations, shot
 
@@ -116,13 +115,15 @@ def test_leaving_and_coming_back_by_htmx_keeps_one_set_of_charts(live_sqlite, br
 
 
 def _generate_reports(live) -> tuple[str, str]:
-    """This month's bulletin and last week's checkpoint, by the plain job functions against the live server's
-    database and data directory."""
+    """This month's bulletin and this week's checkpoint (previews: the county was set up just now, so earlier
+    periods have nothing to report), by the plain job functions against the live server's database and data
+    directory."""
     from flows.jobs import run_bulletin, run_checkpoint
 
     now = datetime.now(UTC)
     here = now.astimezone(LOCAL_TZ)
-    month, week = f"{here.year:04d}-{here.month:02d}", previous_week(now)
+    iso = here.isocalendar()
+    month, week = f"{here.year:04d}-{here.month:02d}", f"{iso.year:04d}-W{iso.week:02d}"
     _in_thread(lambda: asyncio.run(run_bulletin(month, now, live.settings)))
     _in_thread(lambda: asyncio.run(run_checkpoint(week, now, live.settings)))
     return month, week
