@@ -4,6 +4,8 @@ each rate with its numerator and denominator. The figures rest only on what is f
 or editing the calendar afterwards, gives the same figures. The shape is flows/reports/SCHEMA.md."""
 
 from datetime import datetime
+from decimal import Decimal
+from fractions import Fraction
 
 from sqlalchemy import and_, case, func, or_, select
 
@@ -11,6 +13,7 @@ from flows import lifecycle as lc
 from flows.clock import LOCAL_TZ, local
 from flows.errors import Invalid
 from flows.periods import in_progress, month_window, previous_month, records_begin, refuse_before_records
+from flows.rounding import difference, exact_rate, half_up, half_up_text
 from flows.settings import write_setting
 from models.cases import Case, Remark, Verification, Whistle
 from models.catalog import CatalogItem
@@ -79,19 +82,25 @@ async def set_scorecard(db: Database, weights: dict[str, int], list_min_whistles
 
 
 def ratio(num: int, den: int) -> dict:
-    return {"num": int(num), "den": int(den), "rate": round(num / den, 4) if den else None}
+    """{"num", "den", "rate"}: the rate rounded half up to 4 decimals from the exact fraction; None when den
+    is 0."""
+    exact = exact_rate(num, den)
+    return {"num": int(num), "den": int(den), "rate": None if exact is None else half_up(exact, 4)}
 
 
-def pct(r: float | None) -> str:
-    return "—" if r is None else f"{r * 100:.1f}%"
+def pct(r: float | Fraction | None) -> str:
+    """0.0625 → "6.3%" (half up, flows/rounding.py); None → "—"."""
+    if r is None:
+        return "—"
+    return f"{half_up_text(100 * (Fraction(Decimal(repr(r))) if isinstance(r, float) else r), 1)}%"
 
 
 def _change(value, previous):
     """Month-on-month change: relative for counts, in percentage points for rates."""
     if isinstance(value, dict):
         a, b = value["rate"], previous["rate"]
-        return None if a is None or b is None else round(a - b, 4)
-    return None if not previous else round((value - previous) / previous, 4)
+        return None if a is None or b is None else half_up(difference(a, b), 4)
+    return None if not previous else half_up(exact_rate(value - previous, previous), 4)
 
 
 class BulletinBuilder:
@@ -162,7 +171,7 @@ class BulletinBuilder:
                 in_window(Case.created_at)).group_by(Case.source))
             total = sum(by_source_rows.values())
             by_source = [{"source": k, "label": SOURCE_LABELS.get(k, k), "count": v,
-                          "share": round(v / total, 4) if total else None}
+                          "share": ratio(v, total)["rate"]}
                          for k, v in sorted(by_source_rows.items(), key=lambda kv: (-kv[1], kv[0]))]
 
             cat_now = await self._grouped(s, select(Case.category, func.count()).where(
@@ -225,7 +234,7 @@ class BulletinBuilder:
                 select(Verification.unit_id, func.count(),
                        func.sum(case((Verification.passed.is_(False), 1), else_=0)),
                        func.sum(case((Verification.satisfaction.in_(("satisfied", "basic")), 1), else_=0)),
-                       func.count(Verification.satisfaction), func.avg(Verification.rating),
+                       func.count(Verification.satisfaction), func.sum(Verification.rating),
                        func.count(Verification.rating))
                 .where(in_window(Verification.at)).group_by(Verification.unit_id))).all()}
             closed_by_lead = await self._grouped(s, select(Case.lead_unit_id, func.count()).where(
@@ -271,7 +280,7 @@ class BulletinBuilder:
                 "check_in": ratio(ci[1] or 0, ci[0]), "on_time": ratio(ot[1] or 0, ot[0]),
                 "closure": ratio(cl[1] or 0, cl[0]), "returns": ratio(returns.get(u.id, 0), n_whistles),
                 "rework": ratio(v[1] or 0, v[0]), "satisfaction": ratio(v[2] or 0, v[3]),
-                "rating": {"avg": round(float(v[4]), 2) if v[4] is not None else None, "count": int(v[5] or 0)},
+                "rating": {"avg": half_up(exact_rate(v[4], v[5]), 2) if v[5] else None, "count": int(v[5] or 0)},
             }
             # a unit no one whistled this month is not ranked, however its older cases fared (SPEC §6)
             row["score"] = composite(row, weights) if n_whistles else None
@@ -339,35 +348,39 @@ def unranked_definition(names: list[str]) -> dict:
     return {"term": "不参与排名", "definition": NO_WHISTLES + listed}
 
 
-def _metric_value(row: dict, key: str) -> float | None:
+def _metric_value(row: dict, key: str) -> Fraction | None:
+    """A metric on a 0–1 scale, higher is better, exactly: a rate from its numerator and denominator (1 − rate
+    for 退回率 and 返工率), the rating as shown (2 decimals) ÷ 5. None when it has no denominator."""
     if key == "rating":
         avg = row["rating"]["avg"]
-        return None if avg is None else avg / 5
-    rate = row[key]["rate"]
+        return None if avg is None else Fraction(Decimal(repr(avg))) / 5
+    rate = exact_rate(row[key]["num"], row[key]["den"])
     if rate is None:
         return None
     return 1 - rate if key in LOWER_IS_BETTER else rate
 
 
 def composite(row: dict, weights: dict) -> float | None:
-    """Weighted mean of the metrics that have a denominator, as a score out of 100."""
+    """Weighted mean of the metrics that have a denominator, as a score out of 100, computed exactly and
+    rounded half up to 1 decimal."""
     parts = [(weights[k], v) for k in weights if (v := _metric_value(row, k)) is not None and weights[k] > 0]
     total = sum(w for w, _ in parts)
     if not total:
         return None
-    return round(100 * sum(w * v for w, v in parts) / total, 1)
+    return half_up(100 * sum(w * v for w, v in parts) / total, 1)
 
 
 def county_averages(rows: list[dict]) -> dict:
+    """Each metric over all units on the 0–1 scale of _metric_value, exactly: {key: Fraction | None}."""
     out = {}
     for key in DEFAULT_WEIGHTS:
         if key == "rating":
-            num = sum(r["rating"]["avg"] * r["rating"]["count"] for r in rows if r["rating"]["avg"] is not None)
+            num = sum(Fraction(Decimal(repr(r["rating"]["avg"]))) * r["rating"]["count"]
+                      for r in rows if r["rating"]["avg"] is not None)
             den = sum(r["rating"]["count"] for r in rows)
             out[key] = num / den / 5 if den else None
         else:
-            num, den = sum(r[key]["num"] for r in rows), sum(r[key]["den"] for r in rows)
-            rate = num / den if den else None
+            rate = exact_rate(sum(r[key]["num"] for r in rows), sum(r[key]["den"] for r in rows))
             out[key] = None if rate is None else (1 - rate if key in LOWER_IS_BETTER else rate)
     return out
 
@@ -384,10 +397,10 @@ def _gaps(row: dict, averages: dict) -> list[tuple[float, str]]:
 def _describe(row: dict, key: str, averages: dict) -> str:
     if key == "rating":
         avg = averages["rating"]
-        return f"{METRIC_LABELS[key]} {row['rating']['avg']:.1f} 分（全县 {avg * 5:.1f} 分）"
+        return f"{METRIC_LABELS[key]} {half_up_text(row['rating']['avg'], 1)} 分（全县 {half_up_text(avg * 5, 1)} 分）"
     r, avg = row[key], averages[key]
     county = 1 - avg if key in LOWER_IS_BETTER else avg
-    return f"{METRIC_LABELS[key]} {pct(r['rate'])}（{r['num']}/{r['den']}，全县 {pct(county)}）"
+    return f"{METRIC_LABELS[key]} {pct(exact_rate(r['num'], r['den']))}（{r['num']}/{r['den']}，全县 {pct(county)}）"
 
 
 def praise(row: dict, averages: dict) -> str:

@@ -81,7 +81,7 @@ def _overview(data: Mapping[str, Any]) -> list[Block]:
         parts = []
         for it in items:
             value = it.get("value")
-            figure = f"{c.pct(value.get('rate'))}（{c.num_text(value.get('num'))}/{c.num_text(value.get('den'))}）" \
+            figure = f"{c.rate_pct(value)}（{c.num_text(value.get('num'))}/{c.num_text(value.get('den'))}）" \
                 if c.is_rate(value) else c.num_text(value) + ("件" if isinstance(value, int) else "")
             change = c.change_words(it)
             parts.append(f"{c.text(it.get('label'))}{figure}" + (f"，{change}" if change else ""))
