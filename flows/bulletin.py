@@ -4,7 +4,6 @@ each rate with its numerator and denominator. The figures rest only on what is f
 or editing the calendar afterwards, gives the same figures. The shape is flows/reports/SCHEMA.md."""
 
 from datetime import datetime
-from decimal import Decimal
 from fractions import Fraction
 
 from sqlalchemy import and_, case, func, or_, select
@@ -13,7 +12,8 @@ from flows import lifecycle as lc
 from flows.clock import LOCAL_TZ, local
 from flows.errors import Invalid
 from flows.periods import in_progress, month_window, previous_month, records_begin, refuse_before_records
-from flows.rounding import difference, exact_rate, half_up, half_up_text
+from flows.reports.common import MAX_LISTED
+from flows.rounding import as_decimal, difference, exact_rate, half_up, half_up_text
 from flows.settings import write_setting
 from models.cases import Case, Remark, Verification, Whistle
 from models.catalog import CatalogItem
@@ -33,6 +33,8 @@ METRIC_LABELS = {"check_in": "及时报到率", "on_time": "按期办结率", "c
 LOWER_IS_BETTER = {"returns", "rework"}
 LEVEL_LABELS = {"overdue": "红灯超时", "escalated": "升级督办"}
 NO_WHISTLES = "本月无吹哨，不参与排名"
+OVERDUE_LABEL = "超期（红灯）案件"
+ESCALATED_LABEL = "升级督办案件"
 PREVIEW_MARK = "（预览，统计月尚未结束）"
 
 DEFINITIONS = [
@@ -43,18 +45,45 @@ DEFINITIONS = [
     ("按期办结率", "在办理时限内完成办理（提交结果反馈）的次数 ÷ 统计月内完成办理的次数。挂起（缓办）期间"
                   "不计时；经批准的延期以延期后的时限为准；返工后的重新办理单独计一次。"),
     ("办结率", "截至月末已核查结案的案件数 ÷ 办理时限在统计月内到期的案件数（同一案件只计一次）。"),
-    ("退回率", "统计月内该单位退回的哨令数 ÷ 统计月内该单位的接哨数。"),
+    ("吹哨派遣", "统计月内派出的主办哨令数（协办哨令不计；退回后重新派遣的另计一次）。"),
+    ("核查结案", "统计月内核查通过、结案的案件数。"),
+    ("退回", "统计月内被主办单位退回的哨令数。"),
+    ("退回率", "统计月内该单位退回的主办哨令数 ÷ 该单位在统计月内可以退回的主办哨令数（统计月内派给该单位的"
+              "主办哨令，加上此前派出、在统计月内退回的主办哨令）。只有主办单位能退回，协办哨令不计入分母。"),
     ("返工率", "统计月内核查不通过的次数 ÷ 统计月内对该单位办理结果的全部核查次数。"),
-    ("满意率", "（满意 + 基本满意）÷ 统计月内有回访答复的核查次数，答复由核查人员当场记录。"),
+    ("满意率", "统计月内核查结案的案件中，回访答复为满意或基本满意的案件数 ÷ 有回访答复的结案案件数。"
+              "每件案件只计一个答复，即结案那次（核查通过时）当场记录的群众答复；返工前核查不通过时记录的答复"
+              "不计，返工的案件不因此多计。部门满意率按结案时的主办单位统计。"),
     ("一哨一考核评分", "乡镇在核查时对主办单位的评分（1–5 分）的平均值。"),
-    ("综合得分", "以上各项按权重加权：比率类取百分数（退回率、返工率取 1 − 比率），评分折算为百分制；"
-               "某项分母为 0 时不计入，其余权重按比例放大。得分相同按单位代码排序。"),
+    ("综合得分", "以上各项按权重加权：比率类按分子 ÷ 分母的精确值取百分数（退回率、返工率取 1 − 比率），评分"
+               "按所示平均分折算为百分制；某项分母为 0 时不计入，其余权重按比例放大。得分相同按单位代码排序。"),
     ("红榜、黑榜", "在当月接哨数不少于门槛（默认 5 个，管理员可调）的单位中，综合得分最高的 3 个和最低的 3 个；"
                "原因列出该单位与全县水平相比最突出的两项。"),
-    ("超期", "时限到期仍未完成（红灯）；到期后满一个工作日（加急案件 24 小时）仍未完成则升级督办。"),
+    (OVERDUE_LABEL, "统计月内有任一环节（乡镇受理、派遣、核查，部门报到、办理）时限到期仍未完成而亮红灯、或升级"
+                    "督办的案件数，同一案件无论几个环节超期只计一次。按乡镇统计的“超期”是各乡镇的这类案件，"
+                    "各乡镇合计等于全县数；按部门统计的“超期”是该部门自己的报到或办理环节超期的案件，一件案件"
+                    "可计入几个部门。“超期案件”清单列出的正是这些案件。"),
+    (ESCALATED_LABEL, "统计月内有环节升级督办（时限到期后满一个工作日、加急案件满 24 小时仍未完成）的案件数，"
+                      "同一案件只计一次；这些案件都计入超期（红灯）案件。"),
+    ("案件清单", f"超期案件、督办案件清单在通报正文中最多列出 {MAX_LISTED} 件，超出时注明“共 N 件，列出前 "
+             f"{MAX_LISTED} 件”；XLSX 附表“超期督办”列出全部案件。"),
+    ("数值修约", "按四舍五入修约：比率由分子、分母精确计算，存储保留 4 位小数，以百分数显示时保留 1 位小数；"
+             "综合得分保留 1 位小数，评分平均值保留 2 位小数（例如 4.125 记为 4.13）。"),
     ("环比", "与上一自然月同一口径的数值相比的变化率。"),
     ("统计时间", "统计月为北京时间当月 1 日 0 时至次月 1 日 0 时。"),
 ]
+
+
+def red_light(a: datetime, b: datetime):
+    """The alerts of the 超期 figure: a red light (overdue) or an escalation (escalated) fired in [a, b) on any
+    step of a case. Counted as distinct cases (Alert.case_id), so a case with several late steps counts once."""
+    return and_(Alert.level.in_(("overdue", "escalated")), Alert.fired_at >= a, Alert.fired_at < b)
+
+
+def closing_verification(a: datetime, b: datetime):
+    """The verifications that closed a case in [a, b): a case closes at its one passed verification
+    (flows/lifecycle.py), so each case closed in the month has exactly one — its answer is the case's."""
+    return and_(Verification.passed.is_(True), Verification.at >= a, Verification.at < b)
 
 
 async def scorecard_settings(db: Database) -> dict:
@@ -92,7 +121,7 @@ def pct(r: float | Fraction | None) -> str:
     """0.0625 → "6.3%" (half up, flows/rounding.py); None → "—"."""
     if r is None:
         return "—"
-    return f"{half_up_text(100 * (Fraction(Decimal(repr(r))) if isinstance(r, float) else r), 1)}%"
+    return f"{half_up_text(as_decimal(r) * 100, 1)}%"
 
 
 def _change(value, previous):
@@ -121,7 +150,7 @@ class BulletinBuilder:
         verified = (await s.execute(select(
             func.count(Verification.satisfaction),
             func.sum(case((Verification.satisfaction.in_(("satisfied", "basic")), 1), else_=0)),
-        ).where(in_window(Verification.at)))).one()
+        ).where(closing_verification(a, b)))).one()
         return {
             "received": await self._count(s, select(func.count()).select_from(Case)
                                           .where(in_window(Case.created_at))),
@@ -129,9 +158,9 @@ class BulletinBuilder:
                 Whistle.role == "lead", in_window(Whistle.dispatched_at))),
             "closed": await self._count(s, select(func.count()).select_from(Case).where(in_window(Case.closed_at))),
             "on_time_rate": ratio(handled_on_time or 0, handled_n or 0),
-            "overdue": await self._count(s, select(func.count()).select_from(Alert).where(
-                Alert.level == "overdue", in_window(Alert.fired_at))),
-            "escalated": await self._count(s, select(func.count()).select_from(Alert).where(
+            "overdue": await self._count(s, select(func.count(func.distinct(Alert.case_id))).where(
+                red_light(a, b))),
+            "escalated": await self._count(s, select(func.count(func.distinct(Alert.case_id))).where(
                 Alert.level == "escalated", in_window(Alert.fired_at))),
             "returns": await self._count(s, select(func.count()).select_from(Whistle).where(
                 in_window(Whistle.returned_at))),
@@ -162,7 +191,7 @@ class BulletinBuilder:
 
             now_o, prev_o = await self._overview(s, a, b), await self._overview(s, pa, pb)
             labels = [("received", "新增事件"), ("dispatched", "吹哨派遣"), ("closed", "核查结案"),
-                      ("on_time_rate", "按期办结率"), ("overdue", "超期（红灯）"), ("escalated", "升级督办"),
+                      ("on_time_rate", "按期办结率"), ("overdue", OVERDUE_LABEL), ("escalated", ESCALATED_LABEL),
                       ("returns", "退回"), ("satisfaction_rate", "满意率")]
             overview = [{"key": k, "label": label, "value": now_o[k], "previous": prev_o[k],
                          "change": _change(now_o[k], prev_o[k])} for k, label in labels]
@@ -196,8 +225,8 @@ class BulletinBuilder:
             t_open = await self._grouped(s, select(Case.township_id, func.count()).where(open_at_end)
                                          .group_by(Case.township_id))
             t_overdue = await self._grouped(s, select(Case.township_id, func.count(func.distinct(Alert.case_id)))
-                                            .join(Case, Case.id == Alert.case_id).where(
-                Alert.level == "overdue", in_window(Alert.fired_at)).group_by(Case.township_id))
+                                            .join(Case, Case.id == Alert.case_id).where(red_light(a, b))
+                                            .group_by(Case.township_id))
             t_handled = {k: (n, o) for k, n, o in (await s.execute(
                 select(Case.township_id, func.count(), func.sum(case((StepClock.on_time.is_(True), 1), else_=0)))
                 .join(Case, Case.id == StepClock.case_id).where(
@@ -212,8 +241,14 @@ class BulletinBuilder:
             # departments (and township teams): the scorecard's figures, one grouped query each
             whistles = await self._grouped(s, select(Whistle.unit_id, func.count()).where(
                 in_window(Whistle.dispatched_at)).group_by(Whistle.unit_id))
-            returns = await self._grouped(s, select(Whistle.unit_id, func.count()).where(
-                in_window(Whistle.returned_at)).group_by(Whistle.unit_id))
+            # 退回率: only the lead unit can return a whistle, so the denominator is the lead whistles that
+            # could have been returned in the month (dispatched in it, or dispatched earlier and returned in it)
+            lead = Whistle.role == "lead"
+            returns = {k: (n, r) for k, n, r in (await s.execute(
+                select(Whistle.unit_id, func.count(),
+                       func.sum(case((in_window(Whistle.returned_at), 1), else_=0)))
+                .where(lead, or_(in_window(Whistle.dispatched_at), in_window(Whistle.returned_at)))
+                .group_by(Whistle.unit_id))).all()}
             check_in = {k: (n, o) for k, n, o in (await s.execute(
                 select(StepClock.unit_id, func.count(), func.sum(case((StepClock.on_time.is_(True), 1), else_=0)))
                 .where(StepClock.kind == "check_in", in_window(StepClock.deadline),
@@ -230,13 +265,17 @@ class BulletinBuilder:
             closure = {k: (n, c) for k, n, c in (await s.execute(
                 select(due.c.unit_id, func.count(), func.sum(case((Case.closed_at < b, 1), else_=0)))
                 .join(Case, Case.id == due.c.case_id).group_by(due.c.unit_id))).all()}
-            verif = {k: (n, f, sa, sd, r, rc) for k, n, f, sa, sd, r, rc in (await s.execute(
+            verif = {k: (n, f, r, rc) for k, n, f, r, rc in (await s.execute(
                 select(Verification.unit_id, func.count(),
                        func.sum(case((Verification.passed.is_(False), 1), else_=0)),
-                       func.sum(case((Verification.satisfaction.in_(("satisfied", "basic")), 1), else_=0)),
-                       func.count(Verification.satisfaction), func.sum(Verification.rating),
-                       func.count(Verification.rating))
+                       func.sum(Verification.rating), func.count(Verification.rating))
                 .where(in_window(Verification.at)).group_by(Verification.unit_id))).all()}
+            # 满意率: one answer per case closed in the month, the one recorded at the verification that closed it
+            satisfied = {k: (sa, sd) for k, sa, sd in (await s.execute(
+                select(Verification.unit_id,
+                       func.sum(case((Verification.satisfaction.in_(("satisfied", "basic")), 1), else_=0)),
+                       func.count(Verification.satisfaction))
+                .where(closing_verification(a, b)).group_by(Verification.unit_id))).all()}
             closed_by_lead = await self._grouped(s, select(Case.lead_unit_id, func.count()).where(
                 in_window(Case.closed_at)).group_by(Case.lead_unit_id))
             open_by_lead = await self._grouped(s, select(Case.lead_unit_id, func.count()).where(
@@ -244,19 +283,21 @@ class BulletinBuilder:
             overdue_by_unit = await self._grouped(s, select(StepClock.unit_id,
                                                             func.count(func.distinct(Alert.case_id)))
                                                   .join(StepClock, StepClock.id == Alert.clock_id).where(
-                Alert.level == "overdue", in_window(Alert.fired_at)).group_by(StepClock.unit_id))
+                red_light(a, b)).group_by(StepClock.unit_id))
 
+            # every case of the 超期 figure, once, with its most severe alert first (escalated, then overdue);
+            # the whole list is kept: the HTML and PDF print the first MAX_LISTED and say so, the XLSX has all
             overdue_rows = (await s.execute(
                 select(Case.id, Case.created_at, Case.title, Case.township_id, StepClock.unit_id, Alert.level,
                        StepClock.deadline)
                 .join(StepClock, StepClock.id == Alert.clock_id).join(Case, Case.id == Alert.case_id)
-                .where(Alert.level.in_(("overdue", "escalated")), in_window(Alert.fired_at))
-                .order_by(Alert.level.desc(), StepClock.deadline, Case.id).limit(200))).all()
+                .where(red_light(a, b))
+                .order_by(case((Alert.level == "escalated", 0), else_=1), StepClock.deadline, Case.id))).all()
             supervised_rows = (await s.execute(
                 select(Case.id, Case.created_at, Case.title, Remark.note, Remark.at)
                 .join(Case, Case.id == Remark.case_id)
                 .where(Remark.kind == "supervise", in_window(Remark.at))
-                .order_by(Remark.at, Remark.id).limit(50))).all()
+                .order_by(Remark.at, Remark.id))).all()
             good_rows = (await s.execute(
                 select(Case.id, Case.created_at, Case.title, Case.lead_unit_id, Case.closed_at)
                 .join(Verification, and_(Verification.case_id == Case.id, Verification.passed.is_(True)))
@@ -274,13 +315,14 @@ class BulletinBuilder:
         for u in receivers:
             n_whistles = whistles.get(u.id, 0)
             ci, ot, cl = check_in.get(u.id, (0, 0)), on_time.get(u.id, (0, 0)), closure.get(u.id, (0, 0))
-            v = verif.get(u.id, (0, 0, 0, 0, None, 0))
+            v, sat = verif.get(u.id, (0, 0, None, 0)), satisfied.get(u.id, (0, 0))
+            ret = returns.get(u.id, (0, 0))
             row = {
                 "code": u.code, "name": u.name, "kind": u.kind, "whistles": n_whistles,
                 "check_in": ratio(ci[1] or 0, ci[0]), "on_time": ratio(ot[1] or 0, ot[0]),
-                "closure": ratio(cl[1] or 0, cl[0]), "returns": ratio(returns.get(u.id, 0), n_whistles),
-                "rework": ratio(v[1] or 0, v[0]), "satisfaction": ratio(v[2] or 0, v[3]),
-                "rating": {"avg": half_up(exact_rate(v[4], v[5]), 2) if v[5] else None, "count": int(v[5] or 0)},
+                "closure": ratio(cl[1] or 0, cl[0]), "returns": ratio(ret[1] or 0, ret[0]),
+                "rework": ratio(v[1] or 0, v[0]), "satisfaction": ratio(sat[0] or 0, sat[1]),
+                "rating": {"avg": half_up(exact_rate(v[2], v[3]), 2) if v[3] else None, "count": int(v[3] or 0)},
             }
             # a unit no one whistled this month is not ranked, however its older cases fared (SPEC §6)
             row["score"] = composite(row, weights) if n_whistles else None
@@ -330,7 +372,7 @@ class BulletinBuilder:
                           "reason": praise(r, averages)} for r in listed[:3]],
             "black_list": [{"code": r["code"], "name": r["name"], "score": r["score"], "rank": r["rank"],
                             "reason": blame(r, averages)} for r in list(reversed(listed))[:3] if r not in listed[:3]],
-            "overdue_cases": overdue_cases[:50],
+            "overdue_cases": overdue_cases,
             "supervised_cases": [{"id": cid, "code": code_of(cid, created), "title": title, "note": note,
                                   "at": local(at)} for cid, created, title, note, at in supervised_rows],
             "typical_cases": typical,
@@ -353,7 +395,7 @@ def _metric_value(row: dict, key: str) -> Fraction | None:
     for 退回率 and 返工率), the rating as shown (2 decimals) ÷ 5. None when it has no denominator."""
     if key == "rating":
         avg = row["rating"]["avg"]
-        return None if avg is None else Fraction(Decimal(repr(avg))) / 5
+        return None if avg is None else Fraction(as_decimal(avg)) / 5
     rate = exact_rate(row[key]["num"], row[key]["den"])
     if rate is None:
         return None
@@ -375,7 +417,7 @@ def county_averages(rows: list[dict]) -> dict:
     out = {}
     for key in DEFAULT_WEIGHTS:
         if key == "rating":
-            num = sum(Fraction(Decimal(repr(r["rating"]["avg"]))) * r["rating"]["count"]
+            num = sum(Fraction(as_decimal(r["rating"]["avg"])) * r["rating"]["count"]
                       for r in rows if r["rating"]["avg"] is not None)
             den = sum(r["rating"]["count"] for r in rows)
             out[key] = num / den / 5 if den else None

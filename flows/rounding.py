@@ -10,24 +10,26 @@ from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
 
-def _decimal(value) -> Decimal:
+def as_decimal(value) -> Decimal:
+    """A figure as the decimal a reader sees: a float (numpy's too) as its shortest form, so 4.125 stays
+    4.125 and 0.1 stays 0.1; a Fraction to 28 significant digits."""
     if isinstance(value, Decimal):
         return value
     if isinstance(value, Fraction):
         return Decimal(value.numerator) / Decimal(value.denominator)
     if isinstance(value, float):
-        return Decimal(repr(value))  # the shortest decimal that is this float: 4.125, 2.675 as written
+        return Decimal(repr(float(value)))  # the shortest decimal that is this float: 4.125, 2.675
     return Decimal(value)
 
 
 def half_up(value, places: int) -> float:
     """`value` (int, float, Decimal or Fraction) rounded half up to `places` decimals, as a float."""
-    return float(_decimal(value).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP))
+    return float(as_decimal(value).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP))
 
 
 def half_up_text(value, places: int) -> str:
     """The same, as text with exactly `places` decimals: half_up_text(4.125, 2) == "4.13"."""
-    return f"{_decimal(value).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP):f}"
+    return f"{as_decimal(value).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP):f}"
 
 
 def exact_rate(num: int, den: int) -> Fraction | None:
@@ -37,4 +39,4 @@ def exact_rate(num: int, den: int) -> Fraction | None:
 
 def difference(a: float, b: float) -> Decimal:
     """a − b of two stored figures, exactly as written (0.3 − 0.1 is 0.2, not 0.19999999999999998)."""
-    return _decimal(a) - _decimal(b)
+    return as_decimal(a) - as_decimal(b)

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
-from flows.rounding import difference, exact_rate, half_up_text
+from flows.rounding import as_decimal, difference, exact_rate, half_up_text
 
 DASH = "—"
+MAX_LISTED = 50  # cases a printed case list shows (HTML, PDF); the XLSX has them all
 NO_DATA = "本月无数据"
 
 # The scorecard's figures, in the order of the table (key, column label).
@@ -69,7 +69,7 @@ def pct(rate: Any, digits: int = 1) -> str:
     """0.9333 → "93.3%", 0.0625 → "6.3%" (half up, flows/rounding.py); null → "—"."""
     if rate is None or isinstance(rate, bool) or not isinstance(rate, int | float) or rate != rate:
         return DASH
-    return f"{half_up_text(Decimal(repr(rate)) * 100, digits)}%"
+    return f"{half_up_text(as_decimal(rate) * 100, digits)}%"
 
 
 def fraction_text(r: Any) -> str:
