@@ -40,8 +40,9 @@ PREVIEW_MARK = "（预览，统计月尚未结束）"
 DEFINITIONS = [
     ("新增事件", "统计月内上报（含网格、热线、平台接入等各渠道）的事件数。"),
     ("接哨数", "统计月内派给该单位的哨令数（主办、协办均计；重新派遣另计）。"),
-    ("及时报到率", "按时报到的哨令数 ÷ 报到时限在统计月内到期的哨令数。未报到即已超期的计入分母；被退回、"
-                  "随案件终结撤销的不计。"),
+    ("及时报到率", "按时报到的哨令数 ÷ 报到时限在统计月内到期的哨令数。到期的哨令包括按时报到、逾期报到和"
+                  "到期仍未报到的；到期未报到、之后才被退回、重新派遣或随案件终结撤销的，仍按未按时报到计入分母；"
+                  "在报到时限到期前就被退回、撤销的不计。"),
     ("按期办结率", "在办理时限内完成办理（提交结果反馈）的次数 ÷ 统计月内完成办理的次数。挂起（缓办）期间"
                   "不计时；经批准的延期以延期后的时限为准；返工后的重新办理单独计一次。"),
     ("办结率", "截至月末已核查结案的案件数 ÷ 办理时限在统计月内到期的案件数（同一案件只计一次）。"),
@@ -84,6 +85,15 @@ def closing_verification(a: datetime, b: datetime):
     """The verifications that closed a case in [a, b): a case closes at its one passed verification
     (flows/lifecycle.py), so each case closed in the month has exactly one — its answer is the case's."""
     return and_(Verification.passed.is_(True), Verification.at >= a, Verification.at < b)
+
+
+def fell_due():
+    """The step clocks whose deadline actually fell due: still running, finished ("done", on time or late), or
+    ended another way (the whistle returned, re-dispatched or cancelled) only after the deadline had passed — a
+    check-in missed, then returned, still counts as missed. A clock ended before its deadline without the
+    step being done never fell due; one ended by an approved extension was replaced by a new instance."""
+    return or_(StepClock.ended_by.is_(None), StepClock.ended_by == "done",
+               and_(StepClock.ended_by != "extension", StepClock.stopped_at > StepClock.deadline))
 
 
 async def scorecard_settings(db: Database) -> dict:
@@ -251,8 +261,7 @@ class BulletinBuilder:
                 .group_by(Whistle.unit_id))).all()}
             check_in = {k: (n, o) for k, n, o in (await s.execute(
                 select(StepClock.unit_id, func.count(), func.sum(case((StepClock.on_time.is_(True), 1), else_=0)))
-                .where(StepClock.kind == "check_in", in_window(StepClock.deadline),
-                       or_(StepClock.ended_by.is_(None), StepClock.ended_by == "done"))
+                .where(StepClock.kind == "check_in", in_window(StepClock.deadline), fell_due())
                 .group_by(StepClock.unit_id))).all()}
             on_time = {k: (n, o) for k, n, o in (await s.execute(
                 select(StepClock.unit_id, func.count(), func.sum(case((StepClock.on_time.is_(True), 1), else_=0)))

@@ -145,3 +145,30 @@ def test_the_appendix_defines_every_overview_figure_and_each_changed_rule(novemb
     assert "只计一次" in terms["升级督办案件"]
     assert "共 N 件，列出前 50 件" in terms["案件清单"]
     assert "四舍五入" in terms["数值修约"] and "4.125 记为 4.13" in terms["数值修约"]
+
+
+def test_a_check_in_that_fell_due_and_never_happened_counts_though_the_whistle_was_returned(
+        november, clock):  # noqa: F811
+    api = november
+
+    def dispatched(title, when="2026-12-07T09:00"):
+        clock.now = at(when)
+        case_id = api.report(title=title)["id"]
+        api.act("disp_fc", case_id, "accept", {"category": "MKT01"})
+        api.act("disp_fc", case_id, "dispatch")
+        return case_id
+
+    # three whistles to 市场监管局 on Monday 7 December, check-in due Tuesday 8 December 17:30
+    h, i, j = dispatched("H 夜市占道"), dispatched("I 流动摊贩"), dispatched("J 无证小吃")
+    clock.now = at("2026-12-07T11:00")
+    api.act("scjg_liaison", j, "return", {"reason": "属综合执法职责"})  # returned before it fell due
+    clock.now = at("2026-12-09T10:00")
+    api.act("scjg_liaison", i, "check_in")  # checked in late
+    clock.now = at("2026-12-10T10:00")
+    api.act("scjg_liaison", h, "return", {"reason": "属综合执法职责"})  # never checked in, returned after
+    clock.now = at("2027-01-04T09:00")
+    december = bulletin(api, "2026-12", clock)
+    # due in December: H (missed, then returned) and I (late); J was returned before its deadline
+    assert card(december, "SCJG")["check_in"] == r(0, 2)
+    # November is unchanged: F never checked in, due 17 November
+    assert card(bulletin(api, "2026-11", clock), "SCJG")["check_in"] == r(0, 1)
