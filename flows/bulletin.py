@@ -4,6 +4,7 @@ each rate with its numerator and denominator. The figures rest only on what is f
 or editing the calendar afterwards, gives the same figures. The shape is flows/reports/SCHEMA.md."""
 
 from datetime import datetime
+from fractions import Fraction
 
 from sqlalchemy import and_, case, func, or_, select
 
@@ -11,6 +12,8 @@ from flows import lifecycle as lc
 from flows.clock import LOCAL_TZ, local
 from flows.errors import Invalid
 from flows.periods import in_progress, month_window, previous_month, records_begin, refuse_before_records
+from flows.reports.common import MAX_LISTED
+from flows.rounding import as_decimal, difference, exact_rate, half_up, half_up_text
 from flows.settings import write_setting
 from models.cases import Case, Remark, Verification, Whistle
 from models.catalog import CatalogItem
@@ -30,28 +33,67 @@ METRIC_LABELS = {"check_in": "及时报到率", "on_time": "按期办结率", "c
 LOWER_IS_BETTER = {"returns", "rework"}
 LEVEL_LABELS = {"overdue": "红灯超时", "escalated": "升级督办"}
 NO_WHISTLES = "本月无吹哨，不参与排名"
+OVERDUE_LABEL = "超期（红灯）案件"
+ESCALATED_LABEL = "升级督办案件"
 PREVIEW_MARK = "（预览，统计月尚未结束）"
 
 DEFINITIONS = [
     ("新增事件", "统计月内上报（含网格、热线、平台接入等各渠道）的事件数。"),
     ("接哨数", "统计月内派给该单位的哨令数（主办、协办均计；重新派遣另计）。"),
-    ("及时报到率", "按时报到的哨令数 ÷ 报到时限在统计月内到期的哨令数。未报到即已超期的计入分母；被退回、"
-                  "随案件终结撤销的不计。"),
+    ("及时报到率", "按时报到的哨令数 ÷ 报到时限在统计月内到期的哨令数。到期的哨令包括按时报到、逾期报到和"
+                  "到期仍未报到的；到期未报到、之后才被退回、重新派遣或随案件终结撤销的，仍按未按时报到计入分母；"
+                  "在报到时限到期前就被退回、撤销的不计。"),
     ("按期办结率", "在办理时限内完成办理（提交结果反馈）的次数 ÷ 统计月内完成办理的次数。挂起（缓办）期间"
                   "不计时；经批准的延期以延期后的时限为准；返工后的重新办理单独计一次。"),
     ("办结率", "截至月末已核查结案的案件数 ÷ 办理时限在统计月内到期的案件数（同一案件只计一次）。"),
-    ("退回率", "统计月内该单位退回的哨令数 ÷ 统计月内该单位的接哨数。"),
+    ("吹哨派遣", "统计月内派出的主办哨令数（协办哨令不计；退回后重新派遣的另计一次）。"),
+    ("核查结案", "统计月内核查通过、结案的案件数。"),
+    ("退回", "统计月内被主办单位退回的哨令数。"),
+    ("退回率", "统计月内该单位退回的主办哨令数 ÷ 该单位在统计月内可以退回的主办哨令数（统计月内派给该单位的"
+              "主办哨令，加上此前派出、在统计月内退回的主办哨令）。只有主办单位能退回，协办哨令不计入分母。"),
     ("返工率", "统计月内核查不通过的次数 ÷ 统计月内对该单位办理结果的全部核查次数。"),
-    ("满意率", "（满意 + 基本满意）÷ 统计月内有回访答复的核查次数，答复由核查人员当场记录。"),
+    ("满意率", "统计月内核查结案的案件中，回访答复为满意或基本满意的案件数 ÷ 有回访答复的结案案件数。"
+              "每件案件只计一个答复，即结案那次（核查通过时）当场记录的群众答复；返工前核查不通过时记录的答复"
+              "不计，返工的案件不因此多计。部门满意率按结案时的主办单位统计。"),
     ("一哨一考核评分", "乡镇在核查时对主办单位的评分（1–5 分）的平均值。"),
-    ("综合得分", "以上各项按权重加权：比率类取百分数（退回率、返工率取 1 − 比率），评分折算为百分制；"
-               "某项分母为 0 时不计入，其余权重按比例放大。得分相同按单位代码排序。"),
+    ("综合得分", "以上各项按权重加权：比率类按分子 ÷ 分母的精确值取百分数（退回率、返工率取 1 − 比率），评分"
+               "按所示平均分折算为百分制；某项分母为 0 时不计入，其余权重按比例放大。得分相同按单位代码排序。"),
     ("红榜、黑榜", "在当月接哨数不少于门槛（默认 5 个，管理员可调）的单位中，综合得分最高的 3 个和最低的 3 个；"
                "原因列出该单位与全县水平相比最突出的两项。"),
-    ("超期", "时限到期仍未完成（红灯）；到期后满一个工作日（加急案件 24 小时）仍未完成则升级督办。"),
+    (OVERDUE_LABEL, "统计月内有任一环节（乡镇受理、派遣、核查，部门报到、办理）时限到期仍未完成而亮红灯、或升级"
+                    "督办的案件数，同一案件无论几个环节超期只计一次。按乡镇统计的“超期”是各乡镇的这类案件，"
+                    "各乡镇合计等于全县数；按部门统计的“超期”是该部门自己的报到或办理环节超期的案件，一件案件"
+                    "可计入几个部门。“超期案件”清单列出的正是这些案件。"),
+    (ESCALATED_LABEL, "统计月内有环节升级督办（时限到期后满一个工作日、加急案件满 24 小时仍未完成）的案件数，"
+                      "同一案件只计一次；这些案件都计入超期（红灯）案件。"),
+    ("案件清单", f"超期案件、督办案件清单在通报正文中最多列出 {MAX_LISTED} 件，超出时注明“共 N 件，列出前 "
+             f"{MAX_LISTED} 件”；XLSX 附表“超期督办”列出全部案件。"),
+    ("数值修约", "按四舍五入修约：比率由分子、分母精确计算，存储保留 4 位小数，以百分数显示时保留 1 位小数；"
+             "综合得分保留 1 位小数，评分平均值保留 2 位小数（例如 4.125 记为 4.13）。"),
     ("环比", "与上一自然月同一口径的数值相比的变化率。"),
     ("统计时间", "统计月为北京时间当月 1 日 0 时至次月 1 日 0 时。"),
 ]
+
+
+def red_light(a: datetime, b: datetime):
+    """The alerts of the 超期 figure: a red light (overdue) or an escalation (escalated) fired in [a, b) on any
+    step of a case. Counted as distinct cases (Alert.case_id), so a case with several late steps counts once."""
+    return and_(Alert.level.in_(("overdue", "escalated")), Alert.fired_at >= a, Alert.fired_at < b)
+
+
+def closing_verification(a: datetime, b: datetime):
+    """The verifications that closed a case in [a, b): a case closes at its one passed verification
+    (flows/lifecycle.py), so each case closed in the month has exactly one — its answer is the case's."""
+    return and_(Verification.passed.is_(True), Verification.at >= a, Verification.at < b)
+
+
+def fell_due():
+    """The step clocks whose deadline actually fell due: still running, finished ("done", on time or late), or
+    ended another way (the whistle returned, re-dispatched or cancelled) only after the deadline had passed — a
+    check-in missed, then returned, still counts as missed. A clock ended before its deadline without the
+    step being done never fell due; one ended by an approved extension was replaced by a new instance."""
+    return or_(StepClock.ended_by.is_(None), StepClock.ended_by == "done",
+               and_(StepClock.ended_by != "extension", StepClock.stopped_at > StepClock.deadline))
 
 
 async def scorecard_settings(db: Database) -> dict:
@@ -79,19 +121,25 @@ async def set_scorecard(db: Database, weights: dict[str, int], list_min_whistles
 
 
 def ratio(num: int, den: int) -> dict:
-    return {"num": int(num), "den": int(den), "rate": round(num / den, 4) if den else None}
+    """{"num", "den", "rate"}: the rate rounded half up to 4 decimals from the exact fraction; None when den
+    is 0."""
+    exact = exact_rate(num, den)
+    return {"num": int(num), "den": int(den), "rate": None if exact is None else half_up(exact, 4)}
 
 
-def pct(r: float | None) -> str:
-    return "—" if r is None else f"{r * 100:.1f}%"
+def pct(r: float | Fraction | None) -> str:
+    """0.0625 → "6.3%" (half up, flows/rounding.py); None → "—"."""
+    if r is None:
+        return "—"
+    return f"{half_up_text(as_decimal(r) * 100, 1)}%"
 
 
 def _change(value, previous):
     """Month-on-month change: relative for counts, in percentage points for rates."""
     if isinstance(value, dict):
         a, b = value["rate"], previous["rate"]
-        return None if a is None or b is None else round(a - b, 4)
-    return None if not previous else round((value - previous) / previous, 4)
+        return None if a is None or b is None else half_up(difference(a, b), 4)
+    return None if not previous else half_up(exact_rate(value - previous, previous), 4)
 
 
 class BulletinBuilder:
@@ -112,7 +160,7 @@ class BulletinBuilder:
         verified = (await s.execute(select(
             func.count(Verification.satisfaction),
             func.sum(case((Verification.satisfaction.in_(("satisfied", "basic")), 1), else_=0)),
-        ).where(in_window(Verification.at)))).one()
+        ).where(closing_verification(a, b)))).one()
         return {
             "received": await self._count(s, select(func.count()).select_from(Case)
                                           .where(in_window(Case.created_at))),
@@ -120,9 +168,9 @@ class BulletinBuilder:
                 Whistle.role == "lead", in_window(Whistle.dispatched_at))),
             "closed": await self._count(s, select(func.count()).select_from(Case).where(in_window(Case.closed_at))),
             "on_time_rate": ratio(handled_on_time or 0, handled_n or 0),
-            "overdue": await self._count(s, select(func.count()).select_from(Alert).where(
-                Alert.level == "overdue", in_window(Alert.fired_at))),
-            "escalated": await self._count(s, select(func.count()).select_from(Alert).where(
+            "overdue": await self._count(s, select(func.count(func.distinct(Alert.case_id))).where(
+                red_light(a, b))),
+            "escalated": await self._count(s, select(func.count(func.distinct(Alert.case_id))).where(
                 Alert.level == "escalated", in_window(Alert.fired_at))),
             "returns": await self._count(s, select(func.count()).select_from(Whistle).where(
                 in_window(Whistle.returned_at))),
@@ -153,7 +201,7 @@ class BulletinBuilder:
 
             now_o, prev_o = await self._overview(s, a, b), await self._overview(s, pa, pb)
             labels = [("received", "新增事件"), ("dispatched", "吹哨派遣"), ("closed", "核查结案"),
-                      ("on_time_rate", "按期办结率"), ("overdue", "超期（红灯）"), ("escalated", "升级督办"),
+                      ("on_time_rate", "按期办结率"), ("overdue", OVERDUE_LABEL), ("escalated", ESCALATED_LABEL),
                       ("returns", "退回"), ("satisfaction_rate", "满意率")]
             overview = [{"key": k, "label": label, "value": now_o[k], "previous": prev_o[k],
                          "change": _change(now_o[k], prev_o[k])} for k, label in labels]
@@ -162,7 +210,7 @@ class BulletinBuilder:
                 in_window(Case.created_at)).group_by(Case.source))
             total = sum(by_source_rows.values())
             by_source = [{"source": k, "label": SOURCE_LABELS.get(k, k), "count": v,
-                          "share": round(v / total, 4) if total else None}
+                          "share": ratio(v, total)["rate"]}
                          for k, v in sorted(by_source_rows.items(), key=lambda kv: (-kv[1], kv[0]))]
 
             cat_now = await self._grouped(s, select(Case.category, func.count()).where(
@@ -187,8 +235,8 @@ class BulletinBuilder:
             t_open = await self._grouped(s, select(Case.township_id, func.count()).where(open_at_end)
                                          .group_by(Case.township_id))
             t_overdue = await self._grouped(s, select(Case.township_id, func.count(func.distinct(Alert.case_id)))
-                                            .join(Case, Case.id == Alert.case_id).where(
-                Alert.level == "overdue", in_window(Alert.fired_at)).group_by(Case.township_id))
+                                            .join(Case, Case.id == Alert.case_id).where(red_light(a, b))
+                                            .group_by(Case.township_id))
             t_handled = {k: (n, o) for k, n, o in (await s.execute(
                 select(Case.township_id, func.count(), func.sum(case((StepClock.on_time.is_(True), 1), else_=0)))
                 .join(Case, Case.id == StepClock.case_id).where(
@@ -203,12 +251,17 @@ class BulletinBuilder:
             # departments (and township teams): the scorecard's figures, one grouped query each
             whistles = await self._grouped(s, select(Whistle.unit_id, func.count()).where(
                 in_window(Whistle.dispatched_at)).group_by(Whistle.unit_id))
-            returns = await self._grouped(s, select(Whistle.unit_id, func.count()).where(
-                in_window(Whistle.returned_at)).group_by(Whistle.unit_id))
+            # 退回率: only the lead unit can return a whistle, so the denominator is the lead whistles that
+            # could have been returned in the month (dispatched in it, or dispatched earlier and returned in it)
+            lead = Whistle.role == "lead"
+            returns = {k: (n, r) for k, n, r in (await s.execute(
+                select(Whistle.unit_id, func.count(),
+                       func.sum(case((in_window(Whistle.returned_at), 1), else_=0)))
+                .where(lead, or_(in_window(Whistle.dispatched_at), in_window(Whistle.returned_at)))
+                .group_by(Whistle.unit_id))).all()}
             check_in = {k: (n, o) for k, n, o in (await s.execute(
                 select(StepClock.unit_id, func.count(), func.sum(case((StepClock.on_time.is_(True), 1), else_=0)))
-                .where(StepClock.kind == "check_in", in_window(StepClock.deadline),
-                       or_(StepClock.ended_by.is_(None), StepClock.ended_by == "done"))
+                .where(StepClock.kind == "check_in", in_window(StepClock.deadline), fell_due())
                 .group_by(StepClock.unit_id))).all()}
             on_time = {k: (n, o) for k, n, o in (await s.execute(
                 select(StepClock.unit_id, func.count(), func.sum(case((StepClock.on_time.is_(True), 1), else_=0)))
@@ -221,13 +274,17 @@ class BulletinBuilder:
             closure = {k: (n, c) for k, n, c in (await s.execute(
                 select(due.c.unit_id, func.count(), func.sum(case((Case.closed_at < b, 1), else_=0)))
                 .join(Case, Case.id == due.c.case_id).group_by(due.c.unit_id))).all()}
-            verif = {k: (n, f, sa, sd, r, rc) for k, n, f, sa, sd, r, rc in (await s.execute(
+            verif = {k: (n, f, r, rc) for k, n, f, r, rc in (await s.execute(
                 select(Verification.unit_id, func.count(),
                        func.sum(case((Verification.passed.is_(False), 1), else_=0)),
-                       func.sum(case((Verification.satisfaction.in_(("satisfied", "basic")), 1), else_=0)),
-                       func.count(Verification.satisfaction), func.avg(Verification.rating),
-                       func.count(Verification.rating))
+                       func.sum(Verification.rating), func.count(Verification.rating))
                 .where(in_window(Verification.at)).group_by(Verification.unit_id))).all()}
+            # 满意率: one answer per case closed in the month, the one recorded at the verification that closed it
+            satisfied = {k: (sa, sd) for k, sa, sd in (await s.execute(
+                select(Verification.unit_id,
+                       func.sum(case((Verification.satisfaction.in_(("satisfied", "basic")), 1), else_=0)),
+                       func.count(Verification.satisfaction))
+                .where(closing_verification(a, b)).group_by(Verification.unit_id))).all()}
             closed_by_lead = await self._grouped(s, select(Case.lead_unit_id, func.count()).where(
                 in_window(Case.closed_at)).group_by(Case.lead_unit_id))
             open_by_lead = await self._grouped(s, select(Case.lead_unit_id, func.count()).where(
@@ -235,19 +292,21 @@ class BulletinBuilder:
             overdue_by_unit = await self._grouped(s, select(StepClock.unit_id,
                                                             func.count(func.distinct(Alert.case_id)))
                                                   .join(StepClock, StepClock.id == Alert.clock_id).where(
-                Alert.level == "overdue", in_window(Alert.fired_at)).group_by(StepClock.unit_id))
+                red_light(a, b)).group_by(StepClock.unit_id))
 
+            # every case of the 超期 figure, once, with its most severe alert first (escalated, then overdue);
+            # the whole list is kept: the HTML and PDF print the first MAX_LISTED and say so, the XLSX has all
             overdue_rows = (await s.execute(
                 select(Case.id, Case.created_at, Case.title, Case.township_id, StepClock.unit_id, Alert.level,
                        StepClock.deadline)
                 .join(StepClock, StepClock.id == Alert.clock_id).join(Case, Case.id == Alert.case_id)
-                .where(Alert.level.in_(("overdue", "escalated")), in_window(Alert.fired_at))
-                .order_by(Alert.level.desc(), StepClock.deadline, Case.id).limit(200))).all()
+                .where(red_light(a, b))
+                .order_by(case((Alert.level == "escalated", 0), else_=1), StepClock.deadline, Case.id))).all()
             supervised_rows = (await s.execute(
                 select(Case.id, Case.created_at, Case.title, Remark.note, Remark.at)
                 .join(Case, Case.id == Remark.case_id)
                 .where(Remark.kind == "supervise", in_window(Remark.at))
-                .order_by(Remark.at, Remark.id).limit(50))).all()
+                .order_by(Remark.at, Remark.id))).all()
             good_rows = (await s.execute(
                 select(Case.id, Case.created_at, Case.title, Case.lead_unit_id, Case.closed_at)
                 .join(Verification, and_(Verification.case_id == Case.id, Verification.passed.is_(True)))
@@ -265,13 +324,14 @@ class BulletinBuilder:
         for u in receivers:
             n_whistles = whistles.get(u.id, 0)
             ci, ot, cl = check_in.get(u.id, (0, 0)), on_time.get(u.id, (0, 0)), closure.get(u.id, (0, 0))
-            v = verif.get(u.id, (0, 0, 0, 0, None, 0))
+            v, sat = verif.get(u.id, (0, 0, None, 0)), satisfied.get(u.id, (0, 0))
+            ret = returns.get(u.id, (0, 0))
             row = {
                 "code": u.code, "name": u.name, "kind": u.kind, "whistles": n_whistles,
                 "check_in": ratio(ci[1] or 0, ci[0]), "on_time": ratio(ot[1] or 0, ot[0]),
-                "closure": ratio(cl[1] or 0, cl[0]), "returns": ratio(returns.get(u.id, 0), n_whistles),
-                "rework": ratio(v[1] or 0, v[0]), "satisfaction": ratio(v[2] or 0, v[3]),
-                "rating": {"avg": round(float(v[4]), 2) if v[4] is not None else None, "count": int(v[5] or 0)},
+                "closure": ratio(cl[1] or 0, cl[0]), "returns": ratio(ret[1] or 0, ret[0]),
+                "rework": ratio(v[1] or 0, v[0]), "satisfaction": ratio(sat[0] or 0, sat[1]),
+                "rating": {"avg": half_up(exact_rate(v[2], v[3]), 2) if v[3] else None, "count": int(v[3] or 0)},
             }
             # a unit no one whistled this month is not ranked, however its older cases fared (SPEC §6)
             row["score"] = composite(row, weights) if n_whistles else None
@@ -321,7 +381,7 @@ class BulletinBuilder:
                           "reason": praise(r, averages)} for r in listed[:3]],
             "black_list": [{"code": r["code"], "name": r["name"], "score": r["score"], "rank": r["rank"],
                             "reason": blame(r, averages)} for r in list(reversed(listed))[:3] if r not in listed[:3]],
-            "overdue_cases": overdue_cases[:50],
+            "overdue_cases": overdue_cases,
             "supervised_cases": [{"id": cid, "code": code_of(cid, created), "title": title, "note": note,
                                   "at": local(at)} for cid, created, title, note, at in supervised_rows],
             "typical_cases": typical,
@@ -339,35 +399,39 @@ def unranked_definition(names: list[str]) -> dict:
     return {"term": "不参与排名", "definition": NO_WHISTLES + listed}
 
 
-def _metric_value(row: dict, key: str) -> float | None:
+def _metric_value(row: dict, key: str) -> Fraction | None:
+    """A metric on a 0–1 scale, higher is better, exactly: a rate from its numerator and denominator (1 − rate
+    for 退回率 and 返工率), the rating as shown (2 decimals) ÷ 5. None when it has no denominator."""
     if key == "rating":
         avg = row["rating"]["avg"]
-        return None if avg is None else avg / 5
-    rate = row[key]["rate"]
+        return None if avg is None else Fraction(as_decimal(avg)) / 5
+    rate = exact_rate(row[key]["num"], row[key]["den"])
     if rate is None:
         return None
     return 1 - rate if key in LOWER_IS_BETTER else rate
 
 
 def composite(row: dict, weights: dict) -> float | None:
-    """Weighted mean of the metrics that have a denominator, as a score out of 100."""
+    """Weighted mean of the metrics that have a denominator, as a score out of 100, computed exactly and
+    rounded half up to 1 decimal."""
     parts = [(weights[k], v) for k in weights if (v := _metric_value(row, k)) is not None and weights[k] > 0]
     total = sum(w for w, _ in parts)
     if not total:
         return None
-    return round(100 * sum(w * v for w, v in parts) / total, 1)
+    return half_up(100 * sum(w * v for w, v in parts) / total, 1)
 
 
 def county_averages(rows: list[dict]) -> dict:
+    """Each metric over all units on the 0–1 scale of _metric_value, exactly: {key: Fraction | None}."""
     out = {}
     for key in DEFAULT_WEIGHTS:
         if key == "rating":
-            num = sum(r["rating"]["avg"] * r["rating"]["count"] for r in rows if r["rating"]["avg"] is not None)
+            num = sum(Fraction(as_decimal(r["rating"]["avg"])) * r["rating"]["count"]
+                      for r in rows if r["rating"]["avg"] is not None)
             den = sum(r["rating"]["count"] for r in rows)
             out[key] = num / den / 5 if den else None
         else:
-            num, den = sum(r[key]["num"] for r in rows), sum(r[key]["den"] for r in rows)
-            rate = num / den if den else None
+            rate = exact_rate(sum(r[key]["num"] for r in rows), sum(r[key]["den"] for r in rows))
             out[key] = None if rate is None else (1 - rate if key in LOWER_IS_BETTER else rate)
     return out
 
@@ -384,10 +448,10 @@ def _gaps(row: dict, averages: dict) -> list[tuple[float, str]]:
 def _describe(row: dict, key: str, averages: dict) -> str:
     if key == "rating":
         avg = averages["rating"]
-        return f"{METRIC_LABELS[key]} {row['rating']['avg']:.1f} 分（全县 {avg * 5:.1f} 分）"
+        return f"{METRIC_LABELS[key]} {half_up_text(row['rating']['avg'], 1)} 分（全县 {half_up_text(avg * 5, 1)} 分）"
     r, avg = row[key], averages[key]
     county = 1 - avg if key in LOWER_IS_BETTER else avg
-    return f"{METRIC_LABELS[key]} {pct(r['rate'])}（{r['num']}/{r['den']}，全县 {pct(county)}）"
+    return f"{METRIC_LABELS[key]} {pct(exact_rate(r['num'], r['den']))}（{r['num']}/{r['den']}，全县 {pct(county)}）"
 
 
 def praise(row: dict, averages: dict) -> str:

@@ -14,6 +14,7 @@ November 2026 (no holidays; Monday the 2nd). Limits: check-in 1 working day, han
 import asyncio
 import io
 from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 from openpyxl import load_workbook
@@ -113,7 +114,10 @@ def card(data, code):
 
 
 def r(num, den):
-    return {"num": num, "den": den, "rate": round(num / den, 4) if den else None}
+    """A rate as the definition gives it: num ÷ den rounded half up (四舍五入) to 4 decimals."""
+    rate = Decimal(num) / Decimal(den) if den else None
+    return {"num": num, "den": den,
+            "rate": None if rate is None else float(rate.quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP))}
 
 
 def test_every_scorecard_figure_denominator_and_rank(november, clock):
@@ -123,7 +127,9 @@ def test_every_scorecard_figure_denominator_and_rank(november, clock):
     # handling rounds (A, B, B's rework) finished on time
     assert sthj["whistles"] == 3
     assert (sthj["check_in"], sthj["on_time"], sthj["closure"]) == (r(1, 2), r(3, 3), r(2, 2))
-    assert (sthj["returns"], sthj["rework"], sthj["satisfaction"]) == (r(1, 3), r(1, 3), r(2, 3))
+    # 退回率: C returned of the lead whistles A, B, C; 满意率: one answer per closed case, the closing one
+    # (A satisfied, B basic after its rework — B's failed verification's "unsatisfied" does not count)
+    assert (sthj["returns"], sthj["rework"], sthj["satisfaction"]) == (r(1, 3), r(1, 3), r(2, 2))
     assert sthj["rating"] == {"avg": 3.33, "count": 3}
     # 自然资源局: the extension is honoured (the superseded deadline counts for nothing); E's handling
     # deadline is in December, so it is not in November's closure denominator
@@ -134,13 +140,14 @@ def test_every_scorecard_figure_denominator_and_rank(november, clock):
     # 住建局: C as lead, D and E assisting
     assert zjj["whistles"] == 3
     assert (zjj["check_in"], zjj["on_time"], zjj["closure"]) == (r(3, 3), r(1, 1), r(1, 1))
-    assert (zjj["returns"], zjj["rework"], zjj["satisfaction"]) == (r(0, 3), r(0, 1), r(0, 0))
+    # only C's whistle could have been returned: an assisting unit cannot return (D, E)
+    assert (zjj["returns"], zjj["rework"], zjj["satisfaction"]) == (r(0, 1), r(0, 1), r(0, 0))
     assert zjj["rating"] == {"avg": None, "count": 0}
     # 市场监管局: never checked in; the overdue check-in is in the denominator
-    assert (scjg["whistles"], scjg["check_in"], scjg["on_time"]) == (1, r(0, 1), r(0, 0))
+    assert (scjg["whistles"], scjg["check_in"], scjg["on_time"], scjg["returns"]) == (1, r(0, 1), r(0, 0), r(0, 1))
     # composite scores (default weights 20/30/20/10/10/5/5, missing figures left out) and ranks
     assert [(x["code"], x["score"], x["rank"]) for x in data["scorecard"] if x["rank"]] == [
-        ("ZJJ", 100.0, 1), ("ZRZY", 99.0, 2), ("STHJ", 80.0, 3), ("SCJG", 33.3, 4)]
+        ("ZJJ", 100.0, 1), ("ZRZY", 99.0, 2), ("STHJ", 81.7, 3), ("SCJG", 33.3, 4)]
     assert card(data, "FC-ZFD")["rank"] is None and card(data, "FC-ZFD")["score"] is None
     assert [x["code"] for x in data["red_list"]] == ["ZJJ", "ZRZY", "STHJ"]
     assert [x["code"] for x in data["black_list"]] == ["SCJG"]
@@ -148,7 +155,8 @@ def test_every_scorecard_figure_denominator_and_rank(november, clock):
     overview = {o["key"]: o for o in data["overview"]}
     assert {k: overview[k]["value"] for k in ("received", "dispatched", "closed", "returns")} == {
         "received": 6, "dispatched": 7, "closed": 4, "returns": 1}
-    assert overview["on_time_rate"]["value"] == r(5, 5) and overview["satisfaction_rate"]["value"] == r(3, 4)
+    # 满意率: A satisfied, B basic (its closing answer), D satisfied; C closed with no answer
+    assert overview["on_time_rate"]["value"] == r(5, 5) and overview["satisfaction_rate"]["value"] == r(3, 3)
     assert overview["received"]["previous"] == 0 and overview["received"]["change"] is None
     assert {h["code"]: h["count"] for h in data["hotspots"]} == {"ENV01": 3, "LAND01": 2, "MKT01": 1}
     fc = next(t for t in data["by_township"] if t["code"] == "FC")

@@ -502,8 +502,8 @@ def test_a_big_county_pages_its_tables_and_caps_the_case_lists(tmp_path):
     # the printed list stops at MAX_CASE_ROWS and says so; the workbook has every case
     listed = [c["code"] for c in data["overdue_cases"]]
     assert listed[MAX_CASE_ROWS - 1] in text and listed[MAX_CASE_ROWS] not in text
-    assert "另有100件超期案件未列出" in text
-    assert "另有100件超期案件未列出" in paths["html"].read_text("utf-8")
+    assert f"共{MAX_CASE_ROWS + 100}件，列出前{MAX_CASE_ROWS}件" in text
+    assert f"共 {MAX_CASE_ROWS + 100} 件，列出前 {MAX_CASE_ROWS} 件" in paths["html"].read_text("utf-8")
     ws = openpyxl.load_workbook(paths["xlsx"], read_only=True)["超期督办"]
     assert sum(1 for row in ws.iter_rows(min_row=2, values_only=True) if row[0] == "超期") == MAX_CASE_ROWS + 100
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from flows.reports import common
 from flows.reports.fonts import mpl_font_family
+from flows.rounding import half_up_text
 
 WIDTH_IN = 7.5
 DPI = 150
@@ -108,7 +109,7 @@ def _sources(data: Mapping[str, Any]) -> bytes:
     ax = fig.add_axes((0.02, 0.04, 0.48, 0.82))
     wedges, _texts, autotexts = ax.pie(
         [s["count"] for s in items], colors=colors, startangle=90, counterclock=False,
-        autopct=lambda p: f"{p:.1f}%" if p >= 6 else "", pctdistance=0.74,
+        autopct=lambda p: f"{half_up_text(p, 1)}%" if p >= 6 else "", pctdistance=0.74,
         wedgeprops={"width": 0.5, "edgecolor": "white", "linewidth": 1},
     )
     for t in autotexts:

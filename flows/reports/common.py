@@ -10,7 +10,10 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from flows.rounding import as_decimal, difference, exact_rate, half_up_text
+
 DASH = "—"
+MAX_LISTED = 50  # cases a printed case list shows (HTML, PDF); the XLSX has them all
 NO_DATA = "本月无数据"
 
 # The scorecard's figures, in the order of the table (key, column label).
@@ -58,15 +61,15 @@ def num_text(value: Any) -> str:
     if isinstance(value, float):
         if value != value:  # NaN
             return DASH
-        return str(int(value)) if value.is_integer() else f"{value:.2f}".rstrip("0").rstrip(".")
+        return str(int(value)) if value.is_integer() else half_up_text(value, 2).rstrip("0").rstrip(".")
     return str(value)
 
 
 def pct(rate: Any, digits: int = 1) -> str:
-    """0.9333 → "93.3%"; null → "—"."""
+    """0.9333 → "93.3%", 0.0625 → "6.3%" (half up, flows/rounding.py); null → "—"."""
     if rate is None or isinstance(rate, bool) or not isinstance(rate, int | float) or rate != rate:
         return DASH
-    return f"{rate * 100:.{digits}f}%"
+    return f"{half_up_text(as_decimal(rate) * 100, digits)}%"
 
 
 def fraction_text(r: Any) -> str:
@@ -76,11 +79,22 @@ def fraction_text(r: Any) -> str:
     return f"（{num_text(r.get('num'))}/{num_text(r.get('den'))}）"
 
 
+def rate_pct(r: Any) -> str:
+    """A rate as a percentage, rounded once from its exact numerator and denominator when it has them
+    (1/16 → "6.3%"), else from the stored rate; "—" when there is none."""
+    if not isinstance(r, Mapping):
+        return DASH
+    num, den = r.get("num"), r.get("den")
+    if isinstance(num, int) and isinstance(den, int) and not isinstance(num, bool) and den > 0:
+        return f"{half_up_text(exact_rate(num, den) * 100, 1)}%"
+    return pct(r.get("rate"))
+
+
 def rate_text(r: Any) -> str:
     """A rate with its denominator: "93.3%（28/30）"; a null rate → "—（0/0）"."""
     if not isinstance(r, Mapping):
         return DASH
-    return pct(r.get("rate")) + fraction_text(r)
+    return rate_pct(r) + fraction_text(r)
 
 
 def value_text(value: Any) -> str:
@@ -94,7 +108,7 @@ def change_text(change: Any) -> str:
         return DASH
     if abs(change) < 0.0005:
         return "持平"
-    return f"{'↑' if change > 0 else '↓'}{abs(change) * 100:.1f}%"
+    return f"{'↑' if change > 0 else '↓'}{pct(abs(change))}"
 
 
 def pp_change_text(current: Any, previous: Any) -> str:
@@ -103,10 +117,10 @@ def pp_change_text(current: Any, previous: Any) -> str:
     b = previous.get("rate") if isinstance(previous, Mapping) else None
     if not isinstance(a, int | float) or not isinstance(b, int | float):
         return DASH
-    d = (a - b) * 100
+    d = difference(a, b) * 100
     if abs(d) < 0.05:
         return "持平"
-    return f"{'↑' if d > 0 else '↓'}{abs(d):.1f}个百分点"
+    return f"{'↑' if d > 0 else '↓'}{half_up_text(abs(d), 1)}个百分点"
 
 
 def overview_change_text(item: Mapping[str, Any]) -> str:
@@ -123,14 +137,16 @@ def change_words(item: Mapping[str, Any]) -> str:
         b = previous.get("rate") if isinstance(previous, Mapping) else None
         if not isinstance(a, int | float) or not isinstance(b, int | float):
             return ""
-        d = (a - b) * 100
-        return "与上月持平" if abs(d) < 0.05 else f"比上月{'提高' if d > 0 else '下降'}{abs(d):.1f}个百分点"
+        d = difference(a, b) * 100
+        if abs(d) < 0.05:
+            return "与上月持平"
+        return f"比上月{'提高' if d > 0 else '下降'}{half_up_text(abs(d), 1)}个百分点"
     change = item.get("change")
     if not isinstance(change, int | float) or isinstance(change, bool) or change != change:
         return ""
     if abs(change) < 0.0005:
         return "与上月持平"
-    return f"环比{'上升' if change > 0 else '下降'}{abs(change) * 100:.1f}%"
+    return f"环比{'上升' if change > 0 else '下降'}{pct(abs(change))}"
 
 
 def relative_change(current: Any, previous: Any) -> float | None:
@@ -204,7 +220,7 @@ def notices(data: Mapping[str, Any]) -> list[str]:
 def score_text(score: Any) -> str:
     if not isinstance(score, int | float) or isinstance(score, bool):
         return DASH
-    return f"{score:.2f}"
+    return half_up_text(score, 2)
 
 
 def rating_text(rating: Any) -> str:
@@ -212,7 +228,7 @@ def rating_text(rating: Any) -> str:
     if not isinstance(rating, Mapping):
         return DASH
     avg = rating.get("avg")
-    head = f"{avg:.2f}分" if isinstance(avg, int | float) and not isinstance(avg, bool) else DASH
+    head = f"{half_up_text(avg, 2)}分" if isinstance(avg, int | float) and not isinstance(avg, bool) else DASH
     count = rating.get("count")
     return head + (f"（{num_text(count)}次）" if count is not None else "")
 

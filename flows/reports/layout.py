@@ -81,7 +81,7 @@ def _overview(data: Mapping[str, Any]) -> list[Block]:
         parts = []
         for it in items:
             value = it.get("value")
-            figure = f"{c.pct(value.get('rate'))}（{c.num_text(value.get('num'))}/{c.num_text(value.get('den'))}）" \
+            figure = f"{c.rate_pct(value)}（{c.num_text(value.get('num'))}/{c.num_text(value.get('den'))}）" \
                 if c.is_rate(value) else c.num_text(value) + ("件" if isinstance(value, int) else "")
             change = c.change_words(it)
             parts.append(f"{c.text(it.get('label'))}{figure}" + (f"，{change}" if change else ""))
@@ -200,35 +200,36 @@ def _lists(data: Mapping[str, Any]) -> list[Block]:
 LEVEL_TONES = {"warning": "amber", "overdue": "red", "escalated": "red"}
 
 
-MAX_CASE_ROWS = 200  # a printed bulletin lists this many cases per table; the XLSX lists them all
+MAX_CASE_ROWS = c.MAX_LISTED  # a printed bulletin lists this many cases per table; the XLSX lists them all
 
 
-def _capped(data: Mapping[str, Any], key: str, what: str) -> tuple[list[dict[str, Any]], Block | None]:
+def _capped(data: Mapping[str, Any], key: str) -> tuple[list[dict[str, Any]], list[Block]]:
+    """The first MAX_CASE_ROWS cases of a list, and the note that says the list is cut (none when it is not):
+    "共 60 件，列出前 50 件，完整清单见 XLSX 附表“超期督办”。", shown above the table so no reader misses it."""
     items = c.rows(data, key)
     if len(items) <= MAX_CASE_ROWS:
-        return items, None
-    note = (f"以上列出前{MAX_CASE_ROWS}件，另有{len(items) - MAX_CASE_ROWS}件{what}未列出"
-            f"（共{len(items)}件），完整清单见 XLSX 附表“超期督办”。")
-    return items[:MAX_CASE_ROWS], Block("note", note)
+        return items, []
+    note = f"共 {len(items)} 件，列出前 {MAX_CASE_ROWS} 件，完整清单见 XLSX 附表“超期督办”。"
+    return items[:MAX_CASE_ROWS], [Block("note", note)]
 
 
 def _cases(data: Mapping[str, Any]) -> list[Block]:
     out = [Block("h2", c.SECTION_TITLES[4]), Block("h3", "（一）超期案件")]
     t = Table(["序号", "案件编号", "标题", "乡镇", "承办单位", "状态", "办理时限"],
               [0.06, 0.17, 0.29, 0.1, 0.13, 0.1, 0.15], name="overdue_cases")
-    items, more = _capped(data, "overdue_cases", "超期案件")
+    items, more = _capped(data, "overdue_cases")
     for i, r in enumerate(items, 1):
         t.rows.append([Cell(str(i), "center"), _t(r.get("code")), _t(r.get("title")), _t(r.get("township")),
                        _t(r.get("unit")), Cell(c.level_text(r), "center", tone=LEVEL_TONES.get(r.get("level"), "")),
                        Cell(c.dt_text(r.get("deadline")), "center")])
-    out += [Block("table", table=t), *([more] if more else []), Block("h3", "（二）督办案件")]
+    out += [*more, Block("table", table=t), Block("h3", "（二）督办案件")]
     t = Table(["序号", "案件编号", "标题", "督办意见", "督办时间"], [0.06, 0.17, 0.25, 0.37, 0.15],
               name="supervised_cases")
-    items, more = _capped(data, "supervised_cases", "督办案件")
+    items, more = _capped(data, "supervised_cases")
     for i, r in enumerate(items, 1):
         t.rows.append([Cell(str(i), "center"), _t(r.get("code")), _t(r.get("title")), _t(r.get("note")),
                        Cell(c.dt_text(r.get("at")), "center")])
-    out += [Block("table", table=t), *([more] if more else [])]
+    out += [*more, Block("table", table=t)]
     return out
 
 

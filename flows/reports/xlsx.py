@@ -14,6 +14,7 @@ from typing import Any
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from flows.reports import common as c
+from flows.rounding import difference, half_up
 
 PCT = "0.0%"
 CHANGE = "+0.0%;-0.0%;0.0%"
@@ -153,7 +154,7 @@ def _overview_rows(data: Mapping[str, Any]) -> list[dict[str, Any]]:
             row.update(value=a, vnum=_num(value.get("num")), vden=_num(value.get("den")), previous=b,
                        pnum=_num(previous.get("num")) if isinstance(previous, Mapping) else None,
                        pden=_num(previous.get("den")) if isinstance(previous, Mapping) else None,
-                       change=None, pp=round((a - b) * 100, 4) if a is not None and b is not None else None,
+                       change=None, pp=half_up(difference(a, b) * 100, 4) if a is not None and b is not None else None,
                        fmt=PCT)
         else:
             row.update(value=_num(value) if _num(value) is not None else value, previous=previous,
