@@ -25,7 +25,8 @@ from models.settings_table import Setting
 DEFAULT_WEIGHTS = {"check_in": 20, "on_time": 30, "closure": 20, "returns": 10, "rework": 10, "satisfaction": 5,
                    "rating": 5}
 SCORECARD_KEY = "scorecard"  # {"weights": {...}, "list_min_whistles": int}, kept by the admin
-MIN_WHISTLES_FOR_LISTS = 5  # a unit with fewer whistles in the month is ranked but kept off the red/black lists
+MIN_WHISTLES_FOR_LISTS = 5  # a unit with fewer whistles in the three months is ranked but kept off the lists
+LIST_MONTHS = 3  # the red/black-list sample: the bulletin's month and the two before it
 SOURCE_LABELS = {"grid": "网格上报", "hotline": "12345热线", "open311": "平台接入", "township": "乡镇受理",
                  "county": "县级交办", "inspection": "巡查发现", "public": "群众来访"}
 METRIC_LABELS = {"check_in": "及时报到率", "on_time": "按期办结率", "closure": "办结率", "returns": "退回率",
@@ -58,8 +59,9 @@ DEFINITIONS = [
     ("一哨一考核评分", "乡镇在核查时对主办单位的评分（1–5 分）的平均值。"),
     ("综合得分", "以上各项按权重加权：比率类按分子 ÷ 分母的精确值取百分数（退回率、返工率取 1 − 比率），评分"
                "按所示平均分折算为百分制；某项分母为 0 时不计入，其余权重按比例放大。得分相同按单位代码排序。"),
-    ("红榜、黑榜", "在当月接哨数不少于门槛（默认 5 个，管理员可调）的单位中，综合得分最高的 3 个和最低的 3 个；"
-               "原因列出该单位与全县水平相比最突出的两项。"),
+    ("红榜、黑榜", "在近三个月（统计月及其前两个月）接哨数合计不少于门槛（默认 5 个，管理员可调）、且当月有接哨的"
+               "单位中，按当月综合得分取最高的 3 个和最低的 3 个（参评单位不足 6 个时，已列入红榜的不再列入黑榜）；"
+               "考核表的“近三月接哨数”列出各单位的这一样本量。原因列出该单位与全县水平相比最突出的两项。"),
     (OVERDUE_LABEL, "统计月内有任一环节（乡镇受理、派遣、核查，部门报到、办理）时限到期仍未完成而亮红灯、或升级"
                     "督办的案件数，同一案件无论几个环节超期只计一次。按乡镇统计的“超期”是各乡镇的这类案件，"
                     "各乡镇合计等于全县数；按部门统计的“超期”是该部门自己的报到或办理环节超期的案件，一件案件"
@@ -108,7 +110,8 @@ async def scorecard_settings(db: Database) -> dict:
 
 async def set_scorecard(db: Database, weights: dict[str, int], list_min_whistles: int) -> dict:
     """Save the department scorecard's weights (keys of DEFAULT_WEIGHTS; a missing key takes its default) and
-    the red/black-list threshold (minimum whistles in the month). Returns {"weights", "list_min_whistles"}.
+    the red/black-list threshold (minimum whistles over the bulletin's month and the two before it).
+    Returns {"weights", "list_min_whistles"}.
     Raises Invalid (422) when every weight is 0 or a key is unknown; callers check the bounds (0–100 and
     0–10000)."""
     unknown = set(weights) - set(DEFAULT_WEIGHTS)
@@ -185,6 +188,11 @@ class BulletinBuilder:
         a, b = month_window(month)
         preview = in_progress(month, a, b, now)
         pa, pb = month_window(previous_month(month))
+        # the red/black-list sample window: this month and the two before (a month alone can be gamed by volume)
+        first = month
+        for _ in range(LIST_MONTHS - 1):
+            first = previous_month(first)
+        list_start = month_window(first)[0]
 
         def in_window(col):
             return and_(col >= a, col < b)
@@ -251,6 +259,8 @@ class BulletinBuilder:
             # departments (and township teams): the scorecard's figures, one grouped query each
             whistles = await self._grouped(s, select(Whistle.unit_id, func.count()).where(
                 in_window(Whistle.dispatched_at)).group_by(Whistle.unit_id))
+            sample = await self._grouped(s, select(Whistle.unit_id, func.count()).where(
+                Whistle.dispatched_at >= list_start, Whistle.dispatched_at < b).group_by(Whistle.unit_id))
             # 退回率: only the lead unit can return a whistle, so the denominator is the lead whistles that
             # could have been returned in the month (dispatched in it, or dispatched earlier and returned in it)
             lead = Whistle.role == "lead"
@@ -328,6 +338,7 @@ class BulletinBuilder:
             ret = returns.get(u.id, (0, 0))
             row = {
                 "code": u.code, "name": u.name, "kind": u.kind, "whistles": n_whistles,
+                "whistles_3m": sample.get(u.id, 0),
                 "check_in": ratio(ci[1] or 0, ci[0]), "on_time": ratio(ot[1] or 0, ot[0]),
                 "closure": ratio(cl[1] or 0, cl[0]), "returns": ratio(ret[1] or 0, ret[0]),
                 "rework": ratio(v[1] or 0, v[0]), "satisfaction": ratio(sat[0] or 0, sat[1]),
@@ -343,7 +354,10 @@ class BulletinBuilder:
             r.setdefault("rank", None)
         scorecard.sort(key=lambda r: (r["rank"] is None, r["rank"] or 0, r["code"]))
         averages = county_averages(scorecard)
-        listed = [r for r in ranked if r["whistles"] >= min_whistles]
+        # eligible for the red/black lists on the three-month sample; the ranking itself stays this month's
+        listed = [r for r in ranked if r["whistles_3m"] >= min_whistles]
+        for r in scorecard:
+            r["list_eligible"] = r in listed
 
         by_department = [{
             "code": r["code"], "name": r["name"], "whistles": r["whistles"],
@@ -378,9 +392,10 @@ class BulletinBuilder:
             "by_township": by_township, "by_department": by_department,
             "scorecard": scorecard, "weights": weights,
             "red_list": [{"code": r["code"], "name": r["name"], "score": r["score"], "rank": r["rank"],
-                          "reason": praise(r, averages)} for r in listed[:3]],
+                          "whistles_3m": r["whistles_3m"], "reason": praise(r, averages)} for r in listed[:3]],
             "black_list": [{"code": r["code"], "name": r["name"], "score": r["score"], "rank": r["rank"],
-                            "reason": blame(r, averages)} for r in list(reversed(listed))[:3] if r not in listed[:3]],
+                            "whistles_3m": r["whistles_3m"], "reason": blame(r, averages)}
+                           for r in list(reversed(listed))[:3] if r not in listed[:3]],
             "overdue_cases": overdue_cases,
             "supervised_cases": [{"id": cid, "code": code_of(cid, created), "title": title, "note": note,
                                   "at": local(at)} for cid, created, title, note, at in supervised_rows],

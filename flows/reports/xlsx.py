@@ -215,7 +215,7 @@ def render_xlsx(data: Mapping[str, Any]) -> bytes:
 
     _sheet(wb, "部门考核", [
         Col("排名", _text("rank")), Col("部门编码", _text("code")), Col("部门", _text("name")),
-        Col("接哨数", _text("whistles")),
+        Col("接哨数", _text("whistles")), Col("近三月接哨数", _text("whistles_3m")),
         *(col for key, _ in c.METRICS for col in _rate(key)),
         Col(f"{c.RATING_LABEL}平均分", rating("avg"), "0.00"), Col(f"{c.RATING_LABEL}评价次数", rating("count")),
         Col("综合得分", _text("score"), SCORE), Col("榜单", lambda d: lists.get(d.get("code"))),
@@ -229,7 +229,7 @@ def render_xlsx(data: Mapping[str, Any]) -> bytes:
     ranked += [dict(r, _list="黑榜") for r in c.rows(data, "black_list")]
     _sheet(wb, "红黑榜", [
         Col("榜单", _text("_list")), Col("名次", _text("rank")), Col("部门编码", _text("code")),
-        Col("部门", _text("name")),
+        Col("部门", _text("name")), Col("近三月接哨数", _text("whistles_3m")),
         Col("综合得分", _text("score"), SCORE), Col("理由", _text("reason")),
     ], ranked)
 
