@@ -45,7 +45,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
 import psycopg  # noqa: E402
-from common import admin, conninfo, cpu_and_ram, wait_for_quiet, write_section  # noqa: E402
+from common import add_pg_args, admin, conninfo, cpu_and_ram, server_settings, wait_for_quiet, write_section  # noqa: E402
 from sqlalchemy import event  # noqa: E402
 from sqlalchemy.engine import Engine  # noqa: E402
 
@@ -77,11 +77,7 @@ def naive_utc(t: dt.datetime) -> dt.datetime:
 
 def machine(a) -> dict:
     cpu, ram = cpu_and_ram()
-    with psycopg.connect(conninfo(a, "postgres")) as conn:
-        pg = conn.execute("SHOW server_version").fetchone()[0]
-        settings = dict(conn.execute(
-            "SELECT name, current_setting(name) FROM pg_settings WHERE name IN "
-            "('shared_buffers', 'work_mem', 'max_parallel_workers_per_gather')").fetchall())
+    pg, settings = server_settings(a, "shared_buffers", "work_mem", "max_parallel_workers_per_gather")
     import asyncpg
     import sqlalchemy
 
@@ -522,10 +518,7 @@ def main(argv=None) -> int:
     p.add_argument("--quiet-wait", type=float, default=60.0,
                    help="before the timed run, wait up to this many seconds for < 15 %% of all cores to be busy")
     p.add_argument("--explain", type=int, default=3, help="EXPLAIN ANALYZE this many of the slowest statements")
-    p.add_argument("--db", default="chuishao_bench_bulletin", help="database to create (dropped first if it exists)")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=5432)
-    p.add_argument("--user", default="postgres")
+    add_pg_args(p, "chuishao_bench_bulletin")
     p.add_argument("--keep", action="store_true", help="keep the database (and the output directory) at the end")
     p.add_argument("--no-write", action="store_true", help="print the section instead of writing bench/RESULTS.md")
     a = p.parse_args(argv)

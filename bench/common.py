@@ -64,6 +64,15 @@ def cpu_and_ram() -> tuple[str, str]:
 
 
 # ---- PostgreSQL --------------------------------------------------------------------------------------------
+def add_pg_args(p, db: str) -> None:
+    """The bench database's connection options (--db, dropped and created fresh unless --keep; --host, --port,
+    --user), read back by `conninfo` and `admin`."""
+    p.add_argument("--db", default=db, help="the bench database (dropped and created fresh)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=5432)
+    p.add_argument("--user", default="postgres")
+
+
 def conninfo(a, dbname: str) -> str:
     """libpq connection string for the bench's server (`a`: parsed args with host, port, user)."""
     return f"host={a.host} port={a.port} user={a.user} dbname={dbname}"
@@ -76,3 +85,14 @@ def admin(a, *statements: str) -> None:
     with psycopg.connect(conninfo(a, "postgres"), autocommit=True) as conn:
         for sql in statements:
             conn.execute(sql)
+
+
+def server_settings(a, *names: str) -> tuple[str, dict[str, str]]:
+    """(server_version, {setting: value}) of the bench's PostgreSQL server, for the figures' machine line."""
+    import psycopg
+
+    with psycopg.connect(conninfo(a, "postgres")) as conn:
+        version = conn.execute("SHOW server_version").fetchone()[0]
+        values = dict(conn.execute("SELECT name, current_setting(name) FROM pg_settings WHERE name = ANY(%s)",
+                                   (list(names),)).fetchall())
+    return version, values

@@ -51,7 +51,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
 import psycopg  # noqa: E402
-from common import admin, conninfo, cpu_and_ram, wait_for_quiet, write_section  # noqa: E402
+from common import add_pg_args, admin, conninfo, cpu_and_ram, server_settings, wait_for_quiet, write_section  # noqa: E402
 
 from flows import clocks as clk  # noqa: E402
 from flows.calendar_store import CalendarStore  # noqa: E402
@@ -368,11 +368,7 @@ def format_profile(p: dict, explain: str, batch: int) -> str:
 # ---- report ------------------------------------------------------------------------------------------------
 def machine(a) -> dict:
     cpu, ram = cpu_and_ram()
-    with psycopg.connect(conninfo(a, "postgres")) as conn:
-        pg = conn.execute("SHOW server_version").fetchone()[0]
-        settings = dict(conn.execute(
-            "SELECT name, current_setting(name) FROM pg_settings WHERE name IN "
-            "('shared_buffers', 'synchronous_commit')").fetchall())
+    pg, settings = server_settings(a, "shared_buffers", "synchronous_commit")
     import asyncpg
     import sqlalchemy
 
@@ -523,10 +519,7 @@ def main(argv=None) -> int:
     p.add_argument("--quiet-wait", type=float, default=60.0,
                    help="before each timed sweep, wait up to this many seconds for < 15 %% of all cores to be busy")
     p.add_argument("--now", default=DEFAULT_NOW, help="the sweep's logical now (ISO 8601 with offset)")
-    p.add_argument("--db", default="chuishao_bench_sweep", help="database to create (dropped first if it exists)")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=5432)
-    p.add_argument("--user", default="postgres")
+    add_pg_args(p, "chuishao_bench_sweep")
     p.add_argument("--keep", action="store_true", help="keep the database at the end")
     p.add_argument("--no-checkpoint", dest="checkpoint", action="store_false",
                    help="skip the CHECKPOINT after the load: the sweep then writes no full-page images for pages the "

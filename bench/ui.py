@@ -77,7 +77,7 @@ from bulletin import (  # noqa: E402 - the bulletin benchmark's county and row l
     TM0,
     TOWNSHIPS,
 )
-from common import admin, conninfo, cpu_and_ram, cpu_times, wait_for_quiet, write_section  # noqa: E402
+from common import add_pg_args, admin, conninfo, cpu_and_ram, cpu_times, server_settings, wait_for_quiet, write_section  # noqa: E402
 from loop import OUR_DATABASE, Server, free_port, pct, service_env, tracebacks  # noqa: E402
 
 from flows.timeline import GENESIS, canonical, entry_hash  # noqa: E402
@@ -1010,12 +1010,8 @@ def short_sql(sql: str) -> str:
 # ---- report ----------------------------------------------------------------------------------------------------
 def machine(a) -> dict:
     cpu, ram = cpu_and_ram()
-    with psycopg.connect(conninfo(a, "postgres")) as conn:
-        pg = conn.execute("SHOW server_version").fetchone()[0]
-        settings = dict(conn.execute(
-            "SELECT name, current_setting(name) FROM pg_settings WHERE name IN "
-            "('shared_buffers', 'work_mem', 'effective_cache_size', 'random_page_cost', "
-            "'max_parallel_workers_per_gather')").fetchall())
+    pg, settings = server_settings(a, "shared_buffers", "work_mem", "effective_cache_size", "random_page_cost",
+                                   "max_parallel_workers_per_gather")
     import asyncpg
     import sqlalchemy
     import uvicorn
@@ -1191,10 +1187,7 @@ def main(argv=None) -> int:
     p.add_argument("--quiet-wait", type=float, default=30.0,
                    help="before each sequential window, wait up to this many seconds for < 25 %% of all cores busy")
     p.add_argument("--seed", type=float, default=0.42, help="setseed() before the random plan (-1 .. 1)")
-    p.add_argument("--db", default="chuishao_bench_ui", help="the bench database (dropped and created fresh)")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=5432)
-    p.add_argument("--user", default="postgres")
+    add_pg_args(p, "chuishao_bench_ui")
     p.add_argument("--keep", action="store_true",
                    help="reuse the bench database if it already holds a county of --cases cases (else generate "
                         "it), and keep it at the end")
