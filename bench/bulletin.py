@@ -45,7 +45,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
 import psycopg  # noqa: E402
-from common import add_pg_args, admin, conninfo, cpu_and_ram, server_settings, wait_for_quiet, write_section  # noqa: E402
+from common import add_pg_args, admin, conninfo, cpu_and_ram, publish, server_settings, wait_for_quiet  # noqa: E402
 from sqlalchemy import event  # noqa: E402
 from sqlalchemy.engine import Engine  # noqa: E402
 
@@ -56,7 +56,6 @@ from flows.clock import LOCAL_TZ  # noqa: E402
 from models.config import Settings  # noqa: E402
 from models.migrate import upgrade  # noqa: E402
 
-RESULTS = HERE / "RESULTS.md"
 SECTION = "## bulletin"
 TARGET_S = 60.0  # SPEC §10
 TOWNSHIPS, GRIDS_PER_TOWNSHIP, DEPARTMENTS, TEAMS, ITEMS = 8, 5, 12, 4, 30
@@ -574,11 +573,7 @@ def main(argv=None) -> int:
             shutil.rmtree(out, ignore_errors=True)
     r["elapsed"] = time.perf_counter() - t_start
     text = section(r)
-    if a.no_write:
-        print(text)
-    else:
-        write_section(SECTION, text)
-        log(f"written to {RESULTS.relative_to(ROOT)} ({SECTION})")
+    publish(a, SECTION, text, log)
     met = r["total_s"] < TARGET_S
     log(f"run_bulletin {r['total_s']:.2f} s; target < {TARGET_S:.0f} s: {'met' if met else 'NOT met'}")
     return 0

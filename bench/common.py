@@ -23,6 +23,15 @@ def write_section(section: str, text: str) -> None:
     RESULTS.write_text(new)
 
 
+def publish(a, section: str, text: str, log=print) -> None:
+    """Write the section into bench/RESULTS.md, or only print it with --no-write (`a.no_write`)."""
+    if a.no_write:
+        print(text)
+    else:
+        write_section(section, text)
+        log(f"written to bench/{RESULTS.name} ({section})")
+
+
 def cpu_times() -> tuple[int, int]:
     """(busy, total) jiffies of all cores, from /proc/stat."""
     fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]

@@ -51,7 +51,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
 import psycopg  # noqa: E402
-from common import add_pg_args, admin, conninfo, cpu_and_ram, server_settings, wait_for_quiet, write_section  # noqa: E402
+from common import add_pg_args, admin, conninfo, cpu_and_ram, publish, server_settings, wait_for_quiet  # noqa: E402
 
 from flows import clocks as clk  # noqa: E402
 from flows.calendar_store import CalendarStore  # noqa: E402
@@ -61,7 +61,6 @@ from models.config import Settings  # noqa: E402
 from models.db import Database  # noqa: E402
 from models.migrate import upgrade  # noqa: E402
 
-RESULTS = HERE / "RESULTS.md"
 SECTION = "## sweep"
 TARGET_S = 2.0  # SPEC §10
 LEVEL_RANK = {"none": 0, "warning": 1, "overdue": 2, "escalated": 3}
@@ -577,11 +576,7 @@ def main(argv=None) -> int:
                 admin(a, f'DROP DATABASE IF EXISTS "{a.db}" WITH (FORCE)')
     r["elapsed"] = time.perf_counter() - t_start
     text = section(r)
-    if a.no_write:
-        print(text)
-    else:
-        write_section(SECTION, text)
-        log(f"written to {RESULTS.relative_to(ROOT)} ({SECTION})")
+    publish(a, SECTION, text, log)
     firsts = [t["first_s"] for t in r["trials"]]
     met = max(firsts) < TARGET_S
     log(f"first sweep median {median(firsts):.3f} s, worst {max(firsts):.3f} s; target < {TARGET_S:.0f} s: "

@@ -77,13 +77,21 @@ from bulletin import (  # noqa: E402 - the bulletin benchmark's county and row l
     TM0,
     TOWNSHIPS,
 )
-from common import add_pg_args, admin, conninfo, cpu_and_ram, cpu_times, server_settings, wait_for_quiet, write_section  # noqa: E402
+from common import (  # noqa: E402
+    add_pg_args,
+    admin,
+    conninfo,
+    cpu_and_ram,
+    cpu_times,
+    publish,
+    server_settings,
+    wait_for_quiet,
+)
 from loop import OUR_DATABASE, Server, free_port, pct, service_env, tracebacks  # noqa: E402
 
 from flows.timeline import GENESIS, canonical, entry_hash  # noqa: E402
 from models.migrate import alembic_config, upgrade  # noqa: E402
 
-RESULTS = HERE / "RESULTS.md"
 SECTION = "## ui"
 TARGET_P95_MS = 300.0  # SPEC §10
 PASSWORD = "bench-pass-123"
@@ -1263,11 +1271,7 @@ def rerender(a) -> int:
 
 def finish(a, r: dict) -> int:
     text = section(r)
-    if a.no_write:
-        print(text)
-    else:
-        write_section(SECTION, text)
-        log(f"written to {RESULTS.relative_to(ROOT)} ({SECTION})")
+    publish(a, SECTION, text, log)
     print("\n".join(line for line in text.splitlines() if line.startswith("|") or line.startswith("###")))
     log(f"target p95 < {TARGET_P95_MS:.0f} ms: {r['verdicts']['verdict']}{r['verdicts']['detail']}")
     return 0
