@@ -3,6 +3,7 @@ each rate with its numerator and denominator. The figures rest only on what is f
 (whether a step finished on time, when it finished, a deadline that has passed), so re-running a month,
 or editing the calendar afterwards, gives the same figures. The shape is flows/reports/SCHEMA.md."""
 
+import json
 from datetime import datetime
 from fractions import Fraction
 
@@ -21,6 +22,7 @@ from models.clocks import Alert, StepClock
 from models.db import Database
 from models.org import Unit
 from models.settings_table import Setting
+from models.timeline import TimelineEntry
 
 DEFAULT_WEIGHTS = {"check_in": 20, "on_time": 30, "closure": 20, "returns": 10, "rework": 10, "satisfaction": 5,
                    "rating": 5}
@@ -89,13 +91,38 @@ def closing_verification(a: datetime, b: datetime):
     return and_(Verification.passed.is_(True), Verification.at >= a, Verification.at < b)
 
 
-def fell_due():
-    """The step clocks whose deadline actually fell due: still running, finished ("done", on time or late), or
-    ended another way (the whistle returned, re-dispatched or cancelled) only after the deadline had passed — a
-    check-in missed, then returned, still counts as missed. A clock ended before its deadline without the
-    step being done never fell due; one ended by an approved extension was replaced by a new instance."""
-    return or_(StepClock.ended_by.is_(None), StepClock.ended_by == "done",
-               and_(StepClock.ended_by != "extension", StepClock.stopped_at > StepClock.deadline))
+def fell_due(now: datetime):
+    """The step clocks whose deadline fell due, as frozen as the clock history allows: a deadline that has
+    passed never moves again (a resume shifts only points still ahead of the pause; a calendar edit only
+    deadlines still ahead of it, flows/calendar_store.py), so the stored deadline of such a clock is the one
+    that fell due.
+
+    Counted: a step done (on time or late); a step still running, not paused, whose deadline is at or before
+    `now`; a step ended another way (the whistle returned, re-dispatched, the case cancelled or an extension
+    approved) only after its deadline — a check-in missed, then returned, still counts as missed, and a
+    handling deadline missed before an extension was granted stays missed. Not counted: a step ended, or
+    suspended (挂起), before its deadline without being done — its time stopped before the deadline came."""
+    reached = or_(StepClock.ended_by == "done",
+                  and_(StepClock.stopped_at.is_(None), StepClock.deadline <= now),
+                  StepClock.stopped_at > StepClock.deadline)
+    not_paused_before = or_(StepClock.paused_at.is_(None), StepClock.paused_at >= StepClock.deadline)
+    return and_(reached, or_(StepClock.ended_by == "done", not_paused_before))
+
+
+def ended_before(b: datetime):
+    """Cases that had reached a final state (结案, 不予受理, 重复合并) before `b`. A final state is never left,
+    so a case in one now reached it at its closed_at (结案) or at its timeline entry into that state."""
+    entered = (select(TimelineEntry.id).where(TimelineEntry.case_id == Case.id, TimelineEntry.to_state == Case.status,
+                                              TimelineEntry.at < b).exists())
+    return or_(and_(Case.status == lc.CLOSED, Case.closed_at < b),
+               and_(Case.status.in_((lc.REJECTED, lc.MERGED)), entered))
+
+
+def lead_at(b: datetime):
+    """The lead whistle (主办) in force at `b`: dispatched before it and not returned by then. A round's whistles
+    are set inactive only by a return, which stamps the lead's returned_at, so this is exact in hindsight."""
+    return and_(Whistle.role == "lead", Whistle.dispatched_at < b,
+                or_(Whistle.returned_at.is_(None), Whistle.returned_at >= b))
 
 
 async def scorecard_settings(db: Database) -> dict:
@@ -180,6 +207,25 @@ class BulletinBuilder:
             "satisfaction_rate": ratio(verified[1] or 0, verified[0] or 0),
         }
 
+    async def _categories(self, s, a: datetime, b: datetime) -> dict[str, int]:
+        """Cases reported in [a, b) by catalog item as it stood at `b`: {item code: count}. The item is set at
+        the report or at acceptance (受理); a case accepted only after `b` counts under the item it was reported
+        with then (none: not counted), read from its report entry on the timeline."""
+        counts = await self._grouped(s, select(Case.category, func.count()).where(
+            Case.created_at >= a, Case.created_at < b, Case.category.is_not(None)).group_by(Case.category))
+        accepted_later = select(TimelineEntry.case_id).where(TimelineEntry.action == "accept", TimelineEntry.at >= b)
+        rows = (await s.execute(select(Case.category, TimelineEntry.payload)
+                                .join(TimelineEntry, TimelineEntry.case_id == Case.id)
+                                .where(Case.created_at >= a, Case.created_at < b, TimelineEntry.action == "report",
+                                       Case.id.in_(accepted_later)))).all()
+        for now_item, payload in rows:
+            then_item = json.loads(payload).get("category")
+            if now_item:
+                counts[now_item] -= 1
+            if then_item:
+                counts[then_item] = counts.get(then_item, 0) + 1
+        return {k: v for k, v in counts.items() if v}
+
     async def build(self, month: str, now: datetime, county_name: str | None = None) -> dict:
         """The bulletin of `month` (parsed, flows.periods.parse_month) as of `now`: the dict of
         flows/reports/SCHEMA.md. Before the month has ended it is a preview ("preview": true, the title says
@@ -221,19 +267,14 @@ class BulletinBuilder:
                           "share": ratio(v, total)["rate"]}
                          for k, v in sorted(by_source_rows.items(), key=lambda kv: (-kv[1], kv[0]))]
 
-            cat_now = await self._grouped(s, select(Case.category, func.count()).where(
-                in_window(Case.created_at), Case.category.is_not(None)).group_by(Case.category))
-            cat_prev = await self._grouped(s, select(Case.category, func.count()).where(
-                and_(Case.created_at >= pa, Case.created_at < pb), Case.category.is_not(None)).group_by(Case.category))
+            cat_now, cat_prev = await self._categories(s, a, b), await self._categories(s, pa, pb)
             hotspots = [{"code": c, "name": items[c].name if c in items else c,
                          "category": items[c].category if c in items else "", "count": n,
                          "previous": cat_prev.get(c, 0)}
                         for c, n in sorted(cat_now.items(), key=lambda kv: (-kv[1], kv[0]))[:10]]
 
-            # NULL-safe: an open case has no closed_at, and NOT (NULL < b) is NULL, not true
-            ended_before_end = or_(and_(Case.closed_at.is_not(None), Case.closed_at < b),
-                                   and_(Case.status.in_((lc.REJECTED, lc.MERGED)), Case.updated_at < b))
-            open_at_end = and_(Case.created_at < b, ~ended_before_end)
+            # open at the month's end whatever happened since: reported before it, not yet in a final state then
+            open_at_end = and_(Case.created_at < b, ~ended_before(b))
 
             # townships
             t_received = await self._grouped(s, select(Case.township_id, func.count()).where(
@@ -254,7 +295,8 @@ class BulletinBuilder:
                 "code": u.code, "name": u.name, "received": t_received.get(u.id, 0), "closed": t_closed.get(u.id, 0),
                 "open": t_open.get(u.id, 0), "overdue": t_overdue.get(u.id, 0),
                 "on_time": ratio(t_handled.get(u.id, (0, 0))[1] or 0, t_handled.get(u.id, (0, 0))[0]),
-            } for u in sorted(units.values(), key=lambda u: u.code) if u.kind == "township"]
+            } for u in sorted(units.values(), key=lambda u: u.code) if u.kind == "township"
+                and (u.created_at < b or u.id in set(t_received) | set(t_closed) | set(t_open) | set(t_handled))]
 
             # departments (and township teams): the scorecard's figures, one grouped query each
             whistles = await self._grouped(s, select(Whistle.unit_id, func.count()).where(
@@ -271,15 +313,14 @@ class BulletinBuilder:
                 .group_by(Whistle.unit_id))).all()}
             check_in = {k: (n, o) for k, n, o in (await s.execute(
                 select(StepClock.unit_id, func.count(), func.sum(case((StepClock.on_time.is_(True), 1), else_=0)))
-                .where(StepClock.kind == "check_in", in_window(StepClock.deadline), fell_due())
+                .where(StepClock.kind == "check_in", in_window(StepClock.deadline), fell_due(now))
                 .group_by(StepClock.unit_id))).all()}
             on_time = {k: (n, o) for k, n, o in (await s.execute(
                 select(StepClock.unit_id, func.count(), func.sum(case((StepClock.on_time.is_(True), 1), else_=0)))
                 .where(StepClock.kind == "handle", StepClock.ended_by == "done", in_window(StepClock.stopped_at))
                 .group_by(StepClock.unit_id))).all()}
             due = (select(StepClock.unit_id.label("unit_id"), StepClock.case_id.label("case_id"))
-                   .where(StepClock.kind == "handle", in_window(StepClock.deadline),
-                          or_(StepClock.ended_by.is_(None), StepClock.ended_by == "done"))
+                   .where(StepClock.kind == "handle", in_window(StepClock.deadline), fell_due(now))
                    .distinct().subquery())
             closure = {k: (n, c) for k, n, c in (await s.execute(
                 select(due.c.unit_id, func.count(), func.sum(case((Case.closed_at < b, 1), else_=0)))
@@ -297,8 +338,10 @@ class BulletinBuilder:
                 .where(closing_verification(a, b)).group_by(Verification.unit_id))).all()}
             closed_by_lead = await self._grouped(s, select(Case.lead_unit_id, func.count()).where(
                 in_window(Case.closed_at)).group_by(Case.lead_unit_id))
-            open_by_lead = await self._grouped(s, select(Case.lead_unit_id, func.count()).where(
-                open_at_end, Case.lead_unit_id.is_not(None)).group_by(Case.lead_unit_id))
+            # by the lead unit in force at the month's end, not today's (a later return or re-dispatch)
+            open_by_lead = await self._grouped(s, select(Whistle.unit_id, func.count(func.distinct(Case.id)))
+                                               .join(Case, Case.id == Whistle.case_id)
+                                               .where(open_at_end, lead_at(b)).group_by(Whistle.unit_id))
             overdue_by_unit = await self._grouped(s, select(StepClock.unit_id,
                                                             func.count(func.distinct(Alert.case_id)))
                                                   .join(StepClock, StepClock.id == Alert.clock_id).where(
@@ -329,7 +372,12 @@ class BulletinBuilder:
                 .where(in_window(Case.closed_at), or_(Case.rework_count > 0, Case.return_count > 1))
                 .order_by((Case.rework_count + Case.return_count).desc(), Case.id).limit(3))).all()
 
-        receivers = sorted((u for u in units.values() if u.kind in ("department", "team")), key=lambda u: u.code)
+        # the units of the month: set up before its end, or (a county imported with older cases) with a figure
+        # in it — a department set up later is not listed as "unranked" when the month is generated again
+        figured = set(whistles) | set(check_in) | set(on_time) | set(closure) | set(verif) | set(returns) \
+            | set(closed_by_lead) | set(open_by_lead) | set(overdue_by_unit)
+        receivers = sorted((u for u in units.values() if u.kind in ("department", "team")
+                            and (u.created_at < b or u.id in figured)), key=lambda u: u.code)
         scorecard = []
         for u in receivers:
             n_whistles = whistles.get(u.id, 0)
