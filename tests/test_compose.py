@@ -299,3 +299,16 @@ def test_proxy_accepts_an_upload_as_large_as_the_api_does():
     server = next(children for d, _, children in conf if d == "server")
     size = next(a[0] for d, a, _ in server if d == "client_max_body_size")
     assert int(size.rstrip("m")) * 1024 * 1024 > Settings().max_upload_bytes
+
+
+def test_operations_guide_explains_every_setting_the_compose_file_makes(compose):
+    """An operator reading docs/operations.md finds each setting of the compose file, and the README sends
+    them there."""
+    guide = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
+    raw = load_compose()  # as written: the .env variables too
+    for name, svc in raw["services"].items():
+        for key in environment(svc):
+            assert f"`{key}`" in guide, f"{name}: {key}"
+        for var in re.findall(r"\$\{(\w+)", json.dumps(svc)):
+            assert f"`{var}`" in guide, f"{name}: ${{{var}}}"
+    assert "docs/operations.md" in (ROOT / "README.md").read_text(encoding="utf-8")
