@@ -79,10 +79,12 @@ DEFINITIONS = [
 ]
 
 
-def red_light(a: datetime, b: datetime):
-    """The alerts of the 超期 figure: a red light (overdue) or an escalation (escalated) fired in [a, b) on any
-    step of a case. Counted as distinct cases (Alert.case_id), so a case with several late steps counts once."""
-    return and_(Alert.level.in_(("overdue", "escalated")), Alert.fired_at >= a, Alert.fired_at < b)
+def red_light(a: datetime, b: datetime, levels=("overdue", "escalated")):
+    """The alerts of the 超期 figure: a red light (overdue) or an escalation (escalated) on any step of a case,
+    whose point on the clock (due_at: the deadline, or the escalation point) fell in [a, b) — when the step
+    became overdue, not when the sweep got round to saying so, so an alert caught up after an outage across the
+    month's end counts in the month it was due. Counted as distinct cases (Alert.case_id)."""
+    return and_(Alert.level.in_(levels), Alert.due_at >= a, Alert.due_at < b)
 
 
 def closing_verification(a: datetime, b: datetime):
@@ -201,7 +203,7 @@ class BulletinBuilder:
             "overdue": await self._count(s, select(func.count(func.distinct(Alert.case_id))).where(
                 red_light(a, b))),
             "escalated": await self._count(s, select(func.count(func.distinct(Alert.case_id))).where(
-                Alert.level == "escalated", in_window(Alert.fired_at))),
+                red_light(a, b, ("escalated",)))),
             "returns": await self._count(s, select(func.count()).select_from(Whistle).where(
                 in_window(Whistle.returned_at))),
             "satisfaction_rate": ratio(verified[1] or 0, verified[0] or 0),
