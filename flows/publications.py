@@ -21,6 +21,7 @@ file, and a regenerated bulletin (new content, `render_all` empties the folder) 
 import asyncio
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -124,11 +125,27 @@ async def bulletin(db: Database, month: str, who: Actor) -> dict:
     return limit_cases(data, await _visible(db, who, ids), _unit_name(data, who))
 
 
-def _stored(folder: Path, month: str, fmt: str) -> Path:
-    path = folder / BULLETIN_FILES[fmt][0]
-    if not path.exists():
-        raise NotFound(f"{month} 通报尚未生成", f"no bulletin for {month} yet")
-    return path
+def missing_files(folder: Path) -> list[str]:
+    """The formats (html, pdf, xlsx, in that order) whose county file is not under `folder`: [] when all are."""
+    return [fmt for fmt, (name, _) in BULLETIN_FILES.items() if not (folder / name).is_file()]
+
+
+def files_missing(month: str, fmts: list[str]) -> NotFound:
+    """The answer for a recorded bulletin whose files are gone (deleted by hand, another data directory): 404,
+    code report_files_missing, naming the formats and how to make them again."""
+    names = "、".join(f.upper() for f in fmts)
+    return NotFound(f"{month} 通报已登记，但其文件（{names}）已缺失，请重新生成：chuishao bulletin --month {month}",
+                    f"the {month} bulletin is recorded but its {', '.join(fmts)} file is missing; regenerate it "
+                    f"with `chuishao bulletin --month {month}`", code="report_files_missing",
+                    extra={"missing": fmts})
+
+
+async def _recorded(db: Database, month: str) -> None:
+    """NotFound (404) unless the bulletin of `month` is recorded: files without a record (a run that failed
+    before recording) are never served."""
+    async with db.read() as s:
+        if (await s.execute(select(BulletinRecord.month).where(BulletinRecord.month == month))).first() is None:
+            raise NotFound(f"{month} 通报尚未生成", f"no bulletin for {month} yet")
 
 
 async def bulletin_file(db: Database, folder: Path, month: str, fmt: str, who: Actor) -> tuple[Path, str, str | None]:
@@ -136,14 +153,23 @@ async def bulletin_file(db: Database, folder: Path, month: str, fmt: str, who: A
     download file name or None for html). County staff get the stored file under `folder`
     (flows.jobs.bulletin_dir); township and department staff their own version, rendered on first request
     (seconds for a PDF, in a worker thread) and kept by content. Raises Forbidden (403) for a grid worker,
-    NotFound (404) when the bulletin (or, for county staff, its file) is not there."""
+    NotFound (404) when the bulletin is not recorded, and NotFound with code report_files_missing when it is but
+    the county's file of `fmt` is not under `folder` (every reader alike: a unit's version is drawn from the
+    county's charts)."""
     from flows.reports import SCOPED_DIR, render_format, write_file
 
     media = BULLETIN_FILES[fmt][1]
     download = f"chuishao-bulletin-{month}.{fmt}" if fmt != "html" else None
     if who.role in COUNTY_ROLES:
-        return _stored(folder, month, fmt), media, download
-    data = await bulletin(db, month, who)
+        await _recorded(db, month)
+        data = None
+    else:
+        data = await bulletin(db, month, who)
+    stored = folder / BULLETIN_FILES[fmt][0]
+    if not stored.is_file():
+        raise files_missing(month, [fmt])
+    if data is None:
+        return stored, media, download
     digest = hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()
     path = folder / SCOPED_DIR / f"{digest[:32]}.{fmt}"
     if not path.exists():
@@ -167,12 +193,15 @@ class Published:
     name: str  # 2026-11 or 2026-W47
     generated_at: str  # ISO 8601, Asia/Shanghai
     preview: bool = False  # generated before the period ended: not published yet
+    missing: tuple[str, ...] = ()  # a bulletin's formats whose files are gone (html, pdf, xlsx); a checkpoint has none
 
 
-async def listing(db: Database, who: Actor) -> dict:
+async def listing(db: Database, who: Actor, folder: Callable[[str], Path] | None = None) -> dict:
     """Every stored bulletin and checkpoint, newest first: {"bulletins": [Published], "checkpoints": [Published]};
-    a preview says so. Reads only the names, times and flags (not the stored data). Raises Forbidden (403) for a
-    grid worker, and for any caller that is neither township, department nor county staff."""
+    a preview says so. Reads only the names, times and flags (not the stored data); with `folder` (a month →
+    its bulletin folder, flows.jobs.bulletin_dir), each bulletin also names the formats whose files are missing.
+    Raises Forbidden (403) for a grid worker, and for any caller that is neither township, department nor
+    county staff."""
     ensure_staff(who)
     async with db.read() as s:
         bulletins = (await s.execute(select(BulletinRecord.month, BulletinRecord.generated_at, BulletinRecord.preview)
@@ -181,8 +210,9 @@ async def listing(db: Database, who: Actor) -> dict:
                                               CheckpointRecord.preview)
                                        .order_by(CheckpointRecord.week.desc()))).all()
 
-    def items(rows) -> list[Published]:
-        return [Published(name, local(at) if isinstance(at, datetime) else str(at), bool(preview))
+    def items(rows, files=None) -> list[Published]:
+        return [Published(name, local(at) if isinstance(at, datetime) else str(at), bool(preview),
+                          tuple(missing_files(files(name))) if files else ())
                 for name, at, preview in rows]
 
-    return {"bulletins": items(bulletins), "checkpoints": items(checkpoints)}
+    return {"bulletins": items(bulletins, folder), "checkpoints": items(checkpoints)}

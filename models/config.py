@@ -1,15 +1,21 @@
 """Configuration from the environment (CHUISHAO_*)."""
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DATA_DIR_ENV = "CHUISHAO_DATA_DIR"
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CHUISHAO_", extra="ignore")
 
-    data_dir: Path = Path("chuishao-data")
+    # database (SQLite), attachments, bulletin files, Prefect state, signing key; a relative path is taken from
+    # the working directory the settings are loaded in (where the operator started the command), once
+    data_dir: Path = Field(Path("chuishao-data"), validate_default=True)
     database_url: str | None = None  # default: a SQLite file in data_dir
     secret_key: str | None = None  # default: generated once and kept in data_dir
     token_minutes: int = 12 * 60
@@ -51,6 +57,14 @@ class Settings(BaseSettings):
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 65536
 
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        """Absolute from here on: a process that later runs elsewhere (a flow run in a temporary directory) must
+        not find a different directory under the same relative name. Symlinks are kept as the operator named
+        them."""
+        return Path(os.path.abspath(os.path.expanduser(value)))
+
     @property
     def url(self) -> str:
         if self.database_url:
@@ -75,4 +89,18 @@ class Settings(BaseSettings):
 
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    """This process's settings, loaded once. Also writes the absolute data directory back into this process's
+    environment (CHUISHAO_DATA_DIR): every child inherits it, and Prefect's process worker starts each flow run
+    with this environment in a temporary working directory, where a relative path would name another place."""
+    settings = Settings()
+    os.environ[DATA_DIR_ENV] = str(settings.data_dir)
+    return settings
+
+
+def data_dir_line(settings: Settings | None = None) -> str:
+    """The startup line naming the absolute data directory, for `chuishao serve` and `chuishao worker`:
+    "• 数据目录 data dir: /srv/chuishao/chuishao-data". Creates the directory; without `settings`, loads this
+    process's (get_settings), which also hands the absolute path to child processes. Raises OSError when the
+    directory cannot be created."""
+    settings = settings or get_settings()
+    return f"• 数据目录 data dir: {settings.ensure_data_dir()}"

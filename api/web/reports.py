@@ -45,10 +45,10 @@ def week_label(week: str) -> tuple[str, str]:
 @router.get("/reports")
 async def reports(request: Request, who: WebActor, all: int = 0):
     svc = request.app.state.services
-    found = await pub.listing(svc.db, who)
+    found = await pub.listing(svc.db, who, lambda month: bulletin_dir(svc.settings, month))
     limit = None if all else 12
     bulletins = [{"name": b.name, "label": month_label(b.name), "generated_at": b.generated_at,
-                  "preview": b.preview} for b in found["bulletins"]]
+                  "preview": b.preview, "missing": b.missing} for b in found["bulletins"]]
     checkpoints = [{"name": c.name, "label": week_label(c.name)[0], "range": week_label(c.name)[1],
                     "generated_at": c.generated_at, "preview": c.preview} for c in found["checkpoints"]]
     return page(request, "reports/index.html", bulletins=bulletins[:limit], checkpoints=checkpoints[:limit],
