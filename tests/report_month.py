@@ -25,11 +25,19 @@ def at(s: str) -> datetime:
     return datetime.fromisoformat(s).replace(tzinfo=LOCAL_TZ)
 
 
-def build_month(api, clock) -> dict[str, int]:
-    """The three cases above; the clock is left at Thursday 3 December 2026 09:00. Returns their ids."""
+def stepper(api, clock):
+    """`step(when, who, case_id, action, body=None)`: `who` takes the action at Beijing time `when` (ISO
+    text), the clock moved there first; returns the case as the API answers it."""
     def step(when, who, case_id, action, body=None):
         clock.now = at(when)
         return api.act(who, case_id, action, body or {})
+
+    return step
+
+
+def build_month(api, clock) -> dict[str, int]:
+    """The three cases above; the clock is left at Thursday 3 December 2026 09:00. Returns their ids."""
+    step = stepper(api, clock)
 
     def new_case(when, reporter, dispatcher, category, title):
         clock.now = at(when)

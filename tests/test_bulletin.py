@@ -13,7 +13,6 @@ November 2026 (no holidays; Monday the 2nd). Limits: check-in 1 working day, han
 
 import asyncio
 import io
-from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
@@ -21,22 +20,16 @@ from openpyxl import load_workbook
 from pypdf import PdfReader
 
 from flows.bulletin import BulletinBuilder
-from flows.clock import LOCAL_TZ
 from flows.jobs import bulletin_dir, run_bulletin, run_checkpoint
 from models.db import Database
-
-
-def at(s: str) -> datetime:
-    return datetime.fromisoformat(s).replace(tzinfo=LOCAL_TZ)
+from tests.report_month import at, stepper
 
 
 @pytest.fixture
 def november(county, clock):
     api = county
 
-    def step(when, who, case_id, action, body=None):
-        clock.now = at(when)
-        return api.act(who, case_id, action, body or {})
+    step = stepper(api, clock)
 
     def new_case(when, category, title):
         clock.now = at(when)

@@ -16,7 +16,7 @@ from flows.jobs import run_bulletin, run_sweep
 from flows.reports import common
 from models.clocks import Alert
 from models.db import Database
-from tests.report_month import build_month
+from tests.report_month import build_month, stepper
 from tests.test_bulletin import at, bulletin, card, november, r  # noqa: F401 (the fixture)
 
 
@@ -55,9 +55,7 @@ def test_scores_and_rates_round_half_up_where_they_are_stored_and_shown(november
 def test_returns_are_a_share_of_the_lead_whistles_that_could_be_returned(november, clock):  # noqa: F811
     api = november
 
-    def step(when, who, case_id, action, body=None):
-        clock.now = at(when)
-        return api.act(who, case_id, action, body or {})
+    step = stepper(api, clock)
 
     # G: dispatched to 生态环境分局 on 31 December, returned on 4 January
     clock.now = at("2026-12-31T15:00")

@@ -31,7 +31,8 @@ import asyncio
 import pytest
 
 from flows.jobs import run_bulletin, run_sweep
-from tests.test_bulletin import at, bulletin, card, r
+from tests.report_month import at, stepper
+from tests.test_bulletin import bulletin, card, r
 
 FIRST_RUN = "2026-12-01T00:10"  # the scheduled run, just after the month ends
 LATER_RUN = "2026-12-10T09:00"  # after December has changed S, T, Q, U and X
@@ -42,9 +43,7 @@ OFFICERS = ["zrzy_off1", "zrzy_off2"]
 def month(county, clock):
     api = county
 
-    def step(when, who, case_id, action, body=None):
-        clock.now = at(when)
-        return api.act(who, case_id, action, body or {})
+    step = stepper(api, clock)
 
     def sweep(when):
         clock.now = at(when)
