@@ -8,6 +8,7 @@ from datetime import datetime
 from fractions import Fraction
 
 from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy.orm import aliased
 
 from flows import lifecycle as lc
 from flows.clock import LOCAL_TZ, local
@@ -228,11 +229,13 @@ class BulletinBuilder:
         with then (none: not counted), read from its report entry on the timeline."""
         counts = await self._grouped(s, select(Case.category, func.count()).where(
             Case.created_at >= a, Case.created_at < b, Case.category.is_not(None)).group_by(Case.category))
-        accepted_later = select(TimelineEntry.case_id).where(TimelineEntry.action == "accept", TimelineEntry.at >= b)
+        accepted = aliased(TimelineEntry)
+        accepted_later = select(accepted.id).where(accepted.case_id == Case.id, accepted.action == "accept",
+                                                   accepted.at >= b).exists()  # probes the case's own entries
         rows = (await s.execute(select(Case.category, TimelineEntry.payload)
                                 .join(TimelineEntry, TimelineEntry.case_id == Case.id)
                                 .where(Case.created_at >= a, Case.created_at < b, TimelineEntry.action == "report",
-                                       Case.id.in_(accepted_later)))).all()
+                                       accepted_later))).all()
         for now_item, payload in rows:
             then_item = json.loads(payload).get("category")
             if now_item:
