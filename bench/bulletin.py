@@ -390,14 +390,16 @@ def check(a, month: str, data: dict) -> list[tuple[str, int, int]]:
         "dispatched (lead whistles)": ("SELECT count(*) FROM whistles WHERE role = 'lead' AND dispatched_at >= %(a)s "
                                        "AND dispatched_at < %(b)s", ov["dispatched"]),
         "closed": ("SELECT count(*) FROM cases WHERE closed_at >= %(a)s AND closed_at < %(b)s", ov["closed"]),
-        "overdue alerts": ("SELECT count(*) FROM alerts WHERE level = 'overdue' AND fired_at >= %(a)s "
-                           "AND fired_at < %(b)s", ov["overdue"]),
+        "overdue cases (超期)": ("SELECT count(DISTINCT case_id) FROM alerts WHERE level IN ('overdue', 'escalated') "
+                                "AND due_at >= %(a)s AND due_at < %(b)s", ov["overdue"]),
         "returns": ("SELECT count(*) FROM whistles WHERE returned_at >= %(a)s AND returned_at < %(b)s", ov["returns"]),
         "Σ scorecard whistles": ("SELECT count(*) FROM whistles WHERE dispatched_at >= %(a)s AND dispatched_at < %(b)s",
                                  sum(r["whistles"] for r in sc)),
         "Σ scorecard check-ins due": (
             "SELECT count(*) FROM clocks WHERE kind = 'check_in' AND deadline >= %(a)s AND deadline < %(b)s "
-            "AND (ended_by IS NULL OR ended_by = 'done')", sum(r["check_in"]["den"] for r in sc)),
+            "AND (ended_by = 'done' OR ((stopped_at IS NULL OR stopped_at > deadline) "
+            "AND (paused_at IS NULL OR paused_at >= deadline)))",  # docs/bulletin-definitions.md: fell due
+            sum(r["check_in"]["den"] for r in sc)),
         "Σ scorecard handling finished": (
             "SELECT count(*) FROM clocks WHERE kind = 'handle' AND ended_by = 'done' AND stopped_at >= %(a)s "
             "AND stopped_at < %(b)s", sum(r["on_time"]["den"] for r in sc)),
