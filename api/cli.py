@@ -229,15 +229,26 @@ def cmd_init(args) -> int:
 
 
 def cmd_serve(args) -> int:
-    """Exit 1 with one line when the port cannot be listened on; 0 after a stop (SIGINT or SIGTERM) at any
-    point, with a line saying so and nothing else."""
+    """Exit 1 with one line when the port cannot be listened on; 2 for a scheduler mode that is unknown or
+    cannot work (embedded with --workers > 1), or a database whose schedules another scheduler holds; 0 after
+    a stop (SIGINT or SIGTERM) at any point, with a line saying so and nothing else."""
     import errno
     import os
 
     import uvicorn
 
     from api.server import api_config, listening_socket
+    from flows.scheduler import MODE_ENV, scheduler_mode
 
+    mode = scheduler_mode(os.environ.get(MODE_ENV))
+    if mode == "embedded" and args.workers > 1:
+        unset = "（未设置时默认 embedded）" if not os.environ.get(MODE_ENV) else ""
+        raise Invalid(f"chuishao serve --workers {args.workers} 不能内置调度{unset}：每个进程都会各自调度。请为 API 设 "
+                      f"{MODE_ENV}=worker，并另行运行 prefect server start 和 chuishao worker；或只用一个进程",
+                      f"`chuishao serve --workers {args.workers}` cannot run the schedules embedded"
+                      f"{' (the default when ' + MODE_ENV + ' is unset)' if unset else ''}: each process would "
+                      f"schedule on its own. Set {MODE_ENV}=worker for the API and run `prefect server start` and "
+                      "`chuishao worker` beside it, or serve with one process", code="usage")
     settings = get_settings()
     try:  # first, so that a port in use is said at once, in one line
         sock = listening_socket(args.host, args.port)
@@ -249,18 +260,20 @@ def cmd_serve(args) -> int:
               f"{'the port is already in use; choose another --port or stop what uses it' if taken else err.strerror}",
               file=sys.stderr)
         return 1
-    scheduler = os.environ.get("CHUISHAO_SCHEDULER", "embedded")
     try:
         print(f"• 数据目录 data dir: {settings.ensure_data_dir().resolve()}", flush=True)
         print("• 数据库迁移 migrating schema …", flush=True)
         _migrate()
-        if scheduler == "embedded" and args.workers == 1:
+        if mode == "embedded":
             from api import embedded
 
             asyncio.run(embedded.run(settings, sock, log=lambda m: print(m, flush=True)))
     except KeyboardInterrupt:  # Ctrl-C before the service's own handlers were in place: nothing to drain
         pass
-    if scheduler == "embedded" and args.workers == 1:
+    except DomainError as err:  # the schedules are (or were meanwhile) held by another scheduler
+        print(f"错误 error: {err.message}", file=sys.stderr, flush=True)
+        os._exit(2)  # as below: Prefect's threads may hold the interpreter open
+    if mode == "embedded":
         # The API has finished its requests and every commit is durable. Prefect's client leaves worker
         # threads behind that can hold the interpreter open; the scheduler's state is in its database.
         print("• 已停止 stopped", flush=True)
@@ -268,7 +281,8 @@ def cmd_serve(args) -> int:
         os._exit(0)
     # scale-out: the API only; a Prefect server and `chuishao worker` run the schedules
     print(f"• 启动 API starting on http://{args.host}:{args.port} with {args.workers} process(es); "
-          f"scheduler: {scheduler}", flush=True)
+          f"scheduler: {mode} (本进程不运行定时任务 this process runs no schedules)", flush=True)
+    print(_scheduler_holder(settings), flush=True)
     config = api_config("api.app:create_app", settings, factory=True, workers=args.workers)
     with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises the SIGINT it drained for
         if args.workers > 1:
@@ -281,32 +295,41 @@ def cmd_serve(args) -> int:
     return 0
 
 
+def _scheduler_holder(settings) -> str:
+    """One line: which scheduler runs this database's schedules now, or a warning that none does."""
+    from flows.clock import system_clock
+    from flows.scheduler import current, describe
+    from models.db import Database
+
+    async def read():
+        db = Database(settings.url, pool_size=1)
+        try:
+            return await current(db, system_clock())
+        finally:
+            await db.dispose()
+
+    found = asyncio.run(read())
+    if found is None:
+        return ("警告 warning: 目前没有调度器持有本数据库的定时任务，预警、检点和通报要等 chuishao worker 启动后"
+                "才会运行 / "
+                "no scheduler holds this database's schedules now: alerts, checkpoints and bulletins wait until "
+                "`chuishao worker` runs")
+    zh, en = describe(*found)
+    return f"• 定时任务由 {zh} 运行 / the schedules are run by {en}"
+
+
 def cmd_worker(args) -> int:
-    """Scale-out: register the deployments on a process work pool, then run a Prefect worker for it."""
+    """Scale-out: hold the schedules of the database, wait for the Prefect server, register the deployments
+    and run a Prefect worker that stops with this command (api/worker.py)."""
     import os
-    import subprocess
 
-    async def register():
-        from prefect.client.orchestration import get_client
-        from prefect.client.schemas.actions import WorkPoolCreate
-        from prefect.exceptions import ObjectAlreadyExists
+    from api import worker
+    from flows.scheduler import MODE_ENV, scheduler_mode
 
-        from flows.deployments import WORK_POOL, build_deployments
-
-        async with get_client() as client:
-            with contextlib.suppress(ObjectAlreadyExists):  # registered by an earlier worker
-                await client.create_work_pool(WorkPoolCreate(name=WORK_POOL, type="process"))
-        for d in await build_deployments(work_pool=WORK_POOL):
-            await d.apply(work_pool_name=WORK_POOL)
-            print(f"• 已登记 deployment registered: {d.name}", flush=True)
-        return WORK_POOL
-
-    if not os.environ.get("PREFECT_API_URL"):
-        raise Invalid("请将 PREFECT_API_URL 设为 Prefect 服务的地址，如 http://127.0.0.1:4200/api",
-                      "set PREFECT_API_URL to the Prefect server, e.g. http://127.0.0.1:4200/api")
-    pool = asyncio.run(register())
-    print(f"• 启动 worker starting a Prefect worker on pool '{pool}'", flush=True)
-    return subprocess.call([sys.executable, "-m", "prefect", "worker", "start", "--pool", pool, "--type", "process"])
+    scheduler_mode(os.environ.get(MODE_ENV))  # a typo is refused here too: compose may set it on every service
+    url, wait = worker.prefect_url(), worker.wait_seconds()
+    _require_schema()
+    return worker.run(get_settings(), url, wait)
 
 
 def cmd_demo(args) -> int:
@@ -480,13 +503,26 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--county-name", default="文水县")
     s.set_defaults(fn=cmd_init)
 
-    s = sub.add_parser("serve", help="run the service (API and web UI) in one process")
+    from api.worker import DEFAULT_LOG_LEVEL, DEFAULT_WAIT_SECONDS, GRACE_SECONDS, WAIT_ENV
+    from flows.scheduler import DEFAULT_MODE, MODE_ENV, MODES
+
+    s = sub.add_parser("serve", help="run the service (API and web UI) in one process",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog=f"{MODE_ENV} (default {DEFAULT_MODE}):\n" + "\n".join(
+                           f"  {k:9} {en}" for k, (_, en) in MODES.items())
+                       + "\nOne scheduler per database: a second one is refused, naming the one that runs.")
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=_int_in(1, 65535), default=8000)
-    s.add_argument("--workers", type=_int_in(1, 64), default=1)
+    s.add_argument("--workers", type=_int_in(1, 64), default=1,
+                   help=f"API processes; more than 1 needs {MODE_ENV}=worker and `chuishao worker`")
     s.set_defaults(fn=cmd_serve)
 
-    s = sub.add_parser("worker", help="scale-out: register the deployments and run a Prefect worker")
+    s = sub.add_parser("worker", help="scale-out: register the deployments and run a Prefect worker",
+                       epilog=f"Reads PREFECT_API_URL (the Prefect server, required; waits up to {WAIT_ENV} seconds, "
+                              f"default {DEFAULT_WAIT_SECONDS:.0f}, for it to be healthy) and the CHUISHAO_* "
+                              f"database settings. Logs of the Prefect worker and its flow runs: level "
+                              f"PREFECT_LOGGING_LEVEL, default {DEFAULT_LOG_LEVEL} (INFO: a line per run). SIGINT or "
+                              f"SIGTERM stops the worker and its flow runs (SIGKILL after {GRACE_SECONDS:.0f} s).")
     s.set_defaults(fn=cmd_worker)
 
     s = sub.add_parser("demo", help="load a realistic demo county with months of history (kept if loaded)")

@@ -199,9 +199,25 @@ async def _announce(server, app, host: str, port: int, log) -> None:
 
 async def run(settings: Settings, api_socket: socket.socket, log=print) -> None:
     """Serve until SIGINT or SIGTERM, then drain: the API finishes its requests in flight, then the scheduler
-    and its server stop. `api_socket`: the API's listening socket (api.server.listening_socket)."""
+    and its server stop. `api_socket`: the API's listening socket (api.server.listening_socket). Raises
+    flows.scheduler.SchedulerTaken when another scheduler holds the database's schedules (at start or later)."""
+    from flows import scheduler
+    from flows.clock import system_clock
+    from models.db import Database
+
+    # one scheduler per database: refused (SchedulerTaken) before anything starts when another one runs
+    lease_db, me = Database(settings.url, pool_size=1), scheduler.Holder("embedded")
+    try:
+        claim = await scheduler.claim(lease_db, me, system_clock())
+    except BaseException:
+        await lease_db.dispose()
+        raise
+    if claim.taken_over:
+        log(claim.line())
+    log(f"• 调度 scheduler: embedded — {scheduler.MODES['embedded'][0]} / {scheduler.MODES['embedded'][1]}")
     stop = asyncio.Event()
-    tasks = [asyncio.create_task(_hold_signals(stop), name="signals")]  # from the first moment: a quiet Ctrl-C
+    tasks = [asyncio.create_task(_hold_signals(stop), name="signals"),  # from the first moment: a quiet Ctrl-C
+             asyncio.create_task(scheduler.hold(lease_db, me, system_clock, log), name="lease")]
     prefect_socket = listening_socket("127.0.0.1", int(os.environ.get("CHUISHAO_PREFECT_PORT") or 0))
     prefect_port = prefect_socket.getsockname()[1]
     prefect_url = configure_prefect(settings.data_dir, prefect_port)
@@ -268,3 +284,6 @@ async def run(settings: Settings, api_socket: socket.socket, log=print) -> None:
         for t in (stopping, *tasks):
             t.cancel()
         await asyncio.wait([starting, *tasks], timeout=5)
+        with contextlib.suppress(Exception):  # unreachable: the lease goes stale by itself
+            await scheduler.release(lease_db, me)
+        await lease_db.dispose()
