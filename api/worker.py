@@ -308,11 +308,11 @@ async def _run_worker(url: str, wait: float, stop, received: list, holding, say)
     if pool is None:
         say("• 已停止 stopped before the Prefect worker started")
         return 0
-    env = {**os.environ, "PREFECT_LOGGING_LEVEL": os.environ.get("PREFECT_LOGGING_LEVEL") or DEFAULT_LOG_LEVEL}
-    say(f"• 启动 worker starting a Prefect worker on pool '{pool}' (log level {env['PREFECT_LOGGING_LEVEL']}, "
+    say(f"• 启动 worker starting a Prefect worker on pool '{pool}' (log level {os.environ['PREFECT_LOGGING_LEVEL']}, "
         "PREFECT_LOGGING_LEVEL)")
+    # the environment run() settled, log level included: the worker's flow runs inherit it
     children = Children(spawn([sys.executable, "-m", "prefect", "worker", "start", "--pool", pool,
-                                "--type", "process"], env))
+                                "--type", "process"], dict(os.environ)))
     while True:
         children.reap()
         if stop.is_set() or children.main_status is not None or holding.done():
