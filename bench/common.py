@@ -123,6 +123,15 @@ def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
+def run_event_loop(main):
+    """Run the coroutine `main` on uvloop where it is installed (as the servers do), else asyncio's loop."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main)
+    return uvloop.run(main)
+
+
 def _pgids(server_pgids: int | Iterable[int]) -> set[int]:
     return {server_pgids} if isinstance(server_pgids, int) else set(server_pgids)
 

@@ -55,6 +55,7 @@ from common import (  # noqa: E402 - the raw client, CPU accounting and server h
     free_port,
     log,
     pct,
+    run_event_loop,
     serving_processes,
     summarise,
     tracebacks,
@@ -936,11 +937,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     if args.from_json:
         return rerender(args)
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.run(amain(args))
-    return uvloop.run(amain(args))
+    return run_event_loop(amain(args))
 
 
 if __name__ == "__main__":
