@@ -411,6 +411,13 @@ def render(res: dict, info: dict, a, command: str, started: dt.datetime, elapsed
         for name, x, target, ok in checks:
             L.append(f"| {name} | {fmt(x, 2)} | {target} | {'' if ok is None else 'met' if ok else 'not met'} |")
         L.append("")
+        budget = cpu_per_loop(s) * TARGET_SPIFF_CPU
+        if cpu_per_loop(c) > budget:
+            L.append(f"To meet the CPU target chuishao may use at most {fmt(budget)} ms of server + PostgreSQL CPU "
+                     f"per loop ({fmt(budget / len(STEPS), 2)} ms per action) on this machine; it used "
+                     f"{fmt(cpu_per_loop(c))} ms, {fmt(ratio(cpu_per_loop(c), budget))}× that. Where its CPU goes "
+                     "per action is in `## loop` (statements per action, the profile).")
+            L.append("")
 
     L += ["### Side by side (all rounds pooled)", "",
           "| system | loops | loops/s | actions/s | p50 ms | p99 ms | CPU ms per loop (server + PostgreSQL) | "
