@@ -1,5 +1,6 @@
 """The API process's background work: the live hub (fed by LISTEN on PostgreSQL, directly on SQLite),
-the deliverer that fans events out and sends external deliveries right after each commit, and the watch
+the deliverer that fans events out and sends external deliveries shortly after commits (batched: one round for
+the commits of `delivery_batch_seconds`, not one per action), and the watch
 that closes the sockets of sessions that have ended (signed out, account deactivated or changed)."""
 
 import asyncio
@@ -131,6 +132,8 @@ class Live:
         self.listening.set()
         while True:
             await _wait(self._poll, 0.5)
+            if self._poll.is_set():  # a commit of ours: let the ones right behind it join this read
+                await asyncio.sleep(self.settings.live_batch_seconds)
             self._poll.clear()
             try:
                 for event in await events_after(self.db, self.hub.last_id):
@@ -151,6 +154,8 @@ class Live:
         await asyncio.sleep(self.settings.delivery_delay)
         while True:
             await _wait(self._kick, 2.0)
+            if self._kick.is_set():  # a commit: batch the ones that follow it into the same round
+                await asyncio.sleep(self.settings.delivery_batch_seconds)
             self._kick.clear()
             try:
                 now = self.clock()

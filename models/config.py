@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     sms_gateway_key: str | None = None
     # seconds the in-process deliverer waits before its first delivery (crash tests set it high)
     delivery_delay: float = 0.0
+    # after a commit, the deliverer (fan-out, external deliveries) and SQLite's live-feed reader wait this long
+    # (seconds) for more commits before they run, so a busy minute costs a few batched rounds, not one per action
+    delivery_batch_seconds: float = 0.25
+    live_batch_seconds: float = 0.03
     # argon2 cost; tests lower it so that hashing a dozen users stays cheap
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 65536

@@ -4,7 +4,7 @@ transaction writes only the event. Idempotent: each event is claimed, fanned out
 
 from datetime import datetime
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, insert, or_, select, update
 
 from models.db import Database
 from models.notifications import Delivery, Event, Notification, UserChannel
@@ -23,22 +23,35 @@ def title_of(event: Event) -> str:
     return f"{p.get('code', '')} {p.get('title', '')}：{label}（{status}）"[:300]
 
 
-def _recipients_query(audience: dict):
-    conds = []
-    for role, unit_id in audience.get("roles", []):
-        conds.append(and_(User.role == role, User.unit_id == unit_id) if unit_id is not None else User.role == role)
-    if audience.get("users"):
-        conds.append(User.id.in_(audience["users"]))
+def _wanted(audiences: list[dict]):
+    """One query for the users any of these audiences names: active, and of a (role, unit) pair, a role
+    anywhere, or named by id. None when no audience names anyone."""
+    pairs = {(role, unit_id) for a in audiences for role, unit_id in a.get("roles", [])}
+    ids = {u for a in audiences for u in a.get("users") or []}
+    conds = [and_(User.role == role, User.unit_id == unit_id) if unit_id is not None else User.role == role
+             for role, unit_id in sorted(pairs, key=lambda p: (p[0], p[1] is None, p[1] or 0))]
+    if ids:
+        conds.append(User.id.in_(sorted(ids)))
     if not conds:
         return None
-    q = select(User.id).where(User.active, or_(*conds))
-    if audience.get("exclude") is not None:
-        q = q.where(User.id != audience["exclude"])
-    return q
+    return select(User.id, User.role, User.unit_id).where(User.active, or_(*conds)).order_by(User.id)
+
+
+def recipients(audience: dict, users: list[tuple[int, str, int | None]]) -> list[int]:
+    """The ids of `users` ((id, role, unit_id), active ones) an event's audience names:
+    {"roles": [[role, unit_id or None], ...], "users": [id, ...], "exclude": id or None}."""
+    pairs = {(role, unit_id) for role, unit_id in audience.get("roles", [])}
+    ids = set(audience.get("users") or [])
+    out = [uid for uid, role, unit_id in users
+           if ((role, unit_id) in pairs or (role, None) in pairs or uid in ids)]
+    exclude = audience.get("exclude")
+    return [uid for uid in out if uid != exclude] if exclude is not None else out
 
 
 async def fan_out(db: Database, now: datetime, limit: int = 500) -> int:
-    """Materialise notifications (and pending deliveries) for events not yet fanned out. Returns how many."""
+    """Materialise notifications (and pending deliveries) for events not yet fanned out, a batch of up to
+    `limit` events per transaction with a fixed number of statements (the users any of them names, their
+    channels, the notifications, the deliveries, the events marked). Returns how many events."""
     done = 0
     while True:
         async with db.transaction() as s:
@@ -49,21 +62,26 @@ async def fan_out(db: Database, now: datetime, limit: int = 500) -> int:
             events = list((await s.execute(q)).scalars())
             if not events:
                 return done
-            for e in events:
-                rq = _recipients_query(e.audience or {})
-                users = [uid for (uid,) in (await s.execute(rq)).all()] if rq is not None else []
-                if users:
-                    title = title_of(e)
-                    rows = [Notification(event_id=e.id, user_id=u, title=title, at=e.at) for u in users]
-                    s.add_all(rows)
-                    await s.flush()
-                    channels = (await s.execute(select(UserChannel).where(
-                        UserChannel.user_id.in_(users), UserChannel.enabled))).scalars().all()
-                    by_user = {n.user_id: n.id for n in rows}
-                    s.add_all(Delivery(notification_id=by_user[c.user_id], channel=c.channel, address=c.address,
-                                       state="pending", next_at=now) for c in channels)
-                await s.execute(update(Event).where(Event.id == e.id).values(fanned_out_at=now)
-                                .execution_options(synchronize_session=False))
+            wanted = _wanted([e.audience or {} for e in events])
+            users = [tuple(r) for r in (await s.execute(wanted)).all()] if wanted is not None else []
+            rows = [{"event_id": e.id, "user_id": u, "title": title_of(e), "at": e.at}
+                    for e in events for u in recipients(e.audience or {}, users)]
+            if rows:
+                made = (await s.execute(insert(Notification).returning(Notification.id, Notification.user_id),
+                                        rows)).all()
+                channels = (await s.execute(select(UserChannel.user_id, UserChannel.channel, UserChannel.address)
+                                            .where(UserChannel.user_id.in_({r["user_id"] for r in rows}),
+                                                   UserChannel.enabled))).all()
+                by_user: dict[int, list] = {}
+                for user_id, channel, address in channels:
+                    by_user.setdefault(user_id, []).append((channel, address))
+                deliveries = [{"notification_id": nid, "channel": channel, "address": address, "state": "pending",
+                               "next_at": now, "attempts": 0}
+                              for nid, uid in made for channel, address in by_user.get(uid, [])]
+                if deliveries:
+                    await s.execute(insert(Delivery), deliveries)
+            await s.execute(update(Event).where(Event.id.in_([e.id for e in events])).values(fanned_out_at=now)
+                            .execution_options(synchronize_session=False))
             done += len(events)
         if len(events) < limit:
             return done
