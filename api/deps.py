@@ -13,7 +13,7 @@ from flows.cases import CaseService
 from flows.clock import Clock
 from flows.errors import Forbidden
 from flows.login_throttle import LoginThrottle
-from flows.sessions import new_session_id, open_session, session_alive
+from flows.sessions import ENDED, new_session_id, open_session, session_alive
 from models.config import Settings
 from models.db import Database
 
@@ -35,8 +35,6 @@ class Services:
 
 
 oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
-ENDED = ("登录已失效（已退出、账号已停用或已变更），请重新登录",
-         "this session has ended (signed out, or the account was deactivated or changed); sign in again")
 
 
 def services(request: Request) -> Services:
@@ -63,6 +61,15 @@ async def bearer(request: Request, token: str | None = Depends(oauth2)) -> Token
 
 async def actor(claims: Token = Depends(bearer)) -> Actor:
     return claims.actor
+
+
+def signed(request: Request, token: str | None = Depends(oauth2)) -> Token:
+    """A token's checked claims with its session NOT yet checked: for a route that hands `session_id` to a
+    service which checks it inside its own transaction (flows.sessions.ensure_alive). Raises Unauthorized."""
+    if not token:
+        raise Unauthorized("请先登录", "authentication required")
+    svc = request.app.state.services
+    return svc.tokens.decode(token, svc.clock())
 
 
 def client_address(request: Request) -> str | None:

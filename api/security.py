@@ -12,7 +12,7 @@ import jwt
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from flows.access import Actor
-from flows.errors import DomainError
+from flows.errors import Unauthorized
 from flows.sessions import JTI, new_session_id
 from models.org import ROLES
 
@@ -20,11 +20,6 @@ MAX_TOKEN_CHARS = 4096  # ours are about 400; anything far longer is not one of 
 ID = Annotated[int, Field(ge=1, le=2**31 - 1)]  # database ids (PostgreSQL integer)
 EPOCH = Annotated[int, Field(ge=0, le=2**33)]  # seconds since 1970, up to the year 2242
 Role = Literal[ROLES]  # type: ignore[valid-type]  # one of the known roles
-
-
-class Unauthorized(DomainError):
-    status = 401
-    code = "unauthorized"
 
 
 class Claims(BaseModel):

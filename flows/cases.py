@@ -23,6 +23,7 @@ from flows.commands import BODIES, CaseCreate, parse_body
 from flows.errors import Conflict, Forbidden, Invalid, NotFound
 from flows.geo import contains
 from flows.routing import route
+from flows.sessions import ensure_alive
 from flows.timeline import canonical, entry_hash
 from flows.units import UnitDirectory, UnitInfo
 from flows.uow import unit_of_work
@@ -243,11 +244,15 @@ class CaseService:
 
     # ---- the write paths ----------------------------------------------------------------
     async def act(self, case_id: int, action: str, actor: Actor, raw: dict | None, now: datetime,
-                  if_match: int | None = None) -> dict:
+                  if_match: int | None = None, session_id: str | None = None) -> dict:
+        """`action` on the case, as `actor`, in one transaction (timeline entry and outbox event included);
+        answers the case's view. `session_id`: the caller's sign-in, checked in this transaction (None: checked
+        already). Raises Unauthorized, NotFound, Forbidden, NotAllowed, Invalid, Conflict (flows/errors.py)."""
         if action not in lc.BY_ACTION:
             raise unknown_action(action)
         body = parse_body(BODIES[action], raw)
         async with unit_of_work(self.db) as s:
+            await ensure_alive(s, session_id, actor.id)
             agg = await self._visible(s, case_id, actor)
             if if_match is not None and if_match != agg.case.version:
                 raise Conflict(f"版本已变化（当前 {agg.case.version}），请刷新后重试",
@@ -275,7 +280,8 @@ class CaseService:
         return await self._view(agg, actor, now)
 
     async def report(self, actor: Actor, raw: dict | None, now: datetime,
-                     townships: set[str] | None = None, also=None, client_key: str | None = None) -> dict:
+                     townships: set[str] | None = None, also=None, client_key: str | None = None,
+                     session_id: str | None = None) -> dict:
         """事件上报 (step 1). `townships`: the township codes an integrator's key may report into.
         `also(session, case)`: rows that belong with the report (an integrator's request record), written in
         the same transaction. `client_key`: the reporter's idempotency key (1–64 printable ASCII); a report
@@ -289,27 +295,31 @@ class CaseService:
                 raise Invalid("幂等键须为 1–64 位字母数字",
                               "the idempotency key must be 1-64 characters from [A-Za-z0-9_.:-]",
                               code="bad_idempotency_key")
-            replay = await self._replay(actor, client_key, now)
+            replay = await self._replay(actor, client_key, now, session_id)
             if replay is not None:
                 return replay
         try:
-            return await self._report(actor, body, now, townships, also, client_key)
+            return await self._report(actor, body, now, townships, also, client_key, session_id)
         except IntegrityError:
             replay = await self._replay(actor, client_key, now) if client_key else None
             if replay is None:
                 raise
             return replay  # the same key arrived twice at once; the other request wrote it
 
-    async def _replay(self, actor: Actor, client_key: str, now: datetime) -> dict | None:
+    async def _replay(self, actor: Actor, client_key: str, now: datetime, session_id: str | None = None
+                      ) -> dict | None:
         async with self.db.read() as s:
+            await ensure_alive(s, session_id, actor.id)
             case_id = (await s.execute(select(Case.id).where(
                 Case.reporter_id == actor.id, Case.client_key == client_key))).scalar_one_or_none()
         if case_id is None:
             return None
         return {**await self.get(case_id, actor, now), "replayed": True}
 
-    async def _report(self, actor: Actor, body: CaseCreate, now: datetime, townships, also, client_key) -> dict:
+    async def _report(self, actor: Actor, body: CaseCreate, now: datetime, townships, also, client_key,
+                      session_id: str | None = None) -> dict:
         async with unit_of_work(self.db) as s:
+            await ensure_alive(s, session_id, actor.id)
             township_id, grid_id = await self._locate(s, actor, body)
             if townships is not None and self.units.code(township_id) not in townships:
                 raise Forbidden("该接入密钥无权向此乡镇上报", "this key may not report into that township")

@@ -18,6 +18,13 @@ class DomainError(Exception):
         return f"{self.zh} / {self.en}"
 
 
+class Unauthorized(DomainError):
+    """Not signed in, or the sign-in has ended (401)."""
+
+    status = 401
+    code = "unauthorized"
+
+
 class NotFound(DomainError):
     status = 404
     code = "not_found"

@@ -10,8 +10,9 @@ import secrets
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
+from flows.errors import Unauthorized
 from flows.uow import AsyncSession, unit_of_work
 from models.accounts import UserSession
 from models.db import Database
@@ -37,14 +38,30 @@ async def open_session(db: Database, *, session_id: str, user_id: int, issued_at
                           user_agent=(user_agent or "")[:200] or None, address=(address or "")[:64] or None))
 
 
+ENDED = ("登录已失效（已退出、账号已停用或已变更），请重新登录",
+         "this session has ended (signed out, or the account was deactivated or changed); sign in again")
+_ALIVE = (select(UserSession.id).join(User, User.id == UserSession.user_id)
+          .where(UserSession.id == bindparam("session_id"), UserSession.user_id == bindparam("user_id"),
+                 UserSession.revoked_at.is_(None), User.active.is_(True)))
+
+
+async def alive_in(s: AsyncSession, session_id: str, user_id: int) -> bool:
+    """Whether the session may still act, read in the caller's transaction: one primary-key lookup joined to
+    the user's row by its primary key."""
+    return (await s.execute(_ALIVE, {"session_id": session_id, "user_id": user_id})).first() is not None
+
+
+async def ensure_alive(s: AsyncSession, session_id: str | None, user_id: int | None) -> None:
+    """Refuse (Unauthorized, 401) an ended session inside the action's own transaction, so a signed-in request
+    costs no separate read; `session_id` None: the caller has checked already."""
+    if session_id is not None and not await alive_in(s, session_id, user_id):
+        raise Unauthorized(*ENDED)
+
+
 async def session_alive(db: Database, session_id: str, user_id: int) -> bool:
-    """Whether the session may still act: one primary-key lookup joined to the user's row by its primary key."""
+    """Whether the session may still act (its own short read)."""
     async with db.read() as s:
-        row = (await s.execute(
-            select(UserSession.id).join(User, User.id == UserSession.user_id)
-            .where(UserSession.id == session_id, UserSession.user_id == user_id,
-                   UserSession.revoked_at.is_(None), User.active.is_(True)))).first()
-    return row is not None
+        return await alive_in(s, session_id, user_id)
 
 
 async def live_sessions(db: Database, session_ids: Iterable[str]) -> set[str]:

@@ -19,7 +19,7 @@ from flows.units import UnitDirectory
 from models.db import Database, make_sync_engine
 from models.migrate import upgrade
 from tests.conftest import ADMIN_PASSWORD, START, bootstrap_settings
-from tests.county import PASSWORD, Api
+from tests.county import PASSWORD, Api, table_rows
 from tests.test_web_admin import Browserish
 from tests.test_webhook_secrets import blank_db  # noqa: F401  (an empty database of each kind)
 
@@ -364,3 +364,32 @@ def test_a_user_may_hold_only_so_many_sockets(db_url, tmp_path, clock):
         again = socket(c, token)  # a closed socket frees its place
         for ws in (*held, other, again):
             ws.__exit__(None, None, None)
+
+
+def test_a_signed_out_token_can_neither_act_nor_report_and_changes_nothing(county):
+    """The action and report routes check the session inside their own transaction (issue 13): a token whose
+    session has ended is refused there with 401 before anything is written — also when the report repeats an
+    idempotency key the person used before."""
+    api = county
+    case = api.report(who="gw_fc1", title="东街乱堆放")
+    token = api.token("disp_fc")
+    keyed = api.client.post("/api/v1/cases", headers=bearer(api.token("gw_fc1")) | {"Idempotency-Key": "k-1"},
+                            json={"title": "西街占道", "description": "早市摊位"})
+    assert keyed.status_code == 201, keyed.text
+    gw = api.token("gw_fc1")
+    assert api.client.post("/api/v1/auth/logout", headers=bearer(token)).status_code == 204
+    assert api.client.post("/api/v1/auth/logout", headers=bearer(gw)).status_code == 204
+    engine = make_sync_engine(api.settings.url)
+    try:
+        before = table_rows(engine)
+        r = api.client.post(f"/api/v1/cases/{case['id']}/actions/accept", headers=bearer(token),
+                            json={"category": "LAND01"})
+        assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized", r.text
+        r = api.client.post("/api/v1/cases", headers=bearer(gw), json={"title": "北街占道", "description": "夜市"})
+        assert r.status_code == 401, r.text
+        r = api.client.post("/api/v1/cases", headers=bearer(gw) | {"Idempotency-Key": "k-1"},
+                            json={"title": "西街占道", "description": "早市摊位"})
+        assert r.status_code == 401, r.text  # not the earlier case, replayed
+        assert table_rows(engine) == before
+    finally:
+        engine.dispose()
