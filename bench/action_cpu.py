@@ -20,6 +20,8 @@ from pathlib import Path
 
 import httpx
 import psycopg
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -57,59 +59,69 @@ async def run(args) -> dict:
                     admin_password=ADMIN_PASSWORD, now=clock())
     await db.dispose()
     app = create_app(settings, clock)
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench") as c:
-            async def token(user, password):
-                r = await c.post("/api/v1/auth/token", data={"username": user, "password": password})
-                assert r.status_code == 200, r.text
-                return {"Authorization": f"Bearer {r.json()['access_token']}"}
+    transport = httpx.ASGITransport(app=app)
+    async with app.router.lifespan_context(app), httpx.AsyncClient(transport=transport, base_url="http://b") as c:
+        async def token(user, password):
+            r = await c.post("/api/v1/auth/token", data={"username": user, "password": password})
+            assert r.status_code == 200, r.text
+            return {"Authorization": f"Bearer {r.json()['access_token']}"}
 
-            admin = await token("admin", ADMIN_PASSWORD)
-            for path, rows in (("/api/v1/units", UNITS), ("/api/v1/catalog", CATALOG)):
-                for row in rows:
-                    assert (await c.post(path, json=row, headers=admin)).status_code == 201
-            for name, (role, unit, cert, expires) in USERS.items():
-                body = {"username": name, "password": PASSWORD, "name": name, "role": role, "unit": unit}
-                if cert:
-                    body |= {"certificate_no": cert, "certificate_expires": expires}
-                assert (await c.post("/api/v1/users", json=body, headers=admin)).status_code == 201
-            h = {u: await token(u, PASSWORD) for u in ("gw_fc1", "disp_fc", "zrzy_liaison", "zrzy_off1",
-                                                       "liaison_fc")}
-            cpu = {s: [] for s in STEPS}
+        admin = await token("admin", ADMIN_PASSWORD)
+        for path, rows in (("/api/v1/units", UNITS), ("/api/v1/catalog", CATALOG)):
+            for row in rows:
+                assert (await c.post(path, json=row, headers=admin)).status_code == 201
+        for name, (role, unit, cert, expires) in USERS.items():
+            body = {"username": name, "password": PASSWORD, "name": name, "role": role, "unit": unit}
+            if cert:
+                body |= {"certificate_no": cert, "certificate_expires": expires}
+            assert (await c.post("/api/v1/users", json=body, headers=admin)).status_code == 201
+        h = {u: await token(u, PASSWORD) for u in ("gw_fc1", "disp_fc", "zrzy_liaison", "zrzy_off1",
+                                                   "liaison_fc")}
+        cpu = {s: [] for s in STEPS}
+        current = {"step": None}
 
-            async def step(name, who, path, body):
-                t = time.process_time()
-                r = await c.post(path, json=body, headers=h[who])
-                cpu[name].append(time.process_time() - t)
-                assert r.status_code in (200, 201), f"{name}: {r.status_code} {r.text}"
-                return r.json()
+        @event.listens_for(Engine, "before_cursor_execute")
+        def count(conn, cursor, statement, parameters, context, executemany):
+            if current["step"] is not None:
+                statements[current["step"]] += 1
 
-            async def loop():
-                case = await step("report", "gw_fc1", "/api/v1/cases",
-                                  {"title": "东街有人私搭乱建", "description": "东街 12 号院内新建砖房"})
-                act = f"/api/v1/cases/{case['id']}/actions/"
-                await step("accept", "disp_fc", act + "accept", {"category": "LAND01"})
-                await step("dispatch", "disp_fc", act + "dispatch", {})
-                await step("check_in", "zrzy_liaison", act + "check_in", {})
-                await step("feedback", "zrzy_off1", act + "feedback",
-                           {"outcome": "resolved", "result": "已拆除", "officers": ["zrzy_off1", "zrzy_off2"]})
-                await step("verify", "liaison_fc", act + "verify",
-                           {"passed": True, "satisfaction": "satisfied", "rating": 5})
+        async def step(name, who, path, body):
+            current["step"] = name
+            t = time.process_time()
+            r = await c.post(path, json=body, headers=h[who])
+            cpu[name].append(time.process_time() - t)
+            current["step"] = None
+            assert r.status_code in (200, 201), f"{name}: {r.status_code} {r.text}"
+            return r.json()
 
-            for _ in range(args.warmup):
-                await loop()
-            cpu = {s: [] for s in STEPS}
-            prof = cProfile.Profile() if args.profile else None
-            if prof:
-                prof.enable()
-            wall = time.perf_counter()
-            for _ in range(args.loops):
-                await loop()
-            wall = time.perf_counter() - wall
-            if prof:
-                prof.disable()
-                prof.dump_stats(args.profile)
-    return {"cpu": cpu, "wall": wall}
+        async def loop():
+            case = await step("report", "gw_fc1", "/api/v1/cases",
+                              {"title": "东街有人私搭乱建", "description": "东街 12 号院内新建砖房"})
+            act = f"/api/v1/cases/{case['id']}/actions/"
+            await step("accept", "disp_fc", act + "accept", {"category": "LAND01"})
+            await step("dispatch", "disp_fc", act + "dispatch", {})
+            await step("check_in", "zrzy_liaison", act + "check_in", {})
+            await step("feedback", "zrzy_off1", act + "feedback",
+                       {"outcome": "resolved", "result": "已拆除", "officers": ["zrzy_off1", "zrzy_off2"]})
+            await step("verify", "liaison_fc", act + "verify",
+                       {"passed": True, "satisfaction": "satisfied", "rating": 5})
+
+        statements = {s: 0 for s in STEPS}
+        for _ in range(args.warmup):
+            await loop()
+        cpu = {s: [] for s in STEPS}
+        statements = {s: 0 for s in STEPS}
+        prof = cProfile.Profile() if args.profile else None
+        if prof:
+            prof.enable()
+        wall = time.perf_counter()
+        for _ in range(args.loops):
+            await loop()
+        wall = time.perf_counter() - wall
+        if prof:
+            prof.disable()
+            prof.dump_stats(args.profile)
+    return {"cpu": cpu, "wall": wall, "statements": statements}
 
 
 def main() -> int:
@@ -120,14 +132,15 @@ def main() -> int:
     p.add_argument("--profile", help="write a cProfile of the measured loops to this file")
     args = p.parse_args()
     out = asyncio.run(run(args))
-    total = [sum(x) for x in zip(*out["cpu"].values())]
+    total = [sum(x) for x in zip(*out["cpu"].values(), strict=True)]
     n = args.loops * len(STEPS)
     print(f"{args.db}: {args.loops} loops, {n} actions, wall {out['wall']:.2f} s "
           f"({n / out['wall']:.0f} actions/s sequential, in-process)")
     print(f"API-process CPU per action: mean {1000 * sum(total) / n:.2f} ms")
     for s in STEPS:
         xs = out["cpu"][s]
-        print(f"  {s:9s} mean {1000 * statistics.mean(xs):6.2f} ms   median {1000 * statistics.median(xs):6.2f} ms")
+        print(f"  {s:9s} mean {1000 * statistics.mean(xs):6.2f} ms   median {1000 * statistics.median(xs):6.2f} ms"
+              f"   statements {out['statements'][s] / args.loops:.1f} (BEGIN/COMMIT included; the request's own)")
     return 0
 
 

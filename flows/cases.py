@@ -9,7 +9,7 @@ version moved and gets 409, so exactly one of two conflicting actions is applied
 import re
 from datetime import datetime
 
-from sqlalchemy import BindParameter, bindparam, exists, func, or_, select, update
+from sqlalchemy import BindParameter, and_, bindparam, exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,17 +20,18 @@ from flows.audience import case_event
 from flows.calendar_store import CalendarStore
 from flows.clock import LOCAL_TZ, local
 from flows.commands import BODIES, CaseCreate, parse_body
-from flows.errors import Conflict, Forbidden, Invalid, NotFound
+from flows.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from flows.geo import contains
 from flows.routing import route
-from flows.sessions import ensure_alive
+from flows.sessions import ENDED, alive_clause, ensure_alive
 from flows.timeline import canonical, entry_hash
 from flows.units import UnitDirectory, UnitInfo
 from flows.uow import unit_of_work
-from models.cases import Attachment, Case, Extension, Whistle
+from models.cases import Attachment, Case, Extension, Feedback, Remark, Verification, Whistle
 from models.catalog import CatalogItem, CatalogOverride
 from models.clocks import StepClock
 from models.db import Database
+from models.notifications import Event
 from models.org import User
 from models.timeline import TimelineEntry
 
@@ -69,6 +70,32 @@ def _columns(obj) -> dict:
     return {c.name: getattr(obj, c.name) for c in obj.__table__.columns}
 
 
+# The action path writes with Core statements built once (issue 13): no ORM unit of work, no change tracking
+# per row; the parameters' keys make each statement's SET or VALUES (compiled once per set of keys and cached).
+_INSERT = {t: t.insert().returning(t.c.id) for t in (Whistle.__table__, Extension.__table__, StepClock.__table__,
+                                                       Feedback.__table__, Verification.__table__,
+                                                       Remark.__table__, Attachment.__table__, Event.__table__,
+                                                       TimelineEntry.__table__)}
+_UPDATE = {t: t.update().where(t.c.id == bindparam("_id"))
+           for t in (Whistle.__table__, Extension.__table__, StepClock.__table__)}
+_ITEM_AND_OVERRIDE = (select(CatalogItem, CatalogOverride)
+                      .outerjoin(CatalogOverride, and_(CatalogOverride.item_id == CatalogItem.id,
+                                                       CatalogOverride.township_id == bindparam("township_id")))
+                      .where(CatalogItem.code == bindparam("code")))
+_CASE_AND_SESSION = select(Case, alive_clause().label("alive")).where(Case.id == bindparam("case_id"))
+_UPDATE_CASE = (Case.__table__.update()
+                .where(Case.__table__.c.id == bindparam("_id"), Case.__table__.c.version == bindparam("_version")))
+
+
+async def _insert(conn, obj) -> None:
+    """Insert a new row from its object, and give the object its id."""
+    table = obj.__table__
+    row = _columns(obj)
+    if row.get("id") is None:
+        row.pop("id", None)
+    obj.id = (await conn.execute(_INSERT[table], row)).scalar_one()
+
+
 class CaseService:
     def __init__(self, db: Database, units: UnitDirectory | None = None, calendar: CalendarStore | None = None):
         self.db = db
@@ -87,8 +114,20 @@ class CaseService:
                 "actor": actor.username, "unit": actor.unit_code, "at": local(now)}
 
     # ---- loading ------------------------------------------------------------------------
-    async def _load(self, s: AsyncSession, case_id: int) -> lc.CaseAggregate:
-        case = await s.get(Case, case_id)
+    async def _load(self, s: AsyncSession, case_id: int, session: tuple[str, int | None] | None = None
+                    ) -> lc.CaseAggregate:
+        """The case with its whistles, running clocks and (while handling) extensions. `session`: (session id,
+        user id) to check in the same statement as the case row (Unauthorized before NotFound)."""
+        if session is None:
+            case = await s.get(Case, case_id)
+        else:
+            row = (await s.execute(_CASE_AND_SESSION, {"case_id": case_id, "session_id": session[0],
+                                                       "user_id": session[1]})).first()
+            if row is None:
+                await ensure_alive(s, *session)
+            elif not row[1]:
+                raise Unauthorized(*ENDED)
+            case = row[0] if row is not None else None
         if case is None:
             raise NotFound(f"案件 {case_id} 不存在", f"case {case_id} not found")
         whistles = list((await s.execute(
@@ -102,35 +141,43 @@ class CaseService:
         s.expunge_all()  # plain objects from here on: we write them back explicitly
         return lc.CaseAggregate(case, whistles, extensions, clocks)
 
-    async def _visible(self, s: AsyncSession, case_id: int, actor: Actor) -> lc.CaseAggregate:
-        agg = await self._load(s, case_id)
+    async def _visible(self, s: AsyncSession, case_id: int, actor: Actor, session_id: str | None = None
+                       ) -> lc.CaseAggregate:
+        agg = await self._load(s, case_id, None if session_id is None else (session_id, actor.id))
         if not actor.sees(agg.case, agg.whistles):
             raise Forbidden("无权访问该案件", "this case is outside your scope")
         return agg
 
     # ---- writing ------------------------------------------------------------------------
+    @staticmethod
+    def _entry(case: Case, actor: Actor, action: str, before, after, payload: dict, now: datetime) -> TimelineEntry:
+        """The case's next timeline entry, chained to its head; moves the head (written with the case row)."""
+        seq, prev = case.timeline_seq + 1, case.timeline_head or "0" * 64
+        fields = dict(case_id=case.id, seq=seq, at=now, actor=actor.username, unit=actor.unit_code,
+                      role=actor.role, action=action, from_state=before, to_state=after, payload=canonical(payload))
+        digest = entry_hash(prev, **fields)
+        case.timeline_seq, case.timeline_head = seq, digest
+        return TimelineEntry(**fields, prev_hash=prev, hash=digest)
+
     def _append(self, s: AsyncSession, case: Case, actor: Actor, action: str, before, after, payload: dict,
                 now: datetime) -> None:
-        seq = case.timeline_seq + 1
-        body = canonical(payload)
-        fields = dict(case_id=case.id, seq=seq, at=now, actor=actor.username, unit=actor.unit_code,
-                      role=actor.role, action=action, from_state=before, to_state=after, payload=body)
-        digest = entry_hash(case.timeline_head or "0" * 64, **fields)
-        s.add(TimelineEntry(**fields, prev_hash=case.timeline_head or "0" * 64, hash=digest))
-        case.timeline_seq, case.timeline_head = seq, digest
+        """The next timeline entry, added to the session (the report's path, where the case is new)."""
+        s.add(self._entry(case, actor, action, before, after, payload, now))
 
     async def _persist(self, s: AsyncSession, agg: lc.CaseAggregate, seen: dict,
-                       plan: clk.ClockPlan | None = None) -> None:
-        """Write back what the decision changed; the case row first, gated on its version."""
+                       plan: clk.ClockPlan | None = None, also: tuple = ()) -> None:
+        """Write back what the decision changed, with Core statements: the case row first, gated on its
+        version (Conflict, 409, when it moved), then the changed whistles, extensions and clocks, the new rows
+        (whistles before their check-in clocks), then `also` (the timeline entry, the outbox event)."""
+        conn = await s.connection()
         case = agg.case
         changes = {k: v for k, v in _columns(case).items() if v != seen["case"][k] and k != "version"}
         if plan and (plan.new or plan.changed):
             # the sweep may have raised the alert since we read; what the clocks say now wins
             changes |= {"deadline": case.deadline, "provisional": case.provisional, "alert": case.alert}
         version = seen["case"]["version"]
-        result = await s.execute(
-            update(Case).where(Case.id == case.id, Case.version == version).values(**changes, version=version + 1)
-            .execution_options(synchronize_session=False))
+        result = await conn.execute(_UPDATE_CASE, {**changes, "version": version + 1, "_id": case.id,
+                                                   "_version": version})
         if result.rowcount != 1:
             raise Conflict("案件已被他人更新，请刷新后重试", "the case was changed by someone else; reload and retry")
         case.version = version + 1
@@ -141,14 +188,14 @@ class CaseService:
                     continue  # new row, inserted below
                 diff = {k: v for k, v in _columns(row).items() if v != before[k]}
                 if diff:
-                    await s.execute(update(type(row)).where(type(row).id == row.id).values(**diff)
-                                    .execution_options(synchronize_session=False))
-        s.add_all(agg.added)
-        if plan and plan.new:
-            await s.flush()  # whistle ids for their check-in clocks
-            for clock, whistle in plan.new:
-                clock.whistle_id = whistle.id if whistle is not None else clock.whistle_id
-                s.add(clock)
+                    await conn.execute(_UPDATE[row.__table__], {**diff, "_id": row.id})
+        for obj in agg.added:
+            await _insert(conn, obj)
+        for clock, whistle in plan.new if plan else ():
+            clock.whistle_id = whistle.id if whistle is not None else clock.whistle_id
+            await _insert(conn, clock)
+        for obj in also:
+            await _insert(conn, obj)
 
     @staticmethod
     def _seen(agg: lc.CaseAggregate) -> dict:
@@ -159,17 +206,24 @@ class CaseService:
             "clocks": {c.id: _columns(c) for c in agg.clocks},
         }
 
-    async def _limits(self, s: AsyncSession, case: Case) -> tuple[dict | None, dict | None]:
+    async def _catalog(self, s: AsyncSession, code: str, township_id: int, memo: dict
+                       ) -> tuple[CatalogItem, CatalogOverride | None]:
+        """A catalog item and its override for the township (一乡镇一清单), in one query, read once per
+        transaction (`memo`). Raises Invalid (422, unknown_category) for an unknown code."""
+        key = (code, township_id)
+        if key not in memo:
+            row = (await s.execute(_ITEM_AND_OVERRIDE, {"code": code, "township_id": township_id})).first()
+            if row is None:
+                raise Invalid(f"事项 {code} 不在清单中", f"unknown catalog item '{code}'", code="unknown_category")
+            memo[key] = (row[0], row[1])
+        return memo[key]
+
+    async def _limits(self, s: AsyncSession, case: Case, memo: dict) -> tuple[dict | None, dict | None]:
         """The catalog item's and the township override's limits for this case."""
         if not case.category:
             return None, None
-        row = (await s.execute(
-            select(CatalogItem.limits, CatalogOverride.limits)
-            .select_from(CatalogItem)
-            .outerjoin(CatalogOverride, (CatalogOverride.item_id == CatalogItem.id)
-                       & (CatalogOverride.township_id == case.township_id))
-            .where(CatalogItem.code == case.category))).first()
-        return (row[0], row[1]) if row else (None, None)
+        item, override = await self._catalog(s, case.category, case.township_id, memo)
+        return item.limits, override.limits if override is not None else None
 
     def _limit_for(self, case: Case, limits: tuple[dict | None, dict | None]):
         return lambda kind: clk.resolve_limit(kind, case.urgency, limits[0], limits[1])
@@ -190,25 +244,16 @@ class CaseService:
             raise Invalid(f"{unit.name} 不属于本乡镇", f"team '{code}' belongs to another township")
         return unit
 
-    async def _item(self, s: AsyncSession, code: str) -> CatalogItem:
-        item = (await s.execute(select(CatalogItem).where(CatalogItem.code == code))).scalar_one_or_none()
-        if item is None:
-            raise Invalid(f"事项 {code} 不在清单中", f"unknown catalog item '{code}'", code="unknown_category")
-        return item
-
-    async def _facts(self, s: AsyncSession, ctx: lc.Context, action: str) -> None:
+    async def _facts(self, s: AsyncSession, ctx: lc.Context, action: str, memo: dict) -> None:
         body, case, facts = ctx.body, ctx.case, ctx.facts
         if action == "accept" and body.category:
-            await self._item(s, body.category)
+            await self._catalog(s, body.category, case.township_id, memo)
         elif action == "merge":
             facts.merge_target = await s.get(Case, body.into)
             if facts.merge_target is None:
                 raise Invalid(f"主案件 {body.into} 不存在", f"master case {body.into} not found")
         elif action == "dispatch":
-            item = await self._item(s, case.category)
-            override = (await s.execute(select(CatalogOverride).where(
-                CatalogOverride.item_id == item.id, CatalogOverride.township_id == case.township_id,
-            ))).scalar_one_or_none()
+            item, override = await self._catalog(s, case.category, case.township_id, memo)
             lead = await self._unit_for_whistle(s, body.lead_unit, case) if body.lead_unit else None
             assists = None
             if body.assist_units is not None:
@@ -236,7 +281,8 @@ class CaseService:
             facts.officers = [lc.OfficerFact(u.username, u.unit_id, u.certificate_no, u.certificate_expires,
                                              u.name, u.active) for u in users]
             ctx.record["officers"] = [u.username for u in users]  # the timeline names the accounts as they are
-            facts.enforcement = bool(case.category) and (await self._item(s, case.category)).enforcement
+            facts.enforcement = bool(case.category) and (
+                await self._catalog(s, case.category, case.township_id, memo))[0].enforcement
         if action in ("dispatch", "arbitrate"):
             await self.units.get(s, facts.lead_unit_id)
             ctx.record["lead_unit"] = self.units.code(facts.lead_unit_id)
@@ -252,30 +298,30 @@ class CaseService:
             raise unknown_action(action)
         body = parse_body(BODIES[action], raw)
         async with unit_of_work(self.db) as s:
-            await ensure_alive(s, session_id, actor.id)
-            agg = await self._visible(s, case_id, actor)
+            agg = await self._visible(s, case_id, actor, session_id)
             if if_match is not None and if_match != agg.case.version:
                 raise Conflict(f"版本已变化（当前 {agg.case.version}），请刷新后重试",
                                f"version {if_match} is stale (now {agg.case.version}); reload and retry")
             ctx = lc.Context(agg, actor, now, body)
             lc.ensure_allowed(ctx, action)
-            await self._facts(s, ctx, action)
+            memo: dict = {}  # catalog rows read in this transaction
+            await self._facts(s, ctx, action, memo)
             seen = self._seen(agg)
             before, after = lc.decide(ctx, action)
             starts_clock = (before != after and after in clk.STEP_CLOCK) or action in ("dispatch", "arbitrate")
-            limits = await self._limits(s, agg.case) if starts_clock else (None, None)
+            limits = await self._limits(s, agg.case, memo) if starts_clock else (None, None)
             plan = clk.follow(self.calendar.current, agg, action, before, after, now,
                               self._limit_for(agg.case, limits), actor_unit_id=actor.unit_id,
                               extension_days=ctx.record.get("working_days"))
             self._apply_summary(agg, plan)
             payload = {**body.model_dump(exclude_none=True), **ctx.record}
-            self._append(s, agg.case, actor, action, before, after, payload, now)
-            await self._persist(s, agg, seen, plan)
+            entry = self._entry(agg.case, actor, action, before, after, payload, now)
+            await self._persist(s, agg, seen, plan, also=(entry,))
             agg.clocks = [c for c in agg.clocks if c.stopped_at is None] + [c for c, _ in plan.new]
             kind = action if action in ("urge", "supervise") else ("transition" if before != after else "action")
             event = case_event(kind, action, agg, actor_id=actor.id, at=now, to_state=after,
                                payload=self._event_payload(agg.case, actor, action, before, after, now))
-            s.add(event)
+            await _insert(await s.connection(), event)
         self._after_commit([event])
         return await self._view(agg, actor, now)
 
@@ -323,8 +369,9 @@ class CaseService:
             township_id, grid_id = await self._locate(s, actor, body)
             if townships is not None and self.units.code(township_id) not in townships:
                 raise Forbidden("该接入密钥无权向此乡镇上报", "this key may not report into that township")
+            memo: dict = {}
             if body.category:
-                await self._item(s, body.category)
+                await self._catalog(s, body.category, township_id, memo)
             case = Case(
                 title=body.title, description=body.description, category=body.category,
                 township_id=township_id, grid_id=grid_id, address=body.address, lat=body.lat, lon=body.lon,
@@ -334,7 +381,7 @@ class CaseService:
             )
             s.add(case)
             await s.flush()  # the id goes into the first timeline entry's hash
-            limits = await self._limits(s, case)
+            limits = await self._limits(s, case, memo)
             clock = clk.start(self.calendar.current, case_id=case.id, kind="accept", urgency=case.urgency,
                               spec=self._limit_for(case, limits)("accept"), now=now)
             s.add(clock)
@@ -405,10 +452,9 @@ class CaseService:
             agg.added.append(att)
             status = agg.case.status
             agg.case.updated_at = now
-            self._append(s, agg.case, actor, "attach", status, status,
-                         {"sha256": sha256, "filename": filename, "size": size}, now)
-            await self._persist(s, agg, seen)
-            await s.flush()
+            entry = self._entry(agg.case, actor, "attach", status, status,
+                                {"sha256": sha256, "filename": filename, "size": size}, now)
+            await self._persist(s, agg, seen, also=(entry,))
         return {"id": att.id, "sha256": sha256, "filename": filename, "content_type": content_type,
                 "size": size, "at": local(now), "case_version": agg.case.version}
 

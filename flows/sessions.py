@@ -45,6 +45,11 @@ _ALIVE = (select(UserSession.id).join(User, User.id == UserSession.user_id)
                  UserSession.revoked_at.is_(None), User.active.is_(True)))
 
 
+def alive_clause():
+    """EXISTS (the session `:session_id` of user `:user_id` may act), to read beside another row."""
+    return _ALIVE.exists()
+
+
 async def alive_in(s: AsyncSession, session_id: str, user_id: int) -> bool:
     """Whether the session may still act, read in the caller's transaction: one primary-key lookup joined to
     the user's row by its primary key."""

@@ -124,7 +124,8 @@ def world(request, tmp_path_factory):
         url = request.getfixturevalue("pg_url")
         _truncate_pg(url)
     settings = Settings(database_url=url, data_dir=tmp / "data", secret_key=SECRET, argon2_time_cost=1,
-                        argon2_memory_kib=8192, max_upload_bytes=MiB)
+                        argon2_memory_kib=8192, max_upload_bytes=MiB,
+                        delivery_batch_seconds=0.0, live_batch_seconds=0.0)  # see tests/conftest.test_settings
     _bootstrap(settings)
     clock = FixedClock(START)
     engine = make_sync_engine(url)
