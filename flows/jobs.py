@@ -11,9 +11,10 @@ from flows.audience import report_event
 from flows.bulletin import BulletinBuilder
 from flows.calendar_store import CalendarStore
 from flows.checkpoint import CheckpointBuilder
+from flows.clock import Clock
 from flows.errors import Conflict
 from flows.periods import parse_month, parse_week
-from flows.sweep import SweepResult, sweep
+from flows.sweep import SweepResult, clock_of, sweep
 from models.config import Settings, get_settings
 from models.db import Database
 from models.org import Unit
@@ -23,25 +24,28 @@ from notifications.dispatcher import deliver_due
 from notifications.fanout import fan_out
 
 
-async def run_sweep(now: datetime, settings: Settings | None = None) -> SweepResult:
+async def run_sweep(now: datetime | Clock, settings: Settings | None = None) -> SweepResult:
+    """`now`: the clock the sweep reads for each batch (flows.clock.system_clock when scheduled), or a fixed
+    time (see flows.sweep.sweep)."""
     settings = settings or get_settings()
     db = Database(settings.url, pool_size=2)
     try:
         store = CalendarStore(db)
-        await store.load(now)
+        await store.load(clock_of(now)())
         return await sweep(db, store.current, now)
     finally:
         await db.dispose()
 
 
 
-async def run_redelivery(now: datetime, settings: Settings | None = None) -> dict:
+async def run_redelivery(now: datetime | Clock, settings: Settings | None = None) -> dict:
     """Fan out any event not yet fanned out and send every delivery that is due: whatever a process that
-    died left behind. Idempotent, like the in-process deliverer it backs up."""
+    died left behind. Idempotent, like the in-process deliverer it backs up. `now`: a clock (each attempt is
+    recorded when it was made) or a fixed time."""
     settings = settings or get_settings()
     db = Database(settings.url, pool_size=2)
     try:
-        fanned = await fan_out(db, now)
+        fanned = await fan_out(db, clock_of(now)())
         sent = await deliver_due(db, channels_from(settings), now)
         return {"fanned_out": fanned, **sent}
     finally:

@@ -5,6 +5,10 @@ a flow second (see flows/deployments.py). Due clocks are claimed in batches with
 on PostgreSQL, so two sweepers never take the same clock; the alert row (unique per clock and level)
 and the clock's new level commit together, so a sweeper killed before its commit leaves nothing behind
 and the next run fires the alert once.
+
+An alert keeps two times: `due_at`, the level's point on the clock, and `fired_at`, when the sweep raised
+it (the clock read for that batch). A sweep that catches up after an outage raises late alerts at its own
+time, so the audit trail shows the delay instead of pretending the alert went out on time.
 """
 
 import os
@@ -20,7 +24,7 @@ from flows import clocks as clk
 from flows.audience import alert_event
 from flows.calendar import WorkingCalendar
 from flows.cases import case_code
-from flows.clock import local
+from flows.clock import Clock, local
 from flows.uow import unit_of_work
 from models.cases import Case, Whistle
 from models.clocks import Alert, StepClock
@@ -74,7 +78,8 @@ _UPDATE_CLOCKS = (update(_CLOCKS).where(_CLOCKS.c.id == bindparam("b_id"))
 
 
 async def _alert_events(s, claimed, alerts: list[dict], now: datetime) -> list[dict]:
-    """The outbox rows for this batch's alerts: who hears of each, and the scope a live feed filters on."""
+    """The outbox rows for this batch's alerts: who hears of each, and the scope a live feed filters on. Each
+    says when its level fell due and when it was raised (`now`), both in Asia/Shanghai."""
     if not alerts:
         return []
     case_ids = sorted({a["case_id"] for a in alerts})
@@ -89,9 +94,11 @@ async def _alert_events(s, claimed, alerts: list[dict], now: datetime) -> list[d
     events = []
     for a in alerts:
         case, clock = cases[a["case_id"]], clocks[a["clock_id"]]
-        events.append(alert_event(level=a["level"], clock_kind=clock.kind, unit_id=clock.unit_id, case=case,
-                                  whistled=sorted(set(whistled.get(case.id, []))), code=case_code(case),
-                                  deadline=local(clock.deadline), at=now))
+        event = alert_event(level=a["level"], clock_kind=clock.kind, unit_id=clock.unit_id, case=case,
+                            whistled=sorted(set(whistled.get(case.id, []))), code=case_code(case),
+                            deadline=local(clock.deadline), at=now)
+        event["payload"] |= {"due_at": local(a["due_at"]), "fired_at": local(now)}
+        events.append(event)
     return events
 
 
@@ -100,18 +107,32 @@ def _naive(t: datetime | None) -> datetime | None:
     return _TS.process_bind_param(t, None)
 
 
-async def sweep(db: Database, calendar: WorkingCalendar, now: datetime, *, batch: int = 2000) -> SweepResult:
+def clock_of(now: datetime | Clock) -> Clock:
+    """A clock to read: `now` itself when it is one (flows.clock.system_clock, a FixedClock), else a clock
+    stopped at the datetime given (a replay or a drill at a chosen time)."""
+    return now if callable(now) else (lambda: now)
+
+
+async def sweep(db: Database, calendar: WorkingCalendar, now: datetime | Clock, *,
+                batch: int = 2000) -> SweepResult:
+    """Fire every alert level due by now, each exactly once. `now`: the clock (flows.clock.system_clock for
+    the scheduled sweep, a FixedClock in tests) or a fixed aware datetime. Each batch reads it once, claims
+    the clocks due by that reading and stamps their alerts and events with it: `fired_at` is when the alert
+    was raised, never before its `due_at` and never later than the clock. Returns the (case_id, clock_id,
+    level) fired, in the order raised."""
+    read = clock_of(now)
     result = SweepResult()
     while True:
         async with unit_of_work(db) as s:
+            if not db.is_postgres:
+                # SQLite has no row locks: take the database's write lock before reading, so a sweeper in
+                # another process waits for this one's commit and then sees the clocks already advanced
+                await s.execute(text("UPDATE clocks SET id = id WHERE 1 = 0"))
+            now = read()  # after any wait for the lock: the time this batch is raised
             q = (select(*_CLAIM_COLUMNS).where(_CLOCKS.c.next_alert_at <= now)
                  .order_by(_CLOCKS.c.next_alert_at).limit(batch))
             if db.is_postgres:
                 q = q.with_for_update(skip_locked=True)
-            else:
-                # SQLite has no row locks: take the database's write lock before reading, so a sweeper in
-                # another process waits for this one's commit and then sees the clocks already advanced
-                await s.execute(text("UPDATE clocks SET id = id WHERE 1 = 0"))
             claimed = [SimpleNamespace(**row._asdict()) for row in await s.execute(q)]
             if not claimed:
                 return result

@@ -6,6 +6,7 @@ A delivery is leased before it is sent (its next attempt time pushed past the se
 happens outside any transaction, so a slow webhook never holds a database lock. A dispatcher that
 dies mid-send leaves the lease to expire, and the next run sends again: at least once."""
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
@@ -23,10 +24,23 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(2 * 2 ** (attempts - 1), 600))  # 2 s, 4 s, 8 s, … capped at 10 min
 
 
-async def deliver_due(db: Database, channels: dict[str, Channel], now: datetime, limit: int = 200,
-                      egress: Egress | None = None) -> dict:
-    """Send up to `limit` due deliveries; answers {"sent", "retrying", "failed"} counts. `egress`: the
-    destination policy (default: loaded from the admin's setting now)."""
+def message_body(title: str, kind: str, payload: dict | None) -> str:
+    """The text a person receives (e-mail body, webhook `body`): the title, and for an alert when its level fell
+    due and when it was raised (Asia/Shanghai), which differ after an outage."""
+    p = payload or {}
+    if kind != "alert" or not (p.get("due_at") and p.get("fired_at")):
+        return title
+    due, fired = (datetime.fromisoformat(p[k]).strftime("%Y-%m-%d %H:%M") for k in ("due_at", "fired_at"))
+    return f"{title}\n到期 due: {due}\n发出 raised: {fired}"
+
+
+async def deliver_due(db: Database, channels: dict[str, Channel], now: datetime | Callable[[], datetime],
+                      limit: int = 200, egress: Egress | None = None) -> dict:
+    """Send up to `limit` due deliveries; answers {"sent", "retrying", "failed"} counts. `now`: a clock (read
+    again after each send, so an attempt is recorded when it ended, however long the ones before it took) or a
+    fixed aware UTC time. `egress`: the destination policy (default: loaded from the admin's setting now)."""
+    read = now if callable(now) else (lambda: now)
+    now = read()
     async with db.transaction() as s:
         await db.lock_for_claim(s)
         q = (select(Delivery).where(Delivery.state == "pending", Delivery.next_at <= now)
@@ -55,7 +69,8 @@ async def deliver_due(db: Database, channels: dict[str, Channel], now: datetime,
     counts = {"sent": 0, "retrying": 0, "failed": 0}
     for d in due:
         n = info[d.notification_id]
-        message = Message(d.id, n["title"], n["title"], n["event"])
+        event = n["event"]
+        message = Message(d.id, n["title"], message_body(n["title"], event["kind"], event["payload"]), event)
         channel = channels.get(d.channel)
         error, final = None, False
         try:
@@ -64,6 +79,7 @@ async def deliver_due(db: Database, channels: dict[str, Channel], now: datetime,
             await channel.send(d.address, n["secrets"].get(d.channel), message, egress)
         except DeliveryFailed as err:
             error, final = str(err)[:2000], isinstance(err, DeliveryRefused)
+        now = read()
         async with db.transaction() as s:
             s.add(DeliveryAttempt(delivery_id=d.id, at=now, ok=error is None, error=error))
             attempts = d.attempts + 1

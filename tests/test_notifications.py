@@ -6,6 +6,7 @@ import hmac
 import json
 import threading
 import time
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -24,6 +25,25 @@ def allow_loopback(api):
     """The test's receivers listen on 127.0.0.1: the admin allows that range (refused by default)."""
     r = api.as_("admin").put("/api/v1/settings/egress", json={"allowed_ranges": ["127.0.0.0/8"]})
     assert r.status_code == 200, r.text
+
+
+@contextmanager
+def idle_county(db_url, tmp_path, clock, subscriber: str, hook_url: str):
+    """The county whose API process never gets to delivering (delivery_delay one hour), `subscriber` taking
+    webhooks at `hook_url`: what is sent, the scheduled redelivery job sends. Yields the Api."""
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from tests.conftest import ADMIN_PASSWORD, bootstrap_settings
+    from tests.county import Api, build_county
+
+    settings = bootstrap_settings(db_url, tmp_path, clock, delivery_delay=3600)
+    with TestClient(create_app(settings, clock)) as client:
+        api = Api(client, ADMIN_PASSWORD, settings)
+        build_county(api)
+        allow_loopback(api)
+        api.as_(subscriber).put("/api/v1/me/channels/webhook", json={"address": hook_url})
+        yield api
 
 
 def inbox(api, who, unread=True):
@@ -267,20 +287,11 @@ def test_the_scheduled_redelivery_job_catches_up_when_no_process_delivered(tmp_p
     """The Prefect redelivery flow's plain function: fans out and delivers what an idle or dead API left."""
     import asyncio
 
-    from fastapi.testclient import TestClient
-
-    from api.app import create_app
     from flows.jobs import run_redelivery
-    from tests.conftest import ADMIN_PASSWORD, bootstrap_settings
-    from tests.county import Api, build_county
 
     hook = receiver()
-    settings = bootstrap_settings(db_url, tmp_path, clock, delivery_delay=3600)  # the API never gets to it
-    with TestClient(create_app(settings, clock)) as client:
-        api = Api(client, ADMIN_PASSWORD, settings)
-        build_county(api)
-        allow_loopback(api)
-        api.as_("zrzy_liaison").put("/api/v1/me/channels/webhook", json={"address": hook.url})
+    with idle_county(db_url, tmp_path, clock, "zrzy_liaison", hook.url) as api:
+        settings = api.settings
         case = api.to_dispatched("LAND01")
         time.sleep(0.5)
         assert inbox(api, "zrzy_liaison") == [] and hook.requests == []
