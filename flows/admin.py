@@ -24,6 +24,7 @@ from models.db import Database
 from models.notifications import Delivery
 from models.open311 import ApiKey
 from models.org import UNIT_KINDS, Unit, User
+from models.vocabulary import DELIVERY_FAILED
 
 CLOCKS = ("accept", "dispatch", "check_in", "handle", "verify", "arbitrate")
 DURATION = r"^[1-9]\d{0,3}(m|h|d)$"  # normal: working minutes/hours/days; urgent: wall clock
@@ -446,7 +447,7 @@ class AdminService:
                 "overrides": await count(CatalogOverride),
                 "api_keys": await count(ApiKey),
                 "active_api_keys": await count(ApiKey, ApiKey.active.is_(True)),
-                "failed_deliveries": await count(Delivery, Delivery.state == "failed"),
+                "failed_deliveries": await count(Delivery, Delivery.state == DELIVERY_FAILED),
             }
 
     async def unit_tree(self) -> list[dict]:

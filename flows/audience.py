@@ -9,6 +9,7 @@ Each entry names where the people are and their role:
 from flows import lifecycle as lc
 from flows.access import DEPT_LIAISON, DEPT_OFFICER, DISPATCHER, SUPERVISOR, TOWNSHIP_LIAISON
 from models.notifications import Event
+from models.vocabulary import ALERT_LABELS, CLOCK_LABELS
 
 AUDIENCE: dict[str, tuple[str, ...]] = {
     "report": (f"township:{DISPATCHER}",),
@@ -93,9 +94,6 @@ ALERT_AUDIENCE: dict[str, tuple[str, ...]] = {
     "verify": (f"township:{TOWNSHIP_LIAISON}",),
     "arbitrate": (f"county:{SUPERVISOR}",),
 }
-ALERT_LABELS = {"warning": "黄灯预警", "overdue": "红灯超时", "escalated": "升级督办"}
-CLOCK_LABELS = {"accept": "受理", "dispatch": "流转", "check_in": "报到", "handle": "办理", "verify": "核查",
-                "arbitrate": "争议裁定"}
 
 
 def alert_event(*, level: str, clock_kind: str, unit_id: int | None, case, whistled: list[int], code: str,

@@ -24,18 +24,14 @@ from models.db import Database
 from models.org import Unit
 from models.settings_table import Setting
 from models.timeline import TimelineEntry
+from models.vocabulary import ALERT_LABELS, METRIC_LABELS, SOURCE_LABELS
 
 DEFAULT_WEIGHTS = {"check_in": 20, "on_time": 30, "closure": 20, "returns": 10, "rework": 10, "satisfaction": 5,
                    "rating": 5}
 SCORECARD_KEY = "scorecard"  # {"weights": {...}, "list_min_whistles": int}, kept by the admin
 MIN_WHISTLES_FOR_LISTS = 5  # a unit with fewer whistles in the three months is ranked but kept off the lists
 LIST_MONTHS = 3  # the red/black-list sample: the bulletin's month and the two before it
-SOURCE_LABELS = {"grid": "网格上报", "hotline": "12345热线", "open311": "平台接入", "township": "乡镇受理",
-                 "county": "县级交办", "inspection": "巡查发现", "public": "群众来访"}
-METRIC_LABELS = {"check_in": "及时报到率", "on_time": "按期办结率", "closure": "办结率", "returns": "退回率",
-                 "rework": "返工率", "satisfaction": "满意率", "rating": "一哨一考核评分"}
 LOWER_IS_BETTER = {"returns", "rework"}
-LEVEL_LABELS = {"overdue": "红灯超时", "escalated": "升级督办"}
 NO_WHISTLES = "本月无吹哨，不参与排名"
 OVERDUE_LABEL = "超期（红灯）案件"
 ESCALATED_LABEL = "升级督办案件"
@@ -126,7 +122,7 @@ def fell_due(now: datetime):
 
 
 def ended_before(b: datetime):
-    """Cases that had reached a final state (结案, 不予受理, 重复合并) before `b`. A final state is never left,
+    """Cases that had reached a final state (结案, 不予受理, 已合并) before `b`. A final state is never left,
     so a case in one now reached it at its closed_at (结案) or at its timeline entry into that state."""
     entered = (select(TimelineEntry.id).where(TimelineEntry.case_id == Case.id, TimelineEntry.to_state == Case.status,
                                               TimelineEntry.at < b).exists())
@@ -440,7 +436,7 @@ class BulletinBuilder:
             overdue_cases.append({"id": cid, "code": code_of(cid, created), "title": title,
                                   "township": units[township_id].name if township_id in units else "",
                                   "unit": units[unit_id].name if unit_id in units else "",
-                                  "level": level, "level_label": LEVEL_LABELS[level],
+                                  "level": level, "level_label": ALERT_LABELS[level],
                                   "deadline": local(deadline)})
         typical = [{"id": cid, "code": code_of(cid, created), "title": title, "kind": "good",
                     "reason": f"{units[lead].name if lead in units else ''}当月办结、群众满意，用时"

@@ -479,7 +479,7 @@ class CaseService:
                                     .order_by(TimelineEntry.seq))).scalars().all()
         return [{
             "seq": e.seq, "at": local(e.at), "actor": e.actor, "unit": e.unit, "role": e.role,
-            "action": e.action, "label": lc.ACTION_LABELS.get(e.action, "上报" if e.action == "report" else "附件"),
+            "action": e.action, "label": lc.ACTION_LABELS.get(e.action, e.action),
             "from_state": e.from_state, "to_state": e.to_state, "payload": json.loads(e.payload),
             "prev_hash": e.prev_hash, "hash": e.hash,
         } for e in rows]

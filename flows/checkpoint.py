@@ -14,6 +14,7 @@ from models.cases import Case, Whistle
 from models.db import Database
 from models.org import Unit
 from models.timeline import TimelineEntry
+from models.vocabulary import ALERT_SHORT_LABELS
 
 STALLED_WORKING_DAYS = 5
 LIST_LIMIT = 100  # per list; the count beside it is always the full number
@@ -22,6 +23,7 @@ LIST_LIMIT = 100  # per list; the count beside it is always the full number
 def _line(c: Case) -> dict:
     return {"id": c.id, "code": f"CS{c.created_at.astimezone(LOCAL_TZ):%Y%m%d}{c.id:06d}", "title": c.title,
             "status": c.status, "status_label": lc.STATE_LABELS[c.status], "alert": c.alert,
+            "alert_label": ALERT_SHORT_LABELS.get(c.alert, c.alert),
             "deadline": local(c.deadline), "url": f"/cases/{c.id}"}
 
 

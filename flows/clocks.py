@@ -11,6 +11,7 @@ from flows import lifecycle as lc
 from flows.calendar import WorkingCalendar
 from models.cases import Whistle
 from models.clocks import StepClock
+from models.vocabulary import ALERT_LABELS, WHISTLE_SENT
 
 DEFAULT_LIMITS = {  # normal: working time; urgent: wall-clock time
     "accept": {"normal": "2h", "urgent": "30m"},
@@ -29,8 +30,8 @@ STEP_CLOCK = {
     lc.FEEDBACK: "verify",
     lc.DISPUTED: "arbitrate",
 }
-LEVELS = ("warning", "overdue", "escalated")  # 黄灯, 红灯, 督办
-LEVEL_LABELS = {"none": "正常", "warning": "黄灯预警", "overdue": "红灯超时", "escalated": "升级督办"}
+LEVELS = ("warning", "overdue", "escalated")  # in order; their labels: models/vocabulary.ALERT_LABELS
+LEVEL_LABELS = ALERT_LABELS  # the name api/cli.py reads
 WARNING_FRACTION = 0.8
 SPEC_RE = re.compile(r"^([1-9]\d{0,3})(m|h|d)$")
 
@@ -220,7 +221,7 @@ def follow(cal: WorkingCalendar, agg: lc.CaseAggregate, action: str, before: str
             begin(STEP_CLOCK[after])
     if action in ("dispatch", "arbitrate"):
         for w in agg.active:
-            if w.state == "sent":
+            if w.state == WHISTLE_SENT:
                 begin("check_in", w, drives=w.role == "lead")
     return plan
 

@@ -22,15 +22,13 @@ from models.clocks import StepClock
 from models.db import Database
 from models.org import Unit
 from models.timeline import TimelineEntry
+from models.vocabulary import ALERT_SHORT_LABELS, METRIC_LABELS, STEP_LABELS
 
-STEP_NAMES = ("事件上报", "事件受理", "事项流转", "工作办理", "结果反馈", "核查结案")
 OPEN_ORDER = (lc.REPORTED, lc.ACCEPTED, lc.DISPATCHED, lc.RETURNED, lc.DISPUTED, lc.HANDLING, lc.FEEDBACK,
               lc.SUSPENDED)  # the open states in the order a case meets them; suspended last
-ALERT_LEVELS = (("warning", "黄灯"), ("overdue", "红灯"), ("escalated", "督办"))
+ALERT_LEVELS = tuple((level, ALERT_SHORT_LABELS[level]) for level in ("warning", "overdue", "escalated"))
 PAST_DEADLINE = frozenset({"overdue", "escalated"})  # 超期: 红灯, and 督办 (escalated is later still)
-RATE_LABELS = {"check_in": "及时报到率", "on_time": "按期办结率"}
 LATEST = 10
-ACTION_LABELS = {**lc.ACTION_LABELS, "report": "上报", "attach": "上传附件"}
 
 
 def day_window(now: datetime) -> tuple[datetime, datetime]:
@@ -174,7 +172,7 @@ async def figures(db: Database, units: UnitDirectory, actor: Actor, now: datetim
             rates = {}
             for key, kind in (("check_in", "check_in"), ("on_time", "handle")):
                 n, on = stopped.get(kind, (0, 0))
-                rates[key] = {"label": RATE_LABELS[key], **ratio(on or 0, n or 0)}
+                rates[key] = {"label": METRIC_LABELS[key], **ratio(on or 0, n or 0)}
             if rates_cache is not None:
                 rates_cache.put(rates_key, now, rates)
         latest_rows = (await s.execute(_cases_in_scope(
@@ -190,7 +188,7 @@ async def figures(db: Database, units: UnitDirectory, actor: Actor, now: datetim
 
     totals = {"open": 0, "new_today": sum(new_today.values()), "closed_today": sum(closed_today.values()),
               "warning": 0, "overdue": 0, "escalated": 0, "suspended": 0}
-    steps = {n: {"step": n, "name": STEP_NAMES[n - 1], "open": 0, "suspended": 0} for n in range(1, 7)}
+    steps = {n: {"step": n, "name": STEP_LABELS[n - 1], "open": 0, "suspended": 0} for n in range(1, 7)}
     statuses = dict.fromkeys(OPEN_ORDER, 0)
     t_open: dict[int, int] = {}
     t_overdue: dict[int, int] = {}
@@ -245,7 +243,7 @@ async def figures(db: Database, units: UnitDirectory, actor: Actor, now: datetim
 
     latest = [{
         "id": tid, "case_id": cid, "code": case_code(Case(id=cid, created_at=created)), "title": title,
-        "action": action, "label": ACTION_LABELS.get(action, action), "from_state": frm, "to_state": to,
+        "action": action, "label": lc.ACTION_LABELS.get(action, action), "from_state": frm, "to_state": to,
         "to_label": lc.STATE_LABELS.get(to, "") if to else "", "actor": who, "unit": unit,
         "unit_name": unit_names.get(unit) or unit, "at": local(at),
     } for tid, cid, at, who, unit, action, frm, to, title, created in latest_rows]

@@ -32,6 +32,7 @@ from flows.cases import ALERTS, CaseService, states_in
 from flows.errors import Invalid
 from models.cases import Case, Extension, Whistle
 from models.org import Unit
+from models.vocabulary import ALERT_SHORT_LABELS, EXTENSION_PENDING, WHISTLE_SENT
 
 # ---- what waits for whom ------------------------------------------------------------------------
 # Extra conditions beyond the case's state. Each has an SQL form (`_sql`) and a Python form (`_holds`),
@@ -89,10 +90,10 @@ OPTIONAL_ACTIONS = frozenset({"urge", "supervise", "suspend"})
 def _sql(w: Wait, actor: Actor) -> ColumnElement:
     cond = Case.status.in_(states_in(w.states))
     if w.when == PENDING_EXTENSION:
-        cond &= Case.id.in_(select(Extension.case_id).where(Extension.state == "pending"))
+        cond &= Case.id.in_(select(Extension.case_id).where(Extension.state == EXTENSION_PENDING))
     elif w.when == OWN_WHISTLE_SENT:
         cond &= Case.id.in_(select(Whistle.case_id).where(
-            Whistle.unit_id == actor.unit_id, Whistle.active.is_(True), Whistle.state == "sent"))
+            Whistle.unit_id == actor.unit_id, Whistle.active.is_(True), Whistle.state == WHISTLE_SENT))
     elif w.when == OWN_LEAD:
         cond &= Case.lead_unit_id == actor.unit_id  # the active lead's unit, kept on the row (None once returned)
     elif w.when == ESCALATED:
@@ -107,7 +108,8 @@ def _holds(w: Wait, case: dict, actor: Actor) -> bool:
     if w.when == PENDING_EXTENSION:
         return case["pending_extension"] is not None
     if w.when == OWN_WHISTLE_SENT:
-        return any(x["unit"] == actor.unit_code and x["active"] and x["state"] == "sent" for x in case["whistles"])
+        return any(x["unit"] == actor.unit_code and x["active"] and x["state"] == WHISTLE_SENT
+                   for x in case["whistles"])
     if w.when == OWN_LEAD:
         return case["lead_unit"] == actor.unit_code
     if w.when == ESCALATED:
@@ -129,7 +131,7 @@ def waiting_for(case: dict, actor: Actor) -> Wait | None:
 # ---- filters of the case list -------------------------------------------------------------------
 OPEN = "open"  # a status choice of the page: every state not final
 STATUS_CHOICES = [(OPEN, "全部未办结")] + [(s, label) for s, label in lc.STATE_LABELS.items()]
-ALERT_CHOICES = [("none", "正常"), ("warning", "黄灯"), ("overdue", "红灯"), ("escalated", "督办")]
+ALERT_CHOICES = list(ALERT_SHORT_LABELS.items())
 assert [a for a, _ in ALERT_CHOICES] == list(ALERTS)
 MAX_Q = 100  # the REST API's limit on the search text
 INBOX_PAGE_SIZE = 50  # a command centre scans a long list; the phone scrolls

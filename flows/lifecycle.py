@@ -4,6 +4,10 @@ Read `TRANSITIONS` top to bottom: each line is one action a person can take on a
 it may start from, the states it may lead to, the roles allowed, and the extra conditions (guards)
 that must hold. Everything else — the API, `allowed_actions`, the demo — calls `decide()` and
 `allowed_actions()` below; nothing else moves a case. Pure: no I/O, time comes in as `now`.
+
+The Chinese names of states and actions are models/vocabulary.py's; each guard says in Chinese what it
+requires (`@requires`). docs/lifecycle.md is this table for a township official, written by
+`python -m flows.lifecycle_doc`.
 """
 
 from collections.abc import Callable
@@ -24,36 +28,35 @@ from flows.commands import Body
 from flows.errors import Invalid, NotAllowed
 from flows.sentences import display_name, join
 from flows.text import says_something
+from models import vocabulary as vocab
 from models.cases import Case, Extension, Feedback, Remark, Verification, Whistle
+from models.vocabulary import (
+    EXTENSION_APPROVED,
+    EXTENSION_DENIED,
+    EXTENSION_PENDING,
+    WHISTLE_CHECKED_IN,
+    WHISTLE_RETURNED,
+    WHISTLE_SENT,
+)
 
-# ---- states -------------------------------------------------------------------------------
-REPORTED = "reported"  # 已上报
-ACCEPTED = "accepted"  # 已受理
-DISPATCHED = "dispatched"  # 已吹哨
-HANDLING = "handling"  # 办理中
-FEEDBACK = "feedback"  # 已反馈，待核查
-CLOSED = "closed"  # 已结案
-REJECTED = "rejected"  # 不予受理
-MERGED = "merged"  # 重复合并
-RETURNED = "returned"  # 已退回
-DISPUTED = "disputed"  # 争议待裁定
-SUSPENDED = "suspended"  # 挂起/缓办
+# ---- states (their Chinese labels: models/vocabulary.STATE_LABELS) ------------------------------
+REPORTED = "reported"
+ACCEPTED = "accepted"
+DISPATCHED = "dispatched"
+HANDLING = "handling"
+FEEDBACK = "feedback"
+CLOSED = "closed"
+REJECTED = "rejected"
+MERGED = "merged"
+RETURNED = "returned"
+DISPUTED = "disputed"
+SUSPENDED = "suspended"
 STAY = "(unchanged)"  # the action is a record; the case stays where it is
 PRIOR = "(state it left)"  # resume returns to the state suspend left
 
-STATE_LABELS = {
-    REPORTED: "已上报",
-    ACCEPTED: "已受理",
-    DISPATCHED: "已吹哨",
-    HANDLING: "办理中",
-    FEEDBACK: "待核查",
-    CLOSED: "已结案",
-    REJECTED: "不予受理",
-    MERGED: "已合并",
-    RETURNED: "已退回",
-    DISPUTED: "争议中",
-    SUSPENDED: "已挂起",
-}
+STATES = (REPORTED, ACCEPTED, DISPATCHED, HANDLING, FEEDBACK, CLOSED, REJECTED, MERGED, RETURNED, DISPUTED, SUSPENDED)
+STATE_LABELS = vocab.STATE_LABELS
+assert set(STATE_LABELS) == set(STATES), "every state needs its label in models/vocabulary.py"
 STEP = {
     REPORTED: 1,
     ACCEPTED: 2,
@@ -67,7 +70,7 @@ STEP = {
     CLOSED: 6,
 }
 FINAL_STATES = frozenset({CLOSED, REJECTED, MERGED})
-OPEN_STATES = frozenset(STATE_LABELS) - FINAL_STATES
+OPEN_STATES = frozenset(STATES) - FINAL_STATES
 SUSPENDABLE = frozenset({ACCEPTED, DISPATCHED, HANDLING, FEEDBACK, RETURNED, DISPUTED})
 
 RETURNS_BEFORE_DISPUTE = 2  # a case returned twice becomes disputed
@@ -157,7 +160,7 @@ class CaseAggregate:
 
     @property
     def pending_extension(self) -> Extension | None:
-        return next((e for e in self.extensions if e.state == "pending"), None)
+        return next((e for e in self.extensions if e.state == EXTENSION_PENDING), None)
 
 
 @dataclass
@@ -178,15 +181,28 @@ class Context:
 Guard = Callable[[Context], tuple[str, str] | None]
 
 
+def requires(zh: str):
+    """Mark a guard, or an effect that refuses some bodies, with the condition it stands for in Chinese, as
+    docs/lifecycle.md lists it for a township official (flows/lifecycle_doc.py)."""
+
+    def mark(fn):
+        fn.requires = zh
+        return fn
+
+    return mark
+
+
+@requires("本单位持有该案件的有效哨令，且尚未报到")
 def own_unit_whistled(ctx: Context):
     w = ctx.agg.whistle_of(ctx.actor.unit_id)
     if w is None:
         return "本单位没有该案件的有效哨令", "your unit holds no active whistle for this case"
-    if w.state != "sent":
+    if w.state != WHISTLE_SENT:
         return "本单位已报到", "your unit has already checked in"
     return None
 
 
+@requires("本单位是该案件的主办单位")
 def lead_unit(ctx: Context):
     lead = ctx.agg.lead
     if lead is None or lead.unit_id != ctx.actor.unit_id:
@@ -194,42 +210,49 @@ def lead_unit(ctx: Context):
     return None
 
 
+@requires("主办单位尚未报到")
 def lead_not_checked_in(ctx: Context):
-    if ctx.agg.lead and ctx.agg.lead.state != "sent":
+    if ctx.agg.lead and ctx.agg.lead.state != WHISTLE_SENT:
         return "已报到的案件不能退回", "a case cannot be returned after check-in"
     return None
 
 
+@requires("主办单位不是争议裁定指定的（裁定指定的单位不得再退回）")
 def not_arbitrated(ctx: Context):
     if ctx.agg.lead and ctx.agg.lead.arbitrated:
         return "争议裁定指定的主办单位不得再次退回", "the unit named by arbitration may not return it again"
     return None
 
 
+@requires("主办单位已报到")
 def lead_checked_in(ctx: Context):
-    if ctx.agg.lead is None or ctx.agg.lead.state != "checked_in":
+    if ctx.agg.lead is None or ctx.agg.lead.state != WHISTLE_CHECKED_IN:
         return "主办单位尚未报到", "the lead unit has not checked in"
     return None
 
 
+@requires("没有待审批的延期申请")
 def no_pending_extension(ctx: Context):
     if ctx.agg.pending_extension:
         return "已有待审批的延期申请", "an extension request is already pending"
     return None
 
 
+@requires("有待审批的延期申请")
 def has_pending_extension(ctx: Context):
     if not ctx.agg.pending_extension:
         return "没有待审批的延期申请", "there is no pending extension request"
     return None
 
 
+@requires("网格员只能核查本人上报的事件")
 def reporter_if_grid_worker(ctx: Context):
     if ctx.actor.role == GRID_WORKER and ctx.case.reporter_id != ctx.actor.id:
         return "网格员只能核查本人上报的事件", "a grid worker may only verify their own report"
     return None
 
 
+@requires("已设置事项类别")
 def category_set(ctx: Context):
     if not ctx.case.category:
         return "请先设置事项类别", "set the case's catalog item first"
@@ -250,6 +273,7 @@ def _reject(ctx: Context) -> str:
     return REJECTED
 
 
+@requires("主案件须是本乡镇另一件未办结的案件")
 def _merge(ctx: Context) -> str:
     target = ctx.facts.merge_target
     if target is None or target.id == ctx.case.id:
@@ -271,7 +295,7 @@ def _blow_whistles(ctx: Context, *, arbitrated: bool) -> str:
             case_id=ctx.case.id,
             unit_id=unit_id,
             role=role,
-            state="sent",
+            state=WHISTLE_SENT,
             active=True,
             arbitrated=arbitrated and role == "lead",
             round=rounds,
@@ -293,7 +317,7 @@ def _arbitrate(ctx: Context) -> str:
 
 def _check_in(ctx: Context) -> str:
     w = ctx.agg.whistle_of(ctx.actor.unit_id)
-    w.state, w.checked_in_at = "checked_in", ctx.now
+    w.state, w.checked_in_at = WHISTLE_CHECKED_IN, ctx.now
     ctx.record["whistle_role"] = w.role
     # the lead's check-in starts handling; an assisting unit's is recorded only
     return HANDLING if w.role == "lead" else STAY
@@ -301,7 +325,7 @@ def _check_in(ctx: Context) -> str:
 
 def _return(ctx: Context) -> str:
     lead = ctx.agg.lead
-    lead.state, lead.returned_at, lead.return_reason = "returned", ctx.now, ctx.body.reason
+    lead.state, lead.returned_at, lead.return_reason = WHISTLE_RETURNED, ctx.now, ctx.body.reason
     for w in ctx.agg.active:  # the whole round goes back to the township for re-dispatch
         w.active = False
     ctx.case.lead_unit_id = None
@@ -319,7 +343,7 @@ def _request_extension(ctx: Context) -> str:
         unit_id=ctx.actor.unit_id,
         working_days=ctx.body.working_days,
         reason=ctx.body.reason,
-        state="pending",
+        state=EXTENSION_PENDING,
         requested_by_id=ctx.actor.id,
         requested_at=ctx.now,
     )
@@ -331,7 +355,7 @@ def _request_extension(ctx: Context) -> str:
 def _decide_extension(approved: bool):
     def effect(ctx: Context) -> str:
         ext = ctx.agg.pending_extension
-        ext.state = "approved" if approved else "denied"
+        ext.state = EXTENSION_APPROVED if approved else EXTENSION_DENIED
         ext.decided_by_id, ext.decided_at, ext.decision_note = ctx.actor.id, ctx.now, ctx.body.note
         ctx.record["working_days"] = ext.working_days
         return STAY
@@ -382,6 +406,7 @@ def _officer_refusal(ctx: Context) -> None:
         code="certified_officers_required", extra=extra)
 
 
+@requires("署名的执法人员须是主办单位在岗人员；行政执法事项须有至少两名持有效执法证的执法人员")
 def _feedback(ctx: Context) -> str:
     b, facts = ctx.body, ctx.facts
     _officer_refusal(ctx)
@@ -393,6 +418,7 @@ def _feedback(ctx: Context) -> str:
     return FEEDBACK
 
 
+@requires("核查不通过须写明原因；更正办理结果须核查通过并写明理由")
 def _verify(ctx: Context) -> str:
     """核查. A failed verification must say why, so the department knows what to redo (返工). A passed one
     may correct the outcome the department proposed (`outcome`), with a note saying why; the timeline
@@ -438,44 +464,49 @@ def _remark(kind: str):
 @dataclass(frozen=True)
 class Transition:
     action: str
-    label: str  # 中文
     start: frozenset[str]
     to: tuple[str, ...]
     roles: frozenset[str]
     guards: tuple[Guard, ...]
     effect: Callable[[Context], str]
 
+    @property
+    def label(self) -> str:
+        """The action in Chinese (models/vocabulary.ACTION_LABELS)."""
+        return ACTION_LABELS[self.action]
 
-def T(action, label, start, to, roles, guards, effect) -> Transition:
-    return Transition(action, label, frozenset(start), tuple(to), frozenset(roles), tuple(guards), effect)
+
+def T(action, start, to, roles, guards, effect) -> Transition:
+    return Transition(action, frozenset(start), tuple(to), frozenset(roles), tuple(guards), effect)
 
 
 DEPT = (DEPT_LIAISON, DEPT_OFFICER)
 OPEN = OPEN_STATES
 
 TRANSITIONS: tuple[Transition, ...] = (
-    #  action               中文          from                        to                       who                                        guards
-    T("accept",            "受理",        [REPORTED],                 [ACCEPTED],              [DISPATCHER],                              [],                                          _accept),
-    T("reject",            "不予受理",    [REPORTED],                 [REJECTED],              [DISPATCHER],                              [],                                          _reject),
-    T("merge",             "合并重复",    [REPORTED, ACCEPTED],       [MERGED],                [DISPATCHER],                              [],                                          _merge),
-    T("dispatch",          "吹哨",        [ACCEPTED, RETURNED],       [DISPATCHED],            [DISPATCHER],                              [category_set],                              _dispatch),
-    T("check_in",          "报到",        [DISPATCHED, HANDLING],     [HANDLING, STAY],        DEPT,                                      [own_unit_whistled],                         _check_in),
-    T("return",            "退回",        [DISPATCHED],               [RETURNED, DISPUTED],    [DEPT_LIAISON],                            [lead_unit, lead_not_checked_in, not_arbitrated], _return),
-    T("escalate_dispute",  "提请裁定",    [RETURNED],                 [DISPUTED],              [DISPATCHER],                              [],                                          _escalate_dispute),
-    T("arbitrate",         "争议裁定",    [DISPUTED],                 [DISPATCHED],            [SUPERVISOR],                              [],                                          _arbitrate),
-    T("request_extension", "申请延期",    [HANDLING],                 [STAY],                  DEPT,                                      [lead_unit, no_pending_extension],           _request_extension),
-    T("approve_extension", "批准延期",    [HANDLING],                 [STAY],                  [TOWNSHIP_LIAISON],                        [has_pending_extension],                     _decide_extension(True)),
-    T("deny_extension",    "驳回延期",    [HANDLING],                 [STAY],                  [TOWNSHIP_LIAISON],                        [has_pending_extension],                     _decide_extension(False)),
-    T("suspend",           "挂起",        SUSPENDABLE,                [SUSPENDED],             [TOWNSHIP_LIAISON],                        [],                                          _suspend),
-    T("resume",            "恢复",        [SUSPENDED],                [PRIOR],                 [TOWNSHIP_LIAISON],                        [],                                          _resume),
-    T("feedback",          "结果反馈",    [HANDLING],                 [FEEDBACK],              DEPT,                                      [lead_unit, lead_checked_in],                _feedback),
-    T("verify",            "核查",        [FEEDBACK],                 [CLOSED, HANDLING],      [TOWNSHIP_LIAISON, GRID_WORKER],           [reporter_if_grid_worker],                   _verify),
-    T("urge",              "催办",        OPEN - {REPORTED},          [STAY],                  [DISPATCHER, TOWNSHIP_LIAISON, SUPERVISOR], [],                                         _remark("urge")),
-    T("supervise",         "督办",        OPEN,                       [STAY],                  [SUPERVISOR],                              [],                                          _remark("supervise")),
+    #  action               from                        to                       who                                        guards
+    T("accept",            [REPORTED],                 [ACCEPTED],              [DISPATCHER],                              [],                                          _accept),
+    T("reject",            [REPORTED],                 [REJECTED],              [DISPATCHER],                              [],                                          _reject),
+    T("merge",             [REPORTED, ACCEPTED],       [MERGED],                [DISPATCHER],                              [],                                          _merge),
+    T("dispatch",          [ACCEPTED, RETURNED],       [DISPATCHED],            [DISPATCHER],                              [category_set],                              _dispatch),
+    T("check_in",          [DISPATCHED, HANDLING],     [HANDLING, STAY],        DEPT,                                      [own_unit_whistled],                         _check_in),
+    T("return",            [DISPATCHED],               [RETURNED, DISPUTED],    [DEPT_LIAISON],                            [lead_unit, lead_not_checked_in, not_arbitrated], _return),
+    T("escalate_dispute",  [RETURNED],                 [DISPUTED],              [DISPATCHER],                              [],                                          _escalate_dispute),
+    T("arbitrate",         [DISPUTED],                 [DISPATCHED],            [SUPERVISOR],                              [],                                          _arbitrate),
+    T("request_extension", [HANDLING],                 [STAY],                  DEPT,                                      [lead_unit, no_pending_extension],           _request_extension),
+    T("approve_extension", [HANDLING],                 [STAY],                  [TOWNSHIP_LIAISON],                        [has_pending_extension],                     _decide_extension(True)),
+    T("deny_extension",    [HANDLING],                 [STAY],                  [TOWNSHIP_LIAISON],                        [has_pending_extension],                     _decide_extension(False)),
+    T("suspend",           SUSPENDABLE,                [SUSPENDED],             [TOWNSHIP_LIAISON],                        [],                                          _suspend),
+    T("resume",            [SUSPENDED],                [PRIOR],                 [TOWNSHIP_LIAISON],                        [],                                          _resume),
+    T("feedback",          [HANDLING],                 [FEEDBACK],              DEPT,                                      [lead_unit, lead_checked_in],                _feedback),
+    T("verify",            [FEEDBACK],                 [CLOSED, HANDLING],      [TOWNSHIP_LIAISON, GRID_WORKER],           [reporter_if_grid_worker],                   _verify),
+    T("urge",              OPEN - {REPORTED},          [STAY],                  [DISPATCHER, TOWNSHIP_LIAISON, SUPERVISOR], [],                                         _remark("urge")),
+    T("supervise",         OPEN,                       [STAY],                  [SUPERVISOR],                              [],                                          _remark("supervise")),
 )  # fmt: skip
 
 BY_ACTION = {t.action: t for t in TRANSITIONS}
-ACTION_LABELS = {t.action: t.label for t in TRANSITIONS}
+ACTION_LABELS = vocab.ACTION_LABELS  # the table's actions, and the timeline's "report" and "attach"
+assert set(BY_ACTION) <= set(ACTION_LABELS), "every action needs its label in models/vocabulary.py"
 # each action in English, for refusals: (what is acted on, past participle, how that thing relates to the case).
 # "a case in state 'handling' cannot be accepted"; "a whistle cannot be checked in on a case in state ..."
 ACTION_EN: dict[str, tuple[str, str, str | None]] = {

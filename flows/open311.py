@@ -69,6 +69,7 @@ from models.notifications import Event
 from models.open311 import ApiKey, InboundUpdate, Open311Request
 from models.org import Unit
 from models.timeline import TimelineEntry
+from models.vocabulary import OUTCOME_LABELS, URGENCY_LABELS
 
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
 FORMATS = {"xml": "text/xml", "json": "application/json"}
@@ -98,9 +99,6 @@ CLOSED_EXTENDED = {
     "transferred": "NOT_COUNCILS_RESPONSIBILITY",
 }
 ENDED_EXTENDED = {lc.REJECTED: "NOT_COUNCILS_RESPONSIBILITY", lc.MERGED: "DUPLICATE"}
-OUTCOME_LABELS = {"resolved": "已解决", "partially_resolved": "部分解决", "not_resolvable": "无法解决",
-                  "transferred": "已移送司法/公安"}
-URGENCY_LABELS = {"normal": "一般", "urgent": "紧急"}
 
 
 def standard_status(state: str) -> str:

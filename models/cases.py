@@ -7,6 +7,7 @@ from sqlalchemy import JSON, Column, Index, Text
 from sqlmodel import Field, SQLModel
 
 from models.types import UTCDateTime
+from models.vocabulary import EXTENSION_PENDING
 
 
 class Case(SQLModel, table=True):
@@ -68,7 +69,7 @@ class Whistle(SQLModel, table=True):
     case_id: int = Field(foreign_key="cases.id", index=True)
     unit_id: int = Field(foreign_key="units.id")  # indexed with case_id, see __table_args__
     role: str = Field(max_length=8)  # lead 主办 / assist 协办
-    state: str = Field(max_length=16)  # sent / checked_in / returned
+    state: str = Field(max_length=16)  # models/vocabulary.WHISTLE_*: sent / checked_in / returned
     active: bool = True
     arbitrated: bool = False  # named by arbitration: may not be returned again
     round: int = 1
@@ -88,7 +89,7 @@ class Extension(SQLModel, table=True):
     unit_id: int = Field(foreign_key="units.id")
     working_days: int
     reason: str = Field(max_length=2000)
-    state: str = Field(default="pending", max_length=16)  # pending / approved / denied
+    state: str = Field(default=EXTENSION_PENDING, max_length=16)  # models/vocabulary.EXTENSION_*
     requested_by_id: int = Field(foreign_key="users.id")
     requested_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     decided_by_id: int | None = Field(default=None, foreign_key="users.id")

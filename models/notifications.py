@@ -7,6 +7,7 @@ from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from models.types import UTCDateTime
+from models.vocabulary import DELIVERY_PENDING
 
 
 class Event(SQLModel, table=True):
@@ -67,7 +68,7 @@ class Delivery(SQLModel, table=True):
     notification_id: int = Field(foreign_key="notifications.id")
     channel: str = Field(max_length=16)
     address: str = Field(max_length=500)
-    state: str = Field(default="pending", max_length=16)  # pending / sent / failed
+    state: str = Field(default=DELIVERY_PENDING, max_length=16)  # models/vocabulary.DELIVERY_*
     attempts: int = 0
     next_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     last_error: str | None = Field(default=None, sa_column=Column(Text))

@@ -9,8 +9,7 @@ from sqlalchemy import and_, insert, or_, select, update
 from models.db import Database
 from models.notifications import Delivery, Event, Notification, UserChannel
 from models.org import User
-
-ALERT_LABELS = {"warning": "黄灯预警", "overdue": "红灯超时", "escalated": "升级督办"}
+from models.vocabulary import ALERT_LABELS, DELIVERY_PENDING
 
 
 def title_of(event: Event) -> str:
@@ -75,8 +74,8 @@ async def fan_out(db: Database, now: datetime, limit: int = 500) -> int:
                 by_user: dict[int, list] = {}
                 for user_id, channel, address in channels:
                     by_user.setdefault(user_id, []).append((channel, address))
-                deliveries = [{"notification_id": nid, "channel": channel, "address": address, "state": "pending",
-                               "next_at": now, "attempts": 0}
+                deliveries = [{"notification_id": nid, "channel": channel, "address": address,
+                               "state": DELIVERY_PENDING, "next_at": now, "attempts": 0}
                               for nid, uid in made for channel, address in by_user.get(uid, [])]
                 if deliveries:
                     await s.execute(insert(Delivery), deliveries)

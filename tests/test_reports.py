@@ -14,6 +14,7 @@ from flows.reports import render_all, render_html, render_pdf, render_xlsx
 from flows.reports.charts import render_charts
 from flows.reports.common import SECTION_TITLES
 from flows.reports.fonts import CJKFontMissing, cjk_font_path
+from models.vocabulary import ALERT_LABELS, SOURCE_LABELS
 
 DEPARTMENTS = [
     ("ZRZY", "自然资源局"), ("STHJ", "生态环境局"), ("ZJJ", "住房和城乡建设局"), ("JTJ", "交通运输局"),
@@ -32,8 +33,8 @@ HOTSPOTS = [
     ("YJ01", "燃气安全隐患", "安全/燃气"), ("ENV09", "噪声扰民", "环境/噪声"),
     ("WJ03", "犬只扰民", "卫生/动物"), ("JT08", "货车超限", "交通/治超"),
 ]
-SOURCES = [("grid", "网格上报"), ("hotline", "12345热线"), ("open311", "平台对接"), ("township", "乡镇自查"),
-           ("media", "媒体曝光")]
+SOURCES = [(k, SOURCE_LABELS[k]) for k in ("grid", "hotline", "open311", "township")] + [
+    ("media", "媒体曝光")]  # a source the renderers have no label for
 T = "T09:00:00+08:00"
 SHEETS = ("总体情况", "来源", "热点事项", "乡镇", "部门", "部门考核", "红黑榜", "超期督办", "典型案例", "口径说明")
 
@@ -132,7 +133,7 @@ def sample_bulletin(n_departments: int = 12, n_townships: int = 8, seed: int = 7
             "title": f"{t_name}{['东街', '西村', '南关', '北环路'][k % 4]}{HOTSPOTS[k][1]}问题反映，"
                      f"现场核实后需协调多个部门联合处置，群众多次来电催促",
             "township": t_name, "unit": d["name"], "level": level,
-            "level_label": {"overdue": "红灯超期", "escalated": "升级督办", "warning": "黄灯预警"}[level],
+            "level_label": ALERT_LABELS[level],
             "deadline": f"2026-11-{10 + k:02d}T17:30:00+08:00",
         })
     supervised_cases = [
@@ -150,7 +151,7 @@ def sample_bulletin(n_departments: int = 12, n_townships: int = 8, seed: int = 7
          "reason": "水利局两次退回、核查未通过返工，超期9个工作日，已约谈分管负责人"},
     ]
     definitions = [
-        {"term": "新增事件", "definition": "统计周期内上报（含网格上报、热线转办、平台对接）的事件数，合并重复件后计"},
+        {"term": "新增事件", "definition": "统计周期内上报（含网格上报、热线转办、平台接入）的事件数，合并重复件后计"},
         {"term": "接哨数", "definition": "统计周期内乡镇向该部门吹哨（主办、协办各计一次）的次数"},
         {"term": "及时报到率", "definition": "按时报到的接哨数 ÷ 当月到期的接哨数"},
         {"term": "按期办结率", "definition": "按期完成的办理时钟数 ÷ 当月完成的办理时钟数（挂起时间不计）"},

@@ -83,7 +83,7 @@ def test_the_case_page_offers_the_correction_as_a_select_and_its_timeline_reads_
     options = re.findall(r'<option value="([^"]*)"[^>]*>([^<]*)</option>', select.group(1))
     assert options == [("", "不更正（维持部门反馈：部分解决）"), ("resolved", "已解决"),
                        ("partially_resolved", "部分解决"), ("not_resolvable", "无法解决"),
-                       ("transferred", "已移送（司法/公安）")]
+                       ("transferred", "已移送司法/公安")]
     assert "更正办理结果" in form
     url = f"/cases/{case['id']}/actions/verify"
     # the rule's refusal comes back beside the note field

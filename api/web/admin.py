@@ -41,10 +41,9 @@ SECTIONS = [  # (path, label, what it keeps)
     ("/admin/api-keys", "接入密钥", "12345 热线等平台的 Open311 接入"),
     ("/admin/scorecard", "考核权重", "月度通报部门考核的权重与红黑榜门槛"),
 ]
-CLOCK_LABELS = {"accept": "受理", "dispatch": "流转", "check_in": "报到", "handle": "办理", "verify": "核查",
-                "arbitrate": "争议裁定"}
-WEIGHT_LABELS = {"check_in": "及时报到率", "on_time": "按期办结率", "closure": "办结率", "returns": "退回率",
-                 "rework": "返工率", "satisfaction": "满意率", "rating": "部门评价（一哨一考核）"}
+CLOCK_LABELS = vocab.CLOCK_LABELS
+# the weights form names the rating as what it is (the township's rating of the department), not as a score
+WEIGHT_LABELS = {**vocab.METRIC_LABELS, "rating": "部门评价（一哨一考核）"}
 KEY_SOURCES = ("hotline", "open311", "public", "township", "county", "inspection")
 CODE_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 KEY_NAME_RE = re.compile(r"^[\w.\-]{1,48}$")
@@ -810,7 +809,7 @@ async def _scorecard_page(request: Request, status_code: int = 200, errors=None,
     values = values or {**kept["weights"], "list_min_whistles": kept["list_min_whistles"]}
     return _render(request, "admin/scorecard.html", status_code=status_code, kept=kept, values=values,
                    errors=errors or {}, labels=WEIGHT_LABELS, default_min=bulletin.MIN_WHISTLES_FOR_LISTS,
-                   hints={k: f"默认 {bulletin.DEFAULT_WEIGHTS[k]}。{definitions.get(bulletin.METRIC_LABELS[k], '')}"
+                   hints={k: f"默认 {bulletin.DEFAULT_WEIGHTS[k]}。{definitions.get(vocab.METRIC_LABELS[k], '')}"
                           for k in WEIGHT_LABELS})
 
 

@@ -18,7 +18,6 @@ from flows.access import (
     Actor,
 )
 from flows.clock import LOCAL_TZ
-from flows.clocks import LEVEL_LABELS
 from models import vocabulary as vocab
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent.parent / "templates")
@@ -26,11 +25,8 @@ ENV = TEMPLATES.env
 WEEKDAYS = "一二三四五六日"
 
 # alert levels: a word and an icon beside the colour, so colour is never the only signal
-ALERT_BADGES = {
-    "warning": ("黄灯", "▲", "warning"),
-    "overdue": ("红灯", "●", "overdue"),
-    "escalated": ("督办", "⚑", "escalated"),
-}
+ALERT_ICONS = {"warning": "▲", "overdue": "●", "escalated": "⚑"}
+ALERT_BADGES = {level: (vocab.ALERT_SHORT_LABELS[level], icon, level) for level, icon in ALERT_ICONS.items()}
 
 
 def _dt(value) -> datetime | None:
@@ -94,7 +90,7 @@ def time_left(minutes, urgency: str = "normal") -> str:
 ENV.filters.update(
     when=when, full_time=full_time, time_left=time_left,
     state=lambda s: lc.STATE_LABELS.get(s, s),
-    action=lambda a: lc.ACTION_LABELS.get(a, {"report": "上报", "attach": "上传附件"}.get(a, a)),
+    action=lambda a: lc.ACTION_LABELS.get(a, a),
     role=lambda r: vocab.ROLE_LABELS.get(r, r),
     source=lambda s: vocab.SOURCE_LABELS.get(s, s),
     urgency=lambda u: vocab.URGENCY_LABELS.get(u, u),
@@ -103,10 +99,9 @@ ENV.filters.update(
     whistle_role=lambda r: vocab.WHISTLE_ROLE_LABELS.get(r, r),
     whistle_state=lambda s: vocab.WHISTLE_STATE_LABELS.get(s, s),
     unit_kind=lambda k: vocab.UNIT_KIND_LABELS.get(k, k),
-    alert_label=lambda a: LEVEL_LABELS.get(a, a),
+    alert_label=lambda a: vocab.ALERT_LABELS.get(a, a),
 )
-ENV.globals.update(ALERT_BADGES=ALERT_BADGES, STEP_NAMES=("事件上报", "事件受理", "事项流转", "工作办理",
-                                                         "结果反馈", "核查结案"))
+ENV.globals.update(ALERT_BADGES=ALERT_BADGES, STEP_NAMES=vocab.STEP_LABELS, WHISTLE_RETURNED=vocab.WHISTLE_RETURNED)
 
 # (path, label, icon) per role: the 3–5 things each role does, as the bottom tab bar shows them
 NAV = {

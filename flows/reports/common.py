@@ -11,25 +11,19 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flows.rounding import as_decimal, difference, exact_rate, half_up_text
+from models.vocabulary import ALERT_LABELS, METRIC_LABELS
 
 DASH = "—"
 MAX_LISTED = 50  # cases a printed case list shows (HTML, PDF); the XLSX has them all
 NO_DATA = "本月无数据"
 
 # The scorecard's figures, in the order of the table (key, column label).
-METRICS: tuple[tuple[str, str], ...] = (
-    ("check_in", "及时报到率"),
-    ("on_time", "按期办结率"),
-    ("closure", "办结率"),
-    ("returns", "退回率"),
-    ("rework", "返工率"),
-    ("satisfaction", "满意率"),
-)
-RATING_LABEL = "一哨一考核"
-WEIGHT_LABELS: dict[str, str] = {**dict(METRICS), "rating": f"{RATING_LABEL}评分"}
+METRICS: tuple[tuple[str, str], ...] = tuple(
+    (key, METRIC_LABELS[key]) for key in ("check_in", "on_time", "closure", "returns", "rework", "satisfaction"))
+RATING_LABEL = "一哨一考核"  # the scorecard's rating column; as a weight it is METRIC_LABELS["rating"]
+WEIGHT_LABELS: dict[str, str] = METRIC_LABELS
 
 TYPICAL_KINDS = {"good": "正面典型", "bad": "反面典型"}
-LEVEL_LABELS = {"warning": "黄灯预警", "overdue": "红灯超期", "escalated": "升级督办"}
 
 SECTION_TITLES: tuple[str, ...] = (
     "一、总体情况",
@@ -252,7 +246,7 @@ def kind_text(kind: Any) -> str:
 
 
 def level_text(case: Mapping[str, Any]) -> str:
-    return str(case.get("level_label") or LEVEL_LABELS.get(case.get("level"), case.get("level") or DASH))
+    return str(case.get("level_label") or ALERT_LABELS.get(case.get("level"), case.get("level") or DASH))
 
 
 def text(value: Any) -> str:
