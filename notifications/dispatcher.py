@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 
 from models.db import Database
 from models.notifications import Delivery, DeliveryAttempt, Event, Notification, UserChannel
+from models.vocabulary import DELIVERY_FAILED, DELIVERY_PENDING, DELIVERY_SENT
 from notifications.channels import Channel, DeliveryFailed, DeliveryRefused, Message
 from notifications.egress import Egress
 
@@ -43,7 +44,7 @@ async def deliver_due(db: Database, channels: dict[str, Channel], now: datetime 
     now = read()
     async with db.transaction() as s:
         await db.lock_for_claim(s)
-        q = (select(Delivery).where(Delivery.state == "pending", Delivery.next_at <= now)
+        q = (select(Delivery).where(Delivery.state == DELIVERY_PENDING, Delivery.next_at <= now)
              .order_by(Delivery.next_at).limit(limit))
         if db.is_postgres:
             q = q.with_for_update(skip_locked=True)
@@ -84,9 +85,9 @@ async def deliver_due(db: Database, channels: dict[str, Channel], now: datetime 
             s.add(DeliveryAttempt(delivery_id=d.id, at=now, ok=error is None, error=error))
             attempts = d.attempts + 1
             if error is None:
-                values, key = {"state": "sent", "sent_at": now, "last_error": None}, "sent"
+                values, key = {"state": DELIVERY_SENT, "sent_at": now, "last_error": None}, "sent"
             elif final or attempts >= MAX_ATTEMPTS:
-                values, key = {"state": "failed", "last_error": error}, "failed"
+                values, key = {"state": DELIVERY_FAILED, "last_error": error}, "failed"
             else:
                 values, key = {"next_at": now + backoff(attempts), "last_error": error}, "retrying"
             await s.execute(update(Delivery).where(Delivery.id == d.id).values(attempts=attempts, **values)
