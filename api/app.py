@@ -7,7 +7,7 @@ import logging
 from fastapi import FastAPI
 from sqlalchemy import text
 
-from api import errors, openapi_errors, web
+from api import errors, openapi_errors, schemas, web
 from api.deps import Services
 from api.docs_offline import install_offline_docs
 from api.limits import BodyLimit
@@ -79,7 +79,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         app.include_router(r, prefix="/api/v1")
     app.include_router(open311.router)  # /open311/v2 (GeoReport v2) and /api/v1/api-keys
 
-    @app.get("/healthz", tags=["health"])
+    @app.get("/healthz", tags=["health"], response_model=schemas.Health)
     async def healthz():
         async with app.state.services.db.read() as s:
             await s.execute(text("SELECT 1"))
@@ -87,6 +87,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
 
     install_offline_docs(app)
     openapi_errors.install(app)  # every route's error answers in /openapi.json
+    schemas.install(app)  # the action bodies' models in /openapi.json
     web.install(app)
     app.add_middleware(web.CSRF, secret=settings.secret())
     app.add_middleware(BodyLimit, default=settings.max_body_bytes, uploads=settings.max_upload_bytes,

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
@@ -103,3 +104,14 @@ def admin(who: Actor = Depends(actor)) -> Actor:
     if who.role != ADMIN:
         raise Forbidden("仅管理员可执行此操作", "admin only")
     return who
+
+
+# What a route takes, one parameter each (`who: ActorDep`); the dependencies above are what they run.
+ServicesDep = Annotated[Services, Depends(services)]
+NowDep = Annotated[datetime, Depends(now)]  # the injected clock's now, UTC
+ActorDep = Annotated[Actor, Depends(actor)]  # signed in, session alive (401 otherwise)
+AdminDep = Annotated[Actor, Depends(admin)]  # signed in as an admin (403 otherwise)
+BearerDep = Annotated[Token, Depends(bearer)]  # the checked claims themselves (the session id, for sign-out)
+# signed, session NOT yet checked: for a route that hands `claims.session_id` to a service that checks it inside
+# its own transaction (the action and report routes)
+ClaimsDep = Annotated[Token, Depends(signed)]

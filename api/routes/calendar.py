@@ -9,14 +9,16 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Depends, Path
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from api.deps import Services, actor, admin, now, services
+from api.deps import NowDep, ServicesDep, actor, admin
 from api.limits import GuardedRoute
+from api.schemas import CalendarYearView, DaySet, WorkingHours, YearImported
 from flows.calendar import FIRST_DAY, LAST_DAY, format_hhmm, parse_day, parse_hours
 
 router = APIRouter(tags=["calendar"], route_class=GuardedRoute)
 HHMM = Annotated[str, StringConstraints(max_length=5)]
-DAY = Path(max_length=10, description=f"YYYY-MM-DD, {FIRST_DAY} … {LAST_DAY}", examples=["2026-10-01"],
-           json_schema_extra={"format": "date"})
+DAY = Annotated[str, Path(max_length=10, description=f"YYYY-MM-DD, {FIRST_DAY} … {LAST_DAY}", examples=["2026-10-01"],
+                          json_schema_extra={"format": "date"})]
+YEAR = Annotated[int, Path(ge=FIRST_DAY.year, le=LAST_DAY.year)]
 
 
 class DayIn(BaseModel):
@@ -34,25 +36,28 @@ class HoursIn(BaseModel):
 
 
 # `{year:int}`: only digits reach this route, so /calendar/hours and /calendar/days/… are never taken for a year
-@router.get("/calendar/{year:int}", summary="某年工作日历", dependencies=[Depends(actor)])
-async def get_year(year: int = Path(ge=FIRST_DAY.year, le=LAST_DAY.year), svc: Services = Depends(services)):
+@router.get("/calendar/{year:int}", summary="某年工作日历", dependencies=[Depends(actor)],
+            response_model=CalendarYearView)
+async def get_year(year: YEAR, svc: ServicesDep):
     return await svc.cases.calendar.year(year)
 
 
-@router.put("/calendar/days/{day}", summary="调整某一天（节假日/调休上班）", dependencies=[Depends(admin)])
-async def set_day(body: DayIn, day: str = DAY, svc: Services = Depends(services), at=Depends(now)):
+@router.put("/calendar/days/{day}", summary="调整某一天（节假日/调休上班）", dependencies=[Depends(admin)],
+            response_model=DaySet)
+async def set_day(body: DayIn, day: DAY, svc: ServicesDep, at: NowDep):
     name = await svc.cases.calendar.set_day(parse_day(day), body.kind, body.name, at)
     return {"date": day, "kind": body.kind, "name": name}
 
 
-@router.post("/calendar/import", summary="导入国务院办公厅年度放假安排（JSON）", dependencies=[Depends(admin)])
-async def import_year(body: dict[str, Any] | list[dict[str, Any]] = Body(...), svc: Services = Depends(services),
-                      at=Depends(now)):
+@router.post("/calendar/import", summary="导入国务院办公厅年度放假安排（JSON）", dependencies=[Depends(admin)],
+             response_model=YearImported)
+async def import_year(body: Annotated[dict[str, Any] | list[dict[str, Any]], Body()], svc: ServicesDep, at: NowDep):
     return await svc.cases.calendar.import_year(json.dumps(body), "schedule.json", at)
 
 
-@router.put("/calendar/hours", summary="每日工作时段（结束时间可为 24:00）", dependencies=[Depends(admin)])
-async def set_hours(body: HoursIn, svc: Services = Depends(services), at=Depends(now)):
+@router.put("/calendar/hours", summary="每日工作时段（结束时间可为 24:00）", dependencies=[Depends(admin)],
+            response_model=WorkingHours)
+async def set_hours(body: HoursIn, svc: ServicesDep, at: NowDep):
     windows = parse_hours(body.windows)
     await svc.cases.calendar.set_hours(windows, at)
     return {"windows": [[format_hhmm(a), format_hhmm(b)] for a, b in windows]}

@@ -1,23 +1,33 @@
 """Cases: report, read, list, act, timeline, attachments. Thin: every rule lives in flows/."""
 
 import re
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, File, Header, Path, Query, Response, UploadFile
+from fastapi import APIRouter, Body, File, Header, Path, Query, Response, UploadFile
 from fastapi.responses import FileResponse
 
-from api.deps import Services, actor, now, services, signed
+from api.deps import ActorDep, ClaimsDep, NowDep, Services, ServicesDep
 from api.limits import GuardedRoute
-from api.security import Token
+from api.schemas import (
+    BINARY,
+    AttachmentItem,
+    AttachmentRecord,
+    CasePage,
+    CaseView,
+    ReportedCase,
+    TimelineEntry,
+    action_bodies,
+    body_examples,
+    body_schema,
+)
 from api.storage import ContentStore, safe_content_type, safe_filename
-from flows.access import Actor
 from flows.commands import CaseCreate
 from flows.errors import Invalid, NotFound
 from flows.lifecycle import BY_ACTION, FINAL_STATES
 from flows.text import normalize
 
 router = APIRouter(tags=["cases"], route_class=GuardedRoute)
-CaseId = Path(ge=1, le=2**31 - 1, description="case id")
+CaseId = Annotated[int, Path(ge=1, le=2**31 - 1, description="case id")]
 
 
 def _version(if_match: str | None) -> int | None:
@@ -33,12 +43,12 @@ def _store(svc: Services) -> ContentStore:
     return ContentStore(svc.settings.data_dir / "attachments")
 
 
-@router.post("/cases", status_code=201, summary="事件上报",
+@router.post("/cases", status_code=201, summary="事件上报", response_model=ReportedCase,
+             response_model_exclude_unset=True, responses={200: {"model": ReportedCase, "description": "a replay"}},
              description="`Idempotency-Key` (optional, 1–64 of A-Z a-z 0-9 _ . : -): a report sent again with the "
                          "same key answers 200 with the case the first one made, instead of a second case.")
-async def report(body: CaseCreate, response: Response,
-                 idempotency_key: str | None = Header(None, max_length=64),
-                 claims: Token = Depends(signed), svc: Services = Depends(services), at=Depends(now)):
+async def report(body: CaseCreate, response: Response, claims: ClaimsDep, svc: ServicesDep, at: NowDep,
+                 idempotency_key: str | None = Header(None, max_length=64)):
     # the session is checked inside the report's own transaction (one read less per request)
     case = await svc.cases.report(claims.actor, body, at, client_key=idempotency_key, session_id=claims.session_id)
     if case.get("replayed"):
@@ -46,8 +56,9 @@ async def report(body: CaseCreate, response: Response,
     return case
 
 
-@router.get("/cases", summary="案件列表（按权限范围）")
+@router.get("/cases", summary="案件列表（按权限范围）", response_model=CasePage)
 async def list_cases(
+    who: ActorDep, svc: ServicesDep, at: NowDep,
     status: str | None = Query(None, max_length=200),
     township: str | None = Query(None, max_length=64),
     unit: str | None = Query(None, max_length=64),
@@ -55,44 +66,48 @@ async def list_cases(
     q: str | None = Query(None, max_length=100),
     page: int = Query(1, ge=1, le=100000),
     page_size: int = Query(20, ge=1, le=100),
-    who: Actor = Depends(actor), svc: Services = Depends(services), at=Depends(now),
 ):
     q = normalize(q) if q else q  # titles are stored NFC: a decomposed search term finds them too
     return await svc.cases.list(who, at, status=status, township=township, unit=unit, alert=alert, q=q,
                                 page=page, page_size=page_size)
 
 
-@router.get("/cases/{case_id}", summary="案件详情（含当前可执行操作）")
-async def get_case(case_id: int = CaseId, who: Actor = Depends(actor), svc: Services = Depends(services),
-                   at=Depends(now)):
+@router.get("/cases/{case_id}", summary="案件详情（含当前可执行操作）", response_model=CaseView)
+async def get_case(case_id: CaseId, who: ActorDep, svc: ServicesDep, at: NowDep):
     return await svc.cases.get(case_id, who, at)
 
 
-@router.get("/cases/{case_id}/timeline", summary="全过程记录")
-async def timeline(case_id: int = CaseId, who: Actor = Depends(actor), svc: Services = Depends(services)):
+@router.get("/cases/{case_id}/timeline", summary="全过程记录", response_model=list[TimelineEntry])
+async def timeline(case_id: CaseId, who: ActorDep, svc: ServicesDep):
     return await svc.cases.timeline(case_id, who)
 
 
-@router.post("/cases/{case_id}/actions/{action}", summary="对案件执行操作",
-             description="Body by action: see SPEC Appendix A. `If-Match: <version>` refuses a stale write (409). "
-                         "An action that is not in the transition table answers 404 `unknown_action`, naming the "
-                         "actions there are (also as `error.actions`).")
+@router.post("/cases/{case_id}/actions/{action}", summary="对案件执行操作", response_model=CaseView,
+             openapi_extra={"x-action-bodies": action_bodies()},
+             description="The body depends on the action: `x-action-bodies` names each action's schema, and the "
+                         "examples show each action's fields (unknown fields are refused, 422). "
+                         "`If-Match: <version>` refuses a stale write (409). An action that is not in the "
+                         "transition table answers 404 `unknown_action`, naming the actions there are (also as "
+                         "`error.actions`). The answer is the case as it now stands, with what the caller may do "
+                         "next (`allowed_actions`).")
 async def act(
+    case_id: CaseId,
+    claims: ClaimsDep, svc: ServicesDep, at: NowDep,
     action: str = Path(max_length=200, description="one of the transition table's actions",
                        json_schema_extra={"enum": list(BY_ACTION)}),
-    case_id: int = CaseId,
-    body: dict[str, Any] | None = Body(None),
+    # parsed by the action's own model in the service (flows/commands.parse_body, Chinese-first refusals); the
+    # schema and examples only document it
+    body: dict[str, Any] | None = Body(None, json_schema_extra=body_schema(), openapi_examples=body_examples()),
     if_match: str | None = Header(None, max_length=40),
-    claims: Token = Depends(signed), svc: Services = Depends(services), at=Depends(now),
 ):
     # the session is checked inside the action's own transaction (one read less per request)
     return await svc.cases.act(case_id, action, claims.actor, body, at, if_match=_version(if_match),
                                session_id=claims.session_id)
 
 
-@router.post("/cases/{case_id}/attachments", status_code=201, summary="上传附件（照片、证据）")
-async def attach(case_id: int = CaseId, file: UploadFile = File(...), who: Actor = Depends(actor),
-                 svc: Services = Depends(services), at=Depends(now)):
+@router.post("/cases/{case_id}/attachments", status_code=201, summary="上传附件（照片、证据）",
+             response_model=AttachmentRecord, response_model_exclude_unset=True)
+async def attach(case_id: CaseId, who: ActorDep, svc: ServicesDep, at: NowDep, file: UploadFile = File(...)):
     name = safe_filename(file.filename)
     content_type = safe_content_type(file.content_type)
     case = await svc.cases.get(case_id, who, at)  # scope and state before we touch the disk
@@ -103,16 +118,18 @@ async def attach(case_id: int = CaseId, file: UploadFile = File(...), who: Actor
                                   size=size, now=at)
 
 
-@router.get("/cases/{case_id}/attachments", summary="附件列表")
-async def attachments(case_id: int = CaseId, who: Actor = Depends(actor), svc: Services = Depends(services)):
+@router.get("/cases/{case_id}/attachments", summary="附件列表", response_model=list[AttachmentItem])
+async def attachments(case_id: CaseId, who: ActorDep, svc: ServicesDep):
     rows = await svc.cases.attachments(case_id, who)
     return [{"id": a.id, "filename": a.filename, "sha256": a.sha256, "size": a.size,
              "content_type": a.content_type} for a in rows]
 
 
-@router.get("/cases/{case_id}/attachments/{attachment_id}", summary="下载附件")
-async def download(case_id: int = CaseId, attachment_id: int = Path(ge=1, le=2**31 - 1),
-                   who: Actor = Depends(actor), svc: Services = Depends(services)):
+@router.get("/cases/{case_id}/attachments/{attachment_id}", summary="下载附件", response_class=FileResponse,
+            responses={200: {"description": "the file, with its recorded content type and name",
+                             "content": {"application/octet-stream": BINARY}}})
+async def download(case_id: CaseId, who: ActorDep, svc: ServicesDep,
+                   attachment_id: Annotated[int, Path(ge=1, le=2**31 - 1)]):
     for a in await svc.cases.attachments(case_id, who):
         if a.id == attachment_id:
             return FileResponse(_store(svc).path(a.sha256), media_type=a.content_type, filename=a.filename)

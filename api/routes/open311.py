@@ -14,14 +14,29 @@ mySociety updates feed (an integrators' sync, not the standard's public reads).
 import json
 import re
 import xml.etree.ElementTree as ET
+from typing import Annotated
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import Response
 
-from api.deps import actor, admin, now, services
+from api.deps import ActorDep, NowDep, admin, services
 from api.limits import GuardedRoute
-from flows.access import Actor
+from api.schemas import (
+    TEXT,
+    ApiKeyIssued,
+    ApiKeyView,
+    CaseOpen311,
+    GeoDiscovery,
+    GeoRequest,
+    GeoRequestCreated,
+    GeoService,
+    GeoServiceDefinition,
+    GeoToken,
+    GeoUpdate,
+    GeoUpdateCreated,
+    Open311Settings,
+)
 from flows.errors import DomainError, Invalid
 from flows.open311 import (
     FORMATS,
@@ -40,6 +55,13 @@ keys = APIRouter(tags=["open311"], route_class=GuardedRoute)
 _INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _RESOURCE = re.compile(r"^(discovery|services|services/[^/]+|requests|requests/[^/]+|tokens/[^/]+|"
                        r"servicerequestupdates)\.(xml|json)$")
+
+
+def answers(model) -> dict:
+    """A GeoReport resource's answer for `responses`: `model` as JSON (.json), or the same elements as XML (.xml).
+    Written by `render`, so described rather than validated."""
+    return {200: {"model": model, "description": "the resource in the format its extension names",
+                  "content": {"text/xml": TEXT}}}
 
 
 def open311(request: Request) -> Open311Service:
@@ -140,12 +162,12 @@ def _url(request: Request) -> str:
 
 
 # ---- the resources ------------------------------------------------------------------------------------------
-@georeport.get("/discovery.{fmt}", summary="Service discovery")
-async def discovery(fmt: str, request: Request, at=Depends(now)):
+@georeport.get("/discovery.{fmt}", summary="Service discovery", responses=answers(GeoDiscovery))
+async def discovery(fmt: str, request: Request, at: NowDep):
     return await _answer(fmt, "discovery", lambda: open311(request).discovery(_url(request), at))
 
 
-@georeport.get("/services.{fmt}", summary="GET Service List")
+@georeport.get("/services.{fmt}", summary="GET Service List", responses=answers(list[GeoService]))
 async def service_list(fmt: str, request: Request):
     async def work():
         _query(request)
@@ -154,7 +176,7 @@ async def service_list(fmt: str, request: Request):
     return await _answer(fmt, "services", work)
 
 
-@georeport.get("/services/{code}.{fmt}", summary="GET Service Definition")
+@georeport.get("/services/{code}.{fmt}", summary="GET Service Definition", responses=answers(GeoServiceDefinition))
 async def service_definition(code: str, fmt: str, request: Request):
     async def work():
         _query(request)
@@ -163,8 +185,9 @@ async def service_definition(code: str, fmt: str, request: Request):
     return await _answer(fmt, "service_definition", work)
 
 
-@georeport.post("/requests.{fmt}", summary="POST Service Request (api_key, form-encoded)")
-async def post_request(fmt: str, request: Request, at=Depends(now)):
+@georeport.post("/requests.{fmt}", summary="POST Service Request (api_key, form-encoded)",
+                responses=answers(list[GeoRequestCreated]))
+async def post_request(fmt: str, request: Request, at: NowDep):
     async def work():
         svc = open311(request)
         form, key = await _form(request, REQUEST_FIELDS, attributes=True)
@@ -174,8 +197,8 @@ async def post_request(fmt: str, request: Request, at=Depends(now)):
     return await _answer(fmt, "service_requests", work)
 
 
-@georeport.get("/requests.{fmt}", summary="GET Service Requests")
-async def get_requests(fmt: str, request: Request, at=Depends(now)):
+@georeport.get("/requests.{fmt}", summary="GET Service Requests", responses=answers(list[GeoRequest]))
+async def get_requests(fmt: str, request: Request, at: NowDep):
     async def work():
         svc, q = open311(request), _query(request)
         reader = await svc.reader(q.text("api_key", 200))
@@ -184,7 +207,7 @@ async def get_requests(fmt: str, request: Request, at=Depends(now)):
     return await _answer(fmt, "service_requests", work)
 
 
-@georeport.get("/requests/{rid}.{fmt}", summary="GET Service Request")
+@georeport.get("/requests/{rid}.{fmt}", summary="GET Service Request", responses=answers(list[GeoRequest]))
 async def get_request(rid: str, fmt: str, request: Request):
     async def work():
         svc, q = open311(request), _query(request)
@@ -194,7 +217,8 @@ async def get_request(rid: str, fmt: str, request: Request):
     return await _answer(fmt, "service_requests", work)
 
 
-@georeport.get("/tokens/{token}.{fmt}", summary="GET service_request_id from a token")
+@georeport.get("/tokens/{token}.{fmt}", summary="GET service_request_id from a token",
+               responses=answers(list[GeoToken]))
 async def get_token(token: str, fmt: str, request: Request):
     async def work():
         svc, q = open311(request), _query(request)
@@ -204,8 +228,9 @@ async def get_token(token: str, fmt: str, request: Request):
     return await _answer(fmt, "service_requests", work)
 
 
-@georeport.get("/servicerequestupdates.{fmt}", summary="GET Service Request Updates (mySociety)")
-async def get_updates(fmt: str, request: Request, at=Depends(now)):
+@georeport.get("/servicerequestupdates.{fmt}", summary="GET Service Request Updates (mySociety)",
+               responses=answers(list[GeoUpdate]))
+async def get_updates(fmt: str, request: Request, at: NowDep):
     async def work():
         svc, q = open311(request), _query(request)
         integrator = await svc.integrator(q.text("api_key", 200))
@@ -214,8 +239,9 @@ async def get_updates(fmt: str, request: Request, at=Depends(now)):
     return await _answer(fmt, "service_request_updates", work)
 
 
-@georeport.post("/servicerequestupdates.{fmt}", summary="POST Service Request Update (mySociety)")
-async def post_update(fmt: str, request: Request, at=Depends(now)):
+@georeport.post("/servicerequestupdates.{fmt}", summary="POST Service Request Update (mySociety)",
+                responses=answers(list[GeoUpdateCreated]))
+async def post_update(fmt: str, request: Request, at: NowDep):
     async def work():
         svc = open311(request)
         form, key = await _form(request, UPDATE_FIELDS, attributes=False)
@@ -227,7 +253,7 @@ async def post_update(fmt: str, request: Request, at=Depends(now)):
 
 @georeport.api_route("/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
                      include_in_schema=False)
-async def elsewhere(rest: str, request: Request, at=Depends(now)):
+async def elsewhere(rest: str, request: Request, at: NowDep):
     """Anything else under /open311/v2: the discovery document at the root, otherwise the standard's errors."""
     fmt = "json" if rest.endswith(".json") else "xml"
     if rest.strip("/") == "" and request.method == "GET":
@@ -238,35 +264,40 @@ async def elsewhere(rest: str, request: Request, at=Depends(now)):
 
 
 # ---- the admin's keys, and what our staff see of an Open311 case ---------------------------------------------
-@keys.post("/api-keys", status_code=201, summary="签发 Open311 接入密钥（只显示一次）", dependencies=[Depends(admin)])
-async def create_key(body: ApiKeyIn, request: Request, at=Depends(now)):
+@keys.post("/api-keys", status_code=201, summary="签发 Open311 接入密钥（只显示一次）", dependencies=[Depends(admin)],
+           response_model=ApiKeyIssued)
+async def create_key(body: ApiKeyIn, request: Request, at: NowDep):
     return await open311(request).create_key(body, at)
 
 
-@keys.get("/api-keys", summary="Open311 接入密钥列表（不含密钥本身）", dependencies=[Depends(admin)])
+@keys.get("/api-keys", summary="Open311 接入密钥列表（不含密钥本身）", dependencies=[Depends(admin)],
+          response_model=list[ApiKeyView])
 async def list_keys(request: Request):
     return await open311(request).list_keys()
 
 
-@keys.delete("/api-keys/{name}", summary="停用 Open311 接入密钥", dependencies=[Depends(admin)])
-async def revoke_key(request: Request, name: str = Path(min_length=1, max_length=48, pattern=r"^[\w.\-]+$")):
+@keys.delete("/api-keys/{name}", summary="停用 Open311 接入密钥", dependencies=[Depends(admin)],
+             response_model=ApiKeyView)
+async def revoke_key(request: Request, name: Annotated[str, Path(min_length=1, max_length=48, pattern=r"^[\w.\-]+$")]):
     return await open311(request).revoke_key(name)
 
 
-@keys.get("/settings/open311", summary="Open311 设置：查询是否无需密钥（公开查询）", dependencies=[Depends(admin)])
+@keys.get("/settings/open311", summary="Open311 设置：查询是否无需密钥（公开查询）", dependencies=[Depends(admin)],
+          response_model=Open311Settings)
 async def get_settings(request: Request):
     return await open311(request).settings()
 
 
 @keys.put("/settings/open311", summary="Open311 设置：开启或关闭公开查询（只返回公开字段）",
-          dependencies=[Depends(admin)])
+          dependencies=[Depends(admin)], response_model=Open311Settings)
 async def set_settings(body: Open311SettingsIn, request: Request):
     return await open311(request).set_settings(body.model_dump())
 
 
-@keys.get("/cases/{case_id}/open311", summary="Open311 来源：接入方、诉求人联系方式与热线补充")
-async def case_open311(request: Request, case_id: int = Path(ge=1, le=2**31 - 1), who: Actor = Depends(actor),
-                       at=Depends(now)):
+@keys.get("/cases/{case_id}/open311", summary="Open311 来源：接入方、诉求人联系方式与热线补充",
+          response_model=CaseOpen311)
+async def case_open311(request: Request, case_id: Annotated[int, Path(ge=1, le=2**31 - 1)], who: ActorDep,
+                       at: NowDep):
     return await open311(request).case_open311(case_id, who, at)
 
 

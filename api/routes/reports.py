@@ -6,19 +6,21 @@ sections, totals and case lists; county staff everything. A week or month that d
 
 import re
 from pathlib import Path as FsPath
+from typing import Annotated
 
 import jinja2
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Path
 from fastapi.responses import FileResponse, HTMLResponse
 
-from api.deps import Services, actor, services
+from api.deps import ActorDep, ServicesDep
 from api.limits import GuardedRoute
+from api.schemas import BINARY, TEXT, Bulletin, Checkpoint
 from flows import publications as pub
-from flows.access import Actor
 from flows.jobs import bulletin_dir
 from flows.periods import parse_month, parse_week
 
 router = APIRouter(tags=["reports"], route_class=GuardedRoute)
+Name = Annotated[str, Path(max_length=20)]
 TEMPLATES = jinja2.Environment(loader=jinja2.FileSystemLoader(FsPath(__file__).parent.parent / "templates"),
                                autoescape=True)
 
@@ -29,8 +31,10 @@ def split_format(name: str, formats: str) -> tuple[str, str | None]:
     return m.group(1), m.group(2)
 
 
-@router.get("/checkpoints/{name}", summary="每周一检点（JSON；加 .html 为网页）")
-async def checkpoint(name: str = Path(max_length=20), who: Actor = Depends(actor), svc: Services = Depends(services)):
+@router.get("/checkpoints/{name}", summary="每周一检点（JSON；加 .html 为网页）",
+            responses={200: {"model": Checkpoint, "description": "2026-W47: JSON; 2026-W47.html: the page",
+                             "content": {"text/html": TEXT}}})
+async def checkpoint(name: Name, who: ActorDep, svc: ServicesDep):
     week, fmt = split_format(name, "html")
     data = await pub.checkpoint(svc.db, parse_week(week), who)
     if fmt:
@@ -40,8 +44,11 @@ async def checkpoint(name: str = Path(max_length=20), who: Actor = Depends(actor
     return data
 
 
-@router.get("/bulletins/{name}", summary="每月一通报（JSON；加 .html / .pdf / .xlsx 取对应格式）")
-async def bulletin(name: str = Path(max_length=20), who: Actor = Depends(actor), svc: Services = Depends(services)):
+@router.get("/bulletins/{name}", summary="每月一通报（JSON；加 .html / .pdf / .xlsx 取对应格式）",
+            responses={200: {"model": Bulletin, "description": "2026-11: JSON; 2026-11.html, .pdf, .xlsx: the files",
+                             "content": {"text/html": TEXT, **{media: BINARY for _, media in pub.BULLETIN_FILES.values()
+                                                               if not media.startswith("text/")}}}})
+async def bulletin(name: Name, who: ActorDep, svc: ServicesDep):
     month, fmt = split_format(name, "html|pdf|xlsx")
     month = parse_month(month)
     if fmt:
@@ -50,8 +57,9 @@ async def bulletin(name: str = Path(max_length=20), who: Actor = Depends(actor),
     return await pub.bulletin(svc.db, month, who)
 
 
-@router.get("/bulletins/{month}/charts/{chart}", summary="通报图表（PNG）")
-async def chart(month: str = Path(max_length=20), chart: str = Path(pattern=r"^[a-z_]{1,40}\.png$"),
-                who: Actor = Depends(actor), svc: Services = Depends(services)):
+@router.get("/bulletins/{month}/charts/{chart}", summary="通报图表（PNG）", response_class=FileResponse,
+            responses={200: {"description": "the chart", "content": {"image/png": BINARY}}})
+async def chart(month: Name, chart: Annotated[str, Path(pattern=r"^[a-z_]{1,40}\.png$")], who: ActorDep,
+                svc: ServicesDep):
     month = parse_month(month)
     return FileResponse(pub.chart_file(bulletin_dir(svc.settings, month), chart, who), media_type="image/png")

@@ -1,0 +1,653 @@
+"""What the REST API answers, as the models /openapi.json shows (and the action bodies it documents).
+
+Each response model follows the dict its service builds today (flows/cases.py `_view`, `list`, `timeline`,
+flows/admin.py `unit_dict`, `user_dict` ...) key for key and in the same order, so the route's `response_model`
+writes the very JSON the dict made. FastAPI then validates and encodes the answer in pydantic-core (about 10 µs
+for a case) instead of walking it with `jsonable_encoder` (about 100 µs). `extra="forbid"`: a key a service adds
+without adding it here fails every test that reads the route (500), instead of silently leaving the answer.
+
+A key that only some answers carry (`replayed`, a webhook's `secret`) is a field with a default, and its route sets
+`response_model_exclude_unset=True`, so an answer without the key still has none.
+
+Stored documents (the weekly checkpoint, the monthly bulletin) and the Open311 GeoReport answers (XML or JSON,
+written by api/routes/open311.py) are described here but not validated per request: a record stored by an
+earlier version keeps the keys it was stored with (flows/reports/SCHEMA.md), and GeoReport answers are rendered
+by hand in two formats. Their routes name these models in `responses`.
+"""
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from flows import lifecycle as lc
+from flows.cases import ALERTS
+from flows.commands import BODIES, OUTCOMES, SOURCES
+from models.vocabulary import (
+    ROLE_LABELS,
+    SATISFACTION_LABELS,
+    UNIT_KIND_LABELS,
+    URGENCY_LABELS,
+    WHISTLE_ROLE_LABELS,
+    WHISTLE_STATE_LABELS,
+)
+
+LocalTime = Annotated[str, Field(description="ISO 8601 in Asia/Shanghai, with its offset (+08:00)",
+                                 json_schema_extra={"format": "date-time"}, examples=["2026-11-16T09:00:00+08:00"])]
+Day = Annotated[str, Field(description="YYYY-MM-DD", json_schema_extra={"format": "date"}, examples=["2026-10-01"])]
+Status = Literal[tuple(lc.STATE_LABELS)]
+Action = Literal[tuple(lc.BY_ACTION)]
+Alert = Literal[ALERTS]
+Outcome = Literal[OUTCOMES]
+Source = Literal[SOURCES]
+Urgency = Literal[tuple(URGENCY_LABELS)]
+Role = Literal[tuple(ROLE_LABELS)]
+UnitKind = Literal[tuple(UNIT_KIND_LABELS)]
+Channel = Literal["webhook", "email", "sms"]
+HHMM = Annotated[str, Field(description="local time HH:MM; an end may be 24:00", examples=["09:00"])]
+# the content of an answer that is no JSON, for a route's `responses`
+BINARY = {"schema": {"type": "string", "format": "binary"}}
+TEXT = {"schema": {"type": "string"}}
+
+
+class Out(BaseModel):
+    """Every response model: exactly the keys the service writes (see the module doc)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+# ---- cases ----------------------------------------------------------------------------------------------------
+class WhistleView(Out):
+    """One whistle (哨令) to one unit; earlier rounds stay with `active` false."""
+
+    unit: str | None = Field(description="the unit's code")
+    unit_name: str | None
+    role: Literal[tuple(WHISTLE_ROLE_LABELS)] = Field(description="lead 主办 / assist 协办")
+    state: Literal[tuple(WHISTLE_STATE_LABELS)] = Field(description="sent 待报到 / checked_in 已报到 / returned 已退回")
+    active: bool
+    arbitrated: bool = Field(description="named by arbitration (争议裁定): may not be returned again")
+    round: int
+    dispatched_at: LocalTime | None
+    checked_in_at: LocalTime | None
+    returned_at: LocalTime | None
+    return_reason: str | None
+
+
+class PendingExtension(Out):
+    working_days: int
+    reason: str
+    requested_at: LocalTime
+
+
+class CaseView(Out):
+    """A case as its caller may see it, with the actions this caller may take on it now."""
+
+    id: int
+    code: str = Field(description="CS + local report date + id", examples=["CS20261116000042"])
+    title: str
+    description: str
+    category: str | None = Field(description="the catalog item's code (事项清单)")
+    township: str | None
+    grid: str | None
+    address: str | None
+    lat: float | None
+    lon: float | None
+    urgency: Urgency
+    source: Source
+    status: Status
+    status_label: str
+    step: int = Field(ge=1, le=6, description="the loop's step, 1 事件上报 … 6 核查结案")
+    version: int = Field(description="send it back as If-Match to refuse a stale write (409)")
+    lead_unit: str | None
+    whistles: list[WhistleView]
+    deadline: LocalTime | None = Field(description="the running step clock's deadline")
+    alert: Alert
+    alert_label: str
+    provisional: bool = Field(description="the deadline assumes working days the calendar has not confirmed yet")
+    time_left_minutes: int | None = Field(description="working minutes left on the running clock (wall-clock "
+                                                      "minutes when urgent); negative when overdue")
+    outcome: Outcome | None
+    suspended_from: Status | None
+    merged_into: int | None
+    return_count: int
+    rework_count: int
+    pending_extension: PendingExtension | None
+    reporter_id: int | None
+    created_at: LocalTime
+    updated_at: LocalTime
+    closed_at: LocalTime | None
+    allowed_actions: list[Action] = Field(description="what this caller may do now: POST …/actions/{action}")
+
+
+class ReportedCase(CaseView):
+    """The case a report made; `replayed` (only then, true): the same Idempotency-Key was sent before, and this
+    is the case the first report made."""
+
+    replayed: bool = False
+
+
+class CasePage(Out):
+    items: list[CaseView]
+    total: int
+    page: int
+    page_size: int
+
+
+class TimelineEntry(Out):
+    """One entry of the case's tamper-evident record (全过程记录): each hash covers the previous one."""
+
+    seq: int
+    at: LocalTime
+    actor: str = Field(description="username, or open311:<key name> for an integrator")
+    unit: str | None
+    role: str
+    action: str = Field(description="report, an action of the transition table, or attach")
+    label: str
+    from_state: str | None
+    to_state: str | None
+    payload: dict[str, Any] = Field(description="the action's body as applied (canonical JSON)")
+    prev_hash: str
+    hash: str = Field(description="SHA-256 hex over prev_hash and this entry")
+
+
+class AttachmentRecord(Out):
+    """A file recorded on the case; sent again by the same person, the first record (`replayed`: true)."""
+
+    id: int
+    sha256: str
+    filename: str
+    content_type: str
+    size: int = Field(description="bytes")
+    at: LocalTime
+    case_version: int
+    replayed: bool = False
+
+
+class AttachmentItem(Out):
+    id: int
+    filename: str
+    sha256: str
+    size: int = Field(description="bytes")
+    content_type: str
+
+
+# ---- accounts -------------------------------------------------------------------------------------------------
+class SignedInUser(Out):
+    username: str
+    name: str
+    role: Role
+    unit: str
+    unit_name: str
+
+
+class AccessToken(Out):
+    """OAuth2 password flow: send `Authorization: Bearer <access_token>`."""
+
+    access_token: str
+    token_type: Literal["bearer"]
+    expires_in: int = Field(description="seconds")
+    user: SignedInUser
+
+
+class Me(Out):
+    username: str
+    role: Role
+    unit: str
+
+
+class UnitView(Out):
+    id: int
+    code: str
+    name: str
+    kind: UnitKind
+    parent: str | None = Field(description="the parent unit's code")
+    polygon: dict[str, Any] | None = Field(description="GeoJSON (grids)")
+
+
+class UserView(Out):
+    id: int
+    username: str
+    name: str
+    role: Role
+    unit: str | None
+    certificate_no: str | None = Field(description="执法证号")
+    certificate_expires: Day | None
+    phone: str | None
+    email: str | None
+    active: bool
+
+
+class UserDetail(UserView):
+    unit_name: str | None
+
+
+class CatalogItemView(Out):
+    code: str
+    name: str
+    category: str
+    lead_unit: str | None
+    assist_units: list[str]
+    devolved: bool = Field(description="赋权事项: handled by the township's own team")
+    enforcement: bool = Field(description="行政执法事项: feedback needs two officers with valid certificates")
+    limits: dict[str, dict[str, str]] = Field(description="clock → urgency → duration (e.g. 3d, 4h, 90m)")
+
+
+class OverrideView(Out):
+    item: str
+    township: str
+    lead_unit: str | None
+    assist_units: list[str] | None
+    limits: dict[str, dict[str, str]] | None
+
+
+class Scorecard(Out):
+    weights: dict[str, int]
+    list_min_whistles: int
+
+
+# ---- calendar -------------------------------------------------------------------------------------------------
+class CalendarDayView(Out):
+    date: Day
+    kind: Literal["holiday", "workday"]
+    name: str | None
+    source: str
+
+
+class CalendarYearView(Out):
+    year: int
+    official: bool = Field(description="the State Council's schedule for the year is loaded")
+    source: str
+    hours: list[tuple[HHMM, HHMM]]
+    days: list[CalendarDayView] = Field(description="the dates that differ from the weekday/weekend rule")
+
+
+class DaySet(Out):
+    date: Day
+    kind: Literal["holiday", "workday"] | None
+    name: str | None
+
+
+class YearImported(Out):
+    year: int
+    days: int
+    recomputed_clocks: int
+
+
+class WorkingHours(Out):
+    windows: list[tuple[HHMM, HHMM]]
+
+
+# ---- notifications --------------------------------------------------------------------------------------------
+class NotificationView(Out):
+    id: int
+    event_id: int
+    title: str
+    kind: str
+    action: str | None
+    case_id: int | None
+    at: LocalTime
+    read: bool
+
+
+class NotificationPage(Out):
+    items: list[NotificationView]
+    page: int
+    page_size: int
+
+
+class UnreadCount(Out):
+    unread: int
+
+
+class Marked(Out):
+    marked: int
+
+
+class ChannelView(Out):
+    """`secret_set` (webhooks only): whether a signing secret exists; the secret itself is never shown again."""
+
+    channel: Channel
+    address: str
+    enabled: bool
+    secret_set: bool = False
+
+
+class ChannelSaved(Out):
+    """`secret` only on a webhook's first save: its signing secret, shown this once."""
+
+    channel: Channel
+    address: str
+    enabled: bool
+    secret: str | None = None
+
+
+class WebhookSecret(Out):
+    channel: Literal["webhook"]
+    secret: str
+
+
+class EgressRanges(Out):
+    allowed_ranges: list[str] = Field(description="CIDR ranges outbound calls may reach although not public")
+
+
+class DeliveryAttempt(Out):
+    at: LocalTime
+    ok: bool
+    error: str | None
+
+
+class DeliveryView(Out):
+    id: int
+    channel: str
+    address: str
+    state: Literal["pending", "sent", "failed"]
+    attempts: int
+    last_error: str | None
+    sent_at: LocalTime | None
+    history: list[DeliveryAttempt]
+
+
+# ---- Open311 keys and settings --------------------------------------------------------------------------------
+class ApiKeyView(Out):
+    id: int
+    name: str
+    unit: str | None = Field(description="the intake unit (受理单位)")
+    townships: list[str]
+    source: Source
+    active: bool
+    created_at: LocalTime
+
+
+class ApiKeyIssued(ApiKeyView):
+    key: str = Field(description="the secret, shown this once (only its SHA-256 is kept)")
+
+
+class Open311Settings(Out):
+    public_reads: bool = Field(description="GeoReport reads need no api_key (public fields only)")
+
+
+class Requester(Out):
+    first_name: str | None
+    last_name: str | None
+    email: str | None
+    phone: str | None
+    account_id: str | None
+    device_id: str | None
+
+
+class Open311Record(Out):
+    api_key: str | None
+    requester: Requester
+    address_id: str | None
+    media_urls: list[str]
+    attributes: dict[str, Any]
+    received_at: LocalTime
+
+
+class InboundUpdateView(Out):
+    id: int
+    api_key: str | None
+    update_id: str
+    status: str
+    description: str
+    updated_datetime: LocalTime
+    contact: dict[str, Any]
+    media_urls: list[str]
+    received_at: LocalTime
+
+
+class CaseOpen311(Out):
+    request: Open311Record | None = Field(description="null: the case did not come through Open311")
+    updates: list[InboundUpdateView]
+
+
+class Health(Out):
+    status: Literal["ok"]
+
+
+# ---- described, not validated: stored documents ---------------------------------------------------------------
+class Doc(BaseModel):
+    """A stored document's part: the keys it is written with today; a record stored by an earlier version may lack
+    some, and nothing is refused for an extra one."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class Period(Doc):
+    start: LocalTime
+    end: LocalTime
+
+
+class CaseLine(Doc):
+    id: int
+    code: str
+    title: str
+    status: Status
+    status_label: str
+    alert: Alert
+    deadline: LocalTime | None
+    url: str
+
+
+class Listing(Doc):
+    count: int = Field(description="every case of the list; `cases` holds the first 100")
+    cases: list[CaseLine]
+
+
+class Totals(Doc):
+    cases: int | None = Field(description="every case in scope; null when not known")
+    new: int
+    accepted: int | None = Field(None, description="townships and the county only")
+    closed: int
+    open: int
+
+
+class CheckpointSection(Doc):
+    """One township's (with accepted, returns_pending) or department's (with returned) lists."""
+
+    code: str
+    name: str
+    new: Listing
+    accepted: Listing | None = None
+    closed: Listing
+    returns_pending: Listing | None = None
+    returned: dict[str, Any] | None = Field(None, description='{"count", "case_ids"}: departments only')
+    open_by_step: dict[str, int] = Field(description="step (1–6) → open cases")
+    warnings: Listing
+    overdue: Listing
+    stalled: Listing
+    disputes_pending: Listing
+    awaiting_verification: Listing
+    totals: Totals | None = None
+
+
+class Checkpoint(Doc):
+    """每周一检点 of one ISO week; township and department staff see their own section (`scope` says whose)."""
+
+    week: str = Field(examples=["2026-W47"])
+    preview: bool = Field(description="generated before the week ended")
+    period: Period
+    generated_at: LocalTime
+    stalled_rule: str
+    totals: Totals
+    townships: list[CheckpointSection]
+    departments: list[CheckpointSection]
+    scope: dict[str, Any] | None = Field(None, description='{"unit"}: a township\'s or department\'s own version')
+
+
+class Rate(Doc):
+    num: int
+    den: int
+    rate: float | None = Field(description="num ÷ den rounded half up to 4 decimals; null when den is 0")
+
+
+class Bulletin(Doc):
+    """每月一通报 (flows/reports/SCHEMA.md): every figure the county's; a township's or department's version
+    keeps only its own cases in the case lists (`scope` says so)."""
+
+    month: str = Field(examples=["2026-11"])
+    county: str
+    title: str
+    preview: bool = Field(description="generated before the month ended")
+    generated_at: LocalTime
+    period: Period
+    overview: list[dict[str, Any]] = Field(description='[{"key", "label", "value", "previous", "change"}]')
+    by_source: list[dict[str, Any]] = Field(description='[{"source", "label", "count", "share"}]')
+    hotspots: list[dict[str, Any]] = Field(description='[{"code", "name", "category", "count", "previous"}]')
+    by_township: list[dict[str, Any]] = Field(description="per township: received, closed, open, overdue, on_time")
+    by_department: list[dict[str, Any]] = Field(description="per department: whistles, closed, open, overdue, "
+                                                            "on_time")
+    scorecard: list[dict[str, Any]] = Field(description="per unit: each rate as {num, den, rate}, rating "
+                                                        "{avg, count}, score and rank (null when unranked)")
+    weights: dict[str, int]
+    red_list: list[dict[str, Any]]
+    black_list: list[dict[str, Any]]
+    overdue_cases: list[dict[str, Any]]
+    supervised_cases: list[dict[str, Any]]
+    typical_cases: list[dict[str, Any]]
+    unranked: list[dict[str, Any]]
+    definitions: list[dict[str, str]] = Field(description='[{"term", "definition"}] (口径说明)')
+    scope: dict[str, str] | None = Field(None, description='{"unit", "note"}: a township\'s or department\'s '
+                                                           'own version')
+
+
+# ---- described, not validated: Open311 GeoReport v2 (JSON; the XML has the same elements) -------------------
+class GeoEndpoint(Doc):
+    specification: str
+    url: str
+    changeset: str
+    type: str
+    formats: list[str]
+
+
+class GeoDiscovery(Doc):
+    changeset: str
+    contact: str
+    key_service: str
+    endpoints: list[GeoEndpoint]
+
+
+class GeoService(Doc):
+    service_code: str
+    service_name: str
+    description: str
+    metadata: bool
+    type: str
+    keywords: str
+    group: str
+
+
+class GeoAttributeValue(Doc):
+    key: str
+    name: str
+
+
+class GeoAttribute(Doc):
+    variable: bool
+    code: str
+    datatype: str
+    required: bool
+    datatype_description: str
+    order: int
+    description: str
+    values: list[GeoAttributeValue] | None = None
+
+
+class GeoServiceDefinition(Doc):
+    service_code: str
+    attributes: list[GeoAttribute]
+
+
+class GeoRequest(Doc):
+    """A service request; `expected_datetime` while handling; `extended_attributes` unless extensions=false.
+    Read without a key (public reads): description, status_notes and address masked, no media_url."""
+
+    service_request_id: str
+    status: Literal["open", "closed"]
+    status_notes: str | None
+    service_name: str
+    service_code: str
+    description: str
+    agency_responsible: str | None
+    service_notice: str
+    requested_datetime: str
+    updated_datetime: str
+    expected_datetime: str | None = None
+    address: str | None
+    address_id: None
+    zipcode: None
+    lat: float | None
+    long: float | None
+    media_url: str | None
+    extended_attributes: dict[str, Any] | None = None
+
+
+class GeoRequestCreated(Doc):
+    service_request_id: str
+    service_notice: str
+
+
+class GeoToken(Doc):
+    service_request_id: str
+    token: str
+
+
+class GeoUpdate(Doc):
+    update_id: str
+    service_request_id: str
+    status: str
+    updated_datetime: str
+    description: str
+    media_url: str
+    external_status_code: str
+
+
+class GeoUpdateCreated(Doc):
+    update_id: str
+
+
+# ---- the action bodies ----------------------------------------------------------------------------------------
+def body_examples() -> dict[str, dict]:
+    """For the action route's request body (`openapi_examples`): one example per action of the transition table,
+    named by the action, with every field its body model takes (flows/commands.py BODIES)."""
+    samples = {"category": "LAND01", "urgency": "urgent", "note": "现场已核实", "reason": "不属于本单位职责",
+               "into": 41, "lead_unit": "ZRZY", "assist_units": ["CG"], "working_days": 5, "outcome": "resolved",
+               "result": "违建已拆除，现场已恢复", "officers": ["zrzy_off1", "zrzy_off2"], "passed": True,
+               "satisfaction": next(iter(SATISFACTION_LABELS)), "rating": 5}
+    out = {}
+    for action, t in lc.BY_ACTION.items():
+        model = BODIES[action]
+        fields = ", ".join(model.model_fields) or "no fields"
+        out[action] = {"summary": f"{action} {t.label}",
+                       "description": f"`{model.__name__}`: {fields}",
+                       "value": {name: samples[name] for name in model.model_fields}}
+    return out
+
+
+def body_schema() -> dict:
+    """The action body's schema: any of the body models, each named in components/schemas (see `install`);
+    which one applies is the path's `action` (listed in the operation's `x-action-bodies`)."""
+    return {"anyOf": [{"$ref": f"#/components/schemas/{m.__name__}"} for m in dict.fromkeys(BODIES.values())]}
+
+
+def action_bodies() -> dict[str, str]:
+    """action → its body model's schema, for the operation's `x-action-bodies`."""
+    return {action: f"#/components/schemas/{BODIES[action].__name__}" for action in lc.BY_ACTION}
+
+
+def install(app) -> None:
+    """Serve /openapi.json with the action bodies' models in components/schemas (FastAPI lists only the models a
+    route parses, and the action route parses its body by the action: flows/commands.parse_body)."""
+    from pydantic.json_schema import models_json_schema
+
+    generate = app.openapi
+    _, defs = models_json_schema([(m, "validation") for m in dict.fromkeys(BODIES.values())],
+                                 ref_template="#/components/schemas/{model}")
+
+    def openapi() -> dict:
+        schema = generate()
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        for name, model_schema in defs.get("$defs", {}).items():
+            components.setdefault(name, model_schema)
+        return schema
+
+    app.openapi = openapi

@@ -1,0 +1,128 @@
+"""/openapi.json says what every answer and every action body looks like (issue 14: it said nothing, so an
+integrator reading /docs and an API fuzzer checking answers against the schema learned nothing).
+
+The document is walked as an integrator's tooling would read it, and real answers are checked against what it says."""
+
+import jsonschema
+import pytest
+
+from api.app import create_app
+from flows.commands import BODIES, parse_body
+from flows.lifecycle import BY_ACTION
+from tests.conftest import test_settings
+
+ACT = ("/api/v1/cases/{case_id}/actions/{action}", "post")
+
+
+@pytest.fixture(scope="module")
+def doc(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("openapi")
+    return create_app(test_settings(f"sqlite:///{tmp}/x.db", tmp)).openapi()
+
+
+def _resolve(doc: dict, schema: dict) -> dict:
+    while "$ref" in schema:
+        schema = doc["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+    return schema
+
+
+def _answer_schema(doc: dict, path: str, method: str, status: int) -> dict:
+    return doc["paths"][path][method]["responses"][str(status)]["content"]["application/json"]["schema"]
+
+
+def test_every_operation_says_what_it_answers(doc):
+    """Each operation has a success answer; unless it is 204 (no body), every content type it answers in has a
+    schema, and a JSON answer names its fields (an object with properties, or an array of such)."""
+    vague = []
+    for path, operations in doc["paths"].items():
+        for method, operation in operations.items():
+            ok = {s: a for s, a in operation["responses"].items() if s.startswith("2")}
+            if not ok:
+                vague.append(f"{method} {path}: no 2xx answer")
+            for status, answer in ok.items():
+                content = answer.get("content", {})
+                if status == "204":
+                    assert not content, (method, path)
+                    continue
+                if not content:
+                    vague.append(f"{method} {path} {status}: no content")
+                for media, body in content.items():
+                    schema = body.get("schema") or {}
+                    if not schema:
+                        vague.append(f"{method} {path} {status} {media}: empty schema")
+                    elif media == "application/json":
+                        shown = _resolve(doc, schema)
+                        shown = _resolve(doc, shown.get("items", shown))
+                        if not shown.get("properties"):
+                            vague.append(f"{method} {path} {status}: JSON without fields")
+    assert len(doc["paths"]) > 40
+    assert not vague, "\n".join(vague)
+
+
+def test_the_action_operation_shows_every_actions_body(doc):
+    """For every action of the transition table the action operation names the rules' own body model, with
+    exactly its fields and required fields, and an example that those rules accept."""
+    assert set(BODIES) == set(BY_ACTION)
+    operation = doc["paths"][ACT[0]][ACT[1]]
+    body = operation["requestBody"]["content"]["application/json"]
+    offered = {ref["$ref"] for ref in body["schema"]["anyOf"]}
+    for action, model in BODIES.items():
+        ref = operation["x-action-bodies"][action]
+        assert ref == f"#/components/schemas/{model.__name__}" and ref in offered, action
+        shown = _resolve(doc, {"$ref": ref})
+        assert set(shown.get("properties", {})) == set(model.model_fields), action
+        assert set(shown.get("required", [])) == {n for n, f in model.model_fields.items() if f.is_required()}
+        assert shown.get("additionalProperties") is False, action  # unknown fields are refused
+        example = body["examples"][action]["value"]
+        assert set(example) == set(model.model_fields), action
+        parse_body(model, example)  # raises Invalid if the documented example is a body the rules refuse
+    assert operation["parameters"][[p["name"] for p in operation["parameters"]].index("action")]["schema"][
+        "enum"] == list(BY_ACTION)
+
+
+def test_answers_are_what_the_document_says(county):
+    """Real answers (a report, a replayed report, actions, the case, the list, the timeline, attachments, the
+    caller, units, catalog, notifications) validate against the schemas /openapi.json gives for them."""
+    api = county
+    doc = api.client.get("/openapi.json").json()
+
+    def check(path: str, method: str, r, status: int = 200):
+        assert r.status_code == status, r.text
+        schema = {**_answer_schema(doc, path, method, status), "components": doc["components"]}
+        errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
+                  for e in jsonschema.Draft202012Validator(schema).iter_errors(r.json())]
+        assert not errors, (method, path, errors)
+        return r.json()
+
+    gw = api.as_("gw_fc1")
+    body = {"title": "东街占道经营", "description": "早市摊位占用消防通道", "lat": 37.43, "lon": 112.03,
+            "township": "FC"}
+    case = check("/api/v1/cases", "post", gw.post("/api/v1/cases", json=body, headers={"Idempotency-Key": "k-1"}),
+                 201)
+    again = check("/api/v1/cases", "post", gw.post("/api/v1/cases", json=body, headers={"Idempotency-Key": "k-1"}))
+    assert "replayed" not in case and again["replayed"] is True and again["id"] == case["id"]
+    act = ACT[0].replace("{case_id}", str(case["id"]))
+    disp = api.as_("disp_fc")
+    check(*ACT, disp.post(act.replace("{action}", "accept"), json={"category": "LAND01", "urgency": "urgent"}))
+    dispatched = check(*ACT, disp.post(act.replace("{action}", "dispatch"), json={}))
+    assert dispatched["whistles"] and dispatched["deadline"]
+    check(*ACT, disp.post(act.replace("{action}", "urge"), json={"note": "请尽快报到"}))
+    path = "/api/v1/cases/{case_id}"
+    check(path, "get", disp.get(f"/api/v1/cases/{case['id']}"))
+    check("/api/v1/cases", "get", disp.get("/api/v1/cases"))
+    entries = check(path + "/timeline", "get", disp.get(f"/api/v1/cases/{case['id']}/timeline"))
+    assert [e["action"] for e in entries] == ["report", "accept", "dispatch", "urge"]
+    photo = ("p.jpg", b"\xff\xd8\xff\xe0 not much of a photo", "image/jpeg")
+    added = check(path + "/attachments", "post",
+                  gw.post(f"/api/v1/cases/{case['id']}/attachments", files={"file": photo}), 201)
+    assert "replayed" not in added
+    check(path + "/attachments", "get", gw.get(f"/api/v1/cases/{case['id']}/attachments"))
+    for url in ("/api/v1/me", "/api/v1/units", "/api/v1/catalog", "/api/v1/notifications",
+                "/api/v1/notifications/unread_count", "/api/v1/calendar/2026"):
+        check(url.replace("2026", "{year}"), "get", disp.get(url))
+    check("/api/v1/users/{username}", "get", api.as_("admin").get("/api/v1/users/zrzy_off1"))
+    email = check("/api/v1/me/channels/{channel}", "put",
+                  disp.put("/api/v1/me/channels/email", json={"address": "disp@example.cn"}))
+    assert "secret" not in email
+    channels = check("/api/v1/me/channels", "get", disp.get("/api/v1/me/channels"))
+    assert channels == [{"channel": "email", "address": "disp@example.cn", "enabled": True}]
