@@ -605,6 +605,87 @@ class GeoUpdateCreated(Doc):
     update_id: str
 
 
+# ---- described, not parsed by these: what GeoReport v2 clients send (flows/open311.Params reads it) ----------
+GEO_QUERY = {  # flows/open311.QUERY_FIELDS, as the GET resources read them; anything else is ignored
+    "api_key": "the integrator's key; reads need none while the admin allows public reads",
+    "jurisdiction_id": "accepted and ignored (one jurisdiction)",
+    "service_request_id": "comma-delimited or repeated; overrides every other argument",
+    "service_code": "comma-delimited or repeated",
+    "start_date": "W3C datetime; the range defaults to the last 90 days and may not span more",
+    "end_date": "W3C datetime",
+    "status": "open, closed (comma-delimited or repeated)",
+    "page": "from 1",
+    "page_size": "1–1000 (default 1000)",
+    "extensions": "true (default): each request with extended_attributes",
+}
+ATTRIBUTE = r"^attribute\[[A-Za-z0-9_]{1,64}\](\[\])?$"
+
+
+def geo_query(*names: str) -> dict:
+    """openapi_extra for a GeoReport GET: the query parameters it reads (`names`, keys of GEO_QUERY)."""
+    return {"parameters": [{"name": n, "in": "query", "required": False, "description": GEO_QUERY[n],
+                            "schema": {"type": "string"}} for n in names]}
+
+
+def geo_form(model: type[BaseModel]) -> dict:
+    """openapi_extra for a GeoReport POST: its form-encoded body, described by `model`."""
+    return {"requestBody": {"required": True, "content": {
+        "application/x-www-form-urlencoded": {"schema": model.model_json_schema()}}}}
+
+
+class GeoRequestForm(BaseModel):
+    """POST Service Request (flows/open311.REQUEST_FIELDS): a location is required, lat & long or address_string
+    (with attribute[township] unless the key has one township); `attribute[title|township|grid|urgency]` as the
+    service definition lists them. The api_key may come in the query string instead. Unknown parameters are
+    refused (400)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"patternProperties": {ATTRIBUTE: {
+        "type": "string"}}})
+
+    api_key: str | None = None
+    jurisdiction_id: str | None = None
+    service_code: str = Field(description="a catalog item's code, or OTHER")
+    lat: float | None = Field(None, ge=-90, le=90)
+    long: float | None = Field(None, ge=-180, le=180)
+    address_string: str | None = Field(None, max_length=300)
+    address_id: str | None = Field(None, max_length=100)
+    email: str | None = Field(None, max_length=200)
+    device_id: str | None = Field(None, max_length=100)
+    account_id: str | None = Field(None, max_length=100)
+    first_name: str | None = Field(None, max_length=100)
+    last_name: str | None = Field(None, max_length=100)
+    phone: str | None = Field(None, max_length=32)
+    description: str | None = Field(None, max_length=4000)
+    media_url: list[str] | None = Field(None, max_length=10, description="repeatable")
+
+
+class GeoUpdateForm(BaseModel):
+    """POST Service Request Update (mySociety; flows/open311.UPDATE_FIELDS): applied once per update_id and key.
+    Unknown parameters are refused (400)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    api_key: str | None = None
+    jurisdiction_id: str | None = None
+    service_request_id: str
+    update_id: str = Field(max_length=64)
+    status: str = Field(description="mySociety's extended status (OPEN, INVESTIGATING, IN_PROGRESS, "
+                                    "ACTION_SCHEDULED, FIXED, CLOSED, DUPLICATE, … or FOR_TRIAGE)")
+    updated_datetime: str = Field(description="W3C datetime")
+    description: str = Field(max_length=4000, description="may be empty, not left out")
+    email: str | None = None
+    phone: str | None = None
+    last_name: str | None = None
+    first_name: str | None = None
+    title: str | None = None
+    media_url: list[str] | None = Field(None, max_length=10, description="repeatable")
+    account_id: str | None = None
+    service_request_id_ext: str | None = None
+    public_anonymity_required: Literal["TRUE", "FALSE"] | None = None
+    email_alerts_requested: Literal["TRUE", "FALSE"] | None = None
+    service_code: str | None = None
+
+
 # ---- the action bodies ----------------------------------------------------------------------------------------
 def body_examples() -> dict[str, dict]:
     """For the action route's request body (`openapi_examples`): one example per action of the transition table,

@@ -9,6 +9,7 @@ import pytest
 from api.app import create_app
 from flows.commands import BODIES, parse_body
 from flows.lifecycle import BY_ACTION
+from flows.open311 import QUERY_FIELDS, REQUEST_FIELDS, UPDATE_FIELDS
 from tests.conftest import test_settings
 
 ACT = ("/api/v1/cases/{case_id}/actions/{action}", "post")
@@ -78,6 +79,21 @@ def test_the_action_operation_shows_every_actions_body(doc):
         parse_body(model, example)  # raises Invalid if the documented example is a body the rules refuse
     assert operation["parameters"][[p["name"] for p in operation["parameters"]].index("action")]["schema"][
         "enum"] == list(BY_ACTION)
+
+
+def test_the_georeport_resources_say_what_they_take(doc):
+    """Open311 clients send form fields and query parameters the routes read by hand: the document lists exactly
+    the fields each POST takes and only query parameters the GETs read."""
+    forms = {"/open311/v2/requests.{fmt}": REQUEST_FIELDS, "/open311/v2/servicerequestupdates.{fmt}": UPDATE_FIELDS}
+    for path, fields in forms.items():
+        body = doc["paths"][path]["post"]["requestBody"]["content"]["application/x-www-form-urlencoded"]["schema"]
+        assert set(body["properties"]) == fields, path
+    for path, operations in doc["paths"].items():
+        if path.startswith("/open311/") and "get" in operations:
+            query = {p["name"] for p in operations["get"].get("parameters", []) if p["in"] == "query"}
+            assert query <= QUERY_FIELDS, path
+    listed = doc["paths"]["/open311/v2/requests.{fmt}"]["get"]["parameters"]
+    assert {p["name"] for p in listed if p["in"] == "query"} == QUERY_FIELDS
 
 
 def test_answers_are_what_the_document_says(county):

@@ -23,6 +23,7 @@ from fastapi.responses import Response
 from api.deps import ActorDep, NowDep, admin, services
 from api.limits import GuardedRoute
 from api.schemas import (
+    GEO_QUERY,
     TEXT,
     ApiKeyIssued,
     ApiKeyView,
@@ -30,12 +31,16 @@ from api.schemas import (
     GeoDiscovery,
     GeoRequest,
     GeoRequestCreated,
+    GeoRequestForm,
     GeoService,
     GeoServiceDefinition,
     GeoToken,
     GeoUpdate,
     GeoUpdateCreated,
+    GeoUpdateForm,
     Open311Settings,
+    geo_form,
+    geo_query,
 )
 from flows.errors import DomainError, Invalid
 from flows.open311 import (
@@ -167,7 +172,8 @@ async def discovery(fmt: str, request: Request, at: NowDep):
     return await _answer(fmt, "discovery", lambda: open311(request).discovery(_url(request), at))
 
 
-@georeport.get("/services.{fmt}", summary="GET Service List", responses=answers(list[GeoService]))
+@georeport.get("/services.{fmt}", summary="GET Service List", responses=answers(list[GeoService]),
+               openapi_extra=geo_query("jurisdiction_id"))
 async def service_list(fmt: str, request: Request):
     async def work():
         _query(request)
@@ -176,7 +182,8 @@ async def service_list(fmt: str, request: Request):
     return await _answer(fmt, "services", work)
 
 
-@georeport.get("/services/{code}.{fmt}", summary="GET Service Definition", responses=answers(GeoServiceDefinition))
+@georeport.get("/services/{code}.{fmt}", summary="GET Service Definition", responses=answers(GeoServiceDefinition),
+               openapi_extra=geo_query("jurisdiction_id"))
 async def service_definition(code: str, fmt: str, request: Request):
     async def work():
         _query(request)
@@ -186,7 +193,7 @@ async def service_definition(code: str, fmt: str, request: Request):
 
 
 @georeport.post("/requests.{fmt}", summary="POST Service Request (api_key, form-encoded)",
-                responses=answers(list[GeoRequestCreated]))
+                responses=answers(list[GeoRequestCreated]), openapi_extra=geo_form(GeoRequestForm))
 async def post_request(fmt: str, request: Request, at: NowDep):
     async def work():
         svc = open311(request)
@@ -197,7 +204,8 @@ async def post_request(fmt: str, request: Request, at: NowDep):
     return await _answer(fmt, "service_requests", work)
 
 
-@georeport.get("/requests.{fmt}", summary="GET Service Requests", responses=answers(list[GeoRequest]))
+@georeport.get("/requests.{fmt}", summary="GET Service Requests", responses=answers(list[GeoRequest]),
+               openapi_extra=geo_query(*GEO_QUERY))
 async def get_requests(fmt: str, request: Request, at: NowDep):
     async def work():
         svc, q = open311(request), _query(request)
@@ -207,7 +215,8 @@ async def get_requests(fmt: str, request: Request, at: NowDep):
     return await _answer(fmt, "service_requests", work)
 
 
-@georeport.get("/requests/{rid}.{fmt}", summary="GET Service Request", responses=answers(list[GeoRequest]))
+@georeport.get("/requests/{rid}.{fmt}", summary="GET Service Request", responses=answers(list[GeoRequest]),
+               openapi_extra=geo_query("api_key", "jurisdiction_id", "extensions"))
 async def get_request(rid: str, fmt: str, request: Request):
     async def work():
         svc, q = open311(request), _query(request)
@@ -218,7 +227,7 @@ async def get_request(rid: str, fmt: str, request: Request):
 
 
 @georeport.get("/tokens/{token}.{fmt}", summary="GET service_request_id from a token",
-               responses=answers(list[GeoToken]))
+               responses=answers(list[GeoToken]), openapi_extra=geo_query("api_key", "jurisdiction_id"))
 async def get_token(token: str, fmt: str, request: Request):
     async def work():
         svc, q = open311(request), _query(request)
@@ -229,7 +238,8 @@ async def get_token(token: str, fmt: str, request: Request):
 
 
 @georeport.get("/servicerequestupdates.{fmt}", summary="GET Service Request Updates (mySociety)",
-               responses=answers(list[GeoUpdate]))
+               responses=answers(list[GeoUpdate]),
+               openapi_extra=geo_query("api_key", "jurisdiction_id", "start_date", "end_date", "page", "page_size"))
 async def get_updates(fmt: str, request: Request, at: NowDep):
     async def work():
         svc, q = open311(request), _query(request)
@@ -240,7 +250,7 @@ async def get_updates(fmt: str, request: Request, at: NowDep):
 
 
 @georeport.post("/servicerequestupdates.{fmt}", summary="POST Service Request Update (mySociety)",
-                responses=answers(list[GeoUpdateCreated]))
+                responses=answers(list[GeoUpdateCreated]), openapi_extra=geo_form(GeoUpdateForm))
 async def post_update(fmt: str, request: Request, at: NowDep):
     async def work():
         svc = open311(request)
