@@ -3,11 +3,14 @@ integrator reading /docs and an API fuzzer checking answers against the schema l
 
 The document is walked as an integrator's tooling would read it, and real answers are checked against what it says."""
 
+import asyncio
+
 import jsonschema
 import pytest
 
 from api.app import create_app
 from flows.commands import BODIES, parse_body
+from flows.jobs import run_bulletin, run_checkpoint
 from flows.lifecycle import BY_ACTION
 from flows.open311 import QUERY_FIELDS, REQUEST_FIELDS, UPDATE_FIELDS
 from tests.conftest import test_settings
@@ -96,19 +99,24 @@ def test_the_georeport_resources_say_what_they_take(doc):
     assert {p["name"] for p in listed if p["in"] == "query"} == QUERY_FIELDS
 
 
-def test_answers_are_what_the_document_says(county):
-    """Real answers (a report, a replayed report, actions, the case, the list, the timeline, attachments, the
-    caller, units, catalog, notifications) validate against the schemas /openapi.json gives for them."""
-    api = county
-    doc = api.client.get("/openapi.json").json()
-
+def _checker(doc: dict):
     def check(path: str, method: str, r, status: int = 200):
+        """The answer `r` has `status` and validates against the document's schema for it; its JSON."""
         assert r.status_code == status, r.text
         schema = {**_answer_schema(doc, path, method, status), "components": doc["components"]}
         errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
                   for e in jsonschema.Draft202012Validator(schema).iter_errors(r.json())]
         assert not errors, (method, path, errors)
         return r.json()
+
+    return check
+
+
+def test_answers_are_what_the_document_says(county):
+    """Real answers (a report, a replayed report, actions, the case, the list, the timeline, attachments, the
+    caller, units, catalog, notifications) validate against the schemas /openapi.json gives for them."""
+    api = county
+    check = _checker(api.client.get("/openapi.json").json())
 
     gw = api.as_("gw_fc1")
     body = {"title": "东街占道经营", "description": "早市摊位占用消防通道", "lat": 37.43, "lon": 112.03,
@@ -142,3 +150,19 @@ def test_answers_are_what_the_document_says(county):
     assert "secret" not in email
     channels = check("/api/v1/me/channels", "get", disp.get("/api/v1/me/channels"))
     assert channels == [{"channel": "email", "address": "disp@example.cn", "enabled": True}]
+
+
+def test_stored_checkpoints_and_bulletins_are_what_the_document_says(county, clock):
+    """The weekly checkpoint and the monthly bulletin, the county's and a township's own version, as the
+    document describes them (they are described, not validated per request: see api/schemas.py)."""
+    api = county
+    case = api.to_dispatched()
+    api.act("disp_fc", case["id"], "urge", {"note": "请尽快报到"})
+    asyncio.run(run_checkpoint("2026-W47", clock(), api.settings))
+    asyncio.run(run_bulletin("2026-11", clock(), api.settings))
+    check = _checker(api.client.get("/openapi.json").json())
+    for who in ("supervisor", "disp_fc"):
+        week = check("/api/v1/checkpoints/{name}", "get", api.as_(who).get("/api/v1/checkpoints/2026-W47"))
+        month = check("/api/v1/bulletins/{name}", "get", api.as_(who).get("/api/v1/bulletins/2026-11"))
+        assert week["preview"] and month["preview"]
+        assert ("scope" in week) == ("scope" in month) == (who == "disp_fc")
