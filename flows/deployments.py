@@ -12,10 +12,11 @@ fixes both.
 Catch-up: every deployment runs one flow run at a time (Prefect's deployment concurrency limit). The sweep
 and the redelivery take everything due whenever they run, so after an outage the first late run does the
 work and the others are cancelled before a process is started for them (CANCEL_NEW); a report names its
-own period, so late report runs wait their turn (ENQUEUE) and each period is still generated once.
+own period, so late report runs wait their turn (ENQUEUE) and each period is still generated once. A run
+left Pending or Running by a scheduler that died would hold its deployment's only slot: a scheduler starting
+up puts such runs back on the schedule (build_deployments).
 """
 
-import contextlib
 import logging
 import os
 from datetime import UTC, datetime
@@ -29,6 +30,7 @@ from prefect.schedules import Cron, Interval
 from flows import jobs
 from flows.clock import LOCAL_TZ, Clock, system_clock
 from flows.periods import NothingToReport
+from flows.sweep import clock_of
 
 TZ = "Asia/Shanghai"
 WORK_POOL = "chuishao"
@@ -51,10 +53,7 @@ def scheduled_time(now: str | None) -> datetime:
 def run_clock(now: str | None) -> Clock:
     """The clock a run stamps what it writes with: the wall clock (flows.clock.system_clock), or a clock
     stopped at `now` for a run started by hand at a chosen time."""
-    if now:
-        fixed = datetime.fromisoformat(now)
-        return lambda: fixed
-    return system_clock
+    return clock_of(datetime.fromisoformat(now)) if now else system_clock
 
 
 def _local(t: datetime) -> str:
@@ -171,19 +170,3 @@ async def build_deployments(work_pool: str | None = None) -> list:
                                      work_pool_name=work_pool, entrypoint_type=EntrypointType.MODULE_PATH)
             for job, schedule, limit in jobs_]
 
-
-async def register(work_pool: str = WORK_POOL) -> list[str]:
-    """Scale-out: create the process work pool if it is missing and apply every deployment to it (schedules
-    and concurrency limits included), for workers to run. Needs PREFECT_API_URL. Returns the names applied."""
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.actions import WorkPoolCreate
-    from prefect.exceptions import ObjectAlreadyExists
-
-    async with get_client() as client:
-        with contextlib.suppress(ObjectAlreadyExists):  # registered by an earlier worker
-            await client.create_work_pool(WorkPoolCreate(name=work_pool, type="process"))
-    names = []
-    for d in await build_deployments(work_pool=work_pool):
-        await d.apply(work_pool_name=work_pool)
-        names.append(d.name)
-    return names

@@ -221,9 +221,9 @@ def test_after_an_outage_missed_runs_collapse_and_alerts_are_stamped_truthfully(
             start_new_session=True)
         return procs[name]
 
-    def scheduler_starts() -> None:  # what `chuishao worker` and `chuishao serve` do first: register the deployments
-        subprocess.run([sys.executable, "-c", "import asyncio; from flows.deployments import register; "
-                        "asyncio.run(register())"], env=env, check=True, timeout=120)
+    def scheduler_starts() -> None:  # what `chuishao worker` does before it starts a Prefect worker
+        subprocess.run([sys.executable, "-c", "import asyncio; from api.worker import register; "
+                        "asyncio.run(register(print))"], env=env, check=True, timeout=120)
 
     try:
         procs["prefect"] = server = subprocess.Popen(
