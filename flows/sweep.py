@@ -130,7 +130,7 @@ async def sweep(db: Database, calendar: WorkingCalendar, now: datetime | Clock, 
                 await s.execute(text("UPDATE clocks SET id = id WHERE 1 = 0"))
             now = read()  # after any wait for the lock: the time this batch is raised
             q = (select(*_CLAIM_COLUMNS).where(_CLOCKS.c.next_alert_at <= now)
-                 .order_by(_CLOCKS.c.next_alert_at).limit(batch))
+                 .order_by(_CLOCKS.c.next_alert_at, _CLOCKS.c.id).limit(batch))
             if db.is_postgres:
                 q = q.with_for_update(skip_locked=True)
             claimed = [SimpleNamespace(**row._asdict()) for row in await s.execute(q)]

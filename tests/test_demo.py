@@ -73,26 +73,19 @@ def snapshot(settings) -> dict:
 
 
 RANDOM_COLUMNS = {("users", "password_hash")}  # argon2 salts every hash afresh
-# On PostgreSQL the sweep claims the clocks due at one moment in no fixed order (flows/sweep.py orders its claim by
-# next_alert_at alone), so their alerts and events are numbered differently from run to run; nothing refers to
-# those ids in the demo, and these two tables are compared as sets of rows without them.
-NUMBERED_BY_CLAIM = {"alerts", "events"}
 
 
 def dump(url: str) -> dict[str, list[tuple]]:
-    """Every table's rows in primary-key order, as the values read back (columns in RANDOM_COLUMNS left out;
-    NUMBERED_BY_CLAIM's rows without their id, sorted)."""
+    """Every table's rows in primary-key order, as the values read back (columns in RANDOM_COLUMNS left out)."""
     engine = create_engine(sync_url(url))
     out = {}
     try:
         with engine.connect() as conn:
             for t in metadata.sorted_tables:
                 skip = {c for table, c in RANDOM_COLUMNS if table == t.name}
-                if t.name in NUMBERED_BY_CLAIM:
-                    skip.add("id")
                 rows = [tuple(r) for r in conn.execute(select(*(c for c in t.columns if c.name not in skip))
                                                        .order_by(*t.primary_key.columns))]
-                out[t.name] = sorted(rows, key=repr) if t.name in NUMBERED_BY_CLAIM else rows
+                out[t.name] = rows
     finally:
         engine.dispose()
     return out
