@@ -1,5 +1,5 @@
-"""The monthly bulletin (每月一通报, SPEC §6): every figure computed in the database with grouped queries,
-each rate with its numerator and denominator. The figures rest only on what is frozen when it happens
+"""The monthly bulletin (每月一通报, docs/bulletin-definitions.md): every figure computed in the database with
+grouped queries, each rate with its numerator and denominator. The figures rest only on what is frozen when it happens
 (whether a step finished on time, when it finished, a deadline that has passed), so re-running a month,
 or editing the calendar afterwards, gives the same figures. The shape is flows/reports/SCHEMA.md."""
 
@@ -406,7 +406,8 @@ class BulletinBuilder:
                 "rework": ratio(v[1] or 0, v[0]), "satisfaction": ratio(sat[0] or 0, sat[1]),
                 "rating": {"avg": half_up(exact_rate(v[2], v[3]), 2) if v[3] else None, "count": int(v[3] or 0)},
             }
-            # a unit no one whistled this month is not ranked, however its older cases fared (SPEC §6)
+            # a unit no one whistled this month is not ranked, however its older cases fared
+            # (docs/bulletin-definitions.md, "Composite score and rank")
             row["score"] = composite(row, weights) if n_whistles else None
             scorecard.append(row)
         ranked = sorted((r for r in scorecard if r["score"] is not None), key=lambda r: (-r["score"], r["code"]))

@@ -1,5 +1,5 @@
 """Open311 GeoReport v2 (http://wiki.open311.org/GeoReport_v2), with mySociety's extensions for updates and
-extended statuses, over our own cases (SPEC §8). The router in `api/routes/open311.py` only decodes HTTP and
+extended statuses, over our own cases (docs/open311.md). The router in `api/routes/open311.py` only decodes HTTP and
 renders XML or JSON; what is read, checked and written lives here.
 
 What an integrator sees of a case
@@ -388,7 +388,7 @@ KeyName = Annotated[str, StringConstraints(min_length=1, max_length=48, pattern=
 
 
 class ApiKeyIn(Body):
-    """`POST /api/v1/api-keys` (SPEC Appendix A): `{name, unit, townships}`, and the cases' source."""
+    """`POST /api/v1/api-keys` (docs/access.md#integrator-keys): `{name, unit, townships}`, and the cases' source."""
 
     name: KeyName
     unit: Code
