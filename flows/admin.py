@@ -18,7 +18,6 @@ from flows.geo import valid_polygon
 from flows.password_words import common_words, name_words
 from flows.sessions import revoke_user_sessions
 from flows.units import UnitDirectory
-from flows.uow import unit_of_work
 from models.catalog import CatalogItem, CatalogOverride
 from models.db import Database
 from models.notifications import Delivery
@@ -290,7 +289,7 @@ class AdminService:
 
     async def create_unit(self, raw: dict, now: datetime) -> dict:
         body = parse_body(UnitIn, raw)
-        async with unit_of_work(self.db) as s:
+        async with self.db.transaction() as s:
             parent = None
             if body.kind == "county":
                 if body.parent:
@@ -339,7 +338,7 @@ class AdminService:
         422 a weak password (`check_password`), an unknown unit or a role that cannot belong to it.
         `check_password_policy=False` only for the demo county, whose users share the public demo password."""
         body = parse_body(UserIn, raw)
-        async with unit_of_work(self.db) as s:
+        async with self.db.transaction() as s:
             if check_password_policy:
                 check_password(body.password, body.username, [body.name, *await _unit_names(s)])
             unit = await self._unit(s, body.unit)
@@ -387,7 +386,7 @@ class AdminService:
 
     async def create_item(self, raw: dict) -> dict:
         body = parse_body(CatalogIn, raw)
-        async with unit_of_work(self.db) as s:
+        async with self.db.transaction() as s:
             lead = (await self._receivers(s, [body.lead_unit]))[0] if body.lead_unit else None
             if lead is None and not body.devolved:
                 raise Invalid("非赋权事项须指定主办单位", "an item that is not devolved needs a lead unit")
@@ -408,7 +407,7 @@ class AdminService:
 
     async def set_override(self, code: str, township_code: str, raw: dict) -> dict:
         body = parse_body(OverrideIn, raw)
-        async with unit_of_work(self.db) as s:
+        async with self.db.transaction() as s:
             item = (await s.execute(select(CatalogItem).where(CatalogItem.code == code))).scalar_one_or_none()
             if item is None:
                 raise NotFound(f"事项 {code} 不存在", f"catalog item '{code}' not found")
@@ -516,7 +515,7 @@ class AdminService:
         changing their own role."""
         body = parse_body(UserUpdate, raw)
         fields = body.model_fields_set
-        async with unit_of_work(self.db) as s:
+        async with self.db.transaction() as s:
             user = await self._user(s, username)
             unit = await self._unit(s, body.unit) if "unit" in fields and body.unit else \
                 await self.units.get(s, user.unit_id)
@@ -546,7 +545,7 @@ class AdminService:
         """Deactivate (停用) or reactivate a user. Deactivation ends the user's sessions in the same transaction
         and they can no longer sign in; a reactivated user signs in again. 404 unknown user; 422 deactivating
         the last active admin, or `by` (the admin acting) deactivating their own account."""
-        async with unit_of_work(self.db) as s:
+        async with self.db.transaction() as s:
             user = await self._user(s, username)
             if not active and by == user.username:
                 raise Invalid("不能停用自己正在使用的账号", "you cannot deactivate your own account", code="self")
@@ -563,7 +562,7 @@ class AdminService:
         """Reset a user's password ({"password": "…"}, checked by `check_password`) and end all their sessions
         in the same transaction (someone else may know the old one). 404 unknown user; 422 a weak password."""
         body = parse_body(PasswordIn, raw)
-        async with unit_of_work(self.db) as s:
+        async with self.db.transaction() as s:
             user = await self._user(s, username)
             check_password(body.password, user.username, [user.name, *await _unit_names(s)])
             user.password_hash = self.passwords.hash(body.password)

@@ -20,7 +20,6 @@ from flows.calendar import (
 )
 from flows.errors import Invalid
 from flows.text import clean
-from flows.uow import unit_of_work
 from models.cases import Case
 from models.clocks import CalendarDay, CalendarYear, StepClock
 from models.db import Database
@@ -130,7 +129,7 @@ class CalendarStore:
         time. Raises Invalid (422) for empty, reversed or overlapping windows."""
         windows = check_hours(windows)
         value = {"windows": [[format_hhmm(a), format_hhmm(b)] for a, b in windows]}
-        async with unit_of_work(self.db) as s:
+        async with self.db.transaction() as s:
             row = await s.get(Setting, HOURS_KEY)
             if row is None:
                 s.add(Setting(key=HOURS_KEY, value=value))
@@ -194,7 +193,7 @@ class CalendarStore:
     async def seed(self, now: datetime) -> int:
         """Every year the maintained `chinese-calendar` package knows (it agrees with `holidays` on 2025–2026)."""
         holidays, workdays, years = from_packages()
-        async with unit_of_work(self.db) as s:
+        async with self.db.transaction() as s:
             known = {y for (y,) in (await s.execute(select(CalendarYear.year))).all()}
             for y in sorted(years - known):
                 s.add(CalendarYear(year=y, source="package", loaded_at=now))
@@ -208,7 +207,7 @@ class CalendarStore:
     async def import_year(self, text: str, filename: str, now: datetime) -> dict:
         """Replace one year's days with the official schedule, then recompute the open deadlines."""
         year, days = parse_schedule(text, filename)
-        async with unit_of_work(self.db) as s:
+        async with self.db.transaction() as s:
             await s.execute(delete(CalendarDay).where(CalendarDay.day >= date(year, 1, 1),
                                                       CalendarDay.day <= date(year, 12, 31)))
             for d, kind, name in days:
@@ -228,7 +227,7 @@ class CalendarStore:
         (422) for a date outside FIRST_DAY … LAST_DAY or a name that breaks the text rule."""
         in_range(day, "day", "日期")
         name = day_name(name)
-        async with unit_of_work(self.db) as s:
+        async with self.db.transaction() as s:
             row = await s.get(CalendarDay, day)
             if kind is None:
                 if row is not None:
@@ -247,7 +246,7 @@ class CalendarStore:
         from the new calendar. Finished steps keep their frozen on-time flags, and a deadline that has
         already passed stays where it was (its alerts have fired; a month's figures must not move)."""
         cal = self.current
-        async with unit_of_work(self.db) as s:
+        async with self.db.transaction() as s:
             rows = (await s.execute(select(StepClock).where(
                 StepClock.stopped_at.is_(None), StepClock.urgency == "normal", StepClock.deadline > now,
             ))).scalars().all()

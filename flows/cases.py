@@ -26,7 +26,6 @@ from flows.routing import route
 from flows.sessions import ENDED, alive_clause, ensure_alive
 from flows.timeline import canonical, entry_hash
 from flows.units import UnitDirectory, UnitInfo
-from flows.uow import unit_of_work
 from models.cases import Attachment, Case, Extension, Feedback, Remark, Verification, Whistle
 from models.catalog import CatalogItem, CatalogOverride
 from models.clocks import StepClock
@@ -297,7 +296,7 @@ class CaseService:
         if action not in lc.BY_ACTION:
             raise unknown_action(action)
         body = parse_body(BODIES[action], raw)
-        async with unit_of_work(self.db) as s:
+        async with self.db.transaction() as s:
             agg = await self._visible(s, case_id, actor, session_id)
             if if_match is not None and if_match != agg.case.version:
                 raise Conflict(f"版本已变化（当前 {agg.case.version}），请刷新后重试",
@@ -364,7 +363,7 @@ class CaseService:
 
     async def _report(self, actor: Actor, body: CaseCreate, now: datetime, townships, also, client_key,
                       session_id: str | None = None) -> dict:
-        async with unit_of_work(self.db) as s:
+        async with self.db.transaction() as s:
             await ensure_alive(s, session_id, actor.id)
             township_id, grid_id = await self._locate(s, actor, body)
             if townships is not None and self.units.code(township_id) not in townships:
@@ -435,7 +434,7 @@ class CaseService:
         """Record a stored file (content-addressed by `sha256`) on the case, with a timeline entry.
         The same file sent again by the same person returns the first record (`"replayed": true`) and writes
         nothing. Raises Forbidden (403) outside scope, Invalid (422) on a finished case."""
-        async with unit_of_work(self.db) as s:
+        async with self.db.transaction() as s:
             agg = await self._visible(s, case_id, actor)
             if agg.case.status in lc.FINAL_STATES:
                 raise Invalid("案件已办结，不能再添加附件", "attachments cannot be added to a finished case")

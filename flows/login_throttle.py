@@ -29,7 +29,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
 from flows.errors import DomainError
-from flows.uow import unit_of_work
 from models.accounts import ThrottleCounter
 from models.db import Database
 
@@ -73,7 +72,7 @@ class DatabaseStorage(Storage):
             "hits": case((expired, amount), else_=table.c.hits + amount),
             "expires_at": case((expired, now + expiry), else_=table.c.expires_at),
         }).returning(table.c.hits)
-        async with unit_of_work(self.db) as s:
+        async with self.db.transaction() as s:
             await s.execute(delete(table).where(expired, table.c.key != key))  # windows that ended
             return (await s.execute(stmt)).scalar_one()
 
@@ -94,11 +93,11 @@ class DatabaseStorage(Storage):
         return True
 
     async def reset(self) -> int | None:
-        async with unit_of_work(self.db) as s:
+        async with self.db.transaction() as s:
             return (await s.execute(delete(ThrottleCounter))).rowcount
 
     async def clear(self, key: str) -> None:
-        async with unit_of_work(self.db) as s:
+        async with self.db.transaction() as s:
             await s.execute(delete(ThrottleCounter).where(ThrottleCounter.key == key))
 
 

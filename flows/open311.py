@@ -62,7 +62,6 @@ from flows.errors import Conflict, Forbidden, Invalid, NotFound
 from flows.sentences import join
 from flows.settings import read_setting, write_setting
 from flows.text import clean
-from flows.uow import unit_of_work
 from models.cases import Case, Whistle
 from models.catalog import CatalogItem
 from models.notifications import Event
@@ -495,7 +494,7 @@ class Open311Service:
 
     async def create_key(self, raw, now: datetime) -> dict:
         body = parse_body(ApiKeyIn, raw)
-        async with unit_of_work(self.db) as s:
+        async with self.db.transaction() as s:
             unit = await self.units.by_code(s, body.unit)
             if unit is None:
                 raise Invalid(f"单位 {body.unit} 不存在", f"unknown unit '{body.unit}'", code="unknown_unit")
@@ -524,7 +523,7 @@ class Open311Service:
         return [self._key_dict(k) for k in rows]
 
     async def revoke_key(self, name: str) -> dict:
-        async with unit_of_work(self.db) as s:
+        async with self.db.transaction() as s:
             key = (await s.execute(select(ApiKey).where(ApiKey.name == name))).scalar_one_or_none()
             if key is None:
                 raise NotFound(f"接入密钥 {name} 不存在", f"api key '{name}' not found")
@@ -940,7 +939,7 @@ class Open311Service:
         if seen is not None:
             return seen
         try:
-            async with unit_of_work(self.db) as s:
+            async with self.db.transaction() as s:
                 row = InboundUpdate(api_key_id=key.id, update_id=update_id, case_id=case.id, status=status,
                                     description=description, updated_datetime=when, contact=contact,
                                     media_urls=media, received_at=now)

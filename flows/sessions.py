@@ -11,9 +11,9 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import bindparam, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from flows.errors import Unauthorized
-from flows.uow import AsyncSession, unit_of_work
 from models.accounts import UserSession
 from models.db import Database
 from models.org import User
@@ -31,7 +31,7 @@ async def open_session(db: Database, *, session_id: str, user_id: int, issued_at
                        user_agent: str | None = None, address: str | None = None) -> None:
     """Record a session at sign-in, and forget this user's sessions that have expired (so the table holds
     roughly the sessions in force)."""
-    async with unit_of_work(db) as s:
+    async with db.transaction() as s:
         await s.execute(UserSession.__table__.delete().where(
             UserSession.user_id == user_id, UserSession.expires_at <= issued_at))
         s.add(UserSession(id=session_id, user_id=user_id, issued_at=issued_at, expires_at=expires_at,
@@ -84,7 +84,7 @@ async def live_sessions(db: Database, session_ids: Iterable[str]) -> set[str]:
 
 async def revoke_session(db: Database, session_id: str, now: datetime) -> bool:
     """End one session (a sign-out). True if it was still in force."""
-    async with unit_of_work(db) as s:
+    async with db.transaction() as s:
         result = await s.execute(update(UserSession).where(UserSession.id == session_id,
                                                            UserSession.revoked_at.is_(None))
                                  .values(revoked_at=now))

@@ -25,7 +25,6 @@ from flows.audience import alert_event
 from flows.calendar import WorkingCalendar
 from flows.cases import case_code
 from flows.clock import Clock, local
-from flows.uow import unit_of_work
 from models.cases import Case, Whistle
 from models.clocks import Alert, StepClock
 from models.db import Database
@@ -123,7 +122,7 @@ async def sweep(db: Database, calendar: WorkingCalendar, now: datetime | Clock, 
     read = clock_of(now)
     result = SweepResult()
     while True:
-        async with unit_of_work(db) as s:
+        async with db.transaction() as s:
             if not db.is_postgres:
                 # SQLite has no row locks: take the database's write lock before reading, so a sweeper in
                 # another process waits for this one's commit and then sees the clocks already advanced

@@ -113,6 +113,8 @@ class Database:
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """One short transaction: commit on success, roll back on any error; SQLite writers take turns.
+        The one way every layer opens a write transaction (a service's unit of work is `db.transaction()`):
+        it lives here because notifications/ and models-level jobs need it and may not import flows/.
 
         SQLite: the transaction starts with the database's write lock (BEGIN IMMEDIATE). While another
         process holds it, the start is retried with pauses that leave the event loop free, for up to
