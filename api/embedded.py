@@ -1,6 +1,6 @@
 """Embedded mode (`chuishao serve`): our API, a Prefect server and the served deployments in one process
-and one event loop, the Prefect state under the data directory. STACK-NOTES: Prefect's temporary server
-never runs schedules, its own server app under uvicorn beside ours does."""
+and one event loop, the Prefect state under the data directory. Prefect's temporary server never runs schedules;
+its own server app under uvicorn beside ours does."""
 
 import asyncio
 import contextlib

@@ -1,4 +1,5 @@
-"""What a request may carry, refused before any route reads it, in the spec's error shape:
+"""What a request may carry, refused before any route reads it, in the API's error shape
+(docs/access.md#refusals):
 
 - bodies no larger than the limits (413), whether or not they declare a Content-Length;
 - bodies sent no slower than a minimum rate after a first pause (408), so a slow client cannot hold a
@@ -202,7 +203,7 @@ async def check_request(request: Request) -> None:
 
 class GuardedRoute(APIRoute):
     """A route that runs `check_request` before FastAPI parses the body. Errors raised here go through the
-    app's exception handlers, so they leave in the spec's error shape like any other."""
+    app's exception handlers, so they leave in the API's error shape like any other."""
 
     def get_route_handler(self):
         handler = super().get_route_handler()

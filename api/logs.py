@@ -1,4 +1,4 @@
-"""Secrets never appear in logs (SPEC §3): credentials are cut out of every log record of the process.
+"""Secrets never appear in logs (docs/access.md#secrets): credentials are cut out of every log record of the process.
 
 What is redacted (the name stays, the value becomes `[redacted]`):
 - query and form values whose name mentions a token, key, secret, password, signature, auth, credential or

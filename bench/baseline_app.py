@@ -1,4 +1,5 @@
-"""The bare endpoint SPEC §10 measures chuishao against: one versioned UPDATE, nothing else.
+"""The bare endpoint chuishao is measured against (docs/operations.md#performance-targets): one versioned UPDATE,
+nothing else.
 
 Same stack as the service: FastAPI + uvicorn (uvloop, httptools) + SQLAlchemy's async engine with the same
 drivers (asyncpg / aiosqlite), built by the project's own `models.db.Database`, so the pool size, the SQLite

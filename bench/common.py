@@ -473,8 +473,8 @@ class RawClient:
     """A lean HTTP/1.1 keep-alive client on asyncio streams: JSON POSTs only, Content-Length or chunked answers.
 
     The load generator shares the machine's cores with the servers; httpx costs about 1.5 ms of CPU per
-    request here, which at the rates SPEC §10 asks for would take most of a core from the servers. This
-    client does the same requests for about a tenth of that. `--client httpx` uses httpx instead.
+    request here, which at the target rates (docs/operations.md#performance-targets) would take most of a core from
+    the servers. This client does the same requests for about a tenth of that. `--client httpx` uses httpx instead.
 
     `connect_balanced` opens its pool so that every server worker process holds the same number of the
     connections (see `--balance`). A request on a kept-alive connection that the server closed meanwhile

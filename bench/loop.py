@@ -1,4 +1,5 @@
-"""Throughput of the six-step loop through the real HTTP API (SPEC §10), beside a bare endpoint.
+"""Throughput of the six-step loop through the real HTTP API (docs/operations.md#performance-targets), beside a bare
+endpoint.
 
 For each configuration — SQLite with one `chuishao serve` process (the embedded default), PostgreSQL with
 `chuishao serve --workers 2` — this script:
@@ -72,7 +73,7 @@ ADMIN_PASSWORD = "bench-admin-pass-1"
 PASSWORD = "bench-pass-123"
 STEPS = ("report", "accept", "dispatch", "check_in", "feedback", "verify")
 
-# SPEC §10
+# docs/operations.md#performance-targets
 TARGET_PG_RATE = 1000.0
 TARGET_PG_P99_MS = 100.0
 TARGET_PG_RATIO = 0.50
@@ -631,9 +632,9 @@ def render(results: list[dict], info: dict, command: str, args, started: dt.date
              "`models.db.Database` engine settings and the same number of processes.")
     L.append("")
 
-    L.append("### Against SPEC §10")
+    L.append("### Against the targets")
     L.append("")
-    L.append("| configuration | figure | measured | target (SPEC §10) | |")
+    L.append("| configuration | figure | measured | target (docs/operations.md#performance-targets) | |")
     L.append("|---|---|---|---|---|")
     for r in results:
         lp = r.get("loop")

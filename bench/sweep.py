@@ -1,4 +1,5 @@
-"""The deadline sweep over 1,000,000 open cases of which 10,000 are due (SPEC §10: < 2 s), on PostgreSQL.
+"""The deadline sweep over 1,000,000 open cases of which 10,000 are due (docs/operations.md#performance-targets: < 2 s),
+on PostgreSQL.
 
 This script:
   1. creates a fresh database (default `chuishao_bench_sweep`, dropped first if it exists), migrates it with
@@ -62,7 +63,7 @@ from models.db import Database  # noqa: E402
 from models.migrate import upgrade  # noqa: E402
 
 SECTION = "## sweep"
-TARGET_S = 2.0  # SPEC §10
+TARGET_S = 2.0  # docs/operations.md#performance-targets
 LEVEL_RANK = {"none": 0, "warning": 1, "overdue": 2, "escalated": 3}
 # Wednesday 2026-11-25, one minute after the working day ends: the busiest sweep of the day, since every
 # normal clock's deadline and escalation fall at 17:30
@@ -427,7 +428,8 @@ def section(r: dict) -> str:
              f"of the first trial's {trials[0]['load_s']:.1f} s.")
     L.append("")
     L.append(f"First sweep: median {median(firsts):.3f} s, worst {max(firsts):.3f} s over {len(trials)} "
-             f"trial{'s' if len(trials) > 1 else ''}. Target (SPEC §10) sweep over {r['cases']:,} open cases of "
+             f"trial{'s' if len(trials) > 1 else ''}. Target (docs/operations.md#performance-targets) sweep over "
+             f"{r['cases']:,} open cases of "
              f"which {r['due']:,} are due < {TARGET_S:.0f} s: **{'met' if met else 'not met'}** (every trial "
              "counted).")
     loud = [i for i, t in enumerate(trials, 1) if not t["quiet"]["quiet"]]

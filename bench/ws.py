@@ -1,8 +1,8 @@
-"""Live WebSocket fan-out across two API processes on PostgreSQL (SPEC §10).
+"""Live WebSocket fan-out across two API processes on PostgreSQL.
 
-SPEC §10: "an action's event reaches 1,000 clients connected across 2 API processes, p99 < 150 ms".
-The baseline beside it (shared/STACK-NOTES.md, same kind of machine): 1,000 clients connected in under
-1 s; one broadcast reached the last client in 49–88 ms.
+The target (docs/operations.md#performance-targets): "an action's event reaches 1,000 clients connected across 2
+API processes, p99 < 150 ms". The baseline beside it (measured on the same kind of machine, same page): 1,000
+clients connected in under 1 s; one broadcast reached the last client in 49–88 ms.
 
 What this script does, all on 127.0.0.1 and bounded in time:
   1. creates a fresh PostgreSQL database (dropped at the end), runs `chuishao init`, and starts TWO API
@@ -613,10 +613,10 @@ def render(r: dict, command: str) -> str:
     ncpu = m["nproc"] or 1
     lines = [
         SECTION, "",
-        "Live WebSocket fan-out across two API processes on PostgreSQL (SPEC §10: an action's event reaches "
-        "1,000 clients connected across 2 API processes, p99 < 150 ms). Baseline on this kind of machine "
-        "(shared/STACK-NOTES.md): 1,000 clients connected in under 1 s; one broadcast reached the last client "
-        "in 49–88 ms.", "",
+        "Live WebSocket fan-out across two API processes on PostgreSQL (docs/operations.md#performance-targets: "
+        "an action's event reaches 1,000 clients connected across 2 API processes, p99 < 150 ms). Baseline on "
+        "this kind of machine (docs/operations.md#performance-targets): 1,000 clients connected in under 1 s; one "
+        "broadcast reached the last client in 49–88 ms.", "",
         f"- date: {r['started']}",
         f"- machine: nproc {m['nproc']}, {m['cpu']}, {m['ram']} RAM, Linux {m['kernel']}, Python {m['python']}, "
         f"PostgreSQL {m['postgres']}, websockets {m['websockets']}",

@@ -1,4 +1,4 @@
-"""Who is acting, and which cases they may see (SPEC §3). Pure: no I/O."""
+"""Who is acting, and which cases they may see (docs/access.md#scope). Pure: no I/O."""
 
 from dataclasses import dataclass
 

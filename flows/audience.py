@@ -1,4 +1,5 @@
-"""Who must act on, or know of, each thing that happens to a case (SPEC §7). Pure.
+"""Who must act on, or know of, each thing that happens to a case (docs/architecture.md#notifications).
+Pure.
 
 Each entry names where the people are and their role:
   township:ROLE   — the case's township staff        lead:ROLE     — the lead unit

@@ -1,4 +1,5 @@
-"""China's working calendar and working-time arithmetic (SPEC §5). Pure: the days come in as data.
+"""China's working calendar and working-time arithmetic (docs/clocks.md#working-calendar). Pure: the days come
+in as data.
 
 A day is a working day if it is a make-up working day (调休), or a weekday that is not a statutory
 holiday. Years with official data (seeded from the maintained packages, or imported from the State

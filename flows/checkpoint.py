@@ -1,5 +1,6 @@
-"""The weekly checkpoint (每周一检点, SPEC §6): for the previous ISO week, per township and per department,
-what came in, what was closed, what is open by step, and the lists that need a push — each line a case."""
+"""The weekly checkpoint (每周一检点, docs/bulletin-definitions.md#weekly-checkpoint): for the previous ISO
+week, per township and per department, what came in, what was closed, what is open by step, and the lists that
+need a push — each line a case."""
 
 from datetime import datetime
 

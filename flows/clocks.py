@@ -1,4 +1,4 @@
-"""Step clocks (SPEC §5): which clock runs in which state, their limits, alert levels, pause and extension.
+"""Step clocks (docs/clocks.md): which clock runs in which state, their limits, alert levels, pause and extension.
 
 Pure: the calendar and `now` come in; the service persists what these functions return.
 """

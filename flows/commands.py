@@ -1,4 +1,5 @@
-"""Action bodies (SPEC Appendix A wire names). Unknown fields are refused, text is bounded and follows the one
+"""Action bodies; their field names are wire names integrators rely on (each body is in /openapi.json,
+docs/lifecycle.md lists the actions). Unknown fields are refused, text is bounded and follows the one
 text rule (flows/text.py), dates lie in the stored range (flows/calendar.in_range)."""
 
 from datetime import date

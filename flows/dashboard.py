@@ -1,4 +1,4 @@
-"""The live dashboard (实时看板, SPEC §8): today's figures for a township or the whole county.
+"""The live dashboard (实时看板, docs/ui.md): today's figures for a township or the whole county.
 
 Every figure is one grouped query (GROUP BY in SQL) over a range an index serves — open states, today's
 `created_at` / `closed_at`, this month's stopped clocks, running check-in clocks, the newest timeline ids —
@@ -50,7 +50,7 @@ def scope_of(actor: Actor) -> str:
 
 
 def _cases_in_scope(stmt, actor: Actor, scope: str):
-    """The visibility rule of SPEC §3 on a statement that selects from (or joins) `cases`."""
+    """The visibility rule (docs/access.md#scope) on a statement that selects from (or joins) `cases`."""
     if scope == "township":
         return stmt.where(Case.township_id == actor.township_id)
     if scope == "department":
@@ -92,9 +92,9 @@ async def figures(db: Database, units: UnitDirectory, actor: Actor, now: datetim
                   rates_cache: RatesCache | None = None) -> dict:
     """Today's dashboard figures within the caller's scope.
 
-    Scope (SPEC §3): county supervisor and admin — the whole county; township dispatcher and liaison — their
-    township's cases; department liaison and officer — the cases ever whistled to their unit (as the case
-    list shows them), and for the rates their own unit's clocks. Grid workers: Forbidden (403).
+    Scope (docs/access.md#scope): county supervisor and admin — the whole county; township dispatcher and
+    liaison — their township's cases; department liaison and officer — the cases ever whistled to their unit
+    (as the case list shows them), and for the rates their own unit's clocks. Grid workers: Forbidden (403).
 
     "Today" is the Asia/Shanghai calendar day holding `now`; "this month" its calendar month. Times in the
     database are UTC; every time returned is ISO 8601 in Asia/Shanghai. Counts are numbers of cases unless

@@ -1,5 +1,5 @@
-"""Prefect flows and their deployments (SPEC §9). Importing this module has no side effects: Prefect's
-runner and workers import it in a child process for every run.
+"""Prefect flows and their deployments (docs/architecture.md#time-driven-work). Importing this module has no
+side effects: Prefect's runner and workers import it in a child process for every run.
 
 Schedules are cron in Asia/Shanghai. `CHUISHAO_SWEEP_INTERVAL_SECONDS` replaces the sweep's one-minute
 cron with a short interval (tests, demos).

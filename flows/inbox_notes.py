@@ -1,4 +1,4 @@
-"""The signed-in user's notification inbox (SPEC §7): list, unread count, mark as read.
+"""The signed-in user's notification inbox (docs/architecture.md#notifications): list, unread count, mark as read.
 
 One place for these queries, used by the REST routes (`/api/v1/notifications…`) and the web pages
 (`/notifications`), so both always agree on what "unread" means.

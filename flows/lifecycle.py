@@ -107,8 +107,8 @@ class OfficerFact:
     def unfit(self, lead_unit_id: int, day: date, *, enforcement: bool) -> tuple[str, str, str] | None:
         """Why this officer may not sign the lead unit's feedback on `day`: (code, zh, en), or None.
         Codes: not_in_lead_unit, inactive, and for an enforcement item no_certificate, no_expiry_date,
-        certificate_expired (the rule: SPEC's enforcement rule, from 行政处罚法 (2021) 第四十二条: no fewer than two officers
-        holding enforcement certificates)."""
+        certificate_expired (the rule, from 行政处罚法 (2021) 第四十二条: no fewer than two officers holding
+        enforcement certificates)."""
         if self.unit_id != lead_unit_id:
             return "not_in_lead_unit", "不属于主办单位", "is not in the lead unit"
         if not self.active:

@@ -1,8 +1,8 @@
 """Stored checkpoints (每周一检点) and bulletins (每月一通报) as their readers see them: the REST API
 (api/routes/reports.py) and the web pages (api/web/reports.py) both read through here, so both scope alike.
 
-Scope (SPEC §3: "a grid worker never sees other people's cases in a bulletin or checkpoint; township and
-department staff see their own lists"):
+Scope (docs/access.md#scope: a grid worker never sees other people's cases in a bulletin or checkpoint;
+township and department staff see their own lists):
 - grid workers (and anyone who is neither township, department nor county staff): no checkpoint and no
   bulletin in any format (403) — their work is their own reports, and the live feed withholds both from them;
 - township staff: the checkpoint's own township section and totals; the bulletin's figures (county-wide, they

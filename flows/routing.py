@@ -1,4 +1,4 @@
-"""Routing a whistle (SPEC §4): explicit choice, then the township's override (一乡镇一清单),
+"""Routing a whistle: explicit choice, then the township's override (一乡镇一清单),
 then the township's own team for devolved items (乡镇赋权事项), then the item's default."""
 
 from dataclasses import dataclass

@@ -1,4 +1,4 @@
-"""The deadline sweep (SPEC §5): fire each alert level exactly once per clock instance.
+"""The deadline sweep (docs/clocks.md#the-sweep): fire each alert level exactly once per clock instance.
 
 A plain function first (`sweep(db, calendar, now)`, called by the CLI, the tests and the Prefect flow),
 a flow second (see flows/deployments.py). Due clocks are claimed in batches with FOR UPDATE SKIP LOCKED

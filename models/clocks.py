@@ -1,4 +1,4 @@
-"""Working calendar days, step clocks and their alerts (SPEC §5)."""
+"""Working calendar days, step clocks and their alerts (docs/clocks.md)."""
 
 from datetime import date, datetime
 

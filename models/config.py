@@ -45,7 +45,7 @@ class Settings(BaseSettings):
     http_body_timeout: float = 20.0
     http_body_min_rate: int = 4096
     http_keep_alive_timeout: int = 5
-    # external channels (SPEC §7); unset: that channel is not configured
+    # external channels (docs/architecture.md#notifications); unset: that channel is not configured
     smtp_host: str | None = None
     smtp_port: int = 25
     smtp_from: str = "chuishao@localhost"

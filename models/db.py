@@ -78,7 +78,7 @@ class Database:
     """The async engine, a session factory, and the write lock.
 
     SQLite allows one writer; without an in-process lock concurrent writers spin in busy waits
-    and the tail latency explodes (STACK-NOTES). PostgreSQL needs no such lock.
+    and the tail latency explodes (measured: docs/operations.md#performance-targets). PostgreSQL needs no such lock.
     """
 
     def __init__(self, url: str, *, pool_size: int = 10):

@@ -1,5 +1,5 @@
-"""The outbox (SPEC §7): events written in the same transaction as the change they describe, their
-per-user notifications, channel preferences, and delivery attempts."""
+"""The outbox (docs/architecture.md#notifications): events written in the same transaction as the change
+they describe, their per-user notifications, channel preferences, and delivery attempts."""
 
 from datetime import datetime
 

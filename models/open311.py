@@ -1,4 +1,4 @@
-"""Open311 GeoReport v2 (SPEC §8): integrators' API keys, what came with each request they posted, and the
+"""Open311 GeoReport v2 (docs/open311.md): integrators' API keys, what came with each request they posted, and the
 updates they sent us (mySociety's POST servicerequestupdates), each applied once."""
 
 from datetime import datetime
@@ -20,7 +20,7 @@ class ApiKey(SQLModel, table=True):
     key_hash: str = Field(max_length=64, unique=True, index=True)  # sha256 hex of the secret
     unit_id: int = Field(foreign_key="units.id")  # the intake unit (受理单位), e.g. the county hotline
     townships: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))  # township codes
-    source: str = Field(default="open311", max_length=32)  # the cases' source (SPEC Appendix A)
+    source: str = Field(default="open311", max_length=32)  # the cases' source (docs/access.md#integrator-keys)
     active: bool = True
     created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
 

@@ -1,10 +1,10 @@
 """Where the server may send outbound HTTP (webhooks, the SMS gateway): the destination policy.
 
-Rule (SPEC §3): outbound addresses never reach loopback, link-local or private ranges unless the admin allows
-a range. A URL passes when it is http(s), carries no user name or password, spells its host as a DNS name or
-a canonical IP address, and every address that host resolves to is a public unicast address or lies in a
-range the admin allows (setting `egress`: {"allowed_ranges": ["10.20.0.0/16", ...]}, e.g. a county intranet
-receiver). Unspecified (0.0.0.0, ::) and multicast addresses are refused even inside an allowed range.
+Rule (docs/access.md#outbound-calls): outbound addresses never reach loopback, link-local or private ranges unless the
+admin allows a range. A URL passes when it is http(s), carries no user name or password, spells its host as a DNS name
+or a canonical IP address, and every address that host resolves to is a public unicast address or lies in a range the
+admin allows (setting `egress`: {"allowed_ranges": ["10.20.0.0/16", ...]}, e.g. a county intranet receiver). Unspecified
+(0.0.0.0, ::) and multicast addresses are refused even inside an allowed range.
 IPv4-mapped, 6to4 and NAT64 addresses are judged by the IPv4 address they carry.
 
 Checked when a webhook is saved and again at each delivery (DNS answers and the admin's ranges change). A

@@ -1,4 +1,4 @@
-"""Visibility and the 401/403/404/409/422 rules of SPEC §3 and §2."""
+"""Visibility and the 401/403/404/409/422 rules (docs/access.md#scope, docs/access.md#refusals)."""
 
 import pytest
 

@@ -1,4 +1,5 @@
-"""The monthly bulletin on a hand-built month with known answers (SPEC §6), and the weekly checkpoint.
+"""The monthly bulletin on a hand-built month with known answers (docs/bulletin-definitions.md), and the weekly
+checkpoint.
 
 November 2026 (no holidays; Monday the 2nd). Limits: check-in 1 working day, handling 5 working days.
   A  生态环境分局: checked in on time, fed back on time, passed — satisfied, rated 5

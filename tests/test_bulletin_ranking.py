@@ -1,6 +1,6 @@
-"""A unit no one whistled in the month is not ranked and not on the red or black list, however its older cases
-fared; the appendix (口径说明) names it: "本月无吹哨，不参与排名" (SPEC §6). The month is tests/test_bulletin.py's
-November; in December 自然资源局 gets no whistle but finishes case E on time."""
+"""A unit no one whistled in the month is not ranked and not on the red or black list, however its older cases fared;
+the appendix (口径说明) names it: "本月无吹哨，不参与排名" (docs/bulletin-definitions.md). The month is
+tests/test_bulletin.py's November; in December 自然资源局 gets no whistle but finishes case E on time."""
 
 import asyncio
 import io

@@ -1,4 +1,4 @@
-"""Clocks on China's working calendar, alerts fired exactly once (SPEC §5), with an injected clock."""
+"""Clocks on China's working calendar, alerts fired exactly once (docs/clocks.md), with an injected clock."""
 
 import os
 import signal
@@ -49,7 +49,7 @@ def test_five_working_days_over_national_day(county, clock):
     api = county
     clock.now = at("2026-09-30T10:00")
     case = api.to_handling("ENV01")
-    assert case["deadline"] == "2026-10-13T17:30:00+08:00"  # STACK-NOTES: 2026-09-30 + 5 working days
+    assert case["deadline"] == "2026-10-13T17:30:00+08:00"  # 2026-09-30 + 5 working days (docs/clocks.md#defaults)
 
 
 def test_deadline_in_2027_is_provisional_until_the_year_is_imported(county, clock, tmp_path):

@@ -1,4 +1,4 @@
-"""Two conflicting actions on one case: exactly one is applied (SPEC §2, §11)."""
+"""Two conflicting actions on one case: exactly one is applied (docs/architecture.md#concurrency)."""
 
 import time
 from concurrent.futures import ThreadPoolExecutor

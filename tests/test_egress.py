@@ -1,7 +1,7 @@
-"""Outbound calls reach allowed destinations only (SPEC §3, issue 10): webhooks and the SMS gateway never reach
-loopback, link-local, private, multicast or otherwise non-public addresses unless the admin allows a range;
-checked when a webhook is saved and again at each delivery, which connects to the address it checked.
-Against real local HTTP servers."""
+"""Outbound calls reach allowed destinations only (docs/access.md#outbound-calls, issue 10): webhooks and the SMS
+gateway never reach loopback, link-local, private, multicast or otherwise non-public addresses unless the admin allows a
+range; checked when a webhook is saved and again at each delivery, which connects to the address it checked. Against
+real local HTTP servers."""
 
 import asyncio
 import datetime as dt

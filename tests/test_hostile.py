@@ -1,4 +1,4 @@
-"""Hostile and malformed input on every /api/v1 endpoint (SPEC §11, §8).
+"""Hostile and malformed input on every /api/v1 endpoint (docs/access.md#refusals).
 
 Every such request must get a clear 4xx — never a 500 — as {"error": {"code", "message"}} with the
 Chinese message first, and must change nothing: no row in any table, no case version, status or

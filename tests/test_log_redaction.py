@@ -1,6 +1,6 @@
-"""Secrets never appear in logs (SPEC §3, issue 10): the real app under uvicorn, with uvicorn's own logging,
-must not print a WebSocket `?token=` or an Open311 `?api_key=` in its access and error logs; and any record
-of the process, whichever logger and handlers carry it, loses its credentials."""
+"""Secrets never appear in logs (docs/access.md#secrets, issue 10): the real app under uvicorn, with uvicorn's own
+logging, must not print a WebSocket `?token=` or an Open311 `?api_key=` in its access and error logs; and any record of
+the process, whichever logger and handlers carry it, loses its credentials."""
 
 import asyncio
 import io

@@ -1,5 +1,5 @@
-"""Notifications (SPEC §7): the outbox, inboxes, live sockets within scope, and external channels against
-real local servers (an HTTP server for webhooks and SMS, an SMTP server for e-mail)."""
+"""Notifications (docs/architecture.md#notifications): the outbox, inboxes, live sockets within scope, and external
+channels against real local servers (an HTTP server for webhooks and SMS, an SMTP server for e-mail)."""
 
 import hashlib
 import hmac

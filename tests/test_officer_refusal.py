@@ -1,5 +1,5 @@
-"""An enforcement item's feedback needs two officers of the lead unit holding a valid certificate (执法证; SPEC's
-enforcement rule, 行政处罚法 第四十二条). A refusal names every officer who does not count and why — in Chinese and
+"""An enforcement item's feedback needs two officers of the lead unit holding a valid certificate (执法证; the
+enforcement rule of 行政处罚法 第四十二条). A refusal names every officer who does not count and why — in Chinese and
 English, and in `extra` so the case page shows it beside the officers field. SQLite and PostgreSQL."""
 
 import html

@@ -733,7 +733,7 @@ def test_hostile_input_gets_4xx_and_changes_nothing(o):
     assert snapshot(o) == before
 
 
-# ---- the admin's keys (SPEC Appendix A) -------------------------------------------------------------------------
+# ---- the admin's keys (docs/access.md#integrator-keys) ---------------------------------------------------------------
 def test_api_keys_are_issued_by_the_admin_and_shown_once(o):
     admin = o.api.as_("admin")
     r = admin.post("/api/v1/api-keys", json={"name": "city-1", "unit": "RX12345", "townships": ["FC", "LHL"]})

@@ -1,5 +1,5 @@
-"""Who reads what in a bulletin and a checkpoint (SPEC §3: "a grid worker never sees other people's cases in a
-bulletin or checkpoint; township and department staff see their own lists"), in every format: JSON, HTML,
+"""Who reads what in a bulletin and a checkpoint (docs/access.md#scope: a grid worker never sees other people's
+cases in a bulletin or checkpoint; township and department staff see their own lists), in every format: JSON, HTML,
 PDF (its extracted text), XLSX (every cell), the chart images, the REST API and the web pages.
 
 The month is tests/report_month.py: ALPHA (凤城镇 → 生态环境分局, overdue), BRAVO (刘胡兰镇 → 自然资源局 with

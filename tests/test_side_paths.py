@@ -1,4 +1,4 @@
-"""Every side path of SPEC §2, each on SQLite and PostgreSQL."""
+"""Every side path of the loop (docs/lifecycle.md), each on SQLite and PostgreSQL."""
 
 
 def statuses(api, who, case_id):

@@ -1,4 +1,4 @@
-"""Open311 GeoReport v2 at /open311/v2 (SPEC §8), and the admin's API keys at /api/v1/api-keys.
+"""Open311 GeoReport v2 at /open311/v2 (docs/open311.md), and the admin's API keys at /api/v1/api-keys.
 
 Thin: decode the request (query string, form-encoded body), call `flows.open311`, and write the answer as XML
 (`text/xml; charset=utf-8`, no namespace, the standard's element names) or JSON (the Spark convention) as the

@@ -1,4 +1,4 @@
-"""The web UI (SPEC §8): server-rendered pages over the same services as the REST API.
+"""The web UI (docs/ui.md): server-rendered pages over the same services as the REST API.
 
 `install(app)` mounts the vendored static files, the pages, CSRF protection for forms and HTML error
 pages for browser paths. The REST API (`/api/…`) and Open311 (`/open311/…`) keep their bearer tokens and

@@ -1,5 +1,5 @@
 """Pages: the admin's (管理员) — units, users, the catalog and township overrides, the working calendar, Open311
-api keys and the scorecard weights (SPEC §8). Every page takes `WebAdmin`: anyone else gets the 403 page.
+api keys and the scorecard weights (docs/access.md#actions). Every page takes `WebAdmin`: anyone else gets the 403 page.
 
 Each form is checked here field by field (so the error sits beside its field, in words that say how to fix
 it), then handed to the same service the REST API uses; success answers 303 to the page that shows the
