@@ -18,7 +18,6 @@ from functools import partial
 
 import psycopg
 import pytest
-from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from flows.clock import LOCAL_TZ, FixedClock
@@ -26,19 +25,9 @@ from flows.jobs import run_redelivery
 from flows.periods import previous_week
 from flows.sweep import sweep
 from models.config import Settings
-from models.db import sync_url
 from tests.prefect_api import PrefectRuns, processes_with
 from tests.test_notifications import Receiver, idle_county
-from tests.test_scheduling import base_env, free_port, seed_overdue_case, stop
-
-
-def rows(settings, sql: str, **params) -> list:
-    engine = create_engine(sync_url(settings.url))
-    try:
-        with engine.connect() as conn:
-            return conn.execute(text(sql), params).all()
-    finally:
-        engine.dispose()
+from tests.test_scheduling import base_env, free_port, rows, seed_overdue_case, stop
 
 
 def utc(t: datetime | str) -> datetime:
