@@ -9,6 +9,7 @@ from api.deps import AdminDep, NowDep, ServicesDep, actor, admin
 from api.limits import GuardedRoute
 from api.live import sessions_ended
 from api.schemas import CatalogItemView, OverrideView, Scorecard, UnitView, UserDetail, UserView
+from flows import bulletin
 from flows.admin import CatalogIn, OverrideIn, PasswordIn, UnitIn, UserIn, UserUpdate
 from flows.commands import Code
 
@@ -105,6 +106,4 @@ class ScorecardIn(BaseModel):
 @router.put("/settings/scorecard", summary="部门考核权重与红黑榜门槛", dependencies=[Depends(admin)],
             response_model=Scorecard)
 async def set_scorecard(body: ScorecardIn, svc: ServicesDep):
-    from flows.bulletin import set_scorecard
-
-    return await set_scorecard(svc.db, body.weights, body.list_min_whistles)
+    return await bulletin.set_scorecard(svc.db, body.weights, body.list_min_whistles)
