@@ -7,6 +7,7 @@ version moved and gets 409, so exactly one of two conflicting actions is applied
 """
 
 import re
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from sqlalchemy import BindParameter, and_, bindparam, exists, func, or_, select
@@ -49,6 +50,16 @@ def states_in(states) -> BindParameter:
     parameters PostgreSQL may settle on a generic plan that scans every case instead of the status index
     (bench/RESULTS.md ## ui)."""
     return bindparam("states", sorted(states), expanding=True, literal_execute=True, unique=True)
+
+
+def takes_attachments(status: str) -> bool:
+    """Whether a case in `status` takes new files (photos, evidence): not once it is finished."""
+    return status not in lc.FINAL_STATES
+
+
+def _takes_attachments(case: Case) -> None:
+    if not takes_attachments(case.status):
+        raise Invalid("案件已办结，不能再添加附件", "attachments cannot be added to a finished case")
 
 
 def unknown_action(action: str) -> NotFound:
@@ -429,15 +440,24 @@ class CaseService:
             raise Forbidden("只能上报本乡镇的事件", "you may only report cases in your own township")
         return township.id, grid.id if grid else None
 
-    async def attach(self, case_id: int, actor: Actor, *, sha256: str, filename: str, content_type: str,
-                     size: int, now: datetime) -> dict:
-        """Record a stored file (content-addressed by `sha256`) on the case, with a timeline entry.
-        The same file sent again by the same person returns the first record (`"replayed": true`) and writes
-        nothing. Raises Forbidden (403) outside scope, Invalid (422) on a finished case."""
+    async def ensure_attachable(self, case_id: int, actor: Actor) -> None:
+        """Whether `actor` may add a file to the case now, asked before anything is stored: raises NotFound
+        (404), Forbidden (403) outside scope, Invalid (422) on a finished case; answers None when it may."""
+        async with self.db.read() as s:
+            _takes_attachments((await self._visible(s, case_id, actor)).case)
+
+    async def attach(self, case_id: int, actor: Actor, *, store: Callable[[], Awaitable[tuple[str, int]]],
+                     filename: str, content_type: str, now: datetime) -> dict:
+        """Store a file and record it on the case, with a timeline entry. `store()` writes the file (content-
+        addressed) and answers its (sha256, size in bytes); it runs only after `ensure_attachable` passed, so
+        a refused upload stores nothing. The same file sent again by the same person returns the first
+        record (`"replayed": true`) and writes nothing. Raises as `ensure_attachable`, and whatever `store`
+        raises (too large, empty)."""
+        await self.ensure_attachable(case_id, actor)
+        sha256, size = await store()
         async with self.db.transaction() as s:
             agg = await self._visible(s, case_id, actor)
-            if agg.case.status in lc.FINAL_STATES:
-                raise Invalid("案件已办结，不能再添加附件", "attachments cannot be added to a finished case")
+            _takes_attachments(agg.case)  # it may have been closed while the file was being stored
             same = (await s.execute(select(Attachment).where(
                 Attachment.case_id == case_id, Attachment.sha256 == sha256,
                 Attachment.uploaded_by_id == actor.id))).scalars().first()

@@ -37,3 +37,17 @@ def test_upload_is_stored_by_hash_and_recorded(county, settings):
     assert r.status_code == 403
     assert api.as_("gw_fc2").get(f"/api/v1/cases/{case['id']}/attachments/{listed[0]['id']}").status_code == 403
     assert len(list((settings.data_dir / "attachments").rglob("*"))) == 2
+
+
+def test_a_finished_case_refuses_an_upload_and_stores_nothing(county, settings):
+    api = county
+    case = api.to_feedback()
+    api.act("liaison_fc", case["id"], "verify", {"passed": True})
+    version = api.get("disp_fc", case["id"])["version"]
+    r = api.as_("disp_fc").post(f"/api/v1/cases/{case['id']}/attachments",
+                                files={"file": ("late.png", b"late evidence", "image/png")})
+    assert r.status_code == 422
+    assert r.json()["error"]["message"].startswith("案件已办结，不能再添加附件")
+    assert not (settings.data_dir / "attachments").exists() or not any((settings.data_dir / "attachments").rglob("*"))
+    assert api.as_("disp_fc").get(f"/api/v1/cases/{case['id']}/attachments").json() == []
+    assert api.get("disp_fc", case["id"])["version"] == version

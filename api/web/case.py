@@ -6,6 +6,7 @@ version the page showed as If-Match: a stale form gets a clear 409, never an act
 """
 
 import re
+from functools import partial
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import FileResponse, RedirectResponse
@@ -223,9 +224,10 @@ async def upload(request: Request, who: WebActor, case_id: int = CaseId):
         return await _render(request, who, case_id, status=status, upload_error=message, upload_for=back,
                              open_action=back)
 
-    case = await svc.cases.get(case_id, who, svc.clock())  # scope and state before we touch the disk
-    if case["status"] in lc.FINAL_STATES:
-        return await refuse("案件已办结，不能再添加附件")
+    try:
+        await svc.cases.ensure_attachable(case_id, who)  # a finished case: said before anything else
+    except Invalid as exc:
+        return await refuse(exc.zh)
     if not uploads:
         return await refuse("请选择要上传的照片或文件")
     try:
@@ -234,9 +236,8 @@ async def upload(request: Request, who: WebActor, case_id: int = CaseId):
         return await refuse(exc.zh)
     for saved, (f, name, content_type) in enumerate(checked):
         try:
-            sha, size = await _store(request).save(f, svc.settings.max_upload_bytes)
-            await svc.cases.attach(case_id, who, sha256=sha, filename=name, content_type=content_type, size=size,
-                                   now=svc.clock())
+            await svc.cases.attach(case_id, who, store=partial(_store(request).save, f, svc.settings.max_upload_bytes),
+                                   filename=name, content_type=content_type, now=svc.clock())
         except (Invalid, TooLarge) as exc:
             done = f"已上传 {saved} 个文件；" if saved else ""
             return await refuse(f"{done}{name}：{exc.zh}", exc.status)

@@ -8,6 +8,7 @@ and a photo sent twice is attached once (CaseService.attach)."""
 
 import math
 import uuid
+from functools import partial
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse
@@ -19,9 +20,9 @@ from api.web.render import page, when
 from api.web.session import LoginRequired, WebActor, session_actor
 from flows import reporting_hints as hints
 from flows.access import COUNTY_ROLES, GRID_WORKER, Actor
-from flows.cases import REPORTER_ROLES
+from flows.cases import REPORTER_ROLES, takes_attachments
 from flows.errors import DomainError, Forbidden, Invalid
-from flows.lifecycle import FEEDBACK, FINAL_STATES
+from flows.lifecycle import FEEDBACK
 
 router = APIRouter(include_in_schema=False)
 
@@ -251,12 +252,11 @@ async def report(request: Request):
             if isinstance(exc, Forbidden):  # the role may report (checked above): the place is another township's
                 message = f"{exc.zh}：该位置不在本乡镇，请确认位置，或点“清除位置”后填写地址"
             return _refused(request, values, {_field_of(exc): message}, ctx, had_photos=bool(photos))
-        store = ContentStore(svc.settings.data_dir / "attachments")
-        if case["status"] not in FINAL_STATES:  # a replayed draft whose case has since been closed: no photos
+        save = ContentStore(svc.settings.data_dir / "attachments").save
+        if takes_attachments(case["status"]):  # a replayed draft whose case has since been closed: no photos
             for upload, name, media, _ in photos:
-                sha, size = await store.save(upload, svc.settings.max_upload_bytes)
-                await svc.cases.attach(case["id"], who, sha256=sha, filename=name, content_type=media,
-                                       size=size, now=now)
+                await svc.cases.attach(case["id"], who, store=partial(save, upload, svc.settings.max_upload_bytes),
+                                       filename=name, content_type=media, now=now)
     url = f"/report/done/{case['id']}"
     if _wants_json(request):
         return JSONResponse({"id": case["id"], "code": case["code"], "url": url},
