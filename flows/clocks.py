@@ -36,13 +36,15 @@ WARNING_FRACTION = 0.8
 SPEC_RE = re.compile(r"^([1-9]\d{0,3})(m|h|d)$")
 
 
+def limit_set_by(kind: str, urgency: str, *layers: dict | None) -> str | None:
+    """The limit ("2h", "1d", ...) the first of `layers` (limits dicts `{kind: {urgency: spec}}`, the nearer
+    first) sets for `kind` and `urgency`; None when none of them sets one (the default applies)."""
+    return next((spec for layer in layers if (spec := ((layer or {}).get(kind) or {}).get(urgency))), None)
+
+
 def resolve_limit(kind: str, urgency: str, item_limits: dict | None, override_limits: dict | None) -> str:
     """Township override, then the catalog item, then the default (一乡镇一清单)."""
-    for source in (override_limits, item_limits):
-        spec = ((source or {}).get(kind) or {}).get(urgency)
-        if spec:
-            return spec
-    return DEFAULT_LIMITS[kind][urgency]
+    return limit_set_by(kind, urgency, override_limits, item_limits) or DEFAULT_LIMITS[kind][urgency]
 
 
 def add(cal: WorkingCalendar, start: datetime, spec: str, urgency: str) -> tuple[datetime, bool]:

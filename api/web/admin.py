@@ -25,7 +25,7 @@ from flows import bulletin
 from flows.admin import CLOCKS, ROLE_UNIT_KINDS, weak_password
 from flows.calendar import FIRST_DAY, LAST_DAY, parse_hhmm
 from flows.clock import LOCAL_TZ
-from flows.clocks import DEFAULT_LIMITS, SPEC_RE
+from flows.clocks import DEFAULT_LIMITS, SPEC_RE, limit_set_by
 from flows.errors import DomainError, NotFound
 from models import vocabulary as vocab
 from models.org import ROLES
@@ -176,8 +176,7 @@ def limit_rows(*layers: dict | None) -> list[dict]:
     for clock in CLOCKS:
         row = {"clock": clock, "label": CLOCK_LABELS[clock]}
         for urgency in ("normal", "urgent"):
-            spec = next(((layer or {}).get(clock, {}).get(urgency) for layer in layers
-                         if (layer or {}).get(clock, {}).get(urgency)), None)
+            spec = limit_set_by(clock, urgency, *layers)
             row[urgency + "_set"] = spec is not None
             row[urgency] = spec or DEFAULT_LIMITS[clock][urgency]
             row[urgency + "_text"] = duration_words(row[urgency], urgency)
