@@ -605,8 +605,8 @@ class GeoUpdateCreated(Doc):
     update_id: str
 
 
-# ---- described, not parsed by these: what GeoReport v2 clients send (flows/open311.Params reads it) ----------
-GEO_QUERY = {  # flows/open311.QUERY_FIELDS, as the GET resources read them; anything else is ignored
+# ---- described, not parsed by these: what GeoReport v2 clients send (api/open311_params.py reads it) --------
+GEO_QUERY = {  # api/open311_params.QUERY_FIELDS, as the GET resources read them; anything else is ignored
     "api_key": "the integrator's key; reads need none while the admin allows public reads",
     "jurisdiction_id": "accepted and ignored (one jurisdiction)",
     "service_request_id": "comma-delimited or repeated; overrides every other argument",
@@ -634,7 +634,7 @@ def geo_form(model: type[BaseModel]) -> dict:
 
 
 class GeoRequestForm(BaseModel):
-    """POST Service Request (flows/open311.REQUEST_FIELDS): a location is required, lat & long or address_string
+    """POST Service Request (api/open311_params.REQUEST_FIELDS): a location is required, lat & long or address_string
     (with attribute[township] unless the key has one township); `attribute[title|township|grid|urgency]` as the
     service definition lists them. The api_key may come in the query string instead. Unknown parameters are
     refused (400)."""
@@ -660,7 +660,7 @@ class GeoRequestForm(BaseModel):
 
 
 class GeoUpdateForm(BaseModel):
-    """POST Service Request Update (mySociety; flows/open311.UPDATE_FIELDS): applied once per update_id and key.
+    """POST Service Request Update (mySociety; api/open311_params.UPDATE_FIELDS): applied once per update_id and key.
     Unknown parameters are refused (400)."""
 
     model_config = ConfigDict(extra="forbid")

@@ -9,10 +9,10 @@ import jsonschema
 import pytest
 
 from api.app import create_app
+from api.open311_params import QUERY_FIELDS, REQUEST_FIELDS, UPDATE_FIELDS
 from flows.commands import BODIES, parse_body
 from flows.jobs import run_bulletin, run_checkpoint
 from flows.lifecycle import BY_ACTION
-from flows.open311 import QUERY_FIELDS, REQUEST_FIELDS, UPDATE_FIELDS
 from tests.conftest import test_settings
 
 ACT = ("/api/v1/cases/{case_id}/actions/{action}", "post")

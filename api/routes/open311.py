@@ -1,13 +1,14 @@
 """Open311 GeoReport v2 at /open311/v2 (docs/open311.md), and the admin's API keys at /api/v1/api-keys.
 
-Thin: decode the request (query string, form-encoded body), call `flows.open311`, and write the answer as XML
+Thin: decode the request (query string, form-encoded body: api/open311_params.py), call `flows.open311.service`,
+and write the answer as XML
 (`text/xml; charset=utf-8`, no namespace, the standard's element names) or JSON (the Spark convention) as the
 resource's extension asks. Every refusal leaves in the standard's error shape and status: 404 for a resource
 that does not exist, 403 for a wrong or missing api_key, 400 for anything else.
 
 Reads (GET requests, requests/{id}, tokens) need an api_key unless the admin has turned on public reads
 (`PUT /api/v1/settings/open311 {"public_reads": true}`): then a read without a key sees the public fields of
-the requests posted through Open311 (flows/open311.public_view). Posting always needs a key, and so does the
+the requests posted through Open311 (flows/open311/privacy.public_view). Posting always needs a key, and so does the
 mySociety updates feed (an integrators' sync, not the standard's public reads).
 """
 
@@ -15,13 +16,23 @@ import json
 import re
 import xml.etree.ElementTree as ET
 from typing import Annotated
-from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import Response
 
 from api.deps import ActorDep, NowDep, admin, services
 from api.limits import GuardedRoute
+from api.open311_params import (
+    REQUEST_FIELDS,
+    UPDATE_FIELDS,
+    extensions,
+    form_params,
+    new_request,
+    new_update,
+    query_params,
+    request_query,
+    update_query,
+)
 from api.schemas import (
     GEO_QUERY,
     TEXT,
@@ -42,18 +53,10 @@ from api.schemas import (
     geo_form,
     geo_query,
 )
-from flows.errors import DomainError, Invalid
-from flows.open311 import (
-    FORMATS,
-    QUERY_FIELDS,
-    REQUEST_FIELDS,
-    UPDATE_FIELDS,
-    ApiKeyIn,
-    Many,
-    Open311Service,
-    Open311SettingsIn,
-    Params,
-)
+from flows.errors import DomainError
+from flows.open311.keys import ApiKeyIn, Open311SettingsIn
+from flows.open311.service import Open311Service
+from flows.open311.standard import FORMATS, Many
 
 georeport = APIRouter(tags=["open311"])
 keys = APIRouter(tags=["open311"], route_class=GuardedRoute)
@@ -135,33 +138,6 @@ async def _answer(fmt: str, root: str, work) -> Response:
         return error(fmt, _status(err), err.message)
 
 
-# ---- reading ------------------------------------------------------------------------------------------------
-def _pairs(raw: bytes) -> list[tuple[str, str]]:
-    try:
-        return parse_qsl(raw.decode("utf-8"), keep_blank_values=True, encoding="utf-8", errors="strict",
-                         max_num_fields=200)
-    except (UnicodeDecodeError, ValueError):
-        raise Invalid("参数不是有效的 UTF-8 表单编码", "parameters are not valid UTF-8 form encoding") from None
-
-
-def _query(request: Request) -> Params:
-    """"can be declared multiple times, comma delimited" (service_request_id, service_code, status)."""
-    return Params(_pairs(request.scope.get("query_string", b"")), QUERY_FIELDS, strict=False,
-                  repeatable=frozenset({"service_request_id", "service_code", "status"}))
-
-
-async def _form(request: Request, allowed, *, attributes: bool) -> tuple[Params, str | None]:
-    """"POST Service Request: Content-Type: application/x-www-form-urlencoded; charset=utf-8". The api_key
-    may come in the body or in the query string."""
-    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    if media != "application/x-www-form-urlencoded":
-        raise Invalid("请以 application/x-www-form-urlencoded 提交", "send application/x-www-form-urlencoded")
-    form = Params(_pairs(await request.body()), allowed, strict=True, repeatable=frozenset({"media_url"}),
-                  attributes=attributes)
-    key = form.text("api_key", 200) or _query(request).text("api_key", 200)
-    return form, key
-
-
 def _url(request: Request) -> str:
     return str(request.base_url).rstrip("/") + "/open311/v2"
 
@@ -176,7 +152,7 @@ async def discovery(fmt: str, request: Request, at: NowDep):
                openapi_extra=geo_query("jurisdiction_id"))
 async def service_list(fmt: str, request: Request):
     async def work():
-        _query(request)
+        query_params(request)
         return Many("service", await open311(request).services())
 
     return await _answer(fmt, "services", work)
@@ -186,7 +162,7 @@ async def service_list(fmt: str, request: Request):
                openapi_extra=geo_query("jurisdiction_id"))
 async def service_definition(code: str, fmt: str, request: Request):
     async def work():
-        _query(request)
+        query_params(request)
         return await open311(request).service_definition(code)
 
     return await _answer(fmt, "service_definition", work)
@@ -197,9 +173,9 @@ async def service_definition(code: str, fmt: str, request: Request):
 async def post_request(fmt: str, request: Request, at: NowDep):
     async def work():
         svc = open311(request)
-        form, key = await _form(request, REQUEST_FIELDS, attributes=True)
-        integrator = await svc.integrator(key)
-        return Many("request", await svc.create_request(integrator, form, at))
+        form, key = await form_params(request, REQUEST_FIELDS, attributes=True)
+        integrator = await svc.keys.integrator(key)
+        return Many("request", await svc.create_request(integrator, new_request(form), at))
 
     return await _answer(fmt, "service_requests", work)
 
@@ -208,9 +184,9 @@ async def post_request(fmt: str, request: Request, at: NowDep):
                openapi_extra=geo_query(*GEO_QUERY))
 async def get_requests(fmt: str, request: Request, at: NowDep):
     async def work():
-        svc, q = open311(request), _query(request)
-        reader = await svc.reader(q.text("api_key", 200))
-        return Many("request", await svc.requests(reader, q, at))
+        svc, q = open311(request), query_params(request)
+        reader = await svc.keys.reader(q.text("api_key", 200))
+        return Many("request", await svc.requests(reader, request_query(q, at)))
 
     return await _answer(fmt, "service_requests", work)
 
@@ -219,9 +195,9 @@ async def get_requests(fmt: str, request: Request, at: NowDep):
                openapi_extra=geo_query("api_key", "jurisdiction_id", "extensions"))
 async def get_request(rid: str, fmt: str, request: Request):
     async def work():
-        svc, q = open311(request), _query(request)
-        reader = await svc.reader(q.text("api_key", 200))
-        return Many("request", await svc.request(reader, rid, q))
+        svc, q = open311(request), query_params(request)
+        reader = await svc.keys.reader(q.text("api_key", 200))
+        return Many("request", await svc.request(reader, rid, extensions(q)))
 
     return await _answer(fmt, "service_requests", work)
 
@@ -230,8 +206,8 @@ async def get_request(rid: str, fmt: str, request: Request):
                responses=answers(list[GeoToken]), openapi_extra=geo_query("api_key", "jurisdiction_id"))
 async def get_token(token: str, fmt: str, request: Request):
     async def work():
-        svc, q = open311(request), _query(request)
-        reader = await svc.reader(q.text("api_key", 200))
+        svc, q = open311(request), query_params(request)
+        reader = await svc.keys.reader(q.text("api_key", 200))
         return Many("request", await svc.token(reader, token))
 
     return await _answer(fmt, "service_requests", work)
@@ -242,9 +218,9 @@ async def get_token(token: str, fmt: str, request: Request):
                openapi_extra=geo_query("api_key", "jurisdiction_id", "start_date", "end_date", "page", "page_size"))
 async def get_updates(fmt: str, request: Request, at: NowDep):
     async def work():
-        svc, q = open311(request), _query(request)
-        integrator = await svc.integrator(q.text("api_key", 200))
-        return Many("request_update", await svc.updates(integrator, q, at))
+        svc, q = open311(request), query_params(request)
+        integrator = await svc.keys.integrator(q.text("api_key", 200))
+        return Many("request_update", await svc.updates(integrator, update_query(q, at)))
 
     return await _answer(fmt, "service_request_updates", work)
 
@@ -254,9 +230,9 @@ async def get_updates(fmt: str, request: Request, at: NowDep):
 async def post_update(fmt: str, request: Request, at: NowDep):
     async def work():
         svc = open311(request)
-        form, key = await _form(request, UPDATE_FIELDS, attributes=False)
-        integrator = await svc.integrator(key)
-        return Many("request_update", await svc.inbound_update(integrator, form, at))
+        form, key = await form_params(request, UPDATE_FIELDS, attributes=False)
+        integrator = await svc.keys.integrator(key)
+        return Many("request_update", await svc.inbound_update(integrator, new_update(form), at))
 
     return await _answer(fmt, "service_request_updates", work)
 
@@ -277,31 +253,31 @@ async def elsewhere(rest: str, request: Request, at: NowDep):
 @keys.post("/api-keys", status_code=201, summary="签发 Open311 接入密钥（只显示一次）", dependencies=[Depends(admin)],
            response_model=ApiKeyIssued)
 async def create_key(body: ApiKeyIn, request: Request, at: NowDep):
-    return await open311(request).create_key(body, at)
+    return await open311(request).keys.create_key(body, at)
 
 
 @keys.get("/api-keys", summary="Open311 接入密钥列表（不含密钥本身）", dependencies=[Depends(admin)],
           response_model=list[ApiKeyView])
 async def list_keys(request: Request):
-    return await open311(request).list_keys()
+    return await open311(request).keys.list_keys()
 
 
 @keys.delete("/api-keys/{name}", summary="停用 Open311 接入密钥", dependencies=[Depends(admin)],
              response_model=ApiKeyView)
 async def revoke_key(request: Request, name: Annotated[str, Path(min_length=1, max_length=48, pattern=r"^[\w.\-]+$")]):
-    return await open311(request).revoke_key(name)
+    return await open311(request).keys.revoke_key(name)
 
 
 @keys.get("/settings/open311", summary="Open311 设置：查询是否无需密钥（公开查询）", dependencies=[Depends(admin)],
           response_model=Open311Settings)
 async def get_settings(request: Request):
-    return await open311(request).settings()
+    return await open311(request).keys.settings()
 
 
 @keys.put("/settings/open311", summary="Open311 设置：开启或关闭公开查询（只返回公开字段）",
           dependencies=[Depends(admin)], response_model=Open311Settings)
 async def set_settings(body: Open311SettingsIn, request: Request):
-    return await open311(request).set_settings(body.model_dump())
+    return await open311(request).keys.set_settings(body.model_dump())
 
 
 @keys.get("/cases/{case_id}/open311", summary="Open311 来源：接入方、诉求人联系方式与热线补充",

@@ -741,7 +741,7 @@ async def calendar_form_reloaded(who: WebAdmin, year: int | None = None):
 # ---- api keys ---------------------------------------------------------------------------------------------
 async def _keys_page(request: Request, status_code: int = 200, errors=None, values=None, issued=None):
     svc = request.app.state.services
-    keys = await open311(request).list_keys()
+    keys = await open311(request).keys.list_keys()
     units = await svc.admin.unit_tree()
     for k in keys:
         k["created"] = datetime.fromisoformat(k["created_at"]) if k.get("created_at") else None
@@ -749,7 +749,7 @@ async def _keys_page(request: Request, status_code: int = 200, errors=None, valu
                    groups=_unit_groups(units, kinds=("county", "township", "department")),
                    townships=[u for u in units if u["kind"] == "township"], errors=errors or {},
                    values=values or {"source": "hotline", "townships": []}, issued=issued, sources=KEY_SOURCES,
-                   open311=await open311(request).settings())
+                   open311=await open311(request).keys.settings())
 
 
 @router.get("/api-keys")
@@ -775,7 +775,7 @@ async def create_key(request: Request, who: WebAdmin):
     issued = None
     if not f.errors:
         try:
-            issued = await open311(request).create_key({"name": name, "unit": unit, "townships": townships,
+            issued = await open311(request).keys.create_key({"name": name, "unit": unit, "townships": townships,
                                                         "source": source}, svc.clock())
         except DomainError as err:
             f.errors["name" if err.code == "exists" else "_"] = (f"已有名为 {name} 的密钥，请换一个名称"
@@ -789,15 +789,15 @@ async def create_key(request: Request, who: WebAdmin):
 
 @router.post("/api-keys/public-reads")
 async def set_public_reads(request: Request, who: WebAdmin):
-    """Open311 public reads on (`public_reads=true`) or off (anything else): flows/open311.Open311Service."""
+    """Open311 public reads on (`public_reads=true`) or off (anything else): flows/open311/keys.Open311Keys."""
     on = (await _form(request)).data.get("public_reads") == "true"
-    await open311(request).set_settings({"public_reads": on})
+    await open311(request).keys.set_settings({"public_reads": on})
     return _done("/admin/api-keys", "public_reads_on" if on else "public_reads_off")
 
 
 @router.post("/api-keys/{name}/revoke")
 async def revoke_key(request: Request, who: WebAdmin, name: str):
-    await open311(request).revoke_key(name[:48])
+    await open311(request).keys.revoke_key(name[:48])
     return _done("/admin/api-keys", "revoked", name[:48])
 
 
