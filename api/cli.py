@@ -334,7 +334,7 @@ def cmd_worker(args) -> int:
 
 def cmd_demo(args) -> int:
     """Load the demo county, or keep the one already loaded (`--reset` reloads it into a new SQLite file)."""
-    from api.demo import build_demo, demo_loaded
+    from flows.demo.builder import build_demo, demo_loaded
 
     settings = get_settings()
     db_file = settings.data_dir / "chuishao.db"

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from zxcvbn import zxcvbn
 
 from flows.commands import Body, Code, parse_body
+from flows.demo.county import DEMO_PASSWORD
 from flows.errors import Conflict, Invalid, NotFound
 from flows.geo import valid_polygon
 from flows.password_words import common_words, name_words
@@ -137,8 +138,8 @@ PASSWORD_REASONS = {
     "guessable": ("密码太简单，容易被猜中：请加长，或混用字母、数字和符号",
                   "this password is easy to guess: make it longer or mix letters, digits and symbols"),
 }
-# passwords published with the product: the demo's (api/demo.py DEMO_PASSWORD, shown on every demo's login page)
-PUBLIC_PASSWORDS = frozenset({"chuishao2026"})
+# passwords published with the product: the demo's (shown on every demo's login page)
+PUBLIC_PASSWORDS = frozenset({DEMO_PASSWORD})
 ADMIN_NAME = "系统管理员"  # the name `chuishao init` gives the first admin
 PRODUCT_WORDS = ["chuishao", "xiangzhen", "baodao"]  # what a guesser tries first against this system
 MIN_STRENGTH = 3  # zxcvbn score 0-4; 3: "safely unguessable", no common password, word, name or pattern alone

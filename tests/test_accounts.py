@@ -11,9 +11,9 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.demo import DEMO_PASSWORD
 from api.web.session import SESSION_COOKIE
 from flows.admin import AdminService, Passwords, bootstrap, password_problem
+from flows.demo.county import DEMO_PASSWORD
 from flows.errors import Invalid
 from flows.units import UnitDirectory
 from models.db import Database, make_sync_engine

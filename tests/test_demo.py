@@ -11,9 +11,10 @@ from sqlalchemy import create_engine, func, select
 from sqlalchemy.engine import make_url
 
 from api.app import build_services, create_app
-from api.demo import DEMO_PASSWORD, DemoExists, build_demo
 from flows.audit import verify_chains
 from flows.clock import LOCAL_TZ, FixedClock
+from flows.demo.builder import DemoExists, build_demo
+from flows.demo.county import DEMO_PASSWORD
 from models import metadata
 from models.cases import Case, Extension, Remark, Verification, Whistle
 from models.catalog import CatalogItem, CatalogOverride

@@ -10,15 +10,13 @@ from api.live import sessions_ended
 from api.security import Unauthorized
 from api.web.render import home_of, page
 from api.web.session import end_session, safe_next, session_actor, session_token, start_session
+from flows.demo.county import DEMO_LOGINS_KEY
 from flows.login_throttle import Throttled
 from flows.sessions import revoke_session
 from flows.settings import read_setting
 from models.vocabulary import ROLE_LABELS
 
 router = APIRouter(include_in_schema=False)
-
-
-DEMO_LOGINS_KEY = "demo_logins"  # written by `chuishao demo` (api/demo.py)
 
 
 async def _demo(request: Request) -> dict | None:
