@@ -4,6 +4,7 @@ grouped queries, each rate with its numerator and denominator. The figures rest 
 or editing the calendar afterwards, gives the same figures. The shape is flows/reports/SCHEMA.md."""
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from fractions import Fraction
 
@@ -142,9 +143,8 @@ async def scorecard_settings(db: Database) -> dict:
     "list_min_whistles": int, "stored": bool} — defaults where nothing was saved."""
     async with db.read() as s:
         row = await s.get(Setting, SCORECARD_KEY)
-    kept = row.value if row else {}
-    return {"weights": {**DEFAULT_WEIGHTS, **kept.get("weights", {})},
-            "list_min_whistles": kept.get("list_min_whistles", MIN_WHISTLES_FOR_LISTS), "stored": row is not None}
+    weights, list_min_whistles = _kept_scorecard(row)
+    return {"weights": weights, "list_min_whistles": list_min_whistles, "stored": row is not None}
 
 
 async def set_scorecard(db: Database, weights: dict[str, int], list_min_whistles: int) -> dict:
@@ -184,7 +184,68 @@ def _change(value, previous):
     return None if not previous else half_up(exact_rate(value - previous, previous), 4)
 
 
+@dataclass(frozen=True)
+class _Month:
+    """The windows one bulletin reads: the month [a, b) (UTC), the month before [pa, pb), and the red/black-list
+    sample from `list_start` (the month and the two before it) to b; `now`, what has fallen due by."""
+
+    a: datetime
+    b: datetime
+    pa: datetime
+    pb: datetime
+    list_start: datetime
+    now: datetime
+
+    @classmethod
+    def of(cls, month: str, now: datetime) -> "_Month":
+        a, b = month_window(month)
+        pa, pb = month_window(previous_month(month))
+        first = month  # the red/black-list sample window: a month alone can be gamed by volume
+        for _ in range(LIST_MONTHS - 1):
+            first = previous_month(first)
+        return cls(a, b, pa, pb, month_window(first)[0], now)
+
+    def within(self, col):
+        return and_(col >= self.a, col < self.b)
+
+    def open_at_end(self):
+        """Open at the month's end whatever happened since: reported before it, not yet in a final state then."""
+        return and_(Case.created_at < self.b, ~ended_before(self.b))
+
+
+@dataclass
+class _UnitFigures:
+    """Per receiving unit (unit id → figure), the scorecard's and the department table's raw counts."""
+
+    whistles: dict
+    sample: dict  # whistles over the red/black-list sample window
+    returns: dict  # (lead whistles that could be returned, returned)
+    check_in: dict  # (check-ins due, on time)
+    on_time: dict  # (handlings done, on time)
+    closure: dict  # (handling deadlines due, closed by the month's end)
+    verif: dict  # (verifications, failed, rating sum, ratings)
+    satisfied: dict  # (satisfied or basic, answers)
+    closed_by_lead: dict
+    open_by_lead: dict
+    overdue: dict
+
+    def units(self) -> set:
+        """Every unit with a figure in the month."""
+        return set(self.whistles) | set(self.check_in) | set(self.on_time) | set(self.closure) | set(self.verif) \
+            | set(self.returns) | set(self.closed_by_lead) | set(self.open_by_lead) | set(self.overdue)
+
+
+def _kept_scorecard(row: Setting | None) -> tuple[dict, int]:
+    """(weights, list_min_whistles) as the admin keeps them, defaults where nothing was saved."""
+    kept = row.value if row else {}
+    return {**DEFAULT_WEIGHTS, **kept.get("weights", {})}, kept.get("list_min_whistles", MIN_WHISTLES_FOR_LISTS)
+
+
 class BulletinBuilder:
+    """Builds one month's bulletin (`build`) from grouped queries in one read, step by step: the overview, the
+    sources and hotspots, the townships, the receiving units' figures and the case lists; then the scorecard,
+    the department table and the lists are worked out in memory."""
+
     def __init__(self, db: Database):
         self.db = db
 
@@ -194,10 +255,13 @@ class BulletinBuilder:
     async def _grouped(self, s, stmt) -> dict:
         return {k: v for k, v in (await s.execute(stmt)).all()}
 
+    async def _pairs(self, s, stmt) -> dict:
+        """{key: (the row's other columns)} of a grouped query."""
+        return {k: tuple(rest) for k, *rest in (await s.execute(stmt)).all()}
+
     async def _overview(self, s, a: datetime, b: datetime) -> dict:
         in_window = lambda col: and_(col >= a, col < b)  # noqa: E731
-        handled = select(func.count(), func.sum(case((StepClock.on_time.is_(True), 1), else_=0))).where(
-            StepClock.kind == "handle", StepClock.ended_by == "done", in_window(StepClock.stopped_at))
+        handled = select(func.count(), _on_time_sum()).where(_handled(a, b))
         handled_n, handled_on_time = (await s.execute(handled)).one()
         verified = (await s.execute(select(
             func.count(Verification.satisfaction),
@@ -245,229 +309,252 @@ class BulletinBuilder:
         flows/reports/SCHEMA.md. Before the month has ended it is a preview ("preview": true, the title says
         so). Raises Invalid (422) for a month that has not begun, or that ended before the county's first
         record (flows.periods.refuse_before_records)."""
-        a, b = month_window(month)
-        preview = in_progress(month, a, b, now)
-        pa, pb = month_window(previous_month(month))
-        # the red/black-list sample window: this month and the two before (a month alone can be gamed by volume)
-        first = month
-        for _ in range(LIST_MONTHS - 1):
-            first = previous_month(first)
-        list_start = month_window(first)[0]
-
-        def in_window(col):
-            return and_(col >= a, col < b)
-
+        m = _Month.of(month, now)
+        preview = in_progress(month, m.a, m.b, now)
         async with self.db.read() as s:
-            refuse_before_records(month, b, await records_begin(s))
+            refuse_before_records(month, m.b, await records_begin(s))
             units = {u.id: u for u in (await s.execute(select(Unit))).scalars()}
             county = county_name or next((u.name for u in units.values() if u.kind == "county"), "")
-            kept = (await s.get(Setting, SCORECARD_KEY))
-            kept = kept.value if kept else {}
-            weights = {**DEFAULT_WEIGHTS, **kept.get("weights", {})}
-            min_whistles = kept.get("list_min_whistles", MIN_WHISTLES_FOR_LISTS)
-            items = {i.code: i for i in (await s.execute(select(CatalogItem))).scalars()}
-
-            now_o, prev_o = await self._overview(s, a, b), await self._overview(s, pa, pb)
-            labels = [("received", "新增事件"), ("dispatched", "吹哨派遣"), ("closed", "核查结案"),
-                      ("on_time_rate", "按期办结率"), ("overdue", OVERDUE_LABEL), ("escalated", ESCALATED_LABEL),
-                      ("returns", "退回"), ("satisfaction_rate", "满意率")]
-            overview = [{"key": k, "label": label, "value": now_o[k], "previous": prev_o[k],
-                         "change": _change(now_o[k], prev_o[k])} for k, label in labels]
-
-            by_source_rows = await self._grouped(s, select(Case.source, func.count()).where(
-                in_window(Case.created_at)).group_by(Case.source))
-            total = sum(by_source_rows.values())
-            by_source = [{"source": k, "label": SOURCE_LABELS.get(k, k), "count": v,
-                          "share": ratio(v, total)["rate"]}
-                         for k, v in sorted(by_source_rows.items(), key=lambda kv: (-kv[1], kv[0]))]
-
-            cat_now, cat_prev = await self._categories(s, a, b), await self._categories(s, pa, pb)
-            hotspots = [{"code": c, "name": items[c].name if c in items else c,
-                         "category": items[c].category if c in items else "", "count": n,
-                         "previous": cat_prev.get(c, 0)}
-                        for c, n in sorted(cat_now.items(), key=lambda kv: (-kv[1], kv[0]))[:10]]
-
-            # open at the month's end whatever happened since: reported before it, not yet in a final state then
-            open_at_end = and_(Case.created_at < b, ~ended_before(b))
-
-            # townships
-            t_received = await self._grouped(s, select(Case.township_id, func.count()).where(
-                in_window(Case.created_at)).group_by(Case.township_id))
-            t_closed = await self._grouped(s, select(Case.township_id, func.count()).where(
-                in_window(Case.closed_at)).group_by(Case.township_id))
-            t_open = await self._grouped(s, select(Case.township_id, func.count()).where(open_at_end)
-                                         .group_by(Case.township_id))
-            t_overdue = await self._grouped(s, select(Case.township_id, func.count(func.distinct(Alert.case_id)))
-                                            .join(Case, Case.id == Alert.case_id).where(red_light(a, b))
-                                            .group_by(Case.township_id))
-            t_handled = {k: (n, o) for k, n, o in (await s.execute(
-                select(Case.township_id, func.count(), func.sum(case((StepClock.on_time.is_(True), 1), else_=0)))
-                .join(Case, Case.id == StepClock.case_id).where(
-                    StepClock.kind == "handle", StepClock.ended_by == "done", in_window(StepClock.stopped_at))
-                .group_by(Case.township_id))).all()}
-            by_township = [{
-                "code": u.code, "name": u.name, "received": t_received.get(u.id, 0), "closed": t_closed.get(u.id, 0),
-                "open": t_open.get(u.id, 0), "overdue": t_overdue.get(u.id, 0),
-                "on_time": ratio(t_handled.get(u.id, (0, 0))[1] or 0, t_handled.get(u.id, (0, 0))[0]),
-            } for u in sorted(units.values(), key=lambda u: u.code) if u.kind == "township"
-                and (u.created_at < b or u.id in set(t_received) | set(t_closed) | set(t_open) | set(t_handled))]
-
-            # departments (and township teams): the scorecard's figures, one grouped query each
-            whistles = await self._grouped(s, select(Whistle.unit_id, func.count()).where(
-                in_window(Whistle.dispatched_at)).group_by(Whistle.unit_id))
-            sample = await self._grouped(s, select(Whistle.unit_id, func.count()).where(
-                Whistle.dispatched_at >= list_start, Whistle.dispatched_at < b).group_by(Whistle.unit_id))
-            # 退回率: only the lead unit can return a whistle, so the denominator is the lead whistles that
-            # could have been returned in the month (dispatched in it, or dispatched earlier and returned in it)
-            lead = Whistle.role == "lead"
-            returns = {k: (n, r) for k, n, r in (await s.execute(
-                select(Whistle.unit_id, func.count(),
-                       func.sum(case((in_window(Whistle.returned_at), 1), else_=0)))
-                .where(lead, or_(in_window(Whistle.dispatched_at), in_window(Whistle.returned_at)))
-                .group_by(Whistle.unit_id))).all()}
-            check_in = {k: (n, o) for k, n, o in (await s.execute(
-                select(StepClock.unit_id, func.count(), func.sum(case((StepClock.on_time.is_(True), 1), else_=0)))
-                .where(StepClock.kind == "check_in", in_window(StepClock.deadline), fell_due(now))
-                .group_by(StepClock.unit_id))).all()}
-            on_time = {k: (n, o) for k, n, o in (await s.execute(
-                select(StepClock.unit_id, func.count(), func.sum(case((StepClock.on_time.is_(True), 1), else_=0)))
-                .where(StepClock.kind == "handle", StepClock.ended_by == "done", in_window(StepClock.stopped_at))
-                .group_by(StepClock.unit_id))).all()}
-            due = (select(StepClock.unit_id.label("unit_id"), StepClock.case_id.label("case_id"))
-                   .where(StepClock.kind == "handle", in_window(StepClock.deadline), fell_due(now))
-                   .distinct().subquery())
-            closure = {k: (n, c) for k, n, c in (await s.execute(
-                select(due.c.unit_id, func.count(), func.sum(case((Case.closed_at < b, 1), else_=0)))
-                .join(Case, Case.id == due.c.case_id).group_by(due.c.unit_id))).all()}
-            verif = {k: (n, f, r, rc) for k, n, f, r, rc in (await s.execute(
-                select(Verification.unit_id, func.count(),
-                       func.sum(case((Verification.passed.is_(False), 1), else_=0)),
-                       func.sum(Verification.rating), func.count(Verification.rating))
-                .where(in_window(Verification.at)).group_by(Verification.unit_id))).all()}
-            # 满意率: one answer per case closed in the month, the one recorded at the verification that closed it
-            satisfied = {k: (sa, sd) for k, sa, sd in (await s.execute(
-                select(Verification.unit_id,
-                       func.sum(case((Verification.satisfaction.in_(("satisfied", "basic")), 1), else_=0)),
-                       func.count(Verification.satisfaction))
-                .where(closing_verification(a, b)).group_by(Verification.unit_id))).all()}
-            closed_by_lead = await self._grouped(s, select(Case.lead_unit_id, func.count()).where(
-                in_window(Case.closed_at)).group_by(Case.lead_unit_id))
-            # by the lead unit in force at the month's end, not today's (a later return or re-dispatch)
-            open_by_lead = await self._grouped(s, select(Whistle.unit_id, func.count(func.distinct(Case.id)))
-                                               .join(Case, Case.id == Whistle.case_id)
-                                               .where(open_at_end, lead_at(b)).group_by(Whistle.unit_id))
-            overdue_by_unit = await self._grouped(s, select(StepClock.unit_id,
-                                                            func.count(func.distinct(Alert.case_id)))
-                                                  .join(StepClock, StepClock.id == Alert.clock_id).where(
-                red_light(a, b)).group_by(StepClock.unit_id))
-
-            # every case of the 超期 figure, once, with its most severe alert first (escalated, then overdue);
-            # the whole list is kept: the HTML and PDF print the first MAX_LISTED and say so, the XLSX has all
-            overdue_rows = (await s.execute(
-                select(Case.id, Case.created_at, Case.title, Case.township_id, StepClock.unit_id, Alert.level,
-                       StepClock.deadline)
-                .join(StepClock, StepClock.id == Alert.clock_id).join(Case, Case.id == Alert.case_id)
-                .where(red_light(a, b))
-                .order_by(case((Alert.level == "escalated", 0), else_=1), StepClock.deadline, Case.id))).all()
-            supervised_rows = (await s.execute(
-                select(Case.id, Case.created_at, Case.title, Remark.note, Remark.at)
-                .join(Case, Case.id == Remark.case_id)
-                .where(Remark.kind == "supervise", in_window(Remark.at))
-                .order_by(Remark.at, Remark.id))).all()
-            good_rows = (await s.execute(
-                select(Case.id, Case.created_at, Case.title, Case.lead_unit_id, Case.closed_at)
-                .join(Verification, and_(Verification.case_id == Case.id, Verification.passed.is_(True)))
-                .where(in_window(Case.closed_at), Verification.satisfaction == "satisfied", Case.rework_count == 0)
-                .order_by((Case.closed_at - Case.created_at) if self.db.is_postgres
-                          else func.julianday(Case.closed_at) - func.julianday(Case.created_at), Case.id)
-                .limit(3))).all()
-            bad_rows = (await s.execute(
-                select(Case.id, Case.created_at, Case.title, Case.lead_unit_id, Case.rework_count, Case.return_count)
-                .where(in_window(Case.closed_at), or_(Case.rework_count > 0, Case.return_count > 1))
-                .order_by((Case.rework_count + Case.return_count).desc(), Case.id).limit(3))).all()
-
-        # the units of the month: set up before its end, or (a county imported with older cases) with a figure
-        # in it — a department set up later is not listed as "unranked" when the month is generated again
-        figured = set(whistles) | set(check_in) | set(on_time) | set(closure) | set(verif) | set(returns) \
-            | set(closed_by_lead) | set(open_by_lead) | set(overdue_by_unit)
-        receivers = sorted((u for u in units.values() if u.kind in ("department", "team")
-                            and (u.created_at < b or u.id in figured)), key=lambda u: u.code)
-        scorecard = []
-        for u in receivers:
-            n_whistles = whistles.get(u.id, 0)
-            ci, ot, cl = check_in.get(u.id, (0, 0)), on_time.get(u.id, (0, 0)), closure.get(u.id, (0, 0))
-            v, sat = verif.get(u.id, (0, 0, None, 0)), satisfied.get(u.id, (0, 0))
-            ret = returns.get(u.id, (0, 0))
-            row = {
-                "code": u.code, "name": u.name, "kind": u.kind, "whistles": n_whistles,
-                "whistles_3m": sample.get(u.id, 0),
-                "check_in": ratio(ci[1] or 0, ci[0]), "on_time": ratio(ot[1] or 0, ot[0]),
-                "closure": ratio(cl[1] or 0, cl[0]), "returns": ratio(ret[1] or 0, ret[0]),
-                "rework": ratio(v[1] or 0, v[0]), "satisfaction": ratio(sat[0] or 0, sat[1]),
-                "rating": {"avg": half_up(exact_rate(v[2], v[3]), 2) if v[3] else None, "count": int(v[3] or 0)},
-            }
-            # a unit no one whistled this month is not ranked, however its older cases fared
-            # (docs/bulletin-definitions.md, "Composite score and rank")
-            row["score"] = composite(row, weights) if n_whistles else None
-            scorecard.append(row)
-        ranked = sorted((r for r in scorecard if r["score"] is not None), key=lambda r: (-r["score"], r["code"]))
-        for i, r in enumerate(ranked, start=1):
-            r["rank"] = i
-        for r in scorecard:
-            r.setdefault("rank", None)
-        scorecard.sort(key=lambda r: (r["rank"] is None, r["rank"] or 0, r["code"]))
-        averages = county_averages(scorecard)
-        # eligible for the red/black lists on the three-month sample; the ranking itself stays this month's
-        listed = [r for r in ranked if r["whistles_3m"] >= min_whistles]
-        for r in scorecard:
-            r["list_eligible"] = r in listed
-
-        by_department = [{
-            "code": r["code"], "name": r["name"], "whistles": r["whistles"],
-            "closed": closed_by_lead.get(u.id, 0), "open": open_by_lead.get(u.id, 0),
-            "overdue": overdue_by_unit.get(u.id, 0), "on_time": r["on_time"],
-        } for u in receivers for r in scorecard if r["code"] == u.code]
-
-        code_of = lambda cid, created: f"CS{created.astimezone(LOCAL_TZ):%Y%m%d}{cid:06d}"  # noqa: E731
-        seen, overdue_cases = set(), []
-        for cid, created, title, township_id, unit_id, level, deadline in overdue_rows:
-            if cid in seen:
-                continue
-            seen.add(cid)
-            overdue_cases.append({"id": cid, "code": code_of(cid, created), "title": title,
-                                  "township": units[township_id].name if township_id in units else "",
-                                  "unit": units[unit_id].name if unit_id in units else "",
-                                  "level": level, "level_label": ALERT_LABELS[level],
-                                  "deadline": local(deadline)})
-        typical = [{"id": cid, "code": code_of(cid, created), "title": title, "kind": "good",
-                    "reason": f"{units[lead].name if lead in units else ''}当月办结、群众满意，用时"
-                              f"{(closed - created).total_seconds() / 3600:.1f} 小时"}
-                   for cid, created, title, lead, closed in good_rows]
-        typical += [{"id": cid, "code": code_of(cid, created), "title": title, "kind": "bad",
-                     "reason": f"{units[lead].name if lead in units else ''}返工 {rw} 次、退回 {rt} 次"}
-                    for cid, created, title, lead, rw, rt in bad_rows]
+            weights, min_whistles = _kept_scorecard(await s.get(Setting, SCORECARD_KEY))
+            overview = await self._overview_rows(s, m)
+            by_source, hotspots = await self._sources(s, m), await self._hotspots(s, m)
+            by_township = await self._townships(s, m, units)
+            figures = await self._unit_figures(s, m)
+            lists = await self._list_rows(s, m)
+        receivers, scorecard, listed, averages = _scorecard(units, figures, m.b, weights, min_whistles)
         return {
             "month": month, "county": county,
-            "title": f"{county}“乡镇吹哨、部门报到”工作月度通报（{a.year}年{a.month}月）"
+            "title": f"{county}“乡镇吹哨、部门报到”工作月度通报（{m.a.year}年{m.a.month}月）"
                      + (PREVIEW_MARK if preview else ""),
-            "preview": preview, "generated_at": local(now), "period": {"start": local(a), "end": local(b)},
+            "preview": preview, "generated_at": local(now), "period": {"start": local(m.a), "end": local(m.b)},
             "overview": overview, "by_source": by_source, "hotspots": hotspots,
-            "by_township": by_township, "by_department": by_department,
+            "by_township": by_township, "by_department": _departments(receivers, scorecard, figures),
             "scorecard": scorecard, "weights": weights,
-            "red_list": [{"code": r["code"], "name": r["name"], "score": r["score"], "rank": r["rank"],
-                          "whistles_3m": r["whistles_3m"], "reason": praise(r, averages)} for r in listed[:3]],
-            "black_list": [{"code": r["code"], "name": r["name"], "score": r["score"], "rank": r["rank"],
-                            "whistles_3m": r["whistles_3m"], "reason": blame(r, averages)}
-                           for r in list(reversed(listed))[:3] if r not in listed[:3]],
-            "overdue_cases": overdue_cases,
-            "supervised_cases": [{"id": cid, "code": code_of(cid, created), "title": title, "note": note,
-                                  "at": local(at)} for cid, created, title, note, at in supervised_rows],
-            "typical_cases": typical,
+            "red_list": [_on_list(r, praise(r, averages)) for r in listed[:3]],
+            "black_list": [_on_list(r, blame(r, averages)) for r in list(reversed(listed))[:3] if r not in listed[:3]],
+            **_case_lists(lists, units),
             "unranked": [{"code": r["code"], "name": r["name"], "reason": NO_WHISTLES}
                          for r in scorecard if not r["whistles"]],
             "definitions": [{"term": t, "definition": d} for t, d in DEFINITIONS]
                            + [unranked_definition([r["name"] for r in scorecard if not r["whistles"]])],
         }
+
+    # ---- the steps, each a few grouped queries in the build's one read ----------------------------------
+    async def _overview_rows(self, s, m: _Month) -> list[dict]:
+        """The headline figures of the month beside the month before, with the change."""
+        now_o, prev_o = await self._overview(s, m.a, m.b), await self._overview(s, m.pa, m.pb)
+        labels = [("received", "新增事件"), ("dispatched", "吹哨派遣"), ("closed", "核查结案"),
+                  ("on_time_rate", "按期办结率"), ("overdue", OVERDUE_LABEL), ("escalated", ESCALATED_LABEL),
+                  ("returns", "退回"), ("satisfaction_rate", "满意率")]
+        return [{"key": k, "label": label, "value": now_o[k], "previous": prev_o[k],
+                 "change": _change(now_o[k], prev_o[k])} for k, label in labels]
+
+    async def _sources(self, s, m: _Month) -> list[dict]:
+        """Cases reported in the month by source, most first, each with its share."""
+        rows = await self._grouped(s, select(Case.source, func.count()).where(
+            m.within(Case.created_at)).group_by(Case.source))
+        total = sum(rows.values())
+        return [{"source": k, "label": SOURCE_LABELS.get(k, k), "count": v, "share": ratio(v, total)["rate"]}
+                for k, v in sorted(rows.items(), key=lambda kv: (-kv[1], kv[0]))]
+
+    async def _hotspots(self, s, m: _Month) -> list[dict]:
+        """The ten catalog items most reported in the month, with the month before's count."""
+        items = {i.code: i for i in (await s.execute(select(CatalogItem))).scalars()}
+        cat_now, cat_prev = await self._categories(s, m.a, m.b), await self._categories(s, m.pa, m.pb)
+        return [{"code": c, "name": items[c].name if c in items else c,
+                 "category": items[c].category if c in items else "", "count": n, "previous": cat_prev.get(c, 0)}
+                for c, n in sorted(cat_now.items(), key=lambda kv: (-kv[1], kv[0]))[:10]]
+
+    async def _townships(self, s, m: _Month, units: dict) -> list[dict]:
+        """Per township: received, closed, open at the month's end, overdue, handled on time."""
+        received = await self._grouped(s, select(Case.township_id, func.count()).where(
+            m.within(Case.created_at)).group_by(Case.township_id))
+        closed = await self._grouped(s, select(Case.township_id, func.count()).where(
+            m.within(Case.closed_at)).group_by(Case.township_id))
+        still_open = await self._grouped(s, select(Case.township_id, func.count()).where(m.open_at_end())
+                                         .group_by(Case.township_id))
+        overdue = await self._grouped(s, select(Case.township_id, func.count(func.distinct(Alert.case_id)))
+                                      .join(Case, Case.id == Alert.case_id).where(red_light(m.a, m.b))
+                                      .group_by(Case.township_id))
+        handled = await self._pairs(s, select(Case.township_id, func.count(), _on_time_sum())
+                                    .join(Case, Case.id == StepClock.case_id).where(_handled(m.a, m.b))
+                                    .group_by(Case.township_id))
+        return [{
+            "code": u.code, "name": u.name, "received": received.get(u.id, 0), "closed": closed.get(u.id, 0),
+            "open": still_open.get(u.id, 0), "overdue": overdue.get(u.id, 0),
+            "on_time": ratio(handled.get(u.id, (0, 0))[1] or 0, handled.get(u.id, (0, 0))[0]),
+        } for u in sorted(units.values(), key=lambda u: u.code) if u.kind == "township"
+            and (u.created_at < m.b or u.id in set(received) | set(closed) | set(still_open) | set(handled))]
+
+    async def _unit_figures(self, s, m: _Month) -> _UnitFigures:
+        """Departments (and township teams): the scorecard's figures, one grouped query each."""
+        within, b, now = m.within, m.b, m.now
+        whistles = await self._grouped(s, select(Whistle.unit_id, func.count()).where(
+            within(Whistle.dispatched_at)).group_by(Whistle.unit_id))
+        sample = await self._grouped(s, select(Whistle.unit_id, func.count()).where(
+            Whistle.dispatched_at >= m.list_start, Whistle.dispatched_at < b).group_by(Whistle.unit_id))
+        # 退回率: only the lead unit can return a whistle, so the denominator is the lead whistles that
+        # could have been returned in the month (dispatched in it, or dispatched earlier and returned in it)
+        lead = Whistle.role == "lead"
+        returns = await self._pairs(s, select(Whistle.unit_id, func.count(),
+                                              func.sum(case((within(Whistle.returned_at), 1), else_=0)))
+                                    .where(lead, or_(within(Whistle.dispatched_at), within(Whistle.returned_at)))
+                                    .group_by(Whistle.unit_id))
+        check_in = await self._pairs(s, select(StepClock.unit_id, func.count(), _on_time_sum())
+                                     .where(StepClock.kind == "check_in", within(StepClock.deadline), fell_due(now))
+                                     .group_by(StepClock.unit_id))
+        on_time = await self._pairs(s, select(StepClock.unit_id, func.count(), _on_time_sum())
+                                    .where(_handled(m.a, m.b)).group_by(StepClock.unit_id))
+        due = (select(StepClock.unit_id.label("unit_id"), StepClock.case_id.label("case_id"))
+               .where(StepClock.kind == "handle", within(StepClock.deadline), fell_due(now))
+               .distinct().subquery())
+        closed_by_end = func.sum(case((Case.closed_at < b, 1), else_=0))
+        closure = await self._pairs(s, select(due.c.unit_id, func.count(), closed_by_end)
+                                    .join(Case, Case.id == due.c.case_id).group_by(due.c.unit_id))
+        verif = await self._pairs(s, select(Verification.unit_id, func.count(),
+                                            func.sum(case((Verification.passed.is_(False), 1), else_=0)),
+                                            func.sum(Verification.rating), func.count(Verification.rating))
+                                  .where(within(Verification.at)).group_by(Verification.unit_id))
+        # 满意率: one answer per case closed in the month, the one recorded at the verification that closed it
+        satisfied = await self._pairs(s, select(
+            Verification.unit_id, func.sum(case((Verification.satisfaction.in_(("satisfied", "basic")), 1), else_=0)),
+            func.count(Verification.satisfaction)).where(closing_verification(m.a, b)).group_by(Verification.unit_id))
+        closed_by_lead = await self._grouped(s, select(Case.lead_unit_id, func.count()).where(
+            within(Case.closed_at)).group_by(Case.lead_unit_id))
+        # by the lead unit in force at the month's end, not today's (a later return or re-dispatch)
+        open_by_lead = await self._grouped(s, select(Whistle.unit_id, func.count(func.distinct(Case.id)))
+                                           .join(Case, Case.id == Whistle.case_id)
+                                           .where(m.open_at_end(), lead_at(b)).group_by(Whistle.unit_id))
+        overdue = await self._grouped(s, select(StepClock.unit_id, func.count(func.distinct(Alert.case_id)))
+                                      .join(StepClock, StepClock.id == Alert.clock_id).where(red_light(m.a, b))
+                                      .group_by(StepClock.unit_id))
+        return _UnitFigures(whistles, sample, returns, check_in, on_time, closure, verif, satisfied, closed_by_lead,
+                            open_by_lead, overdue)
+
+    async def _list_rows(self, s, m: _Month) -> dict:
+        """The rows of the case lists: overdue (every case of the 超期 figure, most severe alert first), supervised,
+        and the three typical good and bad cases."""
+        within = m.within
+        # the whole overdue list is kept: the HTML and PDF print the first MAX_LISTED and say so, the XLSX has all
+        overdue = (await s.execute(
+            select(Case.id, Case.created_at, Case.title, Case.township_id, StepClock.unit_id, Alert.level,
+                   StepClock.deadline)
+            .join(StepClock, StepClock.id == Alert.clock_id).join(Case, Case.id == Alert.case_id)
+            .where(red_light(m.a, m.b))
+            .order_by(case((Alert.level == "escalated", 0), else_=1), StepClock.deadline, Case.id))).all()
+        supervised = (await s.execute(
+            select(Case.id, Case.created_at, Case.title, Remark.note, Remark.at)
+            .join(Case, Case.id == Remark.case_id)
+            .where(Remark.kind == "supervise", within(Remark.at))
+            .order_by(Remark.at, Remark.id))).all()
+        good = (await s.execute(
+            select(Case.id, Case.created_at, Case.title, Case.lead_unit_id, Case.closed_at)
+            .join(Verification, and_(Verification.case_id == Case.id, Verification.passed.is_(True)))
+            .where(within(Case.closed_at), Verification.satisfaction == "satisfied", Case.rework_count == 0)
+            .order_by((Case.closed_at - Case.created_at) if self.db.is_postgres
+                      else func.julianday(Case.closed_at) - func.julianday(Case.created_at), Case.id)
+            .limit(3))).all()
+        bad = (await s.execute(
+            select(Case.id, Case.created_at, Case.title, Case.lead_unit_id, Case.rework_count, Case.return_count)
+            .where(within(Case.closed_at), or_(Case.rework_count > 0, Case.return_count > 1))
+            .order_by((Case.rework_count + Case.return_count).desc(), Case.id).limit(3))).all()
+        return {"overdue": overdue, "supervised": supervised, "good": good, "bad": bad}
+
+
+def _on_time_sum():
+    return func.sum(case((StepClock.on_time.is_(True), 1), else_=0))
+
+
+def _handled(a: datetime, b: datetime):
+    """Handling steps done in [a, b)."""
+    return and_(StepClock.kind == "handle", StepClock.ended_by == "done", StepClock.stopped_at >= a,
+                StepClock.stopped_at < b)
+
+
+def _scorecard(units: dict, f: _UnitFigures, b: datetime, weights: dict,
+               min_whistles: int) -> tuple[list, list[dict], list[dict], dict]:
+    """(receivers, scorecard, listed, averages): the receiving units of the month (set up before its end, or — a
+    county imported with older cases — with a figure in it, so a department set up later is not listed as
+    "unranked" when the month is generated again), their scorecard rows ranked by score (unranked last), the
+    rows eligible for the red/black lists in rank order, and the county's averages."""
+    figured = f.units()
+    receivers = sorted((u for u in units.values() if u.kind in ("department", "team")
+                        and (u.created_at < b or u.id in figured)), key=lambda u: u.code)
+    scorecard = []
+    for u in receivers:
+        n_whistles = f.whistles.get(u.id, 0)
+        ci, ot, cl = f.check_in.get(u.id, (0, 0)), f.on_time.get(u.id, (0, 0)), f.closure.get(u.id, (0, 0))
+        v, sat = f.verif.get(u.id, (0, 0, None, 0)), f.satisfied.get(u.id, (0, 0))
+        ret = f.returns.get(u.id, (0, 0))
+        row = {
+            "code": u.code, "name": u.name, "kind": u.kind, "whistles": n_whistles,
+            "whistles_3m": f.sample.get(u.id, 0),
+            "check_in": ratio(ci[1] or 0, ci[0]), "on_time": ratio(ot[1] or 0, ot[0]),
+            "closure": ratio(cl[1] or 0, cl[0]), "returns": ratio(ret[1] or 0, ret[0]),
+            "rework": ratio(v[1] or 0, v[0]), "satisfaction": ratio(sat[0] or 0, sat[1]),
+            "rating": {"avg": half_up(exact_rate(v[2], v[3]), 2) if v[3] else None, "count": int(v[3] or 0)},
+        }
+        # a unit no one whistled this month is not ranked, however its older cases fared
+        # (docs/bulletin-definitions.md, "Composite score and rank")
+        row["score"] = composite(row, weights) if n_whistles else None
+        scorecard.append(row)
+    ranked = sorted((r for r in scorecard if r["score"] is not None), key=lambda r: (-r["score"], r["code"]))
+    for i, r in enumerate(ranked, start=1):
+        r["rank"] = i
+    for r in scorecard:
+        r.setdefault("rank", None)
+    scorecard.sort(key=lambda r: (r["rank"] is None, r["rank"] or 0, r["code"]))
+    averages = county_averages(scorecard)
+    # eligible for the red/black lists on the three-month sample; the ranking itself stays this month's
+    listed = [r for r in ranked if r["whistles_3m"] >= min_whistles]
+    for r in scorecard:
+        r["list_eligible"] = r in listed
+    return receivers, scorecard, listed, averages
+
+
+def _departments(receivers: list, scorecard: list[dict], f: _UnitFigures) -> list[dict]:
+    """The department table: each receiving unit's whistles, closed, open at the month's end, overdue, on time."""
+    return [{
+        "code": r["code"], "name": r["name"], "whistles": r["whistles"],
+        "closed": f.closed_by_lead.get(u.id, 0), "open": f.open_by_lead.get(u.id, 0),
+        "overdue": f.overdue.get(u.id, 0), "on_time": r["on_time"],
+    } for u in receivers for r in scorecard if r["code"] == u.code]
+
+
+def _on_list(row: dict, reason: str) -> dict:
+    """A scorecard row as the red or black list shows it, with why it is there."""
+    return {"code": row["code"], "name": row["name"], "score": row["score"], "rank": row["rank"],
+            "whistles_3m": row["whistles_3m"], "reason": reason}
+
+
+def _code_of(cid: int, created: datetime) -> str:
+    return f"CS{created.astimezone(LOCAL_TZ):%Y%m%d}{cid:06d}"
+
+
+def _case_lists(rows: dict, units: dict) -> dict:
+    """{"overdue_cases", "supervised_cases", "typical_cases"} from `_list_rows`: each overdue case once, with
+    its most severe alert; the typical cases, good then bad, each with why."""
+    seen, overdue_cases = set(), []
+    for cid, created, title, township_id, unit_id, level, deadline in rows["overdue"]:
+        if cid in seen:
+            continue
+        seen.add(cid)
+        overdue_cases.append({"id": cid, "code": _code_of(cid, created), "title": title,
+                              "township": units[township_id].name if township_id in units else "",
+                              "unit": units[unit_id].name if unit_id in units else "",
+                              "level": level, "level_label": ALERT_LABELS[level],
+                              "deadline": local(deadline)})
+    typical = [{"id": cid, "code": _code_of(cid, created), "title": title, "kind": "good",
+                "reason": f"{units[lead].name if lead in units else ''}当月办结、群众满意，用时"
+                          f"{(closed - created).total_seconds() / 3600:.1f} 小时"}
+               for cid, created, title, lead, closed in rows["good"]]
+    typical += [{"id": cid, "code": _code_of(cid, created), "title": title, "kind": "bad",
+                 "reason": f"{units[lead].name if lead in units else ''}返工 {rw} 次、退回 {rt} 次"}
+                for cid, created, title, lead, rw, rt in rows["bad"]]
+    return {"overdue_cases": overdue_cases,
+            "supervised_cases": [{"id": cid, "code": _code_of(cid, created), "title": title, "note": note,
+                                  "at": local(at)} for cid, created, title, note, at in rows["supervised"]],
+            "typical_cases": typical}
 
 
 def unranked_definition(names: list[str]) -> dict:
