@@ -69,3 +69,7 @@ def test_eligibility_counts_whistles_over_three_months(county, clock):
     lists = list(book["红黑榜"].iter_rows(values_only=True))
     black = next(row for row in lists if row[0] == "黑榜")
     assert black[lists[0].index("近三月接哨数")] == 6
+    # the printed bulletin shows the sample beside each unit and says who is ranked but kept off the lists
+    html = api.as_("supervisor").get("/api/v1/bulletins/2026-11.html").text
+    assert "近三月接哨数" in html.split("附：口径说明")[0]
+    assert "不列入红黑榜：凤城镇综合行政执法队（第" in html and "近三月接哨 4 个" in html

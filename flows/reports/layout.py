@@ -115,7 +115,7 @@ def _categories(data: Mapping[str, Any]) -> list[Block]:
     out += [Block("table", table=t), *_chart("hotspots", t)]
 
     out.append(Block("h3", "（三）按乡镇"))
-    t = Table(["乡镇（街道）", "新增", "办结", "在办", "超期", "按期办结率"],
+    t = Table(["乡镇（街道）", "新增", "结案", "未结", "超期", "按期办结率"],
               [0.24, 0.12, 0.12, 0.12, 0.12, 0.28], name="by_township")
     for r in c.rows(data, "by_township"):
         t.rows.append([_name(r), _n(r.get("received")), _n(r.get("closed")),
@@ -123,7 +123,7 @@ def _categories(data: Mapping[str, Any]) -> list[Block]:
     out += [Block("table", table=t), *_chart("townships", t)]
 
     out.append(Block("h3", "（四）按部门"))
-    t = Table(["部门", "接哨数", "办结", "在办", "超期", "按期办结率"],
+    t = Table(["部门", "接哨数", "结案", "未结", "超期", "按期办结率"],
               [0.28, 0.12, 0.11, 0.11, 0.11, 0.27], name="by_department")
     for r in c.rows(data, "by_department"):
         t.rows.append([_name(r), _n(r.get("whistles")), _n(r.get("closed")),
@@ -157,13 +157,13 @@ def _scorecard(data: Mapping[str, Any]) -> list[Block]:
                               f"（{c.score_text(worst['score'])}分）。{aside}各项比率后括号内为分子/分母。"))
     elif aside:
         out.append(Block("p", aside))
-    headers = ["排名", "部门", "接哨数", *(label for _, label in c.METRICS), c.RATING_LABEL, "综合得分"]
-    t = Table(headers, [0.05, 0.145, 0.06] + [0.092] * 6 + [0.1, 0.093], name="scorecard")
+    headers = ["排名", "部门", "接哨数", "近三月接哨数", *(label for _, label in c.METRICS), c.RATING_LABEL, "综合得分"]
+    t = Table(headers, [0.045, 0.13, 0.055, 0.055] + [0.088] * 6 + [0.09, 0.097], name="scorecard")
     tones = _list_tones(data)
     for d in cards:
         rank = d.get("rank")
         t.rows.append([
-            Cell(c.num_text(rank), "center"), _name(d), _n(d.get("whistles")),
+            Cell(c.num_text(rank), "center"), _name(d), _n(d.get("whistles")), _n(d.get("whistles_3m")),
             *(_r(d.get(key)) for key, _ in c.METRICS),
             _rating(d.get("rating")),
             Cell(c.score_text(d.get("score")), "right"),
@@ -186,8 +186,14 @@ def _rating(rating: Any) -> Cell:
 
 def _lists(data: Mapping[str, Any]) -> list[Block]:
     out = [Block("h2", c.SECTION_TITLES[3])]
-    for title, key, tone in (("（一）红榜（综合得分前3名）", "red_list", "red"),
-                             ("（二）黑榜（综合得分后3名）", "black_list", "")):
+    left_out = [d for d in c.rows(data, "scorecard") if d.get("rank") and d.get("list_eligible") is False]
+    if left_out:  # a ranked unit missing from the lists is explained, not silently skipped
+        names = "、".join(f"{c.text(d.get('name'))}（第{c.num_text(d.get('rank'))}名，近三月接哨 "
+                         f"{c.num_text(d.get('whistles_3m'))} 个）" for d in left_out)
+        out.append(Block("note", f"近三月接哨数未达门槛的单位参加排名，但不列入红黑榜：{names}"
+                                 "（见附：口径说明“红榜、黑榜”）。"))
+    for title, key, tone in (("（一）红榜（可列榜单位中综合得分前3名）", "red_list", "red"),
+                             ("（二）黑榜（可列榜单位中综合得分后3名）", "black_list", "")):
         out.append(Block("h3", title))
         t = Table(["名次", "部门", "综合得分", "理由"], [0.08, 0.22, 0.12, 0.58], name=key)
         for r in c.rows(data, key):
@@ -215,7 +221,7 @@ def _capped(data: Mapping[str, Any], key: str) -> tuple[list[dict[str, Any]], li
 
 def _cases(data: Mapping[str, Any]) -> list[Block]:
     out = [Block("h2", c.SECTION_TITLES[4]), Block("h3", "（一）超期案件")]
-    t = Table(["序号", "案件编号", "标题", "乡镇", "承办单位", "状态", "办理时限"],
+    t = Table(["序号", "案件编号", "标题", "乡镇", "超期环节单位", "预警级别", "超期环节时限"],
               [0.06, 0.17, 0.29, 0.1, 0.13, 0.1, 0.15], name="overdue_cases")
     items, more = _capped(data, "overdue_cases")
     for i, r in enumerate(items, 1):

@@ -199,12 +199,12 @@ def render_xlsx(data: Mapping[str, Any]) -> bytes:
 
     _sheet(wb, "乡镇", [
         Col("乡镇编码", _text("code")), Col("乡镇", _text("name")), Col("新增", _text("received")),
-        Col("办结", _text("closed")), Col("在办", _text("open")), Col("超期", _text("overdue")), *_rate("on_time"),
+        Col("结案", _text("closed")), Col("未结", _text("open")), Col("超期", _text("overdue")), *_rate("on_time"),
     ], c.rows(data, "by_township"))
 
     _sheet(wb, "部门", [
         Col("部门编码", _text("code")), Col("部门", _text("name")), Col("接哨数", _text("whistles")),
-        Col("办结", _text("closed")), Col("在办", _text("open")), Col("超期", _text("overdue")), *_rate("on_time"),
+        Col("结案", _text("closed")), Col("未结", _text("open")), Col("超期", _text("overdue")), *_rate("on_time"),
     ], c.rows(data, "by_department"))
 
     lists = {r.get("code"): "红榜" for r in c.rows(data, "red_list")}
@@ -238,9 +238,9 @@ def render_xlsx(data: Mapping[str, Any]) -> bytes:
     _sheet(wb, "超期督办", [
         Col("类别", _text("_kind")), Col("案件ID", _text("id")), Col("案件编号", _text("code")),
         Col("标题", _text("title")),
-        Col("乡镇", _text("township")), Col("承办单位", _text("unit")), Col("预警级别", _text("level")),
-        Col("状态", lambda r: c.level_text(r) if r.get("_kind") == "超期" else None),
-        Col("办理时限", lambda r: _dt(r.get("deadline")), DT), Col("督办意见", _text("note")),
+        Col("乡镇", _text("township")), Col("承办单位", _text("unit")), Col("级别代码", _text("level")),
+        Col("预警级别", lambda r: c.level_text(r) if r.get("_kind") == "超期" else None),
+        Col("超期环节时限", lambda r: _dt(r.get("deadline")), DT), Col("督办意见", _text("note")),
         Col("督办时间", lambda r: _dt(r.get("at")), DT),
     ], cases)
 
