@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from flows.errors import DomainError, Invalid
-from models.config import get_settings
+from models.config import data_dir_line, get_settings
 
 # how far a logical `--now` may run ahead of this machine's clock before it counts as the future (clock skew)
 NOW_SKEW = timedelta(seconds=60)
@@ -329,7 +329,9 @@ def cmd_worker(args) -> int:
     scheduler_mode(os.environ.get(MODE_ENV))  # a typo is refused here too: compose may set it on every service
     url, wait = worker.prefect_url(), worker.wait_seconds()
     _require_schema()
-    return worker.run(get_settings(), url, wait)
+    settings = get_settings()
+    print(data_dir_line(settings), flush=True)  # absolute: the flow runs write here, the API serves from it
+    return worker.run(settings, url, wait)
 
 
 def cmd_demo(args) -> int:
