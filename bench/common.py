@@ -7,9 +7,11 @@ import json
 import math
 import os
 import re
+import shlex
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable
@@ -593,3 +595,8 @@ def summarise(rec: Recorder, wall: float, cpu: dict) -> dict:
                                for k in ("server", "postgres", "client")},
     }
 
+
+
+def invocation(script: str) -> str:
+    """The command line that ran this benchmark, as RESULTS.md quotes it: `.venv/bin/python bench/x.py --args`."""
+    return f".venv/bin/python {script}" + ("" if len(sys.argv) < 2 else " " + shlex.join(sys.argv[1:]))

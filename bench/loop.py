@@ -54,6 +54,7 @@ from common import (  # noqa: E402 - the raw client, CPU accounting and server h
     cpu_and_ram,
     cpu_delta,
     free_port,
+    invocation,
     log,
     pct,
     run_event_loop,
@@ -900,7 +901,7 @@ async def amain(args) -> int:
             log(f"kept {tmp}")
         else:
             shutil.rmtree(tmp, ignore_errors=True)
-    command = ".venv/bin/python bench/loop.py" + ("" if len(sys.argv) < 2 else " " + shlex.join(sys.argv[1:]))
+    command = invocation("bench/loop.py")
     elapsed = time.perf_counter() - t0
     text = render(results, info, command, args, started, elapsed)
     if args.json:

@@ -61,6 +61,7 @@ from common import (  # noqa: E402
     cpu_and_ram,
     cpu_delta,
     free_port,
+    invocation,  # noqa: E402
     log,
     pct,
     publish,
@@ -559,7 +560,7 @@ async def amain(a) -> int:
             log(f"kept {tmp}")
         else:
             shutil.rmtree(tmp, ignore_errors=True)
-    command = ".venv/bin/python bench/peers.py" + ("" if len(sys.argv) < 2 else " " + shlex.join(sys.argv[1:]))
+    command = invocation("bench/peers.py")
     elapsed = time.perf_counter() - t0
     if a.json:
         a.json.write_text(json.dumps({"results": res, "machine": info, "command": command, "started":

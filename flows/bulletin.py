@@ -387,12 +387,16 @@ class BulletinBuilder:
         handled = await self._pairs(s, select(Case.township_id, func.count(), _on_time_sum())
                                     .join(Case, Case.id == StepClock.case_id).where(_handled(m.a, m.b))
                                     .group_by(Case.township_id))
-        return [{
-            "code": u.code, "name": u.name, "received": received.get(u.id, 0), "closed": closed.get(u.id, 0),
-            "open": still_open.get(u.id, 0), "overdue": overdue.get(u.id, 0),
-            "on_time": ratio(handled.get(u.id, (0, 0))[1] or 0, handled.get(u.id, (0, 0))[0]),
-        } for u in sorted(units.values(), key=lambda u: u.code) if u.kind == "township"
-            and (u.created_at < m.b or u.id in set(received) | set(closed) | set(still_open) | set(handled))]
+        figured = set(received) | set(closed) | set(still_open) | set(handled)  # set up later, imported cases
+        rows = []
+        for u in sorted(units.values(), key=lambda u: u.code):
+            if u.kind != "township" or not (u.created_at < m.b or u.id in figured):
+                continue
+            n, on_time = handled.get(u.id, (0, 0))
+            rows.append({"code": u.code, "name": u.name, "received": received.get(u.id, 0),
+                         "closed": closed.get(u.id, 0), "open": still_open.get(u.id, 0),
+                         "overdue": overdue.get(u.id, 0), "on_time": ratio(on_time or 0, n)})
+        return rows
 
     async def _unit_figures(self, s, m: _Month) -> _UnitFigures:
         """Departments (and township teams): the scorecard's figures, one grouped query each."""
