@@ -7,19 +7,19 @@ import logging
 from fastapi import FastAPI
 from sqlalchemy import text
 
-from api import errors, openapi_errors, schemas, web
-from api.deps import Services
-from api.docs_offline import install_offline_docs
-from api.limits import BodyLimit
-from api.live import Live
-from api.routes import admin, auth, calendar, cases, live, notifications, open311, reports
-from api.security import Tokens
-from flows.admin import AdminService, Passwords
-from flows.cases import CaseService
-from flows.clock import Clock, system_clock
-from flows.units import UnitDirectory
-from models.config import Settings, get_settings
-from models.db import Database
+from chuishao.api import errors, openapi_errors, schemas, web
+from chuishao.api.deps import Services
+from chuishao.api.docs_offline import install_offline_docs
+from chuishao.api.limits import BodyLimit
+from chuishao.api.live import Live
+from chuishao.api.routes import admin, auth, calendar, cases, live, notifications, open311, reports
+from chuishao.api.security import Tokens
+from chuishao.flows.admin import AdminService, Passwords
+from chuishao.flows.cases import CaseService
+from chuishao.flows.clock import Clock, system_clock
+from chuishao.flows.units import UnitDirectory
+from chuishao.models.config import Settings, get_settings
+from chuishao.models.db import Database
 
 
 def build_services(settings: Settings, clock: Clock) -> Services:
@@ -51,7 +51,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
-        from api.logs import install as redact_secrets_from_logs
+        from chuishao.api.logs import install as redact_secrets_from_logs
 
         redact_secrets_from_logs()  # after the server's own logging set-up; see api/logs.py
         app.state.services = svc = build_services(settings, clock or system_clock)

@@ -12,8 +12,8 @@ import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from flows.errors import DomainError, Invalid
-from models.config import data_dir_line, get_settings
+from chuishao.flows.errors import DomainError, Invalid
+from chuishao.models.config import data_dir_line, get_settings
 
 # how far a logical `--now` may run ahead of this machine's clock before it counts as the future (clock skew)
 NOW_SKEW = timedelta(seconds=60)
@@ -105,7 +105,7 @@ def _check_now(args) -> None:
     now = getattr(args, "now", None)
     if now is None:
         return
-    from flows.clock import LOCAL_TZ, system_clock
+    from chuishao.flows.clock import LOCAL_TZ, system_clock
 
     real = system_clock()
     if now <= real + NOW_SKEW:
@@ -122,8 +122,8 @@ def _check_now(args) -> None:
 
 
 def _services():
-    from api.app import build_services
-    from flows.clock import system_clock
+    from chuishao.api.app import build_services
+    from chuishao.flows.clock import system_clock
 
     return build_services(get_settings(), system_clock)
 
@@ -136,8 +136,8 @@ def _require_schema() -> None:
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import SQLAlchemyError
 
-    from models.db import make_sync_engine
-    from models.migrate import alembic_config
+    from chuishao.models.db import make_sync_engine
+    from chuishao.models.migrate import alembic_config
 
     url = get_settings().url
     shown = make_url(url).render_as_string(hide_password=True)
@@ -165,7 +165,7 @@ def _require_schema() -> None:
 
 
 def _migrate() -> None:
-    from models.migrate import upgrade
+    from chuishao.models.migrate import upgrade
 
     settings = get_settings()
     settings.ensure_data_dir()
@@ -211,7 +211,7 @@ def _admin_password(args) -> str:
 
 
 def cmd_init(args) -> int:
-    from flows.admin import ADMIN_NAME, bootstrap, check_password
+    from chuishao.flows.admin import ADMIN_NAME, bootstrap, check_password
 
     password = _admin_password(args)
     # the policy first (as bootstrap checks it): a refused password leaves no database and no progress line
@@ -237,8 +237,8 @@ def cmd_serve(args) -> int:
 
     import uvicorn
 
-    from api.server import api_config, listening_socket
-    from flows.scheduler import MODE_ENV, scheduler_mode
+    from chuishao.api.server import api_config, listening_socket
+    from chuishao.flows.scheduler import MODE_ENV, scheduler_mode
 
     mode = scheduler_mode(os.environ.get(MODE_ENV))
     if mode == "embedded" and args.workers > 1:
@@ -265,7 +265,7 @@ def cmd_serve(args) -> int:
         print("• 数据库迁移 migrating schema …", flush=True)
         _migrate()
         if mode == "embedded":
-            from api import embedded
+            from chuishao.api import embedded
 
             asyncio.run(embedded.run(settings, sock, log=lambda m: print(m, flush=True)))
     except KeyboardInterrupt:  # Ctrl-C before the service's own handlers were in place: nothing to drain
@@ -283,7 +283,7 @@ def cmd_serve(args) -> int:
     print(f"• 启动 API starting on http://{args.host}:{args.port} with {args.workers} process(es); "
           f"scheduler: {mode} (本进程不运行定时任务 this process runs no schedules)", flush=True)
     print(_scheduler_holder(settings), flush=True)
-    config = api_config("api.app:create_app", settings, factory=True, workers=args.workers)
+    config = api_config("chuishao.api.app:create_app", settings, factory=True, workers=args.workers)
     with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises the SIGINT it drained for
         if args.workers > 1:
             from uvicorn.supervisors import Multiprocess
@@ -297,9 +297,9 @@ def cmd_serve(args) -> int:
 
 def _scheduler_holder(settings) -> str:
     """One line: which scheduler runs this database's schedules now, or a warning that none does."""
-    from flows.clock import system_clock
-    from flows.scheduler import current, describe
-    from models.db import Database
+    from chuishao.flows.clock import system_clock
+    from chuishao.flows.scheduler import current, describe
+    from chuishao.models.db import Database
 
     async def read():
         db = Database(settings.url, pool_size=1)
@@ -323,8 +323,8 @@ def cmd_worker(args) -> int:
     and run a Prefect worker that stops with this command (api/worker.py)."""
     import os
 
-    from api import worker
-    from flows.scheduler import MODE_ENV, scheduler_mode
+    from chuishao.api import worker
+    from chuishao.flows.scheduler import MODE_ENV, scheduler_mode
 
     scheduler_mode(os.environ.get(MODE_ENV))  # a typo is refused here too: compose may set it on every service
     url, wait = worker.prefect_url(), worker.wait_seconds()
@@ -336,7 +336,7 @@ def cmd_worker(args) -> int:
 
 def cmd_demo(args) -> int:
     """Load the demo county, or keep the one already loaded (`--reset` reloads it into a new SQLite file)."""
-    from flows.demo.builder import build_demo, demo_loaded
+    from chuishao.flows.demo.builder import build_demo, demo_loaded
 
     settings = get_settings()
     db_file = settings.data_dir / "chuishao.db"
@@ -353,10 +353,10 @@ def cmd_demo(args) -> int:
         return await build_demo(svc, seed=args.seed, months=args.months, log=lambda m: print("•", m, flush=True))
 
     print(_run(run))
-    from flows.bulletin import previous_month
-    from flows.checkpoint import previous_week
-    from flows.clock import LOCAL_TZ, system_clock
-    from flows.jobs import run_bulletin, run_checkpoint
+    from chuishao.flows.bulletin import previous_month
+    from chuishao.flows.checkpoint import previous_week
+    from chuishao.flows.clock import LOCAL_TZ, system_clock
+    from chuishao.flows.jobs import run_bulletin, run_checkpoint
 
     now = system_clock()
     month = previous_month(f"{now.astimezone(LOCAL_TZ):%Y-%m}")
@@ -385,7 +385,7 @@ def cmd_user_add(args) -> int:
 
 
 def cmd_catalog_import(args) -> int:
-    from flows.catalog_import import import_items
+    from chuishao.flows.catalog_import import import_items
 
     async def run(svc):
         return await import_items(svc.admin, args.file)
@@ -398,7 +398,7 @@ def cmd_catalog_import(args) -> int:
 
 
 def cmd_audit_verify(args) -> int:
-    from flows.audit import verify_chains
+    from chuishao.flows.audit import verify_chains
 
     async def run(svc):
         return await verify_chains(svc.db)
@@ -413,7 +413,7 @@ def cmd_audit_verify(args) -> int:
 
 
 def cmd_sweep(args) -> int:
-    from flows.sweep import sweep
+    from chuishao.flows.sweep import sweep
 
     async def run(svc):
         return await sweep(svc.db, svc.cases.calendar.current, args.now or svc.clock())
@@ -426,7 +426,7 @@ def cmd_sweep(args) -> int:
 def sweep_summary(levels: list[str]) -> str:
     """One line, Chinese then English: `预警扫描：触发 3 条预警（黄灯预警 2 条，红灯超时 1 条） / sweep: 3 alerts
     fired (2 warning, 1 overdue)`, the levels in escalation order."""
-    from flows.clocks import LEVEL_LABELS, LEVELS
+    from chuishao.flows.clocks import LEVEL_LABELS, LEVELS
 
     counts = [(level, levels.count(level)) for level in LEVELS if level in levels]
     zh = "，".join(f"{LEVEL_LABELS[level]} {n} 条" for level, n in counts)
@@ -460,11 +460,11 @@ def _add_now(s: argparse.ArgumentParser) -> None:
 
 
 def cmd_checkpoint(args) -> int:
-    from flows.jobs import run_checkpoint
-    from flows.periods import parse_week
+    from chuishao.flows.jobs import run_checkpoint
+    from chuishao.flows.periods import parse_week
 
     week = parse_week(args.week)  # Invalid (one line, exit 2) for a week that does not exist
-    from flows.clock import system_clock
+    from chuishao.flows.clock import system_clock
 
     data = asyncio.run(run_checkpoint(week, _parse_now(args.now) or system_clock()))
     t = data["totals"]
@@ -474,11 +474,11 @@ def cmd_checkpoint(args) -> int:
 
 
 def cmd_bulletin(args) -> int:
-    from flows.jobs import bulletin_dir, run_bulletin
-    from flows.periods import parse_month
+    from chuishao.flows.jobs import bulletin_dir, run_bulletin
+    from chuishao.flows.periods import parse_month
 
     month = parse_month(args.month)  # Invalid (one line, exit 2) for a month that does not exist
-    from flows.clock import system_clock
+    from chuishao.flows.clock import system_clock
 
     data = asyncio.run(run_bulletin(month, _parse_now(args.now) or system_clock()))
     print(f"{data['title']} {data['notice']}: {bulletin_dir(get_settings(), month).resolve()}")
@@ -505,8 +505,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--county-name", default="文水县")
     s.set_defaults(fn=cmd_init)
 
-    from api.worker import DEFAULT_LOG_LEVEL, DEFAULT_WAIT_SECONDS, GRACE_SECONDS, WAIT_ENV
-    from flows.scheduler import DEFAULT_MODE, MODE_ENV, MODES
+    from chuishao.api.worker import DEFAULT_LOG_LEVEL, DEFAULT_WAIT_SECONDS, GRACE_SECONDS, WAIT_ENV
+    from chuishao.flows.scheduler import DEFAULT_MODE, MODE_ENV, MODES
 
     s = sub.add_parser("serve", help="run the service (API and web UI) in one process",
                        formatter_class=argparse.RawDescriptionHelpFormatter,

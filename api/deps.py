@@ -7,16 +7,16 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 
-from api.security import Token, Tokens, Unauthorized
-from flows.access import ADMIN, Actor
-from flows.admin import AdminService
-from flows.cases import CaseService
-from flows.clock import Clock
-from flows.errors import Forbidden
-from flows.login_throttle import LoginThrottle
-from flows.sessions import ENDED, new_session_id, open_session, session_alive
-from models.config import Settings
-from models.db import Database
+from chuishao.api.security import Token, Tokens, Unauthorized
+from chuishao.flows.access import ADMIN, Actor
+from chuishao.flows.admin import AdminService
+from chuishao.flows.cases import CaseService
+from chuishao.flows.clock import Clock
+from chuishao.flows.errors import Forbidden
+from chuishao.flows.login_throttle import LoginThrottle
+from chuishao.flows.sessions import ENDED, new_session_id, open_session, session_alive
+from chuishao.models.config import Settings
+from chuishao.models.db import Database
 
 
 @dataclass

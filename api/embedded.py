@@ -14,8 +14,8 @@ from pathlib import Path
 import httpx
 import uvicorn
 
-from api.server import api_config, listening_socket
-from models.config import Settings
+from chuishao.api.server import api_config, listening_socket
+from chuishao.models.config import Settings
 
 PREFECT_LOGGING = """\
 # written by `chuishao serve` at every start: Prefect's own logs (its server, the scheduler and the flow runs,
@@ -178,9 +178,9 @@ async def _wait_healthy(url: str, seconds: float = 120) -> None:
 
 async def _announce(server, app, host: str, port: int, log) -> None:
     """Once the API answers: where the web UI is and, for the demo county, who to sign in as."""
-    from api.web.auth import DEMO_LOGINS_KEY
-    from flows.settings import read_setting
-    from models.vocabulary import ROLE_LABELS
+    from chuishao.api.web.auth import DEMO_LOGINS_KEY
+    from chuishao.flows.settings import read_setting
+    from chuishao.models.vocabulary import ROLE_LABELS
 
     while not server.started:
         await asyncio.sleep(0.1)
@@ -201,9 +201,9 @@ async def run(settings: Settings, api_socket: socket.socket, log=print) -> None:
     """Serve until SIGINT or SIGTERM, then drain: the API finishes its requests in flight, then the scheduler
     and its server stop. `api_socket`: the API's listening socket (api.server.listening_socket). Raises
     flows.scheduler.SchedulerTaken when another scheduler holds the database's schedules (at start or later)."""
-    from flows import scheduler
-    from flows.clock import system_clock
-    from models.db import Database
+    from chuishao.flows import scheduler
+    from chuishao.flows.clock import system_clock
+    from chuishao.models.db import Database
 
     # one scheduler per database: refused (SchedulerTaken) before anything starts when another one runs
     lease_db, me = Database(settings.url, pool_size=1), scheduler.Holder("embedded")
@@ -225,8 +225,8 @@ async def run(settings: Settings, api_socket: socket.socket, log=print) -> None:
     from prefect import aserve
     from prefect.server.api.server import create_app as prefect_app
 
-    from api.app import create_app
-    from flows.deployments import build_deployments
+    from chuishao.api.app import create_app
+    from chuishao.flows.deployments import build_deployments
 
     log(f"• 启动调度服务 starting the Prefect server on 127.0.0.1:{prefect_port} (state in "
         f"{settings.data_dir / 'prefect'}; its log: {log_file(settings.data_dir)}) …")

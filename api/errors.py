@@ -7,8 +7,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from flows.errors import DomainError
-from flows.text import describe, refusal
+from chuishao.flows.errors import DomainError
+from chuishao.flows.text import describe, refusal
 
 log = logging.getLogger("chuishao")
 

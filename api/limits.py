@@ -17,7 +17,7 @@ import re
 from fastapi import Request
 from fastapi.routing import APIRoute
 
-from flows.errors import Invalid
+from chuishao.flows.errors import Invalid
 
 MAX_JSON_DEPTH = 32
 _SURROGATE = re.compile("[\ud800-\udfff]")

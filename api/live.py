@@ -9,16 +9,16 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from flows.clock import Clock
-from flows.sessions import live_sessions
-from models.config import Settings
-from models.db import Database
-from notifications.channels import channels_from
-from notifications.dispatcher import deliver_due
-from notifications.events import events_after, last_event_id
-from notifications.fanout import fan_out
-from notifications.hub import Hub, Subscriber
-from notifications.listener import listen
+from chuishao.flows.clock import Clock
+from chuishao.flows.sessions import live_sessions
+from chuishao.models.config import Settings
+from chuishao.models.db import Database
+from chuishao.notifications.channels import channels_from
+from chuishao.notifications.dispatcher import deliver_due
+from chuishao.notifications.events import events_after, last_event_id
+from chuishao.notifications.fanout import fan_out
+from chuishao.notifications.hub import Hub, Subscriber
+from chuishao.notifications.listener import listen
 
 log = logging.getLogger("chuishao.live")
 SESSION_ENDED = object()  # put on a socket's queue: its session has ended or expired; the socket closes

@@ -11,10 +11,10 @@ from urllib.parse import parse_qsl
 
 from fastapi import Request
 
-from flows.calendar import in_range
-from flows.errors import Invalid
-from flows.open311.inputs import NewRequest, NewUpdate, RequestQuery, UpdateQuery
-from flows.open311.standard import (
+from chuishao.flows.calendar import in_range
+from chuishao.flows.errors import Invalid
+from chuishao.flows.open311.inputs import NewRequest, NewUpdate, RequestQuery, UpdateQuery
+from chuishao.flows.open311.standard import (
     CODE,
     DIGITS,
     MAX_DESCRIPTION,
@@ -24,9 +24,9 @@ from flows.open311.standard import (
     bad_request,
     unknown_services,
 )
-from flows.open311.status import EXTENDED, INBOUND_STATUSES
-from flows.text import clean
-from models.vocabulary import URGENCY_LABELS
+from chuishao.flows.open311.status import EXTENDED, INBOUND_STATUSES
+from chuishao.flows.text import clean
+from chuishao.models.vocabulary import URGENCY_LABELS
 
 _W3 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})$", re.ASCII)
 _ATTRIBUTE = re.compile(r"^attribute\[([A-Za-z0-9_]{1,64})\](\[\])?$")

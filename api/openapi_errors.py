@@ -27,7 +27,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.security import OAuth2PasswordRequestForm
 
-from api.deps import admin
+from chuishao.api.deps import admin
 
 ERROR = "Error"
 OPEN311_ERRORS = "Open311Errors"

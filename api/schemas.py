@@ -19,10 +19,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from flows import lifecycle as lc
-from flows.cases import ALERTS
-from flows.commands import BODIES, OUTCOMES, SOURCES
-from models.vocabulary import (
+from chuishao.flows import lifecycle as lc
+from chuishao.flows.cases import ALERTS
+from chuishao.flows.commands import BODIES, OUTCOMES, SOURCES
+from chuishao.models.vocabulary import (
     ROLE_LABELS,
     SATISFACTION_LABELS,
     UNIT_KIND_LABELS,

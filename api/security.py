@@ -11,10 +11,10 @@ from typing import Annotated, Literal
 import jwt
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from flows.access import Actor
-from flows.errors import Unauthorized
-from flows.sessions import JTI, new_session_id
-from models.org import ROLES
+from chuishao.flows.access import Actor
+from chuishao.flows.errors import Unauthorized
+from chuishao.flows.sessions import JTI, new_session_id
+from chuishao.models.org import ROLES
 
 MAX_TOKEN_CHARS = 4096  # ours are about 400; anything far longer is not one of ours
 ID = Annotated[int, Field(ge=1, le=2**31 - 1)]  # database ids (PostgreSQL integer)

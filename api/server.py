@@ -15,7 +15,7 @@ import uvicorn
 import uvicorn.config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from models.config import Settings
+from chuishao.models.config import Settings
 
 TIMEOUT_BODY = json.dumps({"error": {"code": "request_timeout", "message": "请求发送过慢，已超时 / request timed out"}},
                           ensure_ascii=False).encode()

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from fastapi import UploadFile
 
-from flows.errors import DomainError, Invalid
-from flows.text import clean
+from chuishao.flows.errors import DomainError, Invalid
+from chuishao.flows.text import clean
 
 
 class TooLarge(DomainError):

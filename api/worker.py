@@ -6,7 +6,7 @@ Supervision (Linux): the Prefect worker runs in its own process group; this proc
 flow-run processes the worker started in sessions of their own come back to it if the worker dies first.
 SIGINT or SIGTERM is passed on to the worker's group; whatever still runs GRACE_SECONDS later gets SIGKILL.
 If this process is killed outright, the worker gets SIGKILL from the kernel (PR_SET_PDEATHSIG, set by the
-`python -m api.worker --child-of PID -- CMD…` trampoline below before it execs the worker).
+`python -m chuishao.api.worker --child-of PID -- CMD…` trampoline below before it execs the worker).
 
 Settings read here: PREFECT_API_URL (required), CHUISHAO_WORKER_WAIT_SECONDS (how long to wait for the
 Prefect server, default 120), PREFECT_LOGGING_LEVEL (the worker's and flow runs' log level, default WARNING
@@ -42,7 +42,7 @@ class WorkerExit(Exception):
 
 def wait_seconds(environ=os.environ) -> float:
     """CHUISHAO_WORKER_WAIT_SECONDS as seconds ≥ 0 (unset: 120). Raises Invalid for anything else."""
-    from flows.errors import Invalid
+    from chuishao.flows.errors import Invalid
 
     text = environ.get(WAIT_ENV, "").strip()
     if not text:
@@ -59,7 +59,7 @@ def wait_seconds(environ=os.environ) -> float:
 
 def prefect_url(environ=os.environ) -> str:
     """PREFECT_API_URL without a trailing slash. Raises Invalid when it is not set."""
-    from flows.errors import Invalid
+    from chuishao.flows.errors import Invalid
 
     url = environ.get("PREFECT_API_URL", "").strip().rstrip("/")
     if not url:
@@ -90,7 +90,7 @@ def spawn(cmd: list[str], env: dict):
     """Start `cmd` in a new process group, killed by the kernel if this process dies (Linux)."""
     import subprocess
 
-    trampoline = [sys.executable, "-m", "api.worker", "--child-of", str(os.getpid()), "--", *cmd]
+    trampoline = [sys.executable, "-m", "chuishao.api.worker", "--child-of", str(os.getpid()), "--", *cmd]
     return subprocess.Popen(trampoline, env=env, process_group=0)
 
 
@@ -219,7 +219,7 @@ async def register(say) -> str:
     from prefect.client.schemas.actions import WorkPoolCreate
     from prefect.exceptions import ObjectAlreadyExists
 
-    from flows.deployments import WORK_POOL, build_deployments
+    from chuishao.flows.deployments import WORK_POOL, build_deployments
 
     async with get_client() as client:
         with contextlib.suppress(ObjectAlreadyExists):  # registered by an earlier worker
@@ -249,9 +249,9 @@ async def _supervise(settings, url: str, wait: float, say) -> int:
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import SQLAlchemyError
 
-    from flows import scheduler
-    from flows.clock import system_clock
-    from models.db import Database
+    from chuishao.flows import scheduler
+    from chuishao.flows.clock import system_clock
+    from chuishao.models.db import Database
 
     loop = asyncio.get_running_loop()
     stop, received = asyncio.Event(), []
@@ -287,7 +287,7 @@ async def _supervise(settings, url: str, wait: float, say) -> int:
 async def _run_worker(url: str, wait: float, stop, received: list, holding, say) -> int:
     import asyncio
 
-    from flows.errors import DomainError
+    from chuishao.flows.errors import DomainError
 
     reason = await _wait_for_prefect(url, wait, stop, say)
     if reason is not None:

@@ -25,13 +25,13 @@ from sqlalchemy.engine import Engine
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from api.app import create_app  # noqa: E402
-from flows.admin import AdminService, Passwords, bootstrap  # noqa: E402
-from flows.clock import LOCAL_TZ, FixedClock  # noqa: E402
-from flows.units import UnitDirectory  # noqa: E402
-from models.config import Settings  # noqa: E402
-from models.db import Database  # noqa: E402
-from models.migrate import upgrade  # noqa: E402
+from chuishao.api.app import create_app  # noqa: E402
+from chuishao.flows.admin import AdminService, Passwords, bootstrap  # noqa: E402
+from chuishao.flows.clock import LOCAL_TZ, FixedClock  # noqa: E402
+from chuishao.flows.units import UnitDirectory  # noqa: E402
+from chuishao.models.config import Settings  # noqa: E402
+from chuishao.models.db import Database  # noqa: E402
+from chuishao.models.migrate import upgrade  # noqa: E402
 from tests.county import CATALOG, PASSWORD, UNITS, USERS  # noqa: E402
 
 STEPS = ("report", "accept", "dispatch", "check_in", "feedback", "verify")

@@ -26,7 +26,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
-from models.db import Database, make_sync_engine
+from chuishao.models.db import Database, make_sync_engine
 
 ROWS = 100_000
 TABLE = "bench_rows"

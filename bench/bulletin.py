@@ -50,12 +50,12 @@ from common import add_pg_args, admin, conninfo, cpu_and_ram, publish, server_se
 from sqlalchemy import event  # noqa: E402
 from sqlalchemy.engine import Engine  # noqa: E402
 
-import flows.jobs as jobs  # noqa: E402
-import flows.reports as reports  # noqa: E402
-from flows.bulletin import BulletinBuilder, month_window, previous_month  # noqa: E402
-from flows.clock import LOCAL_TZ  # noqa: E402
-from models.config import Settings  # noqa: E402
-from models.migrate import upgrade  # noqa: E402
+import chuishao.flows.jobs as jobs  # noqa: E402
+import chuishao.flows.reports as reports  # noqa: E402
+from chuishao.flows.bulletin import BulletinBuilder, month_window, previous_month  # noqa: E402
+from chuishao.flows.clock import LOCAL_TZ  # noqa: E402
+from chuishao.models.config import Settings  # noqa: E402
+from chuishao.models.migrate import upgrade  # noqa: E402
 
 SECTION = "## bulletin"
 TARGET_S = 60.0  # docs/operations.md#performance-targets
@@ -364,7 +364,7 @@ def run(month: str, now: dt.datetime, settings: Settings) -> tuple[dict, float]:
 
 
 async def explain(url: str, statements: list[tuple[float, str, object]]) -> list[str]:
-    from models.db import Database
+    from chuishao.models.db import Database
 
     db = Database(url, pool_size=1)
     out = []

@@ -351,8 +351,8 @@ async def count_statements(database_url: str, data_dir: Path, seed: int) -> tupl
     import httpx
     from sqlalchemy import event
 
-    from api.app import create_app
-    from models.config import Settings
+    from chuishao.api.app import create_app
+    from chuishao.models.config import Settings
 
     settings = Settings(database_url=database_url, data_dir=data_dir, secret_key=secrets.token_urlsafe(48),
                         argon2_time_cost=1, argon2_memory_kib=8192)

@@ -54,13 +54,13 @@ sys.path.insert(0, str(ROOT))
 import psycopg  # noqa: E402
 from common import add_pg_args, admin, conninfo, cpu_and_ram, publish, server_settings, wait_for_quiet  # noqa: E402
 
-from flows import clocks as clk  # noqa: E402
-from flows.calendar_store import CalendarStore  # noqa: E402
-from flows.clock import LOCAL_TZ  # noqa: E402
-from flows.jobs import run_sweep  # noqa: E402
-from models.config import Settings  # noqa: E402
-from models.db import Database  # noqa: E402
-from models.migrate import upgrade  # noqa: E402
+from chuishao.flows import clocks as clk  # noqa: E402
+from chuishao.flows.calendar_store import CalendarStore  # noqa: E402
+from chuishao.flows.clock import LOCAL_TZ  # noqa: E402
+from chuishao.flows.jobs import run_sweep  # noqa: E402
+from chuishao.models.config import Settings  # noqa: E402
+from chuishao.models.db import Database  # noqa: E402
+from chuishao.models.migrate import upgrade  # noqa: E402
 
 SECTION = "## sweep"
 TARGET_S = 2.0  # docs/operations.md#performance-targets
@@ -563,7 +563,7 @@ def main(argv=None) -> int:
         if a.profile:
             log("profile: one instrumented sweep on a fresh copy")
             prepare(a, now, last)
-            from flows.sweep import sweep as sweep_fn
+            from chuishao.flows.sweep import sweep as sweep_fn
 
             batch = (sweep_fn.__kwdefaults__ or {}).get("batch", 0)
             wait_for_quiet(a.quiet_wait, log=log)

@@ -90,8 +90,8 @@ from common import (  # noqa: E402
 )
 from loop import OUR_DATABASE, Server, free_port, pct, service_env, tracebacks  # noqa: E402
 
-from flows.timeline import GENESIS, canonical, entry_hash  # noqa: E402
-from models.migrate import alembic_config, upgrade  # noqa: E402
+from chuishao.flows.timeline import GENESIS, canonical, entry_hash  # noqa: E402
+from chuishao.models.migrate import alembic_config, upgrade  # noqa: E402
 
 SECTION = "## ui"
 TARGET_P95_MS = 300.0  # docs/operations.md#performance-targets
@@ -379,7 +379,7 @@ def aware(t: dt.datetime | None) -> dt.datetime | None:
 
 
 def password_hash() -> str:
-    from flows.admin import Passwords
+    from chuishao.flows.admin import Passwords
 
     return Passwords(time_cost=1, memory_kib=8192).hash(PASSWORD)  # the cost travels in the hash
 
@@ -826,8 +826,8 @@ async def concurrent(base: str, cookies: dict, headers: dict, path, kind: str, n
 def start_server(a, workers: int, data_dir: Path) -> Server:
     port = free_port()
     env = service_env(data_dir, db_url(a))
-    argv = [str(BIN / "uvicorn"), "--factory", "api.app:create_app", "--host", "127.0.0.1", "--port", str(port),
-            "--workers", str(workers), "--no-access-log", "--log-level", "warning"]
+    argv = [str(BIN / "uvicorn"), "--factory", "chuishao.api.app:create_app", "--host", "127.0.0.1",
+            "--port", str(port), "--workers", str(workers), "--no-access-log", "--log-level", "warning"]
     server = Server(f"uvicorn ×{workers}", argv, env, data_dir / f"server-{workers}.log", port)
     server.start()
     asyncio.run(server.wait_healthy())
@@ -901,8 +901,8 @@ async def explain_pages(a, d: dict) -> list[dict]:
     from sqlalchemy import event
     from sqlalchemy.engine import Engine
 
-    from api.app import create_app
-    from models.config import Settings
+    from chuishao.api.app import create_app
+    from chuishao.models.config import Settings
 
     data_dir = Path(tempfile.mkdtemp(prefix="chuishao-bench-ui-explain-"))
     app = create_app(Settings(database_url=db_url(a), data_dir=data_dir, secret_key="bench-ui-explain-" + "x" * 40))

@@ -205,7 +205,7 @@ def free_port() -> int:
 
 def chuishao() -> list[str]:
     exe = BIN / "chuishao"
-    return [str(exe)] if exe.exists() else [sys.executable, "-m", "api.cli"]
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "chuishao.api.cli"]
 
 
 def pg_admin(sql: str) -> None:

@@ -12,19 +12,19 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from zxcvbn import zxcvbn
 
-from flows.commands import Body, Code, parse_body
-from flows.demo.county import DEMO_PASSWORD
-from flows.errors import Conflict, Invalid, NotFound
-from flows.geo import valid_polygon
-from flows.password_words import common_words, name_words
-from flows.sessions import revoke_user_sessions
-from flows.units import UnitDirectory
-from models.catalog import CatalogItem, CatalogOverride
-from models.db import Database
-from models.notifications import Delivery
-from models.open311 import ApiKey
-from models.org import UNIT_KINDS, Unit, User
-from models.vocabulary import DELIVERY_FAILED
+from chuishao.flows.commands import Body, Code, parse_body
+from chuishao.flows.demo.county import DEMO_PASSWORD
+from chuishao.flows.errors import Conflict, Invalid, NotFound
+from chuishao.flows.geo import valid_polygon
+from chuishao.flows.password_words import common_words, name_words
+from chuishao.flows.sessions import revoke_user_sessions
+from chuishao.flows.units import UnitDirectory
+from chuishao.models.catalog import CatalogItem, CatalogOverride
+from chuishao.models.db import Database
+from chuishao.models.notifications import Delivery
+from chuishao.models.open311 import ApiKey
+from chuishao.models.org import UNIT_KINDS, Unit, User
+from chuishao.models.vocabulary import DELIVERY_FAILED
 
 CLOCKS = ("accept", "dispatch", "check_in", "handle", "verify", "arbitrate")
 DURATION = r"^[1-9]\d{0,3}(m|h|d)$"  # normal: working minutes/hours/days; urgent: wall clock

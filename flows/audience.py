@@ -7,10 +7,10 @@ Each entry names where the people are and their role:
   reporter        — the person who reported the case
 """
 
-from flows import lifecycle as lc
-from flows.access import DEPT_LIAISON, DEPT_OFFICER, DISPATCHER, SUPERVISOR, TOWNSHIP_LIAISON
-from models.notifications import Event
-from models.vocabulary import ALERT_LABELS, CLOCK_LABELS
+from chuishao.flows import lifecycle as lc
+from chuishao.flows.access import DEPT_LIAISON, DEPT_OFFICER, DISPATCHER, SUPERVISOR, TOWNSHIP_LIAISON
+from chuishao.models.notifications import Event
+from chuishao.models.vocabulary import ALERT_LABELS, CLOCK_LABELS
 
 AUDIENCE: dict[str, tuple[str, ...]] = {
     "report": (f"township:{DISPATCHER}",),

@@ -4,10 +4,10 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from flows.timeline import GENESIS, entry_hash
-from models.cases import Case
-from models.db import Database
-from models.timeline import TimelineEntry
+from chuishao.flows.timeline import GENESIS, entry_hash
+from chuishao.models.cases import Case
+from chuishao.models.db import Database
+from chuishao.models.timeline import TimelineEntry
 
 
 @dataclass

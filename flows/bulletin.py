@@ -11,21 +11,21 @@ from fractions import Fraction
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import aliased
 
-from flows import lifecycle as lc
-from flows.clock import LOCAL_TZ, local
-from flows.errors import Invalid
-from flows.periods import in_progress, month_window, previous_month, records_begin, refuse_before_records
-from flows.reports.common import MAX_LISTED
-from flows.rounding import as_decimal, difference, exact_rate, half_up, half_up_text
-from flows.settings import write_setting
-from models.cases import Case, Remark, Verification, Whistle
-from models.catalog import CatalogItem
-from models.clocks import Alert, StepClock
-from models.db import Database
-from models.org import Unit
-from models.settings_table import Setting
-from models.timeline import TimelineEntry
-from models.vocabulary import ALERT_LABELS, METRIC_LABELS, SOURCE_LABELS
+from chuishao.flows import lifecycle as lc
+from chuishao.flows.clock import LOCAL_TZ, local
+from chuishao.flows.errors import Invalid
+from chuishao.flows.periods import in_progress, month_window, previous_month, records_begin, refuse_before_records
+from chuishao.flows.reports.common import MAX_LISTED
+from chuishao.flows.rounding import as_decimal, difference, exact_rate, half_up, half_up_text
+from chuishao.flows.settings import write_setting
+from chuishao.models.cases import Case, Remark, Verification, Whistle
+from chuishao.models.catalog import CatalogItem
+from chuishao.models.clocks import Alert, StepClock
+from chuishao.models.db import Database
+from chuishao.models.org import Unit
+from chuishao.models.settings_table import Setting
+from chuishao.models.timeline import TimelineEntry
+from chuishao.models.vocabulary import ALERT_LABELS, METRIC_LABELS, SOURCE_LABELS
 
 DEFAULT_WEIGHTS = {"check_in": 20, "on_time": 30, "closure": 20, "returns": 10, "rework": 10, "satisfaction": 5,
                    "rating": 5}

@@ -12,9 +12,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
-from flows.clock import LOCAL_TZ
-from flows.errors import Invalid
-from flows.text import label_of
+from chuishao.flows.clock import LOCAL_TZ
+from chuishao.flows.errors import Invalid
+from chuishao.flows.text import label_of
 
 # The dates the product stores and accepts (calendar days, imported schedules, certificate expiry, Open311
 # times, query bounds): anything outside is a typo or a probe (`PUT /calendar/days/0` is 1970-01-01), never a

@@ -8,8 +8,8 @@ from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import delete, select
 
-from flows import clocks as clk
-from flows.calendar import (
+from chuishao.flows import clocks as clk
+from chuishao.flows.calendar import (
     DEFAULT_HOURS,
     WorkingCalendar,
     check_hours,
@@ -18,12 +18,12 @@ from flows.calendar import (
     in_range,
     parse_hhmm,
 )
-from flows.errors import Invalid
-from flows.text import clean
-from models.cases import Case
-from models.clocks import CalendarDay, CalendarYear, StepClock
-from models.db import Database
-from models.settings_table import Setting
+from chuishao.flows.errors import Invalid
+from chuishao.flows.text import clean
+from chuishao.models.cases import Case
+from chuishao.models.clocks import CalendarDay, CalendarYear, StepClock
+from chuishao.models.db import Database
+from chuishao.models.settings_table import Setting
 
 # the package's holiday names (English) as people say them
 HOLIDAY_NAMES = {"New Year's Day": "元旦", "Spring Festival": "春节", "Tomb-sweeping Day": "清明节",

@@ -14,17 +14,17 @@ from datetime import date, datetime
 
 from sqlalchemy import and_, or_, select
 
-from flows import lifecycle as lc
-from flows.access import DEPT_LIAISON, DEPT_OFFICER
-from flows.cases import CaseService, case_code
-from flows.clock import LOCAL_TZ
-from flows.errors import Invalid
-from flows.lifecycle import certificate_status  # the feedback rule's own judgement
-from flows.routing import route
-from flows.sentences import display_name
-from models.cases import Case
-from models.catalog import CatalogItem, CatalogOverride
-from models.org import Unit, User
+from chuishao.flows import lifecycle as lc
+from chuishao.flows.access import DEPT_LIAISON, DEPT_OFFICER
+from chuishao.flows.cases import CaseService, case_code
+from chuishao.flows.clock import LOCAL_TZ
+from chuishao.flows.errors import Invalid
+from chuishao.flows.lifecycle import certificate_status  # the feedback rule's own judgement
+from chuishao.flows.routing import route
+from chuishao.flows.sentences import display_name
+from chuishao.models.cases import Case
+from chuishao.models.catalog import CatalogItem, CatalogOverride
+from chuishao.models.org import Unit, User
 
 MERGE_POOL = 50  # newest open cases of the township scored for duplicates
 MERGE_SHOWN = 8

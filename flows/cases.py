@@ -14,26 +14,26 @@ from sqlalchemy import BindParameter, and_, bindparam, exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from flows import clocks as clk
-from flows import lifecycle as lc
-from flows.access import COUNTY_ROLES, DEPARTMENT_ROLES, GRID_WORKER, INTEGRATOR, TOWNSHIP_ROLES, Actor
-from flows.audience import case_event
-from flows.calendar_store import CalendarStore
-from flows.clock import LOCAL_TZ, local
-from flows.commands import BODIES, CaseCreate, parse_body
-from flows.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
-from flows.geo import contains
-from flows.routing import route
-from flows.sessions import ENDED, alive_clause, ensure_alive
-from flows.timeline import canonical, entry_hash
-from flows.units import UnitDirectory, UnitInfo
-from models.cases import Attachment, Case, Extension, Feedback, Remark, Verification, Whistle
-from models.catalog import CatalogItem, CatalogOverride
-from models.clocks import StepClock
-from models.db import Database
-from models.notifications import Event
-from models.org import User
-from models.timeline import TimelineEntry
+from chuishao.flows import clocks as clk
+from chuishao.flows import lifecycle as lc
+from chuishao.flows.access import COUNTY_ROLES, DEPARTMENT_ROLES, GRID_WORKER, INTEGRATOR, TOWNSHIP_ROLES, Actor
+from chuishao.flows.audience import case_event
+from chuishao.flows.calendar_store import CalendarStore
+from chuishao.flows.clock import LOCAL_TZ, local
+from chuishao.flows.commands import BODIES, CaseCreate, parse_body
+from chuishao.flows.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
+from chuishao.flows.geo import contains
+from chuishao.flows.routing import route
+from chuishao.flows.sessions import ENDED, alive_clause, ensure_alive
+from chuishao.flows.timeline import canonical, entry_hash
+from chuishao.flows.units import UnitDirectory, UnitInfo
+from chuishao.models.cases import Attachment, Case, Extension, Feedback, Remark, Verification, Whistle
+from chuishao.models.catalog import CatalogItem, CatalogOverride
+from chuishao.models.clocks import StepClock
+from chuishao.models.db import Database
+from chuishao.models.notifications import Event
+from chuishao.models.org import User
+from chuishao.models.timeline import TimelineEntry
 
 REPORTER_ROLES = frozenset({GRID_WORKER, *TOWNSHIP_ROLES, "county_supervisor", INTEGRATOR})
 DEFAULT_SOURCE = {GRID_WORKER: "grid", "county_supervisor": "county", INTEGRATOR: "open311"}

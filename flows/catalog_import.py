@@ -4,8 +4,8 @@ import csv
 import json
 from pathlib import Path
 
-from flows.admin import AdminService
-from flows.errors import Conflict, DomainError, Invalid
+from chuishao.flows.admin import AdminService
+from chuishao.flows.errors import Conflict, DomainError, Invalid
 
 TRUE = {"1", "true", "yes", "y", "是", "x"}
 

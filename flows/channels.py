@@ -8,12 +8,12 @@ notifications/ (fan-out, dispatcher, channels). Times in answers are ISO strings
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from flows.clock import local
-from flows.errors import Invalid, NotFound
-from models.db import Database
-from models.notifications import Delivery, DeliveryAttempt, UserChannel
-from notifications.channels import new_secret
-from notifications.egress import Egress, EgressError, allowed_ranges, set_allowed_ranges
+from chuishao.flows.clock import local
+from chuishao.flows.errors import Invalid, NotFound
+from chuishao.models.db import Database
+from chuishao.models.notifications import Delivery, DeliveryAttempt, UserChannel
+from chuishao.notifications.channels import new_secret
+from chuishao.notifications.egress import Egress, EgressError, allowed_ranges, set_allowed_ranges
 
 
 async def check_address(db: Database, channel: str, address: str) -> None:

@@ -6,16 +6,16 @@ from datetime import datetime
 
 from sqlalchemy import and_, func, select
 
-from flows import lifecycle as lc
-from flows.calendar import WorkingCalendar
-from flows.clock import LOCAL_TZ, local
-from flows.periods import in_progress, records_begin, refuse_before_records, week_window
-from flows.periods import previous_week as previous_week  # the Monday job's week, where it always was
-from models.cases import Case, Whistle
-from models.db import Database
-from models.org import Unit
-from models.timeline import TimelineEntry
-from models.vocabulary import ALERT_SHORT_LABELS
+from chuishao.flows import lifecycle as lc
+from chuishao.flows.calendar import WorkingCalendar
+from chuishao.flows.clock import LOCAL_TZ, local
+from chuishao.flows.periods import in_progress, records_begin, refuse_before_records, week_window
+from chuishao.flows.periods import previous_week as previous_week  # the Monday job's week, where it always was
+from chuishao.models.cases import Case, Whistle
+from chuishao.models.db import Database
+from chuishao.models.org import Unit
+from chuishao.models.timeline import TimelineEntry
+from chuishao.models.vocabulary import ALERT_SHORT_LABELS
 
 STALLED_WORKING_DAYS = 5
 LIST_LIMIT = 100  # per list; the count beside it is always the full number

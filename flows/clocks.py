@@ -7,11 +7,11 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from flows import lifecycle as lc
-from flows.calendar import WorkingCalendar
-from models.cases import Whistle
-from models.clocks import StepClock
-from models.vocabulary import ALERT_LABELS, WHISTLE_SENT
+from chuishao.flows import lifecycle as lc
+from chuishao.flows.calendar import WorkingCalendar
+from chuishao.models.cases import Whistle
+from chuishao.models.clocks import StepClock
+from chuishao.models.vocabulary import ALERT_LABELS, WHISTLE_SENT
 
 DEFAULT_LIMITS = {  # normal: working time; urgent: wall-clock time
     "accept": {"normal": "2h", "urgent": "30m"},

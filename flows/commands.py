@@ -16,9 +16,9 @@ from pydantic import (
     field_validator,
 )
 
-from flows.calendar import in_range
-from flows.errors import Invalid
-from flows.text import LONG, as_pydantic, check_field, describe, label_of, refusal, says_something
+from chuishao.flows.calendar import in_range
+from chuishao.flows.errors import Invalid
+from chuishao.flows.text import LONG, as_pydantic, check_field, describe, label_of, refusal, says_something
 
 Code = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
 

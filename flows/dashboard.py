@@ -10,19 +10,19 @@ from datetime import datetime, timedelta
 from sqlalchemy import case as when_
 from sqlalchemy import exists, func, select
 
-from flows import lifecycle as lc
-from flows.access import COUNTY_ROLES, DEPARTMENT_ROLES, TOWNSHIP_ROLES, Actor
-from flows.bulletin import month_window, ratio
-from flows.cases import case_code, states_in
-from flows.clock import LOCAL_TZ, local
-from flows.errors import Forbidden
-from flows.units import UnitDirectory
-from models.cases import Case, Whistle
-from models.clocks import StepClock
-from models.db import Database
-from models.org import Unit
-from models.timeline import TimelineEntry
-from models.vocabulary import ALERT_SHORT_LABELS, METRIC_LABELS, STEP_LABELS
+from chuishao.flows import lifecycle as lc
+from chuishao.flows.access import COUNTY_ROLES, DEPARTMENT_ROLES, TOWNSHIP_ROLES, Actor
+from chuishao.flows.bulletin import month_window, ratio
+from chuishao.flows.cases import case_code, states_in
+from chuishao.flows.clock import LOCAL_TZ, local
+from chuishao.flows.errors import Forbidden
+from chuishao.flows.units import UnitDirectory
+from chuishao.models.cases import Case, Whistle
+from chuishao.models.clocks import StepClock
+from chuishao.models.db import Database
+from chuishao.models.org import Unit
+from chuishao.models.timeline import TimelineEntry
+from chuishao.models.vocabulary import ALERT_SHORT_LABELS, METRIC_LABELS, STEP_LABELS
 
 OPEN_ORDER = (lc.REPORTED, lc.ACCEPTED, lc.DISPATCHED, lc.RETURNED, lc.DISPUTED, lc.HANDLING, lc.FEEDBACK,
               lc.SUSPENDED)  # the open states in the order a case meets them; suspended last

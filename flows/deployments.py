@@ -27,10 +27,10 @@ from prefect.flows import EntrypointType
 from prefect.runtime import flow_run
 from prefect.schedules import Cron, Interval
 
-from flows import jobs
-from flows.clock import LOCAL_TZ, Clock, system_clock
-from flows.periods import NothingToReport
-from flows.sweep import clock_of
+from chuishao.flows import jobs
+from chuishao.flows.clock import LOCAL_TZ, Clock, system_clock
+from chuishao.flows.periods import NothingToReport
+from chuishao.flows.sweep import clock_of
 
 TZ = "Asia/Shanghai"
 WORK_POOL = "chuishao"
@@ -80,7 +80,7 @@ async def notification_redelivery(now: str | None = None) -> dict:
 
 @flow(name="weekly-checkpoint", description="每周一检点：上一自然周的检点清单，通知各联络员")
 async def weekly_checkpoint(week: str | None = None, now: str | None = None) -> str:
-    from flows.checkpoint import previous_week
+    from chuishao.flows.checkpoint import previous_week
 
     week = week or previous_week(scheduled_time(now))  # a late run still covers the week it was due for
     at = run_clock(now)()
@@ -95,7 +95,7 @@ async def weekly_checkpoint(week: str | None = None, now: str | None = None) -> 
 
 @flow(name="monthly-bulletin", description="每月一通报：上月部门考核排名、红黑榜，全部格式")
 async def monthly_bulletin(month: str | None = None, now: str | None = None) -> str:
-    from flows.bulletin import previous_month
+    from chuishao.flows.bulletin import previous_month
 
     month = month or previous_month(f"{scheduled_time(now).astimezone(LOCAL_TZ):%Y-%m}")
     at = run_clock(now)()

@@ -15,8 +15,8 @@ from datetime import datetime
 
 from sqlalchemy import ColumnElement, false, or_, select
 
-from flows import lifecycle as lc
-from flows.access import (
+from chuishao.flows import lifecycle as lc
+from chuishao.flows.access import (
     ADMIN,
     COUNTY_ROLES,
     DEPARTMENT_ROLES,
@@ -28,11 +28,11 @@ from flows.access import (
     TOWNSHIP_ROLES,
     Actor,
 )
-from flows.cases import ALERTS, CaseService, states_in
-from flows.errors import Invalid
-from models.cases import Case, Extension, Whistle
-from models.org import Unit
-from models.vocabulary import ALERT_SHORT_LABELS, EXTENSION_PENDING, WHISTLE_SENT
+from chuishao.flows.cases import ALERTS, CaseService, states_in
+from chuishao.flows.errors import Invalid
+from chuishao.models.cases import Case, Extension, Whistle
+from chuishao.models.org import Unit
+from chuishao.models.vocabulary import ALERT_SHORT_LABELS, EXTENSION_PENDING, WHISTLE_SENT
 
 # ---- what waits for whom ------------------------------------------------------------------------
 # Extra conditions beyond the case's state. Each has an SQL form (`_sql`) and a Python form (`_holds`),

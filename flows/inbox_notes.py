@@ -8,10 +8,10 @@ from datetime import datetime
 
 from sqlalchemy import func, select, update
 
-from flows.access import Actor
-from flows.clock import local
-from models.db import Database
-from models.notifications import Event, Notification
+from chuishao.flows.access import Actor
+from chuishao.flows.clock import local
+from chuishao.models.db import Database
+from chuishao.models.notifications import Event, Notification
 
 
 def _item(n: Notification, e: Event) -> dict:

@@ -7,21 +7,21 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from flows.audience import report_event
-from flows.bulletin import BulletinBuilder
-from flows.calendar_store import CalendarStore
-from flows.checkpoint import CheckpointBuilder
-from flows.clock import Clock
-from flows.errors import Conflict
-from flows.periods import parse_month, parse_week
-from flows.sweep import SweepResult, clock_of, sweep
-from models.config import Settings, get_settings
-from models.db import Database
-from models.org import Unit
-from models.reports import BulletinRecord, CheckpointRecord
-from notifications.channels import channels_from
-from notifications.dispatcher import deliver_due
-from notifications.fanout import fan_out
+from chuishao.flows.audience import report_event
+from chuishao.flows.bulletin import BulletinBuilder
+from chuishao.flows.calendar_store import CalendarStore
+from chuishao.flows.checkpoint import CheckpointBuilder
+from chuishao.flows.clock import Clock
+from chuishao.flows.errors import Conflict
+from chuishao.flows.periods import parse_month, parse_week
+from chuishao.flows.sweep import SweepResult, clock_of, sweep
+from chuishao.models.config import Settings, get_settings
+from chuishao.models.db import Database
+from chuishao.models.org import Unit
+from chuishao.models.reports import BulletinRecord, CheckpointRecord
+from chuishao.notifications.channels import channels_from
+from chuishao.notifications.dispatcher import deliver_due
+from chuishao.notifications.fanout import fan_out
 
 
 async def run_sweep(now: datetime | Clock, settings: Settings | None = None) -> SweepResult:
@@ -142,7 +142,7 @@ async def run_bulletin(month: str, now: datetime, settings: Settings | None = No
     English). Raises Invalid (422) for a month that does not exist, has not begun or ended before the county's
     first record (flows.periods.refuse_before_records), Conflict (409) for a preview of a month already
     published."""
-    from flows.reports import render_all
+    from chuishao.flows.reports import render_all
 
     month = parse_month(month)
     settings = settings or get_settings()

@@ -7,14 +7,14 @@ that must hold. Everything else — the API, `allowed_actions`, the demo — cal
 
 The Chinese names of states and actions are models/vocabulary.py's; each guard says in Chinese what it
 requires (`@requires`). docs/lifecycle.md is this table for a township official, written by
-`python -m flows.lifecycle_doc`.
+`python -m chuishao.flows.lifecycle_doc`.
 """
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from flows.access import (
+from chuishao.flows.access import (
     DEPT_LIAISON,
     DEPT_OFFICER,
     DISPATCHER,
@@ -23,14 +23,14 @@ from flows.access import (
     TOWNSHIP_LIAISON,
     Actor,
 )
-from flows.clock import LOCAL_TZ
-from flows.commands import Body
-from flows.errors import Invalid, NotAllowed
-from flows.sentences import display_name, join
-from flows.text import says_something
-from models import vocabulary as vocab
-from models.cases import Case, Extension, Feedback, Remark, Verification, Whistle
-from models.vocabulary import (
+from chuishao.flows.clock import LOCAL_TZ
+from chuishao.flows.commands import Body
+from chuishao.flows.errors import Invalid, NotAllowed
+from chuishao.flows.sentences import display_name, join
+from chuishao.flows.text import says_something
+from chuishao.models import vocabulary as vocab
+from chuishao.models.cases import Case, Extension, Feedback, Remark, Verification, Whistle
+from chuishao.models.vocabulary import (
     EXTENSION_APPROVED,
     EXTENSION_DENIED,
     EXTENSION_PENDING,

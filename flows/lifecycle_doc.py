@@ -1,7 +1,7 @@
 """docs/lifecycle.md, written from the transition table (flows/lifecycle.py) for a township official.
 
-    python -m flows.lifecycle_doc            # write docs/lifecycle.md
-    python -m flows.lifecycle_doc --check    # exit 1 if docs/lifecycle.md is not what the table says now
+    python -m chuishao.flows.lifecycle_doc            # write docs/lifecycle.md
+    python -m chuishao.flows.lifecycle_doc --check    # exit 1 if docs/lifecycle.md is not what the table says now
 
 Every word comes from the table and models/vocabulary.py: the states and actions by their Chinese labels, the
 roles by their Chinese names, each guard by its `@requires` description. tests/unit/test_lifecycle_doc.py fails
@@ -11,11 +11,11 @@ when the file is stale.
 import sys
 from pathlib import Path
 
-from flows import lifecycle as lc
-from models.vocabulary import ROLE_LABELS, STEP_LABELS
+from chuishao.flows import lifecycle as lc
+from chuishao.models.vocabulary import ROLE_LABELS, STEP_LABELS
 
 PATH = Path(__file__).resolve().parent.parent / "docs" / "lifecycle.md"
-COMMAND = "python -m flows.lifecycle_doc"
+COMMAND = "python -m chuishao.flows.lifecycle_doc"
 TARGET_WORDS = {lc.STAY: "不变（仅作记录）", lc.PRIOR: "挂起前的状态"}
 
 

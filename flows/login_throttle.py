@@ -28,9 +28,9 @@ from sqlalchemy import case, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
-from flows.errors import DomainError
-from models.accounts import ThrottleCounter
-from models.db import Database
+from chuishao.flows.errors import DomainError
+from chuishao.models.accounts import ThrottleCounter
+from chuishao.models.db import Database
 
 
 class Throttled(DomainError):

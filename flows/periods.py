@@ -10,10 +10,10 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
 
-from flows.clock import LOCAL_TZ, local
-from flows.errors import Invalid
-from models.cases import Case
-from models.org import Unit
+from chuishao.flows.clock import LOCAL_TZ, local
+from chuishao.flows.errors import Invalid
+from chuishao.models.cases import Case
+from chuishao.models.org import Unit
 
 FIRST_YEAR, LAST_YEAR = 2000, 2099  # reports cover these years; anything else is a typo, not a period
 

@@ -28,13 +28,13 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from flows.access import COUNTY_ROLES, DEPARTMENT_ROLES, TOWNSHIP_ROLES, Actor
-from flows.checkpoint import section_totals
-from flows.clock import local
-from flows.errors import Forbidden, NotFound
-from models.cases import Case, Whistle
-from models.db import Database
-from models.reports import BulletinRecord, CheckpointRecord
+from chuishao.flows.access import COUNTY_ROLES, DEPARTMENT_ROLES, TOWNSHIP_ROLES, Actor
+from chuishao.flows.checkpoint import section_totals
+from chuishao.flows.clock import local
+from chuishao.flows.errors import Forbidden, NotFound
+from chuishao.models.cases import Case, Whistle
+from chuishao.models.db import Database
+from chuishao.models.reports import BulletinRecord, CheckpointRecord
 
 BULLETIN_FILES = {"html": ("bulletin.html", "text/html; charset=utf-8"), "pdf": ("bulletin.pdf", "application/pdf"),
                   "xlsx": ("bulletin.xlsx",
@@ -156,7 +156,7 @@ async def bulletin_file(db: Database, folder: Path, month: str, fmt: str, who: A
     NotFound (404) when the bulletin is not recorded, and NotFound with code report_files_missing when it is but
     the county's file of `fmt` is not under `folder` (every reader alike: a unit's version is drawn from the
     county's charts)."""
-    from flows.reports import SCOPED_DIR, render_format, write_file
+    from chuishao.flows.reports import SCOPED_DIR, render_format, write_file
 
     media = BULLETIN_FILES[fmt][1]
     download = f"chuishao-bulletin-{month}.{fmt}" if fmt != "html" else None

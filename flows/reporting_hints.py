@@ -5,11 +5,11 @@ polygons)."""
 
 from sqlalchemy import select
 
-from flows.case_hints import CatalogChoice
-from flows.geo import contains
-from flows.units import UnitDirectory, UnitInfo
-from models.catalog import CatalogItem
-from models.db import Database
+from chuishao.flows.case_hints import CatalogChoice
+from chuishao.flows.geo import contains
+from chuishao.flows.units import UnitDirectory, UnitInfo
+from chuishao.models.catalog import CatalogItem
+from chuishao.models.db import Database
 
 
 def _place(units: UnitDirectory, grid: UnitInfo | None, township: UnitInfo | None) -> dict:

@@ -3,7 +3,7 @@ then the township's own team for devolved items (乡镇赋权事项), then the i
 
 from dataclasses import dataclass
 
-from flows.errors import Invalid
+from chuishao.flows.errors import Invalid
 
 
 @dataclass(frozen=True)

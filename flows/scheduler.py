@@ -23,10 +23,10 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from flows.clock import LOCAL_TZ, Clock
-from flows.errors import Invalid
-from models.db import Database
-from models.settings_table import Setting
+from chuishao.flows.clock import LOCAL_TZ, Clock
+from chuishao.flows.errors import Invalid
+from chuishao.models.db import Database
+from chuishao.models.settings_table import Setting
 
 # The one place the modes are defined; the CLI's help and refusals list them from here.
 MODES = {

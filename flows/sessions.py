@@ -13,10 +13,10 @@ from datetime import datetime
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from flows.errors import Unauthorized
-from models.accounts import UserSession
-from models.db import Database
-from models.org import User
+from chuishao.flows.errors import Unauthorized
+from chuishao.models.accounts import UserSession
+from chuishao.models.db import Database
+from chuishao.models.org import User
 
 JTI = re.compile(r"^[0-9a-f]{32}$")  # what `new_session_id` makes
 CHECK_CHUNK = 500  # session ids per query when re-checking open sockets

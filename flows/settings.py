@@ -1,7 +1,7 @@
 """Reading the admin's key/value settings (models/settings_table.py)."""
 
-from models.db import Database
-from models.settings_table import Setting
+from chuishao.models.db import Database
+from chuishao.models.settings_table import Setting
 
 
 async def read_setting(db: Database, key: str) -> dict | None:

@@ -20,16 +20,16 @@ from types import SimpleNamespace
 
 from sqlalchemy import bindparam, select, text, update
 
-from flows import clocks as clk
-from flows.audience import alert_event
-from flows.calendar import WorkingCalendar
-from flows.cases import case_code
-from flows.clock import Clock, local
-from models.cases import Case, Whistle
-from models.clocks import Alert, StepClock
-from models.db import Database
-from models.notifications import Event
-from models.types import UTCDateTime
+from chuishao.flows import clocks as clk
+from chuishao.flows.audience import alert_event
+from chuishao.flows.calendar import WorkingCalendar
+from chuishao.flows.cases import case_code
+from chuishao.flows.clock import Clock, local
+from chuishao.models.cases import Case, Whistle
+from chuishao.models.clocks import Alert, StepClock
+from chuishao.models.db import Database
+from chuishao.models.notifications import Event
+from chuishao.models.types import UTCDateTime
 
 LEVEL_ORDER = {"none": 0, "warning": 1, "overdue": 2, "escalated": 3}
 

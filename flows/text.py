@@ -30,8 +30,8 @@ from typing import Annotated, Any, get_args, get_origin
 from pydantic import ValidationError
 from pydantic_core import PydanticCustomError
 
-from flows.errors import Invalid
-from models.vocabulary import FIELD_LABELS
+from chuishao.flows.errors import Invalid
+from chuishao.models.vocabulary import FIELD_LABELS
 
 
 class _Long:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models.org import Unit
+from chuishao.models.org import Unit
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 from sqlmodel import SQLModel
 
-from models import (  # noqa: F401  (register tables)
+from chuishao.models import (  # noqa: F401  (register tables)
     accounts,
     cases,
     catalog,

@@ -6,8 +6,8 @@ from datetime import datetime
 from sqlalchemy import JSON, Column, Index, Text
 from sqlmodel import Field, SQLModel
 
-from models.types import UTCDateTime
-from models.vocabulary import EXTENSION_PENDING
+from chuishao.models.types import UTCDateTime
+from chuishao.models.vocabulary import EXTENSION_PENDING
 
 
 class Case(SQLModel, table=True):

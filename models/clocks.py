@@ -5,7 +5,7 @@ from datetime import date, datetime
 from sqlalchemy import Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from models.types import UTCDateTime
+from chuishao.models.types import UTCDateTime
 
 
 class CalendarDay(SQLModel, table=True):

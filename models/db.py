@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-from models.sqlite_inline import BUSY_TIMEOUT_MS, connector
+from chuishao.models.sqlite_inline import BUSY_TIMEOUT_MS, connector
 
 # How long a SQLite writer waits, in all, for another process's write transaction to end before it gives up
 # (seconds). A CLI job beside `chuishao serve`, or `serve` beside a migration, waits instead of failing.

@@ -6,8 +6,8 @@ from datetime import datetime
 from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from models.types import UTCDateTime
-from models.vocabulary import DELIVERY_PENDING
+from chuishao.models.types import UTCDateTime
+from chuishao.models.vocabulary import DELIVERY_PENDING
 
 
 class Event(SQLModel, table=True):

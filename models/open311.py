@@ -6,7 +6,7 @@ from datetime import datetime
 from sqlalchemy import JSON, Column, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from models.types import UTCDateTime
+from chuishao.models.types import UTCDateTime
 
 
 class ApiKey(SQLModel, table=True):

@@ -5,7 +5,7 @@ from datetime import date, datetime
 from sqlalchemy import JSON, Column, Index, func
 from sqlmodel import Field, SQLModel
 
-from models.types import UTCDateTime
+from chuishao.models.types import UTCDateTime
 
 UNIT_KINDS = ("county", "township", "grid", "department", "team")
 ROLES = (

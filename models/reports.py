@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import JSON, Boolean, Column, false
 from sqlmodel import Field, SQLModel
 
-from models.types import UTCDateTime
+from chuishao.models.types import UTCDateTime
 
 
 class CheckpointRecord(SQLModel, table=True):

@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import Column, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from models.types import UTCDateTime
+from chuishao.models.types import UTCDateTime
 
 
 class TimelineEntry(SQLModel, table=True):

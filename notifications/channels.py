@@ -14,8 +14,8 @@ from typing import Protocol
 
 import httpx
 
-from models.config import Settings
-from notifications.egress import Egress, Refused, Unresolved
+from chuishao.models.config import Settings
+from chuishao.notifications.egress import Egress, Refused, Unresolved
 
 
 class DeliveryFailed(Exception):

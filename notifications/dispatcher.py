@@ -11,11 +11,11 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 
-from models.db import Database
-from models.notifications import Delivery, DeliveryAttempt, Event, Notification, UserChannel
-from models.vocabulary import DELIVERY_FAILED, DELIVERY_PENDING, DELIVERY_SENT
-from notifications.channels import Channel, DeliveryFailed, DeliveryRefused, Message
-from notifications.egress import Egress
+from chuishao.models.db import Database
+from chuishao.models.notifications import Delivery, DeliveryAttempt, Event, Notification, UserChannel
+from chuishao.models.vocabulary import DELIVERY_FAILED, DELIVERY_PENDING, DELIVERY_SENT
+from chuishao.notifications.channels import Channel, DeliveryFailed, DeliveryRefused, Message
+from chuishao.notifications.egress import Egress
 
 MAX_ATTEMPTS = 6
 LEASE = timedelta(seconds=60)

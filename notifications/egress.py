@@ -24,8 +24,8 @@ from collections.abc import Awaitable, Callable, Iterable
 
 import httpx
 
-from models.db import Database
-from models.settings_table import Setting
+from chuishao.models.db import Database
+from chuishao.models.settings_table import Setting
 
 SETTING_KEY = "egress"
 MAX_RANGES = 100

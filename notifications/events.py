@@ -2,8 +2,8 @@
 
 from sqlalchemy import func, select
 
-from models.db import Database
-from models.notifications import Event
+from chuishao.models.db import Database
+from chuishao.models.notifications import Event
 
 
 def event_dict(e: Event) -> dict:

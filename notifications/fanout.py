@@ -6,10 +6,10 @@ from datetime import datetime
 
 from sqlalchemy import and_, insert, or_, select, update
 
-from models.db import Database
-from models.notifications import Delivery, Event, Notification, UserChannel
-from models.org import User
-from models.vocabulary import ALERT_LABELS, DELIVERY_PENDING
+from chuishao.models.db import Database
+from chuishao.models.notifications import Delivery, Event, Notification, UserChannel
+from chuishao.models.org import User
+from chuishao.models.vocabulary import ALERT_LABELS, DELIVERY_PENDING
 
 
 def title_of(event: Event) -> str:

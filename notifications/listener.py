@@ -7,9 +7,9 @@ import logging
 import asyncpg
 from sqlalchemy.engine import make_url
 
-from models.db import Database
-from notifications.events import events_after, events_by_id, last_event_id
-from notifications.hub import Hub
+from chuishao.models.db import Database
+from chuishao.notifications.events import events_after, events_by_id, last_event_id
+from chuishao.notifications.hub import Hub
 
 log = logging.getLogger("chuishao.listener")
 CHANNEL = "chuishao_events"

@@ -65,7 +65,7 @@ def main() -> int:
     subprocess.run([str(venv / "chuishao"), "demo", "--reset"], env=env, check=True, stdout=subprocess.DEVNULL)
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen([str(venv / "uvicorn"), "--factory", "api.app:create_app", "--host", "127.0.0.1",
+    server = subprocess.Popen([str(venv / "uvicorn"), "--factory", "chuishao.api.app:create_app", "--host", "127.0.0.1",
                                "--port", str(port), "--log-level", "warning"], env=env, cwd=ROOT)
     try:
         for _ in range(100):

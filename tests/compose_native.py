@@ -33,7 +33,7 @@ STOOD_IN = {
 TEST_ONLY = frozenset({"CHUISHAO_SWEEP_INTERVAL_SECONDS", "CHUISHAO_REPORT_INTERVAL_SECONDS",
                        "PREFECT_WORKER_QUERY_SECONDS", "PREFECT_HOME"})
 # the programs of our image, run from this checkout's interpreter
-PROGRAMS = {"chuishao": ["-m", "api.cli"], "prefect": ["-m", "prefect"]}
+PROGRAMS = {"chuishao": ["-m", "chuishao.api.cli"], "prefect": ["-m", "prefect"]}
 LOOPBACK = "127.0.0.1"
 
 _VAR = re.compile(r"\$(?:(\$)|\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))")

@@ -10,14 +10,14 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import make_url
 
-from api.app import create_app
-from flows.admin import AdminService, Passwords, bootstrap
-from flows.clock import LOCAL_TZ, FixedClock
-from flows.units import UnitDirectory
-from models import metadata
-from models.config import Settings
-from models.db import Database
-from models.migrate import upgrade
+from chuishao.api.app import create_app
+from chuishao.flows.admin import AdminService, Passwords, bootstrap
+from chuishao.flows.clock import LOCAL_TZ, FixedClock
+from chuishao.flows.units import UnitDirectory
+from chuishao.models import metadata
+from chuishao.models.config import Settings
+from chuishao.models.db import Database
+from chuishao.models.migrate import upgrade
 from tests.county import build_county
 
 # .ci/run hands over a freshly created database; otherwise each pytest run makes (and drops) its own,

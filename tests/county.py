@@ -1,11 +1,14 @@
 """A small test county built through the admin API, and a client that acts as any of its users."""
 
+import sys
+
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from models import metadata
+from chuishao.models import metadata
 
 PASSWORD = "secret-pass-1"
+CHUISHAO_CLI = (sys.executable, "-m", "chuishao.api.cli")  # the `chuishao` command of this interpreter
 
 GRID_POLYGON = {"type": "Polygon", "coordinates": [[[112.00, 37.40], [112.10, 37.40], [112.10, 37.50],
                                                      [112.00, 37.50], [112.00, 37.40]]]}

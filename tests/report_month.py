@@ -13,10 +13,10 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
-from flows.clock import LOCAL_TZ
-from flows.jobs import run_sweep
-from models.db import Database
-from models.notifications import Event
+from chuishao.flows.clock import LOCAL_TZ
+from chuishao.flows.jobs import run_sweep
+from chuishao.models.db import Database
+from chuishao.models.notifications import Event
 
 TITLES = {"alpha": "ALPHA东街秸秆焚烧", "bravo": "BRAVO村口违法占地", "charlie": "CHARLIE早市无证摊贩"}
 

@@ -10,14 +10,14 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.web.session import SESSION_COOKIE
-from flows.admin import AdminService, Passwords, bootstrap, password_problem
-from flows.demo.county import DEMO_PASSWORD
-from flows.errors import Invalid
-from flows.units import UnitDirectory
-from models.db import Database, make_sync_engine
-from models.migrate import upgrade
+from chuishao.api.app import create_app
+from chuishao.api.web.session import SESSION_COOKIE
+from chuishao.flows.admin import AdminService, Passwords, bootstrap, password_problem
+from chuishao.flows.demo.county import DEMO_PASSWORD
+from chuishao.flows.errors import Invalid
+from chuishao.flows.units import UnitDirectory
+from chuishao.models.db import Database, make_sync_engine
+from chuishao.models.migrate import upgrade
 from tests.conftest import ADMIN_PASSWORD, START, bootstrap_settings
 from tests.county import PASSWORD, Api, table_rows
 from tests.test_web_admin import Browserish

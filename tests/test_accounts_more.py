@@ -8,8 +8,8 @@ from contextlib import ExitStack
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from flows.admin import password_problem
+from chuishao.api.app import create_app
+from chuishao.flows.admin import password_problem
 from tests.conftest import ADMIN_PASSWORD, bootstrap_settings
 from tests.county import PASSWORD, Api
 from tests.test_login_throttle import login, too_many

@@ -2,16 +2,16 @@
 
 import os
 import subprocess
-import sys
 
 from sqlalchemy import create_engine, text
 
-from models.db import sync_url
+from chuishao.models.db import sync_url
+from tests.county import CHUISHAO_CLI
 
 
 def _audit(settings) -> subprocess.CompletedProcess:
     env = {**os.environ, "CHUISHAO_DATABASE_URL": settings.url, "CHUISHAO_DATA_DIR": str(settings.data_dir)}
-    return subprocess.run([sys.executable, "-m", "api.cli", "audit", "verify"], env=env, capture_output=True,
+    return subprocess.run([*CHUISHAO_CLI, "audit", "verify"], env=env, capture_output=True,
                           text=True, timeout=60)
 
 

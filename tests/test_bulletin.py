@@ -20,9 +20,9 @@ import pytest
 from openpyxl import load_workbook
 from pypdf import PdfReader
 
-from flows.bulletin import BulletinBuilder
-from flows.jobs import bulletin_dir, run_bulletin, run_checkpoint
-from models.db import Database
+from chuishao.flows.bulletin import BulletinBuilder
+from chuishao.flows.jobs import bulletin_dir, run_bulletin, run_checkpoint
+from chuishao.models.db import Database
 from tests.report_month import at, stepper
 
 
@@ -207,7 +207,7 @@ def test_every_format_reads_like_the_json(november, clock):
 
 def test_the_weekly_checkpoint_lists_what_needs_a_push_and_notifies_each_liaison(november, clock):
     api = november
-    from flows.jobs import run_sweep
+    from chuishao.flows.jobs import run_sweep
 
     asyncio.run(run_sweep(clock(), api.settings))  # Thursday 3 Dec: F's check-in is long overdue
     week = "2026-W48"  # 23–29 November

@@ -12,10 +12,10 @@ from openpyxl import load_workbook
 from pypdf import PdfReader
 from sqlalchemy import func, select
 
-from flows.jobs import run_bulletin, run_sweep
-from flows.reports import common
-from models.clocks import Alert
-from models.db import Database
+from chuishao.flows.jobs import run_bulletin, run_sweep
+from chuishao.flows.reports import common
+from chuishao.models.clocks import Alert
+from chuishao.models.db import Database
 from tests.report_month import build_month, stepper
 from tests.test_bulletin import at, bulletin, card, november, r  # noqa: F401 (the fixture)
 

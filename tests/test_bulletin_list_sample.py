@@ -16,7 +16,7 @@ import io
 
 from openpyxl import load_workbook
 
-from flows.jobs import run_bulletin
+from chuishao.flows.jobs import run_bulletin
 from tests.test_bulletin import at, bulletin, card
 
 LIAISON = {"LAND01": ["zrzy_liaison", "zjj_liaison"], "MKT01": ["scjg_liaison"]}

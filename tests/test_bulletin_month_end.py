@@ -30,7 +30,7 @@ import asyncio
 
 import pytest
 
-from flows.jobs import run_bulletin, run_sweep
+from chuishao.flows.jobs import run_bulletin, run_sweep
 from tests.report_month import at, stepper
 from tests.test_bulletin import bulletin, card, r
 

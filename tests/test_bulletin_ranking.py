@@ -8,7 +8,7 @@ import io
 from openpyxl import load_workbook
 from pypdf import PdfReader
 
-from flows.jobs import run_bulletin
+from chuishao.flows.jobs import run_bulletin
 from tests.test_bulletin import at, bulletin, card, november  # noqa: F401 (the fixture)
 
 

@@ -20,11 +20,11 @@ import psycopg
 import pytest
 from sqlalchemy.engine import make_url
 
-from flows.clock import LOCAL_TZ, FixedClock
-from flows.jobs import run_redelivery
-from flows.periods import previous_week
-from flows.sweep import sweep
-from models.config import Settings
+from chuishao.flows.clock import LOCAL_TZ, FixedClock
+from chuishao.flows.jobs import run_redelivery
+from chuishao.flows.periods import previous_week
+from chuishao.flows.sweep import sweep
+from chuishao.models.config import Settings
 from tests.prefect_api import PrefectRuns, processes_with
 from tests.test_notifications import Receiver, idle_county
 from tests.test_scheduling import base_env, free_port, rows, seed_overdue_case, stop

@@ -3,17 +3,17 @@
 import json
 import os
 import subprocess
-import sys
 
 from fastapi.testclient import TestClient
 
-from api.app import create_app
+from chuishao.api.app import create_app
+from tests.county import CHUISHAO_CLI
 
 
 def chuishao(settings, *args):
     env = {**os.environ, "CHUISHAO_DATABASE_URL": settings.url, "CHUISHAO_DATA_DIR": str(settings.data_dir),
            "CHUISHAO_ARGON2_TIME_COST": "1", "CHUISHAO_ARGON2_MEMORY_KIB": "8192"}
-    return subprocess.run([sys.executable, "-m", "api.cli", *args], env=env, capture_output=True, text=True,
+    return subprocess.run([*CHUISHAO_CLI, *args], env=env, capture_output=True, text=True,
                           timeout=120)
 
 

@@ -7,9 +7,9 @@ from datetime import timedelta
 
 import pytest
 
-from api import cli
-from flows.clock import system_clock
-from models.config import get_settings
+from chuishao.api import cli
+from chuishao.flows.clock import system_clock
+from chuishao.models.config import get_settings
 
 
 def cli_runner(settings, tmp_path, monkeypatch, capsys):

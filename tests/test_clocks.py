@@ -3,16 +3,16 @@
 import os
 import signal
 import subprocess
-import sys
 import threading
 from datetime import datetime
 
 import pytest
 from sqlalchemy import create_engine, text
 
-from flows.clock import LOCAL_TZ
-from flows.sweep import sweep
-from models.db import Database, sync_url
+from chuishao.flows.clock import LOCAL_TZ
+from chuishao.flows.sweep import sweep
+from chuishao.models.db import Database, sync_url
+from tests.county import CHUISHAO_CLI
 
 
 def at(s: str) -> datetime:
@@ -63,7 +63,7 @@ def test_deadline_in_2027_is_provisional_until_the_year_is_imported(county, cloc
     schedule = tmp_path / "2027.csv"
     schedule.write_text("date,kind,name\n" + "".join(f"2027-01-0{d},holiday,元旦\n" for d in (1, 2, 3, 4)))
     env = {**os.environ, "CHUISHAO_DATABASE_URL": api.settings.url, "CHUISHAO_DATA_DIR": str(api.settings.data_dir)}
-    out = subprocess.run([sys.executable, "-m", "api.cli", "calendar", "import", str(schedule)], env=env,
+    out = subprocess.run([*CHUISHAO_CLI, "calendar", "import", str(schedule)], env=env,
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     # this process learns of the import through the store (another process would reload it)
@@ -150,7 +150,7 @@ def _due_cases(api, clock, n=6):
 def test_two_sweeps_at_once_fire_each_alert_once(county, clock, settings):
     api = county
     ids, now = _due_cases(api, clock)
-    from flows.calendar_store import CalendarStore
+    from chuishao.flows.calendar_store import CalendarStore
 
     results, errors = [], []
 
@@ -190,7 +190,7 @@ def test_a_sweep_killed_before_commit_fires_once_after_restart(county, clock, se
     ids, now = _due_cases(api, clock, n=3)
     env = {**os.environ, "CHUISHAO_DATABASE_URL": settings.url, "CHUISHAO_DATA_DIR": str(settings.data_dir),
            "CHUISHAO_SWEEP_PAUSE_AFTER_CLAIM": "60"}
-    proc = subprocess.Popen([sys.executable, "-m", "api.cli", "sweep", "--now", now.isoformat(), "--drill"], env=env,
+    proc = subprocess.Popen([*CHUISHAO_CLI, "sweep", "--now", now.isoformat(), "--drill"], env=env,
                             stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         line = proc.stderr.readline()
@@ -204,10 +204,10 @@ def test_a_sweep_killed_before_commit_fires_once_after_restart(county, clock, se
             proc.kill()
     assert rows(settings, "SELECT count(*) FROM alerts") == [(0,)]
     env.pop("CHUISHAO_SWEEP_PAUSE_AFTER_CLAIM")
-    out = subprocess.run([sys.executable, "-m", "api.cli", "sweep", "--now", now.isoformat(), "--drill"], env=env,
+    out = subprocess.run([*CHUISHAO_CLI, "sweep", "--now", now.isoformat(), "--drill"], env=env,
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
-    again = subprocess.run([sys.executable, "-m", "api.cli", "sweep", "--now", now.isoformat(), "--drill"], env=env,
+    again = subprocess.run([*CHUISHAO_CLI, "sweep", "--now", now.isoformat(), "--drill"], env=env,
                            capture_output=True, text=True, timeout=60)
     assert "sweep: 0 alerts fired" in again.stdout
     handle = rows(settings, "SELECT count(*) FROM alerts a JOIN clocks c ON c.id = a.clock_id WHERE c.kind = 'handle'")
@@ -269,8 +269,8 @@ def test_working_minutes_between_counts_whole_days_as_the_day_by_day_walk_does()
     import random
     from datetime import timedelta as td
 
-    from flows.calendar import WorkingCalendar, from_packages
-    from flows.clock import LOCAL_TZ as TZ
+    from chuishao.flows.calendar import WorkingCalendar, from_packages
+    from chuishao.flows.clock import LOCAL_TZ as TZ
 
     cal = WorkingCalendar(*from_packages())
 

@@ -13,8 +13,8 @@ from fastapi.routing import iter_route_contexts
 from sqlalchemy.engine import make_url
 from starlette.routing import WebSocketRoute
 
-from api.app import create_app
-from models.config import Settings
+from chuishao.api.app import create_app
+from chuishao.models.config import Settings
 from tests.compose_native import (
     COMPOSE_FILE,
     NATIVE,
@@ -192,7 +192,7 @@ def _back_to_compose(native: Native, value: str) -> str:
 @pytest.mark.parametrize("name", NATIVE)
 def test_native_process_runs_the_compose_command(native, name):
     cmd = native.command(name)
-    assert cmd[1:3] in (["-m", "api.cli"], ["-m", "prefect"])
+    assert cmd[1:3] in (["-m", "chuishao.api.cli"], ["-m", "prefect"])
     assert [_back_to_compose(native, a) for a in cmd[3:]] == native.service(name)["command"][1:]
     if name in NATIVE_PORTS and "--port" in cmd:  # listening on this machine's loopback, on a free port
         assert cmd[cmd.index("--port") + 1] == str(NATIVE_PORTS[name])

@@ -10,11 +10,11 @@ from datetime import datetime
 
 import pytest
 
-from api.web.session import SESSION_COOKIE
-from flows.clock import LOCAL_TZ
-from flows.dashboard import figures
-from flows.errors import Forbidden
-from flows.sweep import sweep
+from chuishao.api.web.session import SESSION_COOKIE
+from chuishao.flows.clock import LOCAL_TZ
+from chuishao.flows.dashboard import figures
+from chuishao.flows.errors import Forbidden
+from chuishao.flows.sweep import sweep
 
 
 def at(s: str) -> datetime:
@@ -169,7 +169,7 @@ def test_the_page_and_its_data_with_the_session_cookie(county, clock, day):
 
 # ---- the reports pages -------------------------------------------------------------------------------
 def test_reports_pages_follow_the_checkpoint_scope(county, clock, day):
-    from flows.jobs import run_checkpoint
+    from chuishao.flows.jobs import run_checkpoint
 
     api = county
     clock.now = at("2026-11-23T09:00")
@@ -202,7 +202,7 @@ def test_reports_pages_follow_the_checkpoint_scope(county, clock, day):
 
 
 def test_bulletin_opens_and_downloads_with_the_session(county, clock, day):
-    from flows.jobs import run_bulletin
+    from chuishao.flows.jobs import run_bulletin
 
     api = county
     clock.now = at("2026-12-01T09:00")

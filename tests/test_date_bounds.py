@@ -5,8 +5,8 @@ flows/calendar.py); outside it every route answers a clear refusal and writes no
 import pytest
 from sqlalchemy import func, select
 
-from flows.calendar import FIRST_DAY, LAST_DAY
-from models.clocks import CalendarDay, CalendarYear
+from chuishao.flows.calendar import FIRST_DAY, LAST_DAY
+from chuishao.models.clocks import CalendarDay, CalendarYear
 from tests.conftest import ADMIN_PASSWORD
 from tests.test_open311 import O311, refused
 from tests.test_web_admin import Browserish

@@ -10,18 +10,18 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.engine import make_url
 
-from api.app import build_services, create_app
-from flows.audit import verify_chains
-from flows.clock import LOCAL_TZ, FixedClock
-from flows.demo.builder import DemoExists, build_demo
-from flows.demo.county import DEMO_PASSWORD
-from models import metadata
-from models.cases import Case, Extension, Remark, Verification, Whistle
-from models.catalog import CatalogItem, CatalogOverride
-from models.db import Database, sync_url
-from models.migrate import upgrade
-from models.org import ROLES, Unit, User
-from models.timeline import TimelineEntry
+from chuishao.api.app import build_services, create_app
+from chuishao.flows.audit import verify_chains
+from chuishao.flows.clock import LOCAL_TZ, FixedClock
+from chuishao.flows.demo.builder import DemoExists, build_demo
+from chuishao.flows.demo.county import DEMO_PASSWORD
+from chuishao.models import metadata
+from chuishao.models.cases import Case, Extension, Remark, Verification, Whistle
+from chuishao.models.catalog import CatalogItem, CatalogOverride
+from chuishao.models.db import Database, sync_url
+from chuishao.models.migrate import upgrade
+from chuishao.models.org import ROLES, Unit, User
+from chuishao.models.timeline import TimelineEntry
 from tests.conftest import _pg_admin, test_settings
 
 STATES = ("reported", "accepted", "dispatched", "handling", "feedback", "closed", "rejected", "merged", "returned",
@@ -207,7 +207,7 @@ def test_demo_builds_a_realistic_county_and_refuses_a_second_run(settings, clock
 def test_chuishao_demo_a_second_time_keeps_the_loaded_county(settings, db_url, tmp_path, monkeypatch, capsys):
     """`./scripts/demo` runs `chuishao demo` each time: a loaded demo is kept (ready at once), `--reset`
     reloads it into a new SQLite file."""
-    from models.config import get_settings
+    from chuishao.models.config import get_settings
     from tests.test_cli_refusals import cli_runner
 
     run = cli_runner(settings, tmp_path, monkeypatch, capsys)

@@ -14,8 +14,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
-from notifications.channels import DeliveryFailed, Message, WebhookChannel
-from notifications.egress import Egress, Refused
+from chuishao.notifications.channels import DeliveryFailed, Message, WebhookChannel
+from chuishao.notifications.egress import Egress, Refused
 from tests import test_notifications
 from tests.test_notifications import allow_loopback, eventually
 
@@ -126,7 +126,7 @@ def test_a_delivery_the_policy_refuses_now_fails_at_once_with_the_reason(county,
 def test_the_sms_gateway_passes_the_policy_at_delivery(tmp_path, db_url, clock, receiver):
     from fastapi.testclient import TestClient
 
-    from api.app import create_app
+    from chuishao.api.app import create_app
     from tests.conftest import ADMIN_PASSWORD, bootstrap_settings
     from tests.county import Api, build_county
 

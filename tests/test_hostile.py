@@ -23,13 +23,13 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine, make_url
 
-from api.app import create_app
-from flows.admin import AdminService, Passwords, bootstrap
-from flows.clock import FixedClock
-from flows.units import UnitDirectory
-from models import metadata
-from models.config import Settings
-from models.db import Database, make_sync_engine
+from chuishao.api.app import create_app
+from chuishao.flows.admin import AdminService, Passwords, bootstrap
+from chuishao.flows.clock import FixedClock
+from chuishao.flows.units import UnitDirectory
+from chuishao.models import metadata
+from chuishao.models.config import Settings
+from chuishao.models.db import Database, make_sync_engine
 from tests.conftest import ADMIN_PASSWORD, START
 from tests.county import PASSWORD, Api, build_county, table_rows
 

@@ -8,8 +8,8 @@ import time
 import pytest
 import uvicorn
 
-from api.app import create_app
-from api.server import api_config, listening_socket
+from chuishao.api.app import create_app
+from chuishao.api.server import api_config, listening_socket
 from tests.conftest import test_settings
 
 LIMIT = 2.0

@@ -55,17 +55,17 @@ def test_concurrent_resends_make_one_case(county, bootstrapped):
     """Two copies of the same draft arriving at once: the unique index lets one insert, the other replays."""
     import asyncio
 
-    from api.app import build_services
-    from flows.access import Actor
-    from flows.clock import system_clock
-    from models.cases import Case
+    from chuishao.api.app import build_services
+    from chuishao.flows.access import Actor
+    from chuishao.flows.clock import system_clock
+    from chuishao.models.cases import Case
 
     svc = build_services(bootstrapped, system_clock)
     me = county.as_("gw_fc1").get("/api/v1/me").json()
 
     async def run():
         async with svc.db.read() as s:
-            from models.org import User
+            from chuishao.models.org import User
             user = (await s.execute(select(User).where(User.username == me["username"]))).scalar_one()
             unit = await svc.cases.units.get(s, user.unit_id)
         who = Actor(user.id, user.username, user.role, unit.id, unit.code, svc.cases.units.township_of(unit))

@@ -5,10 +5,10 @@ from datetime import timedelta
 
 from sqlalchemy import create_engine, text
 
-from flows import lifecycle as lc
-from flows.inbox import OPTIONAL_ACTIONS, WAITING, Filters, InboxService
-from flows.sweep import sweep
-from models.db import sync_url
+from chuishao.flows import lifecycle as lc
+from chuishao.flows.inbox import OPTIONAL_ACTIONS, WAITING, Filters, InboxService
+from chuishao.flows.sweep import sweep
+from chuishao.models.db import sync_url
 from tests.county import USERS
 
 LAND = {"outcome": "resolved", "result": "已拆除违建", "officers": ["zrzy_off1", "zrzy_off2"]}

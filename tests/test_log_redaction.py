@@ -15,8 +15,8 @@ import httpx
 import pytest
 import websockets
 
-from api.logs import install
-from models.config import Settings
+from chuishao.api.logs import install
+from chuishao.models.config import Settings
 from tests.test_notifications import eventually
 from tests.test_scheduling import base_env, free_port
 
@@ -24,8 +24,9 @@ SECRET = "S3CRET-c2VjcmV0LXZhbHVl"
 
 
 LAUNCHERS = {  # uvicorn with its own default logging set-up, and `chuishao serve` as operators run it
-    "uvicorn": ["-m", "uvicorn", "--factory", "api.app:create_app", "--host", "127.0.0.1", "--log-level", "info"],
-    "chuishao serve": ["-m", "api.cli", "serve"],
+    "uvicorn": ["-m", "uvicorn", "--factory", "chuishao.api.app:create_app", "--host", "127.0.0.1",
+                "--log-level", "info"],
+    "chuishao serve": ["-m", "chuishao.api.cli", "serve"],
 }
 
 

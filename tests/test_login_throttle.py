@@ -7,7 +7,7 @@ import argon2
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
+from chuishao.api.app import create_app
 from tests.conftest import ADMIN_PASSWORD, bootstrap_settings
 from tests.county import PASSWORD, Api
 from tests.test_web_admin import Browserish

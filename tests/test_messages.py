@@ -24,8 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from flows import lifecycle as lc
-from flows.access import (
+from chuishao.flows import lifecycle as lc
+from chuishao.flows.access import (
     ADMIN,
     DEPT_LIAISON,
     DEPT_OFFICER,
@@ -36,9 +36,9 @@ from flows.access import (
     TOWNSHIP_LIAISON,
     Actor,
 )
-from flows.errors import NotAllowed
-from flows.sentences import join
-from models.cases import Case, Extension, Whistle
+from chuishao.flows.errors import NotAllowed
+from chuishao.flows.sentences import join
+from chuishao.models.cases import Case, Extension, Whistle
 from tests.test_open311 import O311
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -5,8 +5,8 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from models import metadata
-from models.db import make_sync_engine
+from chuishao.models import metadata
+from chuishao.models.db import make_sync_engine
 
 
 # SQLite cannot reflect expression indexes (lower(username)); PostgreSQL compares it, so the check still holds there

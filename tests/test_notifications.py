@@ -33,7 +33,7 @@ def idle_county(db_url, tmp_path, clock, subscriber: str, hook_url: str):
     webhooks at `hook_url`: what is sent, the scheduled redelivery job sends. Yields the Api."""
     from fastapi.testclient import TestClient
 
-    from api.app import create_app
+    from chuishao.api.app import create_app
     from tests.conftest import ADMIN_PASSWORD, bootstrap_settings
     from tests.county import Api, build_county
 
@@ -186,7 +186,7 @@ def test_email_over_smtp_and_sms_through_an_http_gateway(tmp_path, db_url, clock
     from aiosmtpd.controller import Controller
     from fastapi.testclient import TestClient
 
-    from api.app import create_app
+    from chuishao.api.app import create_app
     from tests.conftest import ADMIN_PASSWORD, bootstrap_settings
     from tests.county import Api, build_county
 
@@ -287,7 +287,7 @@ def test_the_scheduled_redelivery_job_catches_up_when_no_process_delivered(tmp_p
     """The Prefect redelivery flow's plain function: fans out and delivers what an idle or dead API left."""
     import asyncio
 
-    from flows.jobs import run_redelivery
+    from chuishao.flows.jobs import run_redelivery
 
     hook = receiver()
     with idle_county(db_url, tmp_path, clock, "zrzy_liaison", hook.url) as api:
@@ -306,7 +306,7 @@ def test_the_scheduled_redelivery_job_catches_up_when_no_process_delivered(tmp_p
 def test_alerts_reach_the_department_the_township_and_on_escalation_the_county(county, clock):
     from datetime import timedelta
 
-    from flows.sweep import sweep
+    from chuishao.flows.sweep import sweep
 
     api = county
     case = api.to_handling("ENV01")

@@ -5,7 +5,6 @@ import asyncio
 import json
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -14,8 +13,8 @@ import psycopg
 import websockets
 from sqlalchemy.engine import make_url
 
-from models.config import Settings
-from tests.county import Api, build_county
+from chuishao.models.config import Settings
+from tests.county import CHUISHAO_CLI, Api, build_county
 from tests.test_notifications import Receiver, allow_loopback, eventually
 from tests.test_scheduling import base_env, free_port
 
@@ -31,7 +30,7 @@ def start_server(settings: Settings, port: int, log_path, **env_extra) -> subpro
     env = base_env(settings, CHUISHAO_SCHEDULER="worker", CHUISHAO_ARGON2_TIME_COST="1",
                    CHUISHAO_ARGON2_MEMORY_KIB="8192", **env_extra)
     with open(log_path, "a") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port)], env=env,
+        proc = subprocess.Popen([*CHUISHAO_CLI, "serve", "--port", str(port)], env=env,
                                 stdout=log, stderr=subprocess.STDOUT)
     for _ in range(200):
         try:
@@ -46,7 +45,7 @@ def start_server(settings: Settings, port: int, log_path, **env_extra) -> subpro
 
 def init(settings: Settings):
     env = base_env(settings, CHUISHAO_ARGON2_TIME_COST="1", CHUISHAO_ARGON2_MEMORY_KIB="8192")
-    out = subprocess.run([sys.executable, "-m", "api.cli", "init", "--admin-password", "admin-pass-123"], env=env,
+    out = subprocess.run([*CHUISHAO_CLI, "init", "--admin-password", "admin-pass-123"], env=env,
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
 

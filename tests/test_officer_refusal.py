@@ -7,8 +7,8 @@ import html
 import pytest
 from sqlalchemy import update
 
-from models.db import make_sync_engine
-from models.org import User
+from chuishao.models.db import make_sync_engine
+from chuishao.models.org import User
 from tests.test_web_forms import page_token, web_login
 
 BODY = {"outcome": "resolved", "result": "已立案查处"}

@@ -16,12 +16,12 @@ from urllib.parse import urlencode
 import pytest
 from sqlalchemy import func, insert, select
 
-from models.cases import Case
-from models.db import make_sync_engine
-from models.notifications import Event
-from models.open311 import ApiKey, InboundUpdate, Open311Request
-from models.org import Unit
-from models.timeline import TimelineEntry
+from chuishao.models.cases import Case
+from chuishao.models.db import make_sync_engine
+from chuishao.models.notifications import Event
+from chuishao.models.open311 import ApiKey, InboundUpdate, Open311Request
+from chuishao.models.org import Unit
+from chuishao.models.timeline import TimelineEntry
 from tests.county import LEAD_LIAISON, table_rows
 
 V2 = "/open311/v2"

@@ -11,9 +11,9 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from models.db import make_sync_engine
-from models.notifications import Event
-from models.open311 import InboundUpdate
+from chuishao.models.db import make_sync_engine
+from chuishao.models.notifications import Event
+from chuishao.models.open311 import InboundUpdate
 
 ARRAYS = {"services", "attributes", "values", "service_requests", "errors", "endpoints", "formats",
           "service_request_updates"}

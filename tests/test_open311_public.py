@@ -9,7 +9,7 @@ leaves out media_url (the requester's unreviewed photo). Only requests that came
 
 import pytest
 
-from flows.open311.privacy import mask_personal
+from chuishao.flows.open311.privacy import mask_personal
 from tests.conftest import ADMIN_PASSWORD
 from tests.test_open311 import CONTACT, O311, refused
 from tests.test_web_admin import Browserish

@@ -5,7 +5,7 @@ exist nowhere, and every 4xx that comes back must be documented for that operati
 
 import re
 
-from flows.lifecycle import BY_ACTION
+from chuishao.flows.lifecycle import BY_ACTION
 
 ERROR_REF = "#/components/schemas/Error"
 OPEN311_REF = "#/components/schemas/Open311Errors"

@@ -8,11 +8,11 @@ import asyncio
 import jsonschema
 import pytest
 
-from api.app import create_app
-from api.open311_params import QUERY_FIELDS, REQUEST_FIELDS, UPDATE_FIELDS
-from flows.commands import BODIES, parse_body
-from flows.jobs import run_bulletin, run_checkpoint
-from flows.lifecycle import BY_ACTION
+from chuishao.api.app import create_app
+from chuishao.api.open311_params import QUERY_FIELDS, REQUEST_FIELDS, UPDATE_FIELDS
+from chuishao.flows.commands import BODIES, parse_body
+from chuishao.flows.jobs import run_bulletin, run_checkpoint
+from chuishao.flows.lifecycle import BY_ACTION
 from tests.conftest import test_settings
 
 ACT = ("/api/v1/cases/{case_id}/actions/{action}", "post")

@@ -25,10 +25,11 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from flows.jobs import bulletin_dir, run_bulletin
-from flows.reports import FILES
-from models.config import Settings
+from chuishao.api.app import create_app
+from chuishao.flows.jobs import bulletin_dir, run_bulletin
+from chuishao.flows.reports import FILES
+from chuishao.models.config import Settings
+from tests.county import CHUISHAO_CLI
 from tests.report_month import at, build_month
 from tests.test_dashboard import as_page_user
 
@@ -53,7 +54,7 @@ def chuishao_env(settings, **extra) -> dict:
 def bulletin_cli(settings, now: str, prefix=(), preexec=None) -> subprocess.CompletedProcess:
     """`chuishao bulletin --month 2026-11 --now <now>` in its own process (--drill: the test county lives in
     late 2026, whatever the real date)."""
-    return subprocess.run([*prefix, sys.executable, "-m", "api.cli", "bulletin", "--month", MONTH, "--now", now,
+    return subprocess.run([*prefix, *CHUISHAO_CLI, "bulletin", "--month", MONTH, "--now", now,
                            "--drill"],
                           env=chuishao_env(settings), cwd=REPO, capture_output=True, text=True, timeout=300,
                           preexec_fn=preexec)
@@ -83,12 +84,12 @@ def test_a_relative_data_dir_is_absolute_from_where_the_settings_were_loaded(tmp
 
 WORKER = """
 import os, shutil, subprocess, sys, tempfile
-from models.config import data_dir_line
+from chuishao.models.config import data_dir_line
 print(data_dir_line(), flush=True)
 # as Prefect's process worker runs a flow: this process's environment, a temporary working directory deleted after
 work = tempfile.mkdtemp(suffix="prefect")
 try:
-    run = subprocess.run([sys.executable, "-m", "api.cli", *sys.argv[1:]], cwd=work, env={**os.environ},
+    run = subprocess.run([sys.executable, "-m", "chuishao.api.cli", *sys.argv[1:]], cwd=work, env={**os.environ},
                          capture_output=True, text=True)
 finally:
     shutil.rmtree(work)
@@ -203,8 +204,8 @@ def test_a_bulletin_that_does_not_fit_on_the_disk_is_not_recorded_nor_served(mon
 
 
 async def _forget(settings) -> None:
-    from models.db import Database
-    from models.reports import BulletinRecord
+    from chuishao.models.db import Database
+    from chuishao.models.reports import BulletinRecord
 
     db = Database(settings.url)
     try:

@@ -8,8 +8,8 @@ import io
 import pytest
 from pypdf import PdfReader
 
-from flows.errors import Conflict
-from flows.jobs import run_bulletin, run_checkpoint
+from chuishao.flows.errors import Conflict
+from chuishao.flows.jobs import run_bulletin, run_checkpoint
 from tests.report_month import at, build_month, events
 from tests.test_cli import chuishao
 from tests.test_dashboard import as_page_user

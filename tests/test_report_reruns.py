@@ -7,10 +7,10 @@ import asyncio
 
 import pytest
 
-from flows.bulletin import set_scorecard
-from flows.errors import Invalid
-from flows.jobs import bulletin_dir, run_bulletin, run_checkpoint
-from models.db import Database, make_sync_engine
+from chuishao.flows.bulletin import set_scorecard
+from chuishao.flows.errors import Invalid
+from chuishao.flows.jobs import bulletin_dir, run_bulletin, run_checkpoint
+from chuishao.models.db import Database, make_sync_engine
 from tests.county import table_rows
 from tests.report_month import at, build_month, events
 from tests.test_cli import chuishao

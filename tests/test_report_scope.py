@@ -14,7 +14,7 @@ import pytest
 from openpyxl import load_workbook
 from pypdf import PdfReader
 
-from flows.jobs import run_bulletin, run_checkpoint
+from chuishao.flows.jobs import run_bulletin, run_checkpoint
 from tests.report_month import TITLES, at, build_month
 from tests.test_dashboard import as_page_user
 

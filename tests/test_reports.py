@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from flows.reports import render_all, render_html, render_pdf, render_xlsx
-from flows.reports.charts import render_charts
-from flows.reports.common import SECTION_TITLES
-from flows.reports.fonts import CJKFontMissing, cjk_font_path
-from models.vocabulary import ALERT_LABELS, SOURCE_LABELS
+from chuishao.flows.reports import render_all, render_html, render_pdf, render_xlsx
+from chuishao.flows.reports.charts import render_charts
+from chuishao.flows.reports.common import SECTION_TITLES
+from chuishao.flows.reports.fonts import CJKFontMissing, cjk_font_path
+from chuishao.models.vocabulary import ALERT_LABELS, SOURCE_LABELS
 
 DEPARTMENTS = [
     ("ZRZY", "自然资源局"), ("STHJ", "生态环境局"), ("ZJJ", "住房和城乡建设局"), ("JTJ", "交通运输局"),
@@ -442,7 +442,7 @@ def test_an_empty_month_renders_everywhere(tmp_path):
 # -- formatting and font ---------------------------------------------------------------------------------------
 
 def test_formatting():
-    from flows.reports import common
+    from chuishao.flows.reports import common
 
     assert common.rate_text({"num": 28, "den": 30, "rate": 0.933}) == "93.3%（28/30）"
     assert common.rate_text({"num": 0, "den": 0, "rate": None}) == "—（0/0）"
@@ -455,7 +455,7 @@ def test_formatting():
 
 
 def test_cjk_font_path_and_its_errors(monkeypatch, tmp_path):
-    from flows.reports import fonts
+    from chuishao.flows.reports import fonts
 
     monkeypatch.delenv(fonts.ENV_VAR, raising=False)
     path = cjk_font_path()
@@ -485,7 +485,7 @@ def test_a_big_county_pages_its_tables_and_caps_the_case_lists(tmp_path):
     import openpyxl
     import pypdf
 
-    from flows.reports.layout import MAX_CASE_ROWS
+    from chuishao.flows.reports.layout import MAX_CASE_ROWS
 
     data = sample_bulletin(n_departments=100, n_townships=100)
     base = data["overdue_cases"]

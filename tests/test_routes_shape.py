@@ -4,7 +4,7 @@ and answered 422 instead of 405)."""
 from fastapi.routing import iter_route_contexts
 from starlette.convertors import IntegerConvertor
 
-from api.app import create_app
+from chuishao.api.app import create_app
 from tests.conftest import test_settings
 
 

@@ -13,9 +13,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from flows import scheduler
-from flows.scheduler import Holder, SchedulerTaken, claim, current, release
-from models.db import Database
+from chuishao.flows import scheduler
+from chuishao.flows.scheduler import Holder, SchedulerTaken, claim, current, release
+from chuishao.models.db import Database
+from tests.county import CHUISHAO_CLI
 
 NOW = datetime(2026, 11, 16, 1, 0, tzinfo=UTC)  # 09:00 in Asia/Shanghai
 NOT_LISTENING = "http://127.0.0.1:9/api"  # the discard port: nothing answers there
@@ -35,13 +36,13 @@ def env_for(settings, **extra) -> dict:
 
 
 def chuishao(env: dict, *argv: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "api.cli", *argv], env=env, capture_output=True, text=True,
+    return subprocess.run([*CHUISHAO_CLI, *argv], env=env, capture_output=True, text=True,
                           timeout=timeout)
 
 
 def start(env: dict, log_path, *argv: str) -> subprocess.Popen:
     log = open(log_path, "w")  # noqa: SIM115 - the child writes it; closed when the test's tmp dir goes
-    return subprocess.Popen([sys.executable, "-m", "api.cli", *argv], env=env, stdout=log, stderr=subprocess.STDOUT)
+    return subprocess.Popen([*CHUISHAO_CLI, *argv], env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
 def wait_for_line(proc: subprocess.Popen, log_path, text: str, seconds: float = 240) -> str:
@@ -99,7 +100,7 @@ def sqlite_settings(tmp_path, sqlite_template):
     """A migrated SQLite database of its own (for what does not depend on the kind of database)."""
     import shutil
 
-    from models.config import Settings
+    from chuishao.models.config import Settings
 
     shutil.copy(sqlite_template, tmp_path / "chuishao.db")
     return Settings(database_url=f"sqlite:///{tmp_path / 'chuishao.db'}", data_dir=tmp_path / "data")

@@ -9,7 +9,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,14 +19,15 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from api.app import build_services
-from flows.access import Actor
-from flows.admin import bootstrap
-from flows.clock import FixedClock
-from models.config import Settings
-from models.db import sync_url
-from models.migrate import upgrade
+from chuishao.api.app import build_services
+from chuishao.flows.access import Actor
+from chuishao.flows.admin import bootstrap
+from chuishao.flows.clock import FixedClock
+from chuishao.models.config import Settings
+from chuishao.models.db import sync_url
+from chuishao.models.migrate import upgrade
 from tests.compose_native import NATIVE, Native
+from tests.county import CHUISHAO_CLI
 from tests.prefect_api import PrefectRuns, processes_with
 
 
@@ -156,7 +156,7 @@ def test_embedded_serve_fires_the_scheduled_sweep(tmp_path):
     port = free_port()
     log = open(tmp_path / "serve.log", "w")  # noqa: SIM115 - outlives this block, closed below
     env = base_env(settings, CHUISHAO_SWEEP_INTERVAL_SECONDS="3", CHUISHAO_REPORT_INTERVAL_SECONDS="30")
-    serve = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port)], env=env,
+    serve = subprocess.Popen([*CHUISHAO_CLI, "serve", "--port", str(port)], env=env,
                              stdout=log, stderr=subprocess.STDOUT)
     try:
         levels = wait_for_alerts(settings, case_id, 150, [serve])

@@ -7,12 +7,13 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.county import CHUISHAO_CLI
 
 ROOT = Path(__file__).parent.parent
 # Prefect's server access log, its loggers' lines (`12:00:00.000 | WARNING | prefect.server…`), its warnings
@@ -35,7 +36,7 @@ def _free_port() -> int:
 
 
 def _serve(env, port: int) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port)], cwd=ROOT, env=env,
+    return subprocess.Popen([*CHUISHAO_CLI, "serve", "--port", str(port)], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -117,7 +118,7 @@ def test_prefects_log_file_rotates(tmp_path):
 
     import yaml
 
-    from api.embedded import LOG_BACKUPS, LOG_MAX_BYTES, PREFECT_HTTP_LOGGER, PREFECT_LOGGING
+    from chuishao.api.embedded import LOG_BACKUPS, LOG_MAX_BYTES, PREFECT_HTTP_LOGGER, PREFECT_LOGGING
 
     log = tmp_path / "prefect.log"
     config = yaml.safe_load(PREFECT_LOGGING.format(log_file=log, http_logger=PREFECT_HTTP_LOGGER,

@@ -12,8 +12,8 @@ from pathlib import Path
 from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 
-from models.db import Database
-from models.settings_table import Setting
+from chuishao.models.db import Database
+from chuishao.models.settings_table import Setting
 
 # longer than the 10 s a SQLite writer used to wait before "database is locked"
 HOLD = {"sqlite": 12.0, "postgresql": 2.0}
@@ -98,8 +98,8 @@ def test_many_writers_in_two_processes_all_succeed(db_url, tmp_path):
     script = tmp_path / "writer.py"
     script.write_text(textwrap.dedent("""
         import asyncio, sys
-        from models.db import Database
-        from models.settings_table import Setting
+        from chuishao.models.db import Database
+        from chuishao.models.settings_table import Setting
 
         async def main(url, name):
             db = Database(url)

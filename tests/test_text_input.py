@@ -8,7 +8,7 @@ import unicodedata
 
 import pytest
 
-from flows.text import clean, problem
+from chuishao.flows.text import clean, problem
 from tests.county import PASSWORD
 from tests.test_open311 import IN_G1, O311, json_of, refused
 from tests.test_web_admin import Browserish

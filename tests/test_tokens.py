@@ -4,7 +4,7 @@ Also: tokens issued before sessions were kept (no `jti`) must sign in again."""
 
 import jwt
 
-from api.web.session import SESSION_COOKIE
+from chuishao.api.web.session import SESSION_COOKIE
 from tests.conftest import ADMIN_PASSWORD
 
 SECRET = "test-secret-of-at-least-thirty-two-bytes"  # tests/conftest.py test_settings

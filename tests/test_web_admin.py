@@ -7,11 +7,11 @@ import shutil
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.web.admin import duration_words, limit_rows
-from flows import bulletin
-from flows.admin import weak_password
-from flows.errors import Invalid
+from chuishao.api.app import create_app
+from chuishao.api.web.admin import duration_words, limit_rows
+from chuishao.flows import bulletin
+from chuishao.flows.admin import weak_password
+from chuishao.flows.errors import Invalid
 from tests.conftest import ADMIN_PASSWORD, bootstrap_settings
 from tests.county import PASSWORD, Api, build_county
 

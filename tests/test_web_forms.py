@@ -5,10 +5,10 @@ import re
 
 import pytest
 
-from api.web import forms
-from flows import lifecycle as lc
-from flows.case_hints import CaseHints, bigrams, score_candidates
-from flows.commands import BODIES
+from chuishao.api.web import forms
+from chuishao.flows import lifecycle as lc
+from chuishao.flows.case_hints import CaseHints, bigrams, score_candidates
+from chuishao.flows.commands import BODIES
 
 
 def errors_of(action, form) -> dict:

@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime
 
-from api.web.render import time_left, when
+from chuishao.api.web.render import time_left, when
 
 
 def test_time_left_reads_in_working_time_or_wall_clock_for_urgent_cases():

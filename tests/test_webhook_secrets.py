@@ -9,8 +9,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from models.db import make_sync_engine
-from models.migrate import upgrade
+from chuishao.models.db import make_sync_engine
+from chuishao.models.migrate import upgrade
 from tests import test_notifications
 from tests.test_notifications import allow_loopback, eventually
 

@@ -7,9 +7,9 @@ from datetime import date
 
 import pytest
 
-from flows.errors import Invalid
-from flows.jobs import run_bulletin, run_checkpoint
-from flows.periods import parse_month, parse_week, weeks_in
+from chuishao.flows.errors import Invalid
+from chuishao.flows.jobs import run_bulletin, run_checkpoint
+from chuishao.flows.periods import parse_month, parse_week, weeks_in
 from tests.report_month import at
 from tests.test_cli import chuishao
 from tests.test_dashboard import as_page_user

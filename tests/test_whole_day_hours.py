@@ -6,9 +6,9 @@ from datetime import date, datetime, time, timedelta
 
 import pytest
 
-from flows.calendar import END_OF_DAY, WorkingCalendar, parse_hhmm, parse_hours
-from flows.clock import LOCAL_TZ
-from flows.errors import Invalid
+from chuishao.flows.calendar import END_OF_DAY, WorkingCalendar, parse_hhmm, parse_hours
+from chuishao.flows.clock import LOCAL_TZ
+from chuishao.flows.errors import Invalid
 from tests.conftest import ADMIN_PASSWORD
 from tests.test_web_admin import Browserish
 

@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from tests.conftest import bootstrap_settings
+from tests.county import CHUISHAO_CLI
 
 MARK = "CHUISHAO_TEST_MARK"  # in the environment of everything a wrapper starts, inherited by its flow runs
 
@@ -108,7 +109,7 @@ def worker_env(tmp_path, sqlite_template, prefect, clock):
 
 def start_worker(env: dict, log_path) -> subprocess.Popen:
     log = open(log_path, "w")  # noqa: SIM115 - the child writes it; closed when the test's tmp dir goes
-    return subprocess.Popen([sys.executable, "-m", "api.cli", "worker"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    return subprocess.Popen([*CHUISHAO_CLI, "worker"], env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
 def wait_until(what: str, done, proc: subprocess.Popen, log_path, seconds: float = 300) -> None:
@@ -215,7 +216,7 @@ def test_the_operator_may_ask_for_info_logs_and_stop_with_ctrl_c(worker_env, pre
 
 def test_a_worker_gives_up_waiting_in_one_line(worker_env, tmp_path):
     env = {**worker_env, "PREFECT_API_URL": f"http://127.0.0.1:{free_port()}/api", "CHUISHAO_WORKER_WAIT_SECONDS": "3"}
-    result = subprocess.run([sys.executable, "-m", "api.cli", "worker"], env=env, capture_output=True, text=True,
+    result = subprocess.run([*CHUISHAO_CLI, "worker"], env=env, capture_output=True, text=True,
                             timeout=120)
     assert result.returncode == 1, result
     assert "Traceback" not in result.stderr + result.stdout
@@ -241,7 +242,7 @@ def test_what_does_not_end_within_the_grace_period_is_killed(tmp_path):
     """))
     supervisor = textwrap.dedent(f"""
         import asyncio, os, signal, sys, time
-        from api.worker import Children, become_subreaper, descendants, spawn
+        from chuishao.api.worker import Children, become_subreaper, descendants, spawn
         become_subreaper()
         children = Children(spawn([sys.executable, {str(tmp_path / "stubborn.py")!r}, "parent"], None))
         while len(descendants(os.getpid())) < 2:

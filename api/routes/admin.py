@@ -5,13 +5,13 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import AdminDep, NowDep, ServicesDep, actor, admin
-from api.limits import GuardedRoute
-from api.live import sessions_ended
-from api.schemas import CatalogItemView, OverrideView, Scorecard, UnitView, UserDetail, UserView
-from flows import bulletin
-from flows.admin import CatalogIn, OverrideIn, PasswordIn, UnitIn, UserIn, UserUpdate
-from flows.commands import Code
+from chuishao.api.deps import AdminDep, NowDep, ServicesDep, actor, admin
+from chuishao.api.limits import GuardedRoute
+from chuishao.api.live import sessions_ended
+from chuishao.api.schemas import CatalogItemView, OverrideView, Scorecard, UnitView, UserDetail, UserView
+from chuishao.flows import bulletin
+from chuishao.flows.admin import CatalogIn, OverrideIn, PasswordIn, UnitIn, UserIn, UserUpdate
+from chuishao.flows.commands import Code
 
 router = APIRouter(tags=["admin"], route_class=GuardedRoute)
 CODE_PATTERN = r"^[A-Za-z0-9_.\-]+$"

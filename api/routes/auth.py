@@ -3,13 +3,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
 
-from api.deps import ActorDep, BearerDep, ServicesDep, sign_in
-from api.errors import error_response
-from api.limits import GuardedRoute
-from api.live import sessions_ended
-from api.schemas import AccessToken, Me
-from flows.login_throttle import Throttled
-from flows.sessions import revoke_session
+from chuishao.api.deps import ActorDep, BearerDep, ServicesDep, sign_in
+from chuishao.api.errors import error_response
+from chuishao.api.limits import GuardedRoute
+from chuishao.api.live import sessions_ended
+from chuishao.api.schemas import AccessToken, Me
+from chuishao.flows.login_throttle import Throttled
+from chuishao.flows.sessions import revoke_session
 
 router = APIRouter(tags=["auth"], route_class=GuardedRoute)
 

@@ -9,10 +9,10 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Depends, Path
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from api.deps import NowDep, ServicesDep, actor, admin
-from api.limits import GuardedRoute
-from api.schemas import CalendarYearView, DaySet, WorkingHours, YearImported
-from flows.calendar import FIRST_DAY, LAST_DAY, format_hhmm, parse_day, parse_hours
+from chuishao.api.deps import NowDep, ServicesDep, actor, admin
+from chuishao.api.limits import GuardedRoute
+from chuishao.api.schemas import CalendarYearView, DaySet, WorkingHours, YearImported
+from chuishao.flows.calendar import FIRST_DAY, LAST_DAY, format_hhmm, parse_day, parse_hours
 
 router = APIRouter(tags=["calendar"], route_class=GuardedRoute)
 HHMM = Annotated[str, StringConstraints(max_length=5)]

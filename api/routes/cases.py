@@ -7,9 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, File, Header, Path, Query, Response, UploadFile
 from fastapi.responses import FileResponse
 
-from api.deps import ActorDep, ClaimsDep, NowDep, Services, ServicesDep
-from api.limits import GuardedRoute
-from api.schemas import (
+from chuishao.api.deps import ActorDep, ClaimsDep, NowDep, Services, ServicesDep
+from chuishao.api.limits import GuardedRoute
+from chuishao.api.schemas import (
     BINARY,
     AttachmentItem,
     AttachmentRecord,
@@ -21,11 +21,11 @@ from api.schemas import (
     body_examples,
     body_schema,
 )
-from api.storage import ContentStore, safe_content_type, safe_filename
-from flows.commands import CaseCreate
-from flows.errors import Invalid, NotFound
-from flows.lifecycle import BY_ACTION
-from flows.text import normalize
+from chuishao.api.storage import ContentStore, safe_content_type, safe_filename
+from chuishao.flows.commands import CaseCreate
+from chuishao.flows.errors import Invalid, NotFound
+from chuishao.flows.lifecycle import BY_ACTION
+from chuishao.flows.text import normalize
 
 router = APIRouter(tags=["cases"], route_class=GuardedRoute)
 CaseId = Annotated[int, Path(ge=1, le=2**31 - 1, description="case id")]

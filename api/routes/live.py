@@ -15,11 +15,11 @@ from urllib.parse import urlsplit
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
-from api.deps import check_token
-from api.live import SESSION_ENDED
-from api.security import Unauthorized
-from api.web.session import SESSION_COOKIE
-from notifications.events import events_after, public
+from chuishao.api.deps import check_token
+from chuishao.api.live import SESSION_ENDED
+from chuishao.api.security import Unauthorized
+from chuishao.api.web.session import SESSION_COOKIE
+from chuishao.notifications.events import events_after, public
 
 router = APIRouter(tags=["live"])
 REPLAY_LIMIT = 1000

@@ -6,9 +6,9 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from api.deps import ActorDep, NowDep, ServicesDep, admin
-from api.limits import GuardedRoute
-from api.schemas import (
+from chuishao.api.deps import ActorDep, NowDep, ServicesDep, admin
+from chuishao.api.limits import GuardedRoute
+from chuishao.api.schemas import (
     Channel,
     ChannelSaved,
     ChannelView,
@@ -19,8 +19,8 @@ from api.schemas import (
     UnreadCount,
     WebhookSecret,
 )
-from flows import channels, inbox_notes
-from flows.errors import Invalid
+from chuishao.flows import channels, inbox_notes
+from chuishao.flows.errors import Invalid
 
 router = APIRouter(tags=["notifications"], route_class=GuardedRoute)
 

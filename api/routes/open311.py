@@ -20,9 +20,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import Response
 
-from api.deps import ActorDep, NowDep, admin, services
-from api.limits import GuardedRoute
-from api.open311_params import (
+from chuishao.api.deps import ActorDep, NowDep, admin, services
+from chuishao.api.limits import GuardedRoute
+from chuishao.api.open311_params import (
     REQUEST_FIELDS,
     UPDATE_FIELDS,
     extensions,
@@ -33,7 +33,7 @@ from api.open311_params import (
     request_query,
     update_query,
 )
-from api.schemas import (
+from chuishao.api.schemas import (
     GEO_QUERY,
     TEXT,
     ApiKeyIssued,
@@ -53,10 +53,10 @@ from api.schemas import (
     geo_form,
     geo_query,
 )
-from flows.errors import DomainError
-from flows.open311.keys import ApiKeyIn, Open311SettingsIn
-from flows.open311.service import Open311Service
-from flows.open311.standard import FORMATS, Many
+from chuishao.flows.errors import DomainError
+from chuishao.flows.open311.keys import ApiKeyIn, Open311SettingsIn
+from chuishao.flows.open311.service import Open311Service
+from chuishao.flows.open311.standard import FORMATS, Many
 
 georeport = APIRouter(tags=["open311"])
 keys = APIRouter(tags=["open311"], route_class=GuardedRoute)

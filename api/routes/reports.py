@@ -12,12 +12,12 @@ import jinja2
 from fastapi import APIRouter, Path
 from fastapi.responses import FileResponse, HTMLResponse
 
-from api.deps import ActorDep, ServicesDep
-from api.limits import GuardedRoute
-from api.schemas import BINARY, TEXT, Bulletin, Checkpoint
-from flows import publications as pub
-from flows.jobs import bulletin_dir
-from flows.periods import parse_month, parse_week
+from chuishao.api.deps import ActorDep, ServicesDep
+from chuishao.api.limits import GuardedRoute
+from chuishao.api.schemas import BINARY, TEXT, Bulletin, Checkpoint
+from chuishao.flows import publications as pub
+from chuishao.flows.jobs import bulletin_dir
+from chuishao.flows.periods import parse_month, parse_week
 
 router = APIRouter(tags=["reports"], route_class=GuardedRoute)
 Name = Annotated[str, Path(max_length=20)]

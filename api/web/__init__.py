@@ -13,9 +13,9 @@ from asgi_csrf import asgi_csrf
 from fastapi import FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 
-from api.web import admin, auth, case, dashboard, inbox, notifications, report, reports
-from api.web.render import page
-from api.web.session import LoginRequired, login_redirect
+from chuishao.api.web import admin, auth, case, dashboard, inbox, notifications, report, reports
+from chuishao.api.web.render import page
+from chuishao.api.web.session import LoginRequired, login_redirect
 
 STATIC = Path(__file__).parent.parent / "static"
 API_PREFIXES = ("/api/", "/open311/", "/static/", "/healthz", "/openapi.json", "/docs", "/redoc")

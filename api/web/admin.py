@@ -16,19 +16,19 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
 from starlette.datastructures import FormData, UploadFile
 
-from api.limits import check_json, check_text
-from api.live import sessions_ended
-from api.routes.open311 import open311
-from api.web.render import page
-from api.web.session import WebAdmin
-from flows import bulletin
-from flows.admin import CLOCKS, ROLE_UNIT_KINDS, weak_password
-from flows.calendar import FIRST_DAY, LAST_DAY, parse_hhmm
-from flows.clock import LOCAL_TZ
-from flows.clocks import DEFAULT_LIMITS, SPEC_RE, limit_set_by
-from flows.errors import DomainError, NotFound
-from models import vocabulary as vocab
-from models.org import ROLES
+from chuishao.api.limits import check_json, check_text
+from chuishao.api.live import sessions_ended
+from chuishao.api.routes.open311 import open311
+from chuishao.api.web.render import page
+from chuishao.api.web.session import WebAdmin
+from chuishao.flows import bulletin
+from chuishao.flows.admin import CLOCKS, ROLE_UNIT_KINDS, weak_password
+from chuishao.flows.calendar import FIRST_DAY, LAST_DAY, parse_hhmm
+from chuishao.flows.clock import LOCAL_TZ
+from chuishao.flows.clocks import DEFAULT_LIMITS, SPEC_RE, limit_set_by
+from chuishao.flows.errors import DomainError, NotFound
+from chuishao.models import vocabulary as vocab
+from chuishao.models.org import ROLES
 
 router = APIRouter(include_in_schema=False, prefix="/admin")
 

@@ -5,16 +5,16 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse
 
-from api.deps import sign_in
-from api.live import sessions_ended
-from api.security import Unauthorized
-from api.web.render import home_of, page
-from api.web.session import end_session, safe_next, session_actor, session_token, start_session
-from flows.demo.county import DEMO_LOGINS_KEY
-from flows.login_throttle import Throttled
-from flows.sessions import revoke_session
-from flows.settings import read_setting
-from models.vocabulary import ROLE_LABELS
+from chuishao.api.deps import sign_in
+from chuishao.api.live import sessions_ended
+from chuishao.api.security import Unauthorized
+from chuishao.api.web.render import home_of, page
+from chuishao.api.web.session import end_session, safe_next, session_actor, session_token, start_session
+from chuishao.flows.demo.county import DEMO_LOGINS_KEY
+from chuishao.flows.login_throttle import Throttled
+from chuishao.flows.sessions import revoke_session
+from chuishao.flows.settings import read_setting
+from chuishao.models.vocabulary import ROLE_LABELS
 
 router = APIRouter(include_in_schema=False)
 

@@ -12,15 +12,15 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import FileResponse, RedirectResponse
 from starlette.datastructures import UploadFile
 
-from api.storage import ContentStore, TooLarge, safe_content_type, safe_filename
-from api.web import forms
-from api.web.render import page
-from api.web.session import WebActor
-from flows import case_hints
-from flows import lifecycle as lc
-from flows.access import Actor
-from flows.errors import Conflict, Invalid, NotAllowed, NotFound
-from models import vocabulary as vocab
+from chuishao.api.storage import ContentStore, TooLarge, safe_content_type, safe_filename
+from chuishao.api.web import forms
+from chuishao.api.web.render import page
+from chuishao.api.web.session import WebActor
+from chuishao.flows import case_hints
+from chuishao.flows import lifecycle as lc
+from chuishao.flows.access import Actor
+from chuishao.flows.errors import Conflict, Invalid, NotAllowed, NotFound
+from chuishao.models import vocabulary as vocab
 
 router = APIRouter(include_in_schema=False)
 CaseId = Path(ge=1, le=2**31 - 1)

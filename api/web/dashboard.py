@@ -8,10 +8,10 @@ event in the caller's scope arrives, so the page stays current without a reload.
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from api.web.render import WEEKDAYS, page, when
-from api.web.session import WebActor
-from flows.clock import LOCAL_TZ
-from flows.dashboard import RatesCache, figures
+from chuishao.api.web.render import WEEKDAYS, page, when
+from chuishao.api.web.session import WebActor
+from chuishao.flows.clock import LOCAL_TZ
+from chuishao.flows.dashboard import RatesCache, figures
 
 router = APIRouter(include_in_schema=False)
 

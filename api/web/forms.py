@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
-from flows import lifecycle as lc
-from flows.case_hints import CERT_STATUS_LABELS, CaseHints
-from flows.cases import CODE_RE
-from flows.commands import BODIES
-from models import vocabulary as vocab
+from chuishao.flows import lifecycle as lc
+from chuishao.flows.case_hints import CERT_STATUS_LABELS, CaseHints
+from chuishao.flows.cases import CODE_RE
+from chuishao.flows.commands import BODIES
+from chuishao.models import vocabulary as vocab
 
 IGNORED = frozenset({"csrftoken", "version"})  # posted with every form; not part of any body
 TEXTAREAS = frozenset({"reason", "result", "note"})

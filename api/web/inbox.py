@@ -7,10 +7,10 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
 
-from api.web.render import page
-from api.web.session import WebActor
-from flows.access import ADMIN, GRID_WORKER
-from flows.inbox import INBOX_PAGE_SIZE, Filters, InboxService
+from chuishao.api.web.render import page
+from chuishao.api.web.session import WebActor
+from chuishao.flows.access import ADMIN, GRID_WORKER
+from chuishao.flows.inbox import INBOX_PAGE_SIZE, Filters, InboxService
 
 router = APIRouter(include_in_schema=False)
 

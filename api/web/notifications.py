@@ -5,9 +5,9 @@ app.js). The queries are flows/inbox_notes.py's, shared with the REST API."""
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 
-from api.web.render import page
-from api.web.session import WebActor, session_actor
-from flows import inbox_notes
+from chuishao.api.web.render import page
+from chuishao.api.web.session import WebActor, session_actor
+from chuishao.flows import inbox_notes
 
 router = APIRouter(include_in_schema=False)
 

@@ -7,8 +7,8 @@ from pathlib import Path
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
 
-from flows import lifecycle as lc
-from flows.access import (
+from chuishao.flows import lifecycle as lc
+from chuishao.flows.access import (
     ADMIN,
     DEPARTMENT_ROLES,
     DISPATCHER,
@@ -17,8 +17,8 @@ from flows.access import (
     TOWNSHIP_LIAISON,
     Actor,
 )
-from flows.clock import LOCAL_TZ
-from models import vocabulary as vocab
+from chuishao.flows.clock import LOCAL_TZ
+from chuishao.models import vocabulary as vocab
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent.parent / "templates")
 ENV = TEMPLATES.env

@@ -14,15 +14,15 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.datastructures import UploadFile
 
-from api.limits import check_text
-from api.storage import ContentStore, safe_filename
-from api.web.render import page, when
-from api.web.session import LoginRequired, WebActor, session_actor
-from flows import reporting_hints as hints
-from flows.access import COUNTY_ROLES, GRID_WORKER, Actor
-from flows.cases import REPORTER_ROLES, takes_attachments
-from flows.errors import DomainError, Forbidden, Invalid
-from flows.lifecycle import FEEDBACK
+from chuishao.api.limits import check_text
+from chuishao.api.storage import ContentStore, safe_filename
+from chuishao.api.web.render import page, when
+from chuishao.api.web.session import LoginRequired, WebActor, session_actor
+from chuishao.flows import reporting_hints as hints
+from chuishao.flows.access import COUNTY_ROLES, GRID_WORKER, Actor
+from chuishao.flows.cases import REPORTER_ROLES, takes_attachments
+from chuishao.flows.errors import DomainError, Forbidden, Invalid
+from chuishao.flows.lifecycle import FEEDBACK
 
 router = APIRouter(include_in_schema=False)
 

@@ -15,15 +15,15 @@ from datetime import timedelta
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import FileResponse, HTMLResponse
 
-from api.routes.reports import split_format
-from api.web.render import page
-from api.web.session import WebActor
-from flows import publications as pub
-from flows.access import COUNTY_ROLES
-from flows.checkpoint import STALLED_WORKING_DAYS
-from flows.errors import NotFound
-from flows.jobs import bulletin_dir
-from flows.periods import parse_month, parse_week, week_window
+from chuishao.api.routes.reports import split_format
+from chuishao.api.web.render import page
+from chuishao.api.web.session import WebActor
+from chuishao.flows import publications as pub
+from chuishao.flows.access import COUNTY_ROLES
+from chuishao.flows.checkpoint import STALLED_WORKING_DAYS
+from chuishao.flows.errors import NotFound
+from chuishao.flows.jobs import bulletin_dir
+from chuishao.flows.periods import parse_month, parse_week, week_window
 
 router = APIRouter(include_in_schema=False)
 
@@ -102,7 +102,7 @@ async def bulletin(request: Request, who: WebActor, name: str = Path(max_length=
             raise
         # the county's record without its files (another data directory, files cleaned up): the page from the
         # record, without chart images (drawing them takes seconds)
-        from flows.reports import render_html
+        from chuishao.flows.reports import render_html
 
         document = render_html(await pub.bulletin(svc.db, month, who), {})
     return HTMLResponse(_with_bar(document, month), headers={"Cache-Control": "private, no-cache"})

@@ -12,10 +12,10 @@ from urllib.parse import quote
 from fastapi import Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
-from api.deps import check_token
-from api.security import Token, Unauthorized
-from flows.access import ADMIN, Actor
-from flows.errors import Forbidden
+from chuishao.api.deps import check_token
+from chuishao.api.security import Token, Unauthorized
+from chuishao.flows.access import ADMIN, Actor
+from chuishao.flows.errors import Forbidden
 
 SESSION_COOKIE = "chuishao_session"
 

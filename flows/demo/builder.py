@@ -20,14 +20,14 @@ from typing import Protocol
 
 from sqlalchemy import func, select
 
-from flows import lifecycle as lc
-from flows.access import Actor
-from flows.admin import AdminService, bootstrap
-from flows.calendar import WorkingCalendar
-from flows.cases import CaseService
-from flows.clock import LOCAL_TZ
-from flows.clocks import resolve_limit
-from flows.demo.county import (
+from chuishao.flows import lifecycle as lc
+from chuishao.flows.access import Actor
+from chuishao.flows.admin import AdminService, bootstrap
+from chuishao.flows.calendar import WorkingCalendar
+from chuishao.flows.cases import CaseService
+from chuishao.flows.clock import LOCAL_TZ
+from chuishao.flows.clocks import resolve_limit
+from chuishao.flows.demo.county import (
     CATALOG,
     COUNTY_CODE,
     COUNTY_NAME,
@@ -59,15 +59,15 @@ from flows.demo.county import (
     Speed,
     TownshipSpec,
 )
-from flows.demo.plans import Plan, Script, add_working, months_before, working_days_before
-from flows.errors import Conflict
-from flows.settings import read_setting
-from flows.sweep import sweep
-from models.cases import Case
-from models.db import Database
-from models.org import Unit, User
-from models.settings_table import Setting
-from models.vocabulary import ROLE_LABELS
+from chuishao.flows.demo.plans import Plan, Script, add_working, months_before, working_days_before
+from chuishao.flows.errors import Conflict
+from chuishao.flows.settings import read_setting
+from chuishao.flows.sweep import sweep
+from chuishao.models.cases import Case
+from chuishao.models.db import Database
+from chuishao.models.org import Unit, User
+from chuishao.models.settings_table import Setting
+from chuishao.models.vocabulary import ROLE_LABELS
 
 HANDLING_EXT = "handling+extension"  # planning marker: left in handling with a pending extension
 WORKDAY_MINUTES = 450  # one working day (09:00-12:00, 13:30-17:30), the unit the plans count delays in

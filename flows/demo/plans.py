@@ -7,14 +7,14 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from flows import lifecycle as lc
-from flows.access import Actor
-from flows.calendar import WorkingCalendar
-from flows.clock import LOCAL_TZ
-from flows.demo.county import ItemSpec, TownshipSpec
+from chuishao.flows import lifecycle as lc
+from chuishao.flows.access import Actor
+from chuishao.flows.calendar import WorkingCalendar
+from chuishao.flows.clock import LOCAL_TZ
+from chuishao.flows.demo.county import ItemSpec, TownshipSpec
 
 if TYPE_CHECKING:
-    from flows.demo.builder import Demo
+    from chuishao.flows.demo.builder import Demo
 
 
 def add_working(cal: WorkingCalendar, t: datetime, minutes: float) -> datetime:

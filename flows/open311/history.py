@@ -6,10 +6,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from flows import lifecycle as lc
-from flows.open311.status import extended_status
-from flows.sentences import join
-from models.vocabulary import OUTCOME_LABELS
+from chuishao.flows import lifecycle as lc
+from chuishao.flows.open311.status import extended_status
+from chuishao.flows.sentences import join
+from chuishao.models.vocabulary import OUTCOME_LABELS
 
 RECORDS = ("urge", "supervise", "attach")  # timeline entries that leave the state as it was
 

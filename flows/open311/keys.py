@@ -11,14 +11,14 @@ from pydantic import Field, StringConstraints
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from flows.access import INTEGRATOR, Actor
-from flows.commands import Body, Code, parse_body
-from flows.errors import Conflict, Forbidden, Invalid, NotFound
-from flows.open311.standard import w3
-from flows.settings import read_setting, write_setting
-from flows.units import UnitDirectory
-from models.db import Database
-from models.open311 import ApiKey
+from chuishao.flows.access import INTEGRATOR, Actor
+from chuishao.flows.commands import Body, Code, parse_body
+from chuishao.flows.errors import Conflict, Forbidden, Invalid, NotFound
+from chuishao.flows.open311.standard import w3
+from chuishao.flows.settings import read_setting, write_setting
+from chuishao.flows.units import UnitDirectory
+from chuishao.models.db import Database
+from chuishao.models.open311 import ApiKey
 
 KeyName = Annotated[str, StringConstraints(min_length=1, max_length=48, pattern=r"^[\w.\-]+$")]
 

@@ -12,17 +12,17 @@ from datetime import datetime
 from sqlalchemy import exists, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from flows import lifecycle as lc
-from flows.access import DEPT_LIAISON, DISPATCHER, TOWNSHIP_LIAISON, Actor
-from flows.audience import audience
-from flows.cases import CODE_RE, CaseService, case_code
-from flows.clock import LOCAL_TZ
-from flows.errors import NotFound
-from flows.open311.history import RECORDS, EntryRow, history
-from flows.open311.inputs import NewRequest, NewUpdate, RequestQuery, UpdateQuery
-from flows.open311.keys import Integrator, Open311Keys, PublicReader, Reader
-from flows.open311.privacy import public_view
-from flows.open311.standard import (
+from chuishao.flows import lifecycle as lc
+from chuishao.flows.access import DEPT_LIAISON, DISPATCHER, TOWNSHIP_LIAISON, Actor
+from chuishao.flows.audience import audience
+from chuishao.flows.cases import CODE_RE, CaseService, case_code
+from chuishao.flows.clock import LOCAL_TZ
+from chuishao.flows.errors import NotFound
+from chuishao.flows.open311.history import RECORDS, EntryRow, history
+from chuishao.flows.open311.inputs import NewRequest, NewUpdate, RequestQuery, UpdateQuery
+from chuishao.flows.open311.keys import Integrator, Open311Keys, PublicReader, Reader
+from chuishao.flows.open311.privacy import public_view
+from chuishao.flows.open311.standard import (
     CODE,
     DIGITS,
     FORMATS,
@@ -34,14 +34,14 @@ from flows.open311.standard import (
     unknown_services,
     w3,
 )
-from flows.open311.status import extended_status, standard_status
-from models.cases import Case, Whistle
-from models.catalog import CatalogItem
-from models.notifications import Event
-from models.open311 import ApiKey, InboundUpdate, Open311Request
-from models.org import Unit
-from models.timeline import TimelineEntry
-from models.vocabulary import URGENCY_LABELS
+from chuishao.flows.open311.status import extended_status, standard_status
+from chuishao.models.cases import Case, Whistle
+from chuishao.models.catalog import CatalogItem
+from chuishao.models.notifications import Event
+from chuishao.models.open311 import ApiKey, InboundUpdate, Open311Request
+from chuishao.models.org import Unit
+from chuishao.models.timeline import TimelineEntry
+from chuishao.models.vocabulary import URGENCY_LABELS
 
 
 @dataclass

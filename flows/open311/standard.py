@@ -6,8 +6,8 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flows.clock import LOCAL_TZ
-from flows.errors import Invalid
+from chuishao.flows.clock import LOCAL_TZ
+from chuishao.flows.errors import Invalid
 
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
 FORMATS = {"xml": "text/xml", "json": "application/json"}

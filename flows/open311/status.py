@@ -20,7 +20,7 @@ and the verified outcome (docs/open311.md). Extended status (mySociety's names):
 | merged 已合并                 | closed | DUPLICATE                   | notes name the master request          |
 """
 
-from flows import lifecycle as lc
+from chuishao.flows import lifecycle as lc
 
 EXTENDED = ("OPEN", "INVESTIGATING", "IN_PROGRESS", "ACTION_SCHEDULED", "FIXED", "CLOSED", "DUPLICATE",
             "NOT_COUNCILS_RESPONSIBILITY", "NO_FURTHER_ACTION", "INTERNAL_REFERRAL", "CANCELLED", "REOPEN")

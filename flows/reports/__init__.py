@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flows.errors import DomainError
+from chuishao.flows.errors import DomainError
 
 __all__ = [
     "FilesNotWritten",
@@ -47,31 +47,31 @@ class FilesNotWritten(DomainError):
 
 
 def cjk_font_path() -> Path:
-    from flows.reports.fonts import cjk_font_path as _find
+    from chuishao.flows.reports.fonts import cjk_font_path as _find
 
     return _find()
 
 
 def render_charts(data: Mapping[str, Any], out_dir: Path) -> dict[str, Path]:
-    from flows.reports.charts import render_charts as _render
+    from chuishao.flows.reports.charts import render_charts as _render
 
     return _render(data, out_dir)
 
 
 def render_html(data: Mapping[str, Any], charts: Mapping[str, str] | None = None) -> str:
-    from flows.reports.html import render_html as _render
+    from chuishao.flows.reports.html import render_html as _render
 
     return _render(data, charts)
 
 
 def render_pdf(data: Mapping[str, Any], charts: Mapping[str, Path] | None = None) -> bytes:
-    from flows.reports.pdf import render_pdf as _render
+    from chuishao.flows.reports.pdf import render_pdf as _render
 
     return _render(data, charts)
 
 
 def render_xlsx(data: Mapping[str, Any]) -> bytes:
-    from flows.reports.xlsx import render_xlsx as _render
+    from chuishao.flows.reports.xlsx import render_xlsx as _render
 
     return _render(data)
 

@@ -9,9 +9,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from flows.reports import common
-from flows.reports.fonts import mpl_font_family
-from flows.rounding import half_up_text
+from chuishao.flows.reports import common
+from chuishao.flows.reports.fonts import mpl_font_family
+from chuishao.flows.rounding import half_up_text
 
 WIDTH_IN = 7.5
 DPI = 150

@@ -10,8 +10,8 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from flows.rounding import as_decimal, difference, exact_rate, half_up_text
-from models.vocabulary import ALERT_LABELS, METRIC_LABELS
+from chuishao.flows.rounding import as_decimal, difference, exact_rate, half_up_text
+from chuishao.models.vocabulary import ALERT_LABELS, METRIC_LABELS
 
 DASH = "—"
 MAX_LISTED = 50  # cases a printed case list shows (HTML, PDF); the XLSX has them all

@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
-from flows.reports import common
-from flows.reports.layout import build
+from chuishao.flows.reports import common
+from chuishao.flows.reports.layout import build
 
 CSS = """
 @page { size: A4; margin: 16mm 14mm 18mm 14mm;
@@ -136,7 +136,7 @@ def _template():
 
 
 def _embedded_charts(data: Mapping[str, Any]) -> dict[str, str]:
-    from flows.reports.charts import chart_images
+    from chuishao.flows.reports.charts import chart_images
 
     return {name: "data:image/png;base64," + base64.b64encode(png).decode("ascii")
             for name, png in chart_images(data).items()}
@@ -145,7 +145,7 @@ def _embedded_charts(data: Mapping[str, Any]) -> dict[str, str]:
 def render_html(data: Mapping[str, Any], charts: Mapping[str, str] | None = None) -> str:
     """The complete HTML page. ``charts`` maps a chart name to the URL the page should use for it (relative
     to where the page is served, or a data URI); ``None`` draws the charts and embeds them as data URIs."""
-    from flows.reports.charts import CHART_TITLES
+    from chuishao.flows.reports.charts import CHART_TITLES
 
     if charts is None:
         charts = _embedded_charts(data)

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from flows.reports import common as c
+from chuishao.flows.reports import common as c
 
 Align = Literal["left", "center", "right"]
 

@@ -18,9 +18,9 @@ from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.platypus import Flowable, HRFlowable, Image, Paragraph, SimpleDocTemplate, Spacer, paragraph
 from reportlab.platypus import Table as RLTable
 
-from flows.reports import common
-from flows.reports.fonts import pdf_font_name
-from flows.reports.layout import Block, Cell, Table, build
+from chuishao.flows.reports import common
+from chuishao.flows.reports.fonts import pdf_font_name
+from chuishao.flows.reports.layout import Block, Cell, Table, build
 
 MM = 72 / 25.4
 PAGE_W, PAGE_H = 210 * MM, 297 * MM
@@ -294,7 +294,7 @@ def _decorate(title: str, font: str):
 def render_pdf(data: Mapping[str, Any], charts: Mapping[str, Any] | None = None) -> bytes:
     """The PDF bytes. ``charts`` maps a chart name to a PNG path (or PNG bytes); ``None`` draws them in memory."""
     if charts is None:
-        from flows.reports.charts import chart_images
+        from chuishao.flows.reports.charts import chart_images
 
         charts = chart_images(data)
     r = _Renderer(data, charts)

@@ -13,8 +13,8 @@ from typing import Any
 
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
-from flows.reports import common as c
-from flows.rounding import difference, half_up
+from chuishao.flows.reports import common as c
+from chuishao.flows.rounding import difference, half_up
 
 PCT = "0.0%"
 CHANGE = "+0.0%;-0.0%;0.0%"

@@ -4,13 +4,13 @@ import os
 
 from alembic import context
 
-from models import metadata
-from models.db import make_sync_engine
+from chuishao.models import metadata
+from chuishao.models.db import make_sync_engine
 
 config = context.config
 url = config.attributes.get("database_url") or os.environ.get("CHUISHAO_DATABASE_URL")
 if not url:
-    from models.config import get_settings
+    from chuishao.models.config import get_settings
 
     settings = get_settings()
     settings.ensure_data_dir()

@@ -20,9 +20,9 @@ import pytest
 import uvicorn
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
-from api.app import create_app
-from flows.clock import system_clock
-from models.config import Settings
+from chuishao.api.app import create_app
+from chuishao.flows.clock import system_clock
+from chuishao.models.config import Settings
 from tests.conftest import ADMIN_PASSWORD, bootstrap_settings
 from tests.county import PASSWORD, Api, build_county
 

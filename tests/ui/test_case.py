@@ -3,7 +3,7 @@ same service as the REST API — with the rules' messages, the web form's own ch
 
 from playwright.sync_api import expect
 
-from flows.lifecycle import ACTION_LABELS
+from chuishao.flows.lifecycle import ACTION_LABELS
 from tests.ui.conftest import console_errors, phone, serious_violations, shot
 
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"

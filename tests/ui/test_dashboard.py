@@ -6,7 +6,7 @@ from pathlib import Path
 
 from playwright.sync_api import expect
 
-from flows.clock import LOCAL_TZ
+from chuishao.flows.clock import LOCAL_TZ
 from tests.ui.conftest import _in_thread, console_errors, desktop, phone, serious_violations, shot
 
 KPI_NEW = '[data-kpi="new_today"] .n'
@@ -118,7 +118,7 @@ def _generate_reports(live) -> tuple[str, str]:
     """This month's bulletin and this week's checkpoint (previews: the county was set up just now, so earlier
     periods have nothing to report), by the plain job functions against the live server's database and data
     directory."""
-    from flows.jobs import run_bulletin, run_checkpoint
+    from chuishao.flows.jobs import run_bulletin, run_checkpoint
 
     now = datetime.now(UTC)
     here = now.astimezone(LOCAL_TZ)

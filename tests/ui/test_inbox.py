@@ -5,7 +5,7 @@ import re
 from playwright.sync_api import expect
 from sqlalchemy import create_engine, text
 
-from models.db import sync_url
+from chuishao.models.db import sync_url
 from tests.ui.conftest import desktop, phone, serious_violations, shot
 
 

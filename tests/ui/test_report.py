@@ -9,7 +9,7 @@ import zlib
 
 from playwright.sync_api import expect
 
-from api.web.render import when
+from chuishao.api.web.render import when
 from tests.ui.conftest import console_errors, desktop, phone, serious_violations, shot
 
 

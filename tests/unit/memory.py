@@ -8,11 +8,11 @@ models' own classes (no database). Units and people are plain ids.
 
 from datetime import UTC, datetime
 
-from flows import access as a
-from flows import lifecycle as lc
-from flows.access import Actor
-from models.cases import Case, Extension, Whistle
-from models.vocabulary import EXTENSION_PENDING, WHISTLE_CHECKED_IN, WHISTLE_RETURNED, WHISTLE_SENT
+from chuishao.flows import access as a
+from chuishao.flows import lifecycle as lc
+from chuishao.flows.access import Actor
+from chuishao.models.cases import Case, Extension, Whistle
+from chuishao.models.vocabulary import EXTENSION_PENDING, WHISTLE_CHECKED_IN, WHISTLE_RETURNED, WHISTLE_SENT
 
 NOW = datetime(2026, 11, 16, 1, 0, tzinfo=UTC)  # Monday 09:00 in Beijing
 COUNTY, FC, XH, GRID = 1, 10, 11, 30

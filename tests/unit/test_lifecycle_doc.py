@@ -1,7 +1,7 @@
 """docs/lifecycle.md is the transition table as flows/lifecycle_doc.py writes it now."""
 
-from flows import lifecycle as lc
-from flows import lifecycle_doc as doc
+from chuishao.flows import lifecycle as lc
+from chuishao.flows import lifecycle_doc as doc
 
 
 def test_docs_lifecycle_md_is_what_the_table_says_now():

@@ -5,11 +5,11 @@ from datetime import date
 
 import pytest
 
-from flows import lifecycle as lc
-from flows.commands import BODIES, parse_body
-from flows.errors import Invalid, NotAllowed
-from models import vocabulary as vocab
-from models.cases import Feedback, Remark, Verification
+from chuishao.flows import lifecycle as lc
+from chuishao.flows.commands import BODIES, parse_body
+from chuishao.flows.errors import Invalid, NotAllowed
+from chuishao.models import vocabulary as vocab
+from chuishao.models.cases import Feedback, Remark, Verification
 from tests.unit.memory import ACTORS, ASSIST, LEAD, NEVER, NOW, XH, case, pending_extension, typical
 
 

@@ -7,16 +7,16 @@ import pytest
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
-from flows import audience
-from flows import lifecycle as lc
-from flows.cases import CaseService
-from flows.dashboard import _cases_in_scope, scope_of
-from flows.errors import Forbidden
-from models import metadata
-from models import vocabulary as vocab
-from models.cases import Case
-from notifications.events import event_dict
-from notifications.hub import Hub
+from chuishao.flows import audience
+from chuishao.flows import lifecycle as lc
+from chuishao.flows.cases import CaseService
+from chuishao.flows.dashboard import _cases_in_scope, scope_of
+from chuishao.flows.errors import Forbidden
+from chuishao.models import metadata
+from chuishao.models import vocabulary as vocab
+from chuishao.models.cases import Case
+from chuishao.notifications.events import event_dict
+from chuishao.notifications.hub import Hub
 from tests.unit.memory import ACTORS, ASSIST, LEAD, NOW, XH, case, whistle
 
 CASES = [  # (case, its whistles, inactive ones included)

@@ -2,13 +2,13 @@
 
 from typing import get_args
 
-from flows import bulletin, clocks
-from flows import lifecycle as lc
-from flows.access import INTEGRATOR
-from flows.admin import CLOCKS
-from flows.commands import BODIES, OUTCOMES, SOURCES, Satisfaction, Urgency
-from models import vocabulary as vocab
-from models.org import ROLES, UNIT_KINDS
+from chuishao.flows import bulletin, clocks
+from chuishao.flows import lifecycle as lc
+from chuishao.flows.access import INTEGRATOR
+from chuishao.flows.admin import CLOCKS
+from chuishao.flows.commands import BODIES, OUTCOMES, SOURCES, Satisfaction, Urgency
+from chuishao.models import vocabulary as vocab
+from chuishao.models.org import ROLES, UNIT_KINDS
 
 
 def test_every_wire_name_has_its_label():

@@ -5,9 +5,9 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
-from flows import clocks as clk
-from flows.calendar import WorkingCalendar
-from flows.clock import LOCAL_TZ
+from chuishao.flows import clocks as clk
+from chuishao.flows.calendar import WorkingCalendar
+from chuishao.flows.clock import LOCAL_TZ
 
 # A National Day week as data: 1–7 October off, Saturday 10 October worked instead (调休). 2026 is official;
 # other years have no rule-based holidays here, only weekends, and count as provisional.
