@@ -15,6 +15,8 @@ class CatalogItem(SQLModel, table=True):
     assist_unit_ids: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     devolved: bool = False  # 乡镇赋权事项: the township's own team handles it
     enforcement: bool = False  # 行政执法: two certified officers at feedback
+    major: bool = False  # 重大执法决定: feedback goes to legal review (法制审核) before verification
+    disclose: bool = False  # 行政执法公示: closed cases of this item are published (masked) on the public page
     limits: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
