@@ -38,6 +38,7 @@ ROLE_UNIT_KINDS = {
     "department_liaison": {"department", "team"},
     "department_officer": {"department", "team"},
     "county_supervisor": {"county", "department"},
+    "legal_reviewer": {"county", "department", "township"},  # 司法局 or a township's 司法所
     "admin": set(UNIT_KINDS),
 }
 
@@ -59,7 +60,7 @@ class UserIn(Body):
     password: Annotated[str, StringConstraints(max_length=128)]  # the policy says why a short one is refused
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
     role: Literal["grid_worker", "township_dispatcher", "township_liaison", "department_liaison",
-                  "department_officer", "county_supervisor", "admin"]
+                  "department_officer", "county_supervisor", "legal_reviewer", "admin"]
     unit: Code
     certificate_no: Annotated[str, StringConstraints(max_length=64)] | None = None
     certificate_expires: date | None = None
@@ -106,7 +107,7 @@ class UserUpdate(Body):
 
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)] | None = None
     role: Literal["grid_worker", "township_dispatcher", "township_liaison", "department_liaison",
-                  "department_officer", "county_supervisor", "admin"] | None = None
+                  "department_officer", "county_supervisor", "legal_reviewer", "admin"] | None = None
     unit: Code | None = None
     certificate_no: Annotated[str, StringConstraints(max_length=64)] | None = None
     certificate_expires: date | None = None

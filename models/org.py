@@ -15,6 +15,7 @@ ROLES = (
     "department_liaison",  # 部门联络员
     "department_officer",  # 部门执法人员
     "county_supervisor",  # 县级监督
+    "legal_reviewer",  # 法制审核员 (司法局/司法所): legal review, case-file review (issue 15)
     "admin",  # 管理员
 )
 
