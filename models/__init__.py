@@ -7,6 +7,7 @@ from chuishao.models import (  # noqa: F401  (register tables)
     cases,
     catalog,
     clocks,
+    disclosure,
     notifications,
     open311,
     org,
