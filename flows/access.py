@@ -8,12 +8,20 @@ TOWNSHIP_LIAISON = "township_liaison"
 DEPT_LIAISON = "department_liaison"
 DEPT_OFFICER = "department_officer"
 SUPERVISOR = "county_supervisor"
+LEGAL_REVIEWER = "legal_reviewer"  # 法制审核员: reviews major enforcement decisions (重大执法决定法制审核)
 ADMIN = "admin"
 INTEGRATOR = "integrator"  # not a user role: an Open311 API key acting for its intake unit (12345 热线)
 
 TOWNSHIP_ROLES = frozenset({DISPATCHER, TOWNSHIP_LIAISON})
 DEPARTMENT_ROLES = frozenset({DEPT_LIAISON, DEPT_OFFICER})
 COUNTY_ROLES = frozenset({SUPERVISOR, ADMIN})
+
+
+def reviews_township(actor: "Actor", township_id: int | None) -> bool:
+    """Whether a legal reviewer's scope (法制审核范围) covers a case of `township_id`: a reviewer at the county
+    or a county department (司法局, no township) covers the whole county; one at a township unit (the
+    township's 司法所) covers that township (docs/access.md#legal-review)."""
+    return actor.township_id is None or actor.township_id == township_id
 
 
 @dataclass(frozen=True)
@@ -35,6 +43,8 @@ class Actor:
             return case.township_id == self.township_id
         if self.role in DEPARTMENT_ROLES:
             return any(w.unit_id == self.unit_id for w in whistles)
+        if self.role == LEGAL_REVIEWER:  # the major decisions (sent to legal review at least once) in scope
+            return bool(case.major) and reviews_township(self, case.township_id)
         return False
 
     def sees_event(self, event: dict) -> bool:
@@ -53,4 +63,6 @@ class Actor:
             return event.get("township_id") == self.township_id
         if self.role in DEPARTMENT_ROLES:
             return self.unit_id in (event.get("unit_ids") or ())
+        if self.role == LEGAL_REVIEWER:
+            return bool(event.get("major")) and reviews_township(self, event.get("township_id"))
         return False

@@ -16,7 +16,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from chuishao.flows import clocks as clk
 from chuishao.flows import lifecycle as lc
-from chuishao.flows.access import COUNTY_ROLES, DEPARTMENT_ROLES, GRID_WORKER, INTEGRATOR, TOWNSHIP_ROLES, Actor
+from chuishao.flows.access import (
+    COUNTY_ROLES,
+    DEPARTMENT_ROLES,
+    GRID_WORKER,
+    INTEGRATOR,
+    LEGAL_REVIEWER,
+    TOWNSHIP_ROLES,
+    Actor,
+)
 from chuishao.flows.audience import case_event
 from chuishao.flows.calendar_store import CalendarStore
 from chuishao.flows.clock import LOCAL_TZ, local
@@ -512,6 +520,9 @@ class CaseService:
             return stmt.where(Case.township_id == actor.township_id)
         if actor.role in DEPARTMENT_ROLES:
             return stmt.where(exists().where(Whistle.case_id == Case.id, Whistle.unit_id == actor.unit_id))
+        if actor.role == LEGAL_REVIEWER:  # Actor.sees: the major decisions of the county, or of one township
+            major = stmt.where(Case.major.is_(True))
+            return major if actor.township_id is None else major.where(Case.township_id == actor.township_id)
         return stmt.where(False)
 
     async def list(self, actor: Actor, now: datetime, *, status: str | None = None, township: str | None = None,

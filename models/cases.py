@@ -41,6 +41,9 @@ class Case(SQLModel, table=True):
     merged_into_id: int | None = Field(default=None, foreign_key="cases.id")
     return_count: int = 0
     rework_count: int = 0
+    # 重大执法决定: set by the feedback that sent the case to legal review (法制审核); the legal reviewers' scope
+    major: bool = False
+    legal_return_count: int = 0  # legal reviews returned (法制审核退回), not verification reworks
     # the running step clock, kept on the row so lists can filter by alert colour without a join
     deadline: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
     provisional: bool = False
@@ -108,6 +111,7 @@ class Feedback(SQLModel, table=True):
     outcome: str = Field(max_length=32)
     result: str = Field(sa_column=Column(Text, nullable=False))
     officers: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    major: bool = False  # a major decision (重大执法决定): this feedback went to legal review (法制审核)
     submitted_by_id: int = Field(foreign_key="users.id")
     at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
 
@@ -125,6 +129,24 @@ class Verification(SQLModel, table=True):
     satisfaction: str | None = Field(default=None, max_length=16)
     rating: int | None = None
     verified_by_id: int = Field(foreign_key="users.id")
+    at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False, index=True))
+
+
+class LegalReview(SQLModel, table=True):
+    """法制审核: the legal reviewer's decision on a major decision's feedback — approved (on to verification)
+    or returned with a reason (back to handling). `round` is 1 for the case's first review, +1 after each
+    return, so round 1 approved is 一次通过."""
+
+    __tablename__ = "legal_reviews"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="cases.id", index=True)
+    unit_id: int = Field(foreign_key="units.id", index=True)  # the lead unit whose decision was reviewed
+    approved: bool
+    reason: str | None = Field(default=None, max_length=2000)
+    round: int = 1
+    reviewed_by_id: int = Field(foreign_key="users.id")
+    reviewer_unit_id: int = Field(foreign_key="units.id")
     at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False, index=True))
 
 
