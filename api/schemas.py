@@ -228,6 +228,7 @@ class CatalogItemView(Out):
     assist_units: list[str]
     devolved: bool = Field(description="赋权事项: handled by the township's own team")
     enforcement: bool = Field(description="行政执法事项: feedback needs two officers with valid certificates")
+    major: bool = Field(False, description="重大执法决定: feedback goes to legal review (法制审核) before verification")
     limits: dict[str, dict[str, str]] = Field(description="clock → urgency → duration (e.g. 3d, 4h, 90m)")
 
 

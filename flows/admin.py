@@ -87,6 +87,7 @@ class CatalogIn(Body):
     assist_units: list[Code] = Field(default_factory=list, max_length=20)
     devolved: bool = False
     enforcement: bool = False
+    major: bool = False  # 重大执法决定: feedback goes to legal review (法制审核) first
     limits: Limits = Field(default_factory=dict)
 
 
@@ -384,7 +385,8 @@ class AdminService:
         return {"code": item.code, "name": item.name, "category": item.category,
                 "lead_unit": self.units.code(item.lead_unit_id),
                 "assist_units": [self.units.code(u) for u in item.assist_unit_ids],
-                "devolved": item.devolved, "enforcement": item.enforcement, "limits": item.limits}
+                "devolved": item.devolved, "enforcement": item.enforcement, "major": item.major,
+                "limits": item.limits}
 
     async def create_item(self, raw: dict) -> dict:
         body = parse_body(CatalogIn, raw)
@@ -397,7 +399,7 @@ class AdminService:
                                code="exists")
             item = CatalogItem(code=body.code, name=body.name, category=body.category, lead_unit_id=lead,
                                assist_unit_ids=await self._receivers(s, body.assist_units), devolved=body.devolved,
-                               enforcement=body.enforcement, limits=body.limits)
+                               enforcement=body.enforcement, major=body.major, limits=body.limits)
             s.add(item)
         return self._item_dict(item)
 

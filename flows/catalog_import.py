@@ -36,6 +36,7 @@ def _read_items(path: Path) -> list[dict]:
         out["assist_units"] = [u for u in item.get("assist_units", "").replace(";", " ").split() if u]
         out["devolved"] = item.get("devolved", "").lower() in TRUE
         out["enforcement"] = item.get("enforcement", "").lower() in TRUE
+        out["major"] = item.get("major", "").lower() in TRUE
         if item.get("limits"):
             out["limits"] = json.loads(item["limits"])
         rows.append(out)

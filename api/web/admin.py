@@ -522,6 +522,7 @@ async def create_item(request: Request, who: WebAdmin):
         "category": f.text("category", "类别", max_len=200, required=True),
         "devolved": f.data.get("devolved") == "1",
         "enforcement": f.data.get("enforcement") == "1",
+        "major": f.data.get("major") == "1",
         "limits": f.limits(),
     }
     lead = f.choice("lead_unit", "主办单位", depts, required=False)
@@ -543,7 +544,7 @@ async def create_item(request: Request, who: WebAdmin):
                                                                if err.code == "exists" else err.zh)
     if f.errors:
         values = {**{k: f.data.get(k, "") for k in ("code", "name", "category", "lead_unit", "devolved",
-                                                     "enforcement")},
+                                                     "enforcement", "major")},
                   "assist_units": assists, **{k: v for k, v in f.data.items() if k.startswith("limit_")}}
         return await _item_form(request, 422, f.errors, values)
     return _done(f"/admin/catalog/{body['code']}/townships", "item", body["name"])
