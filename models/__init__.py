@@ -4,6 +4,7 @@ from sqlmodel import SQLModel
 
 from chuishao.models import (  # noqa: F401  (register tables)
     accounts,
+    case_review,
     cases,
     catalog,
     clocks,
