@@ -11,6 +11,7 @@ from fractions import Fraction
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import aliased
 
+from chuishao.flows import legal as legal_review
 from chuishao.flows import lifecycle as lc
 from chuishao.flows.clock import LOCAL_TZ, local
 from chuishao.flows.errors import Invalid
@@ -64,6 +65,7 @@ DEFINITIONS = [
     ("退回率", "统计月内该单位退回的主办哨令数 ÷ 该单位在统计月内可以退回的主办哨令数（统计月内派给该单位的"
               "主办哨令，加上此前派出、在统计月内退回的主办哨令）。只有主办单位能退回，协办哨令不计入分母。"),
     ("返工率", "统计月内核查不通过的次数 ÷ 统计月内对该单位办理结果的全部核查次数。"),
+    *legal_review.DEFINITIONS,  # 法制审核: submitted, passed first time, returned (flows/legal.py)
     ("满意率", "统计月内核查结案的案件中，回访答复为满意或基本满意的案件数 ÷ 有回访答复的结案案件数。"
               "每件案件只计一个答复，即结案那次（核查通过时）当场记录的群众答复；返工前核查不通过时记录的答复"
               "不计，返工的案件不因此多计。部门满意率按结案时的主办单位统计。"),
@@ -328,8 +330,12 @@ class BulletinBuilder:
             by_source, hotspots = await self._sources(s, m), await self._hotspots(s, m)
             by_township = await self._townships(s, m, units)
             figures = await self._unit_figures(s, m)
+            legal = await legal_review.unit_figures(s, m.a, m.b)
             lists = await self._list_rows(s, m)
         receivers, scorecard, listed, averages = _scorecard(units, figures, m.b, weights, min_whistles)
+        unit_ids = {u.code: u.id for u in receivers}
+        for row in scorecard:
+            row.update(legal_review.scorecard_cells(legal.get(unit_ids[row["code"]]), ratio))
         return {
             "month": month, "county": county,
             "title": f"{county}“乡镇吹哨、部门报到”工作月度通报（{m.a.year}年{m.a.month}月）"

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from chuishao.flows import legal
 from chuishao.flows.reports import common as c
 
 Align = Literal["left", "center", "right"]
@@ -173,7 +174,21 @@ def _scorecard(data: Mapping[str, Any]) -> list[Block]:
     out.append(Block("note", f"综合得分权重：{c.weights_text(data.get('weights'))}。"
                              "红色底纹为红榜部门，灰色底纹为黑榜部门。"))
     out += _chart("scorecard", t)
+    out += _legal_reviews(cards)
     return out
+
+
+def _legal_reviews(cards: list[Mapping[str, Any]]) -> list[Block]:
+    """重大执法决定法制审核: each unit with a submission or a decision in the month (flows/legal.py)."""
+    keys = (legal.SUBMITTED, legal.FIRST_PASS, legal.RETURNED)
+    reviewed = [d for d in cards if d.get(legal.SUBMITTED) or (d.get(legal.RETURNED) or {}).get("den")]
+    out = [Block("h3", "重大执法决定法制审核")]
+    if not reviewed:
+        return out + [Block("p", "本月没有提交法制审核的重大执法决定。")]
+    t = Table(["部门", *(legal.LABELS[k] for k in keys)], [0.34, 0.22, 0.22, 0.22], name="legal_reviews")
+    for d in reviewed:
+        t.rows.append([_name(d), _n(d.get(legal.SUBMITTED)), _r(d.get(legal.FIRST_PASS)), _r(d.get(legal.RETURNED))])
+    return out + [Block("table", table=t)]
 
 
 def _rating(rating: Any) -> Cell:

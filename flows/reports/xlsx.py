@@ -13,6 +13,7 @@ from typing import Any
 
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
+from chuishao.flows import legal
 from chuishao.flows.reports import common as c
 from chuishao.flows.rounding import difference, half_up
 
@@ -38,9 +39,9 @@ def _num(value: Any) -> int | float | None:
     return value if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
-def _rate(key: str) -> list[Col]:
+def _rate(key: str, label: str | None = None) -> list[Col]:
     """A rate as three columns: the rate (a number shown as %), its numerator and its denominator."""
-    label = dict(c.METRICS).get(key, key)
+    label = label or dict(c.METRICS).get(key, key)
 
     def part(name: str):
         return lambda r: _num(r.get(key, {}).get(name)) if isinstance(r.get(key), Mapping) else None
@@ -219,6 +220,8 @@ def render_xlsx(data: Mapping[str, Any]) -> bytes:
         *(col for key, _ in c.METRICS for col in _rate(key)),
         Col(f"{c.RATING_LABEL}平均分", rating("avg"), "0.00"), Col(f"{c.RATING_LABEL}评价次数", rating("count")),
         Col("综合得分", _text("score"), SCORE), Col("榜单", lambda d: lists.get(d.get("code"))),
+        Col(legal.LABELS[legal.SUBMITTED], _text(legal.SUBMITTED)),
+        *(col for key in (legal.FIRST_PASS, legal.RETURNED) for col in _rate(key, legal.LABELS[key])),
     ], c.rows(data, "scorecard"))
 
     weights = data.get("weights") if isinstance(data.get("weights"), Mapping) else {}
