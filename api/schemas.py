@@ -229,6 +229,7 @@ class CatalogItemView(Out):
     devolved: bool = Field(description="赋权事项: handled by the township's own team")
     enforcement: bool = Field(description="行政执法事项: feedback needs two officers with valid certificates")
     major: bool = Field(False, description="重大执法决定: feedback goes to legal review (法制审核) before verification")
+    disclose: bool = Field(False, description="行政执法公示: closed cases are published, masked (GET /disclosures)")
     limits: dict[str, dict[str, str]] = Field(description="clock → urgency → duration (e.g. 3d, 4h, 90m)")
 
 

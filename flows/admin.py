@@ -88,6 +88,7 @@ class CatalogIn(Body):
     devolved: bool = False
     enforcement: bool = False
     major: bool = False  # 重大执法决定: feedback goes to legal review (法制审核) first
+    disclose: bool = False  # 行政执法公示: closed cases are published, masked (flows/disclosure.py)
     limits: Limits = Field(default_factory=dict)
 
 
@@ -385,7 +386,7 @@ class AdminService:
         return {"code": item.code, "name": item.name, "category": item.category,
                 "lead_unit": self.units.code(item.lead_unit_id),
                 "assist_units": [self.units.code(u) for u in item.assist_unit_ids],
-                "devolved": item.devolved, "enforcement": item.enforcement, "major": item.major,
+                "devolved": item.devolved, "enforcement": item.enforcement, "major": item.major, "disclose": item.disclose,
                 "limits": item.limits}
 
     async def create_item(self, raw: dict) -> dict:
@@ -399,7 +400,8 @@ class AdminService:
                                code="exists")
             item = CatalogItem(code=body.code, name=body.name, category=body.category, lead_unit_id=lead,
                                assist_unit_ids=await self._receivers(s, body.assist_units), devolved=body.devolved,
-                               enforcement=body.enforcement, major=body.major, limits=body.limits)
+                               enforcement=body.enforcement, major=body.major,
+                               disclose=body.disclose, limits=body.limits)
             s.add(item)
         return self._item_dict(item)
 

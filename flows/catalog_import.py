@@ -37,6 +37,7 @@ def _read_items(path: Path) -> list[dict]:
         out["devolved"] = item.get("devolved", "").lower() in TRUE
         out["enforcement"] = item.get("enforcement", "").lower() in TRUE
         out["major"] = item.get("major", "").lower() in TRUE
+        out["disclose"] = (item.get("disclose") or item.get("公示") or "").lower() in TRUE  # 行政执法公示
         if item.get("limits"):
             out["limits"] = json.loads(item["limits"])
         rows.append(out)

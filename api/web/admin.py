@@ -523,6 +523,7 @@ async def create_item(request: Request, who: WebAdmin):
         "devolved": f.data.get("devolved") == "1",
         "enforcement": f.data.get("enforcement") == "1",
         "major": f.data.get("major") == "1",
+        "disclose": f.data.get("disclose") == "1",
         "limits": f.limits(),
     }
     lead = f.choice("lead_unit", "主办单位", depts, required=False)
@@ -544,7 +545,7 @@ async def create_item(request: Request, who: WebAdmin):
                                                                if err.code == "exists" else err.zh)
     if f.errors:
         values = {**{k: f.data.get(k, "") for k in ("code", "name", "category", "lead_unit", "devolved",
-                                                     "enforcement", "major")},
+                                                     "enforcement", "major", "disclose")},
                   "assist_units": assists, **{k: v for k, v in f.data.items() if k.startswith("limit_")}}
         return await _item_form(request, 422, f.errors, values)
     return _done(f"/admin/catalog/{body['code']}/townships", "item", body["name"])
@@ -845,4 +846,3 @@ async def set_scorecard(request: Request, who: WebAdmin):
         values = {k: f.data.get(k, "") for k in [*WEIGHT_LABELS, "list_min_whistles"]}
         return await _scorecard_page(request, 422, f.errors, values)
     return _done("/admin/scorecard", "scorecard")
-
