@@ -386,8 +386,8 @@ class AdminService:
         return {"code": item.code, "name": item.name, "category": item.category,
                 "lead_unit": self.units.code(item.lead_unit_id),
                 "assist_units": [self.units.code(u) for u in item.assist_unit_ids],
-                "devolved": item.devolved, "enforcement": item.enforcement, "major": item.major, "disclose": item.disclose,
-                "limits": item.limits}
+                "devolved": item.devolved, "enforcement": item.enforcement, "major": item.major,
+                "disclose": item.disclose, "limits": item.limits}
 
     async def create_item(self, raw: dict) -> dict:
         body = parse_body(CatalogIn, raw)
