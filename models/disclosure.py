@@ -19,7 +19,7 @@ class DisclosureDecision(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="cases.id")
     withheld: bool  # True: 不予公示 (withhold); False: 恢复公示 (release again)
-    reason: str = Field(max_length=500)
+    reason: str = Field(max_length=2000)
     by_id: int = Field(foreign_key="users.id")
     unit_id: int = Field(foreign_key="units.id")
     role: str = Field(max_length=32)

@@ -24,7 +24,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("case_id", sa.Integer(), nullable=False),
         sa.Column("withheld", sa.Boolean(), nullable=False),
-        sa.Column("reason", sa.String(length=500), nullable=False),
+        sa.Column("reason", sa.String(length=2000), nullable=False),
         sa.Column("by_id", sa.Integer(), nullable=False),
         sa.Column("unit_id", sa.Integer(), nullable=False),
         sa.Column("role", sa.String(length=32), nullable=False),
