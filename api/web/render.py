@@ -13,6 +13,7 @@ from chuishao.flows.access import (
     DEPARTMENT_ROLES,
     DISPATCHER,
     GRID_WORKER,
+    LEGAL_REVIEWER,
     SUPERVISOR,
     TOWNSHIP_LIAISON,
     Actor,
@@ -113,6 +114,7 @@ NAV = {
     SUPERVISOR: [("/inbox", "待办", "✓"), ("/dashboard", "看板", "▦"), ("/cases", "案件", "☰"),
                  ("/reports", "通报", "▤")],
     ADMIN: [("/admin", "管理", "⚙"), ("/dashboard", "看板", "▦"), ("/cases", "案件", "☰"), ("/reports", "通报", "▤")],
+    LEGAL_REVIEWER: [("/inbox", "待办", "✓"), ("/cases", "案件", "☰"), ("/notifications", "通知", "✉")],  # 法制审核
 }
 for _role in DEPARTMENT_ROLES:
     NAV[_role] = [("/inbox", "待办", "✓"), ("/cases", "案件", "☰"), ("/reports", "通报", "▤")]
