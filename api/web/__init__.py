@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 
 from chuishao.api.web import admin, auth, case, dashboard, inbox, notifications, report, reports
+from chuishao.api.web import disclosure as disclosure_pages
 from chuishao.api.web.render import page
 from chuishao.api.web.session import LoginRequired, login_redirect
 
@@ -24,6 +25,8 @@ ERROR_TITLES = {401: "请先登录", 403: "无权访问", 404: "页面不存在"
 
 ROUTERS = [auth.router, report.router, notifications.router, inbox.router, case.router, dashboard.router,
            reports.router, admin.router]
+
+ROUTERS.append(disclosure_pages.router)  # 行政执法公示: /gongshi, /gongshi/review, /admin/disclosure
 
 
 def is_page(request: Request) -> bool:

@@ -40,6 +40,7 @@ SECTIONS = [  # (path, label, what it keeps)
     ("/admin/calendar", "工作日历", "节假日、调休上班、每日工作时段"),
     ("/admin/api-keys", "接入密钥", "12345 热线等平台的 Open311 接入"),
     ("/admin/scorecard", "考核权重", "月度通报部门考核的权重与红黑榜门槛"),
+    ("/admin/disclosure", "执法公示", "行政执法公示的期限与公示事项"),
 ]
 CLOCK_LABELS = vocab.CLOCK_LABELS
 # the weights form names the rating as what it is (the township's rating of the department), not as a score
