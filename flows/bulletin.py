@@ -319,6 +319,9 @@ class BulletinBuilder:
         flows/reports/SCHEMA.md. Before the month has ended it is a preview ("preview": true, the title says
         so). Raises Invalid (422) for a month that has not begun, or that ended before the county's first
         record (flows.periods.refuse_before_records)."""
+        from chuishao.flows.case_review import bulletin_section as case_review_section  # imports this module
+        from chuishao.flows.case_review import definitions as case_review_definitions
+
         m = _Month.of(month, now)
         preview = in_progress(month, m.a, m.b, now)
         async with self.db.read() as s:
@@ -332,6 +335,7 @@ class BulletinBuilder:
             figures = await self._unit_figures(s, m)
             legal = await legal_review.unit_figures(s, m.a, m.b)
             lists = await self._list_rows(s, m)
+            review, review_cases = await case_review_section(s, m.a, m.b)  # 案卷评查 (flows/case_review.py)
         receivers, scorecard, listed, averages = _scorecard(units, figures, m.b, weights, min_whistles)
         unit_ids = {u.code: u.id for u in receivers}
         for row in scorecard:
@@ -350,7 +354,9 @@ class BulletinBuilder:
             "unranked": [{"code": r["code"], "name": r["name"], "reason": NO_WHISTLES}
                          for r in scorecard if not r["whistles"]],
             "definitions": [{"term": t, "definition": d} for t, d in DEFINITIONS]
-                           + [unranked_definition([r["name"] for r in scorecard if not r["whistles"]])],
+                           + [unranked_definition([r["name"] for r in scorecard if not r["whistles"]])]
+                           + case_review_definitions(),
+            "case_review": review, "case_review_cases": review_cases,
         }
 
     # ---- the steps, each a few grouped queries in the build's one read ----------------------------------

@@ -39,7 +39,8 @@ from chuishao.models.reports import BulletinRecord, CheckpointRecord
 BULLETIN_FILES = {"html": ("bulletin.html", "text/html; charset=utf-8"), "pdf": ("bulletin.pdf", "application/pdf"),
                   "xlsx": ("bulletin.xlsx",
                            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")}
-CASE_LISTS = ("overdue_cases", "supervised_cases", "typical_cases")  # the bulletin's lists of cases
+CASE_LISTS = ("overdue_cases", "supervised_cases", "typical_cases",  # the bulletin's lists of cases
+              "case_review_cases")  # 案卷评查's failed cases (flows/case_review.py)
 STAFF = COUNTY_ROLES | TOWNSHIP_ROLES | DEPARTMENT_ROLES
 
 

@@ -281,7 +281,9 @@ def _definitions(data: Mapping[str, Any]) -> list[Block]:
 
 def build(data: Mapping[str, Any]) -> list[Block]:
     """The whole bulletin body (after the title block), section by section."""
+    from chuishao.flows.reports.case_review import bulletin_blocks  # it builds on this module's blocks
+
     blocks: list[Block] = []
-    for part in (_overview, _categories, _scorecard, _lists, _cases, _typical, _definitions):
+    for part in (_overview, _categories, _scorecard, _lists, _cases, _typical, bulletin_blocks, _definitions):
         blocks += part(data)
     return blocks

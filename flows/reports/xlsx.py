@@ -252,6 +252,9 @@ def render_xlsx(data: Mapping[str, Any]) -> bytes:
         Col("标题", _text("title")), Col("说明", _text("reason")),
     ], c.rows(data, "typical_cases"))
 
+    from chuishao.flows.reports.case_review import bulletin_sheets  # 案卷评查, from this module's sheets
+
+    bulletin_sheets(wb, data)
     _sheet(wb, "口径说明", [Col("指标", _text("term")), Col("口径", _text("definition"))], c.rows(data, "definitions"))
 
     buf = io.BytesIO()
