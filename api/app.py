@@ -12,7 +12,7 @@ from chuishao.api.deps import Services
 from chuishao.api.docs_offline import install_offline_docs
 from chuishao.api.limits import BodyLimit
 from chuishao.api.live import Live
-from chuishao.api.routes import admin, auth, calendar, cases, live, notifications, open311, reports
+from chuishao.api.routes import admin, auth, calendar, cases, duplicates, live, notifications, open311, reports
 from chuishao.api.routes import disclosure as disclosure_routes
 from chuishao.api.security import Tokens
 from chuishao.flows.admin import AdminService, Passwords
@@ -78,6 +78,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     for r in (auth.router, admin.router, cases.router, calendar.router, notifications.router, live.router,
               reports.router):
         app.include_router(r, prefix="/api/v1")
+    app.include_router(duplicates.router, prefix="/api/v1")  # 疑似重复 (issue 15)
     app.include_router(disclosure_routes.router, prefix="/api/v1")  # 行政执法公示 (issue 15)
     app.include_router(disclosure_routes.feed_router)  # /disclosures.atom
     app.include_router(open311.router)  # /open311/v2 (GeoReport v2) and /api/v1/api-keys

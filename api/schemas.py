@@ -78,6 +78,16 @@ class PendingExtension(Out):
     requested_at: LocalTime
 
 
+class PredictedClosure(Out):
+    """预计办结 (flows/prediction.py): report time + the median (and 80th percentile) working minutes the same
+    catalog item took in the same township, over the cases closed in the last `window_days` days."""
+
+    median_at: LocalTime | None = Field(description="half of such cases closed by then; null under 5 samples")
+    p80_at: LocalTime | None = Field(description="four in five closed by then; null under 5 samples")
+    samples: int = Field(description="closed cases of the item and township in the window")
+    window_days: int
+
+
 class CaseView(Out):
     """A case as its caller may see it, with the actions this caller may take on it now."""
 
@@ -116,6 +126,7 @@ class CaseView(Out):
     updated_at: LocalTime
     closed_at: LocalTime | None
     allowed_actions: list[Action] = Field(description="what this caller may do now: POST …/actions/{action}")
+    predicted_closure: PredictedClosure | None = Field(default=None, description="open cases with a catalog item")
 
 
 class ReportedCase(CaseView):

@@ -31,6 +31,7 @@ from chuishao.flows.clock import LOCAL_TZ, local
 from chuishao.flows.commands import BODIES, CaseCreate, parse_body
 from chuishao.flows.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from chuishao.flows.geo import contains
+from chuishao.flows.prediction import attach as attach_predictions
 from chuishao.flows.routing import route
 from chuishao.flows.sessions import ENDED, alive_clause, ensure_alive
 from chuishao.flows.timeline import canonical, entry_hash
@@ -489,7 +490,9 @@ class CaseService:
     async def get(self, case_id: int, actor: Actor, now: datetime) -> dict:
         async with self.db.read() as s:
             agg = await self._visible(s, case_id, actor)
-        return await self._view(agg, actor, now)
+        view = await self._view(agg, actor, now)
+        await attach_predictions(self.db, self.calendar.current, [agg.case], [view], now)  # 预计办结
+        return view
 
     async def attachments(self, case_id: int, actor: Actor) -> list[Attachment]:
         async with self.db.read() as s:
@@ -591,6 +594,7 @@ class CaseService:
             agg = lc.CaseAggregate(c, [w for w in whistles if w.case_id == c.id],
                                    [e for e in exts if e.case_id == c.id], [k for k in running if k.case_id == c.id])
             items.append(await self._view(agg, actor, now))
+        await attach_predictions(self.db, self.calendar.current, cases, items, now)  # one query for the page
         return {"items": items, "total": total, "page": page, "page_size": page_size}
 
     def _time_left(self, agg: lc.CaseAggregate, now: datetime) -> int | None:

@@ -75,7 +75,7 @@ def answers(model) -> dict:
 def open311(request: Request) -> Open311Service:
     svc = getattr(request.app.state, "open311", None)
     if svc is None:
-        svc = request.app.state.open311 = Open311Service(services(request).cases)
+        svc = request.app.state.open311 = Open311Service(services(request).cases, services(request).clock)
     return svc
 
 

@@ -13,7 +13,7 @@ from asgi_csrf import asgi_csrf
 from fastapi import FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 
-from chuishao.api.web import admin, auth, case, dashboard, inbox, notifications, report, reports
+from chuishao.api.web import admin, auth, case, dashboard, duplicates, inbox, notifications, report, reports
 from chuishao.api.web import disclosure as disclosure_pages
 from chuishao.api.web.render import page
 from chuishao.api.web.session import LoginRequired, login_redirect
@@ -24,7 +24,7 @@ ERROR_TITLES = {401: "请先登录", 403: "无权访问", 404: "页面不存在"
                 413: "内容过大", 422: "无法执行", 429: "操作过于频繁"}
 
 ROUTERS = [auth.router, report.router, notifications.router, inbox.router, case.router, dashboard.router,
-           reports.router, admin.router]
+           reports.router, admin.router, duplicates.router]
 
 ROUTERS.append(disclosure_pages.router)  # 行政执法公示: /gongshi, /gongshi/review, /admin/disclosure
 

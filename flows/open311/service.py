@@ -16,7 +16,7 @@ from chuishao.flows import lifecycle as lc
 from chuishao.flows.access import DEPT_LIAISON, DISPATCHER, TOWNSHIP_LIAISON, Actor
 from chuishao.flows.audience import audience
 from chuishao.flows.cases import CODE_RE, CaseService, case_code
-from chuishao.flows.clock import LOCAL_TZ
+from chuishao.flows.clock import LOCAL_TZ, Clock, system_clock
 from chuishao.flows.errors import NotFound
 from chuishao.flows.open311.history import RECORDS, EntryRow, history
 from chuishao.flows.open311.inputs import NewRequest, NewUpdate, RequestQuery, UpdateQuery
@@ -35,6 +35,7 @@ from chuishao.flows.open311.standard import (
     w3,
 )
 from chuishao.flows.open311.status import extended_status, standard_status
+from chuishao.flows.prediction import expected_at, predict
 from chuishao.models.cases import Case, Whistle
 from chuishao.models.catalog import CatalogItem
 from chuishao.models.notifications import Event
@@ -57,8 +58,9 @@ class _Names:
 class Open311Service:
     """The GeoReport resources over our cases; `keys` answers who a request's api_key stands for."""
 
-    def __init__(self, cases: CaseService):
+    def __init__(self, cases: CaseService, clock: Clock = system_clock):
         self.cases = cases
+        self.clock = clock  # "now" for the predicted closure's 90-day window (expected_datetime)
         self.db = cases.db
         self.units = cases.units
         self.keys = Open311Keys(self.db, self.units)
@@ -215,6 +217,8 @@ class Open311Service:
         names = await self._names(s)
         items = {code: name for code, name in (await s.execute(select(CatalogItem.code, CatalogItem.name))).all()}
         entries = await self._entries(s, ids)
+        now = self.clock()
+        predicted = await predict(self.db, self.cases.calendar.current, cases, now)  # one query for the page
         media: dict[int, list[str]] = {}
         for chunk in range(0, len(ids), 500):
             rows = (await s.execute(select(Open311Request.case_id, Open311Request.media_urls)
@@ -239,8 +243,9 @@ class Open311Service:
                 "requested_datetime": w3(c.created_at),
                 "updated_datetime": w3(c.closed_at or c.updated_at),
             }
-            if c.status == lc.HANDLING and c.deadline is not None:
-                req["expected_datetime"] = w3(c.deadline)  # the lead unit's handling deadline
+            expected = expected_at(predicted.get(c.id), c.deadline if c.status == lc.HANDLING else None, now)
+            if expected is not None:  # the predicted closure, else the lead unit's handling deadline (docs/open311.md)
+                req["expected_datetime"] = w3(expected)
             req |= {
                 "address": address,
                 "address_id": None,
