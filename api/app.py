@@ -7,7 +7,7 @@ import logging
 from fastapi import FastAPI
 from sqlalchemy import text
 
-from chuishao.api import errors, openapi_errors, schemas, web
+from chuishao.api import errors, metrics, openapi_errors, schemas, web
 from chuishao.api.deps import Services
 from chuishao.api.docs_offline import install_offline_docs
 from chuishao.api.limits import BodyLimit
@@ -82,6 +82,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.include_router(disclosure_routes.router, prefix="/api/v1")  # 行政执法公示 (issue 15)
     app.include_router(disclosure_routes.feed_router)  # /disclosures.atom
     app.include_router(open311.router)  # /open311/v2 (GeoReport v2) and /api/v1/api-keys
+    app.include_router(metrics.router)  # /metrics (Prometheus), docs/operations.md#metrics
 
     @app.get("/healthz", tags=["health"], response_model=schemas.Health)
     async def healthz():

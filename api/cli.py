@@ -288,6 +288,9 @@ def cmd_serve(args) -> int:
         if args.workers > 1:
             from uvicorn.supervisors import Multiprocess
 
+            from chuishao.api.metrics import share_across_processes
+
+            share_across_processes(settings)  # /metrics sums every process's counters (docs/operations.md#metrics)
             Multiprocess(config, sockets=[sock]).run()
         else:
             uvicorn.Server(config).run(sockets=[sock])

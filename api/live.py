@@ -9,6 +9,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
+from chuishao.api.metrics import WS_CLIENTS
 from chuishao.flows.clock import Clock
 from chuishao.flows.sessions import live_sessions
 from chuishao.models.config import Settings
@@ -75,12 +76,14 @@ class Live:
             return None
         sock = Socket(user_id, session_id, expires, sub)
         mine.add(sock)
+        WS_CLIENTS.inc()
         return sock
 
     def close_socket(self, sock: Socket) -> None:
         mine = self.sockets.get(sock.user_id)
-        if mine is not None:
+        if mine is not None and sock in mine:
             mine.discard(sock)
+            WS_CLIENTS.dec()
             if not mine:
                 del self.sockets[sock.user_id]
 

@@ -2,6 +2,7 @@
 closes its own database connections. The CLI and the tests call these; the Prefect flows wrap them."""
 
 import asyncio
+import time
 from datetime import datetime
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from chuishao.flows.calendar_store import CalendarStore
 from chuishao.flows.checkpoint import CheckpointBuilder
 from chuishao.flows.clock import Clock
 from chuishao.flows.errors import Conflict
+from chuishao.flows.metrics import record_sweep
 from chuishao.flows.periods import parse_month, parse_week
 from chuishao.flows.sweep import SweepResult, clock_of, sweep
 from chuishao.models.config import Settings, get_settings
@@ -32,7 +34,10 @@ async def run_sweep(now: datetime | Clock, settings: Settings | None = None) -> 
     try:
         store = CalendarStore(db)
         await store.load(clock_of(now)())
-        return await sweep(db, store.current, now)
+        started = time.perf_counter()
+        result = await sweep(db, store.current, now)
+        await record_sweep(db, time.perf_counter() - started, len(result), clock_of(now)())  # for /metrics
+        return result
     finally:
         await db.dispose()
 

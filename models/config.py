@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     # (seconds) for more commits before they run, so a busy minute costs a few batched rounds, not one per action
     delivery_batch_seconds: float = 0.25
     live_batch_seconds: float = 0.03
+    # GET /metrics (api/metrics.py): readable from these addresses (comma-separated CIDRs), or from anywhere with
+    # `Authorization: Bearer <metrics_token>` when a token is set
+    metrics_allow: str = "127.0.0.1/32,::1/128"
+    metrics_token: str | None = None
     # argon2 cost; tests lower it so that hashing a dozen users stays cheap
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 65536

@@ -9,6 +9,7 @@ from fastapi.responses import FileResponse
 
 from chuishao.api.deps import ActorDep, ClaimsDep, NowDep, Services, ServicesDep
 from chuishao.api.limits import GuardedRoute
+from chuishao.api.metrics import action_observed
 from chuishao.api.schemas import (
     BINARY,
     AttachmentItem,
@@ -102,8 +103,9 @@ async def act(
     if_match: str | None = Header(None, max_length=40),
 ):
     # the session is checked inside the action's own transaction (one read less per request)
-    return await svc.cases.act(case_id, action, claims.actor, body, at, if_match=_version(if_match),
-                               session_id=claims.session_id)
+    with action_observed(action):  # /metrics: counted by action and result, timed
+        return await svc.cases.act(case_id, action, claims.actor, body, at, if_match=_version(if_match),
+                                   session_id=claims.session_id)
 
 
 @router.post("/cases/{case_id}/attachments", status_code=201, summary="上传附件（照片、证据）",

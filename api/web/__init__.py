@@ -19,7 +19,7 @@ from chuishao.api.web.render import page
 from chuishao.api.web.session import LoginRequired, login_redirect
 
 STATIC = Path(__file__).parent.parent / "static"
-API_PREFIXES = ("/api/", "/open311/", "/static/", "/healthz", "/openapi.json", "/docs", "/redoc")
+API_PREFIXES = ("/api/", "/open311/", "/static/", "/healthz", "/metrics", "/openapi.json", "/docs", "/redoc")
 ERROR_TITLES = {401: "请先登录", 403: "无权访问", 404: "页面不存在", 405: "不支持的操作", 409: "内容已被他人更新",
                 413: "内容过大", 422: "无法执行", 429: "操作过于频繁"}
 

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import FileResponse, RedirectResponse
 from starlette.datastructures import UploadFile
 
+from chuishao.api.metrics import action_observed
 from chuishao.api.storage import ContentStore, TooLarge, safe_content_type, safe_filename
 from chuishao.api.web import forms
 from chuishao.api.web.render import page
@@ -197,7 +198,8 @@ async def act(request: Request, who: WebActor, case_id: int = CaseId, action: st
         return await _render(request, who, case_id, status=422, states={action: {
             "values": posted, "error": "表单已过期（缺少案件版本），请刷新页面后重试"}})
     try:
-        await svc.cases.act(case_id, action, who, body, svc.clock(), if_match=version)
+        with action_observed(action):  # /metrics, as the API's action route
+            await svc.cases.act(case_id, action, who, body, svc.clock(), if_match=version)
     except Conflict:
         return await _render(request, who, case_id, status=409, refusal=STALE,
                              states={action: {"values": posted, "error": STALE}})
