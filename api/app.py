@@ -13,6 +13,7 @@ from chuishao.api.docs_offline import install_offline_docs
 from chuishao.api.limits import BodyLimit
 from chuishao.api.live import Live
 from chuishao.api.routes import admin, auth, calendar, cases, duplicates, live, notifications, open311, reports
+from chuishao.api.routes import case_review as case_review_routes
 from chuishao.api.routes import disclosure as disclosure_routes
 from chuishao.api.security import Tokens
 from chuishao.flows.admin import AdminService, Passwords
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
               reports.router):
         app.include_router(r, prefix="/api/v1")
     app.include_router(duplicates.router, prefix="/api/v1")  # 疑似重复 (issue 15)
+    app.include_router(case_review_routes.router, prefix="/api/v1")  # 案卷评查 (issue 15)
     app.include_router(disclosure_routes.router, prefix="/api/v1")  # 行政执法公示 (issue 15)
     app.include_router(disclosure_routes.feed_router)  # /disclosures.atom
     app.include_router(open311.router)  # /open311/v2 (GeoReport v2) and /api/v1/api-keys

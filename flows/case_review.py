@@ -361,11 +361,11 @@ class CaseReviewService:
         return sorted(reviews, key=lambda r: (r["finalised_at"] is not None, r["draw_id"], r["unit"], r["case_id"]))
 
     async def reviewers(self) -> list[dict]:
-        """Active users who may review: [{"username", "name", "role", "unit", "unit_id"}], legal reviewers first."""
+        """Active users who may review: [{"username", "name", "role", "unit" (name), "unit_code"}], by role."""
         async with self.db.read() as s:
             rows = (await s.execute(select(User, Unit).join(Unit, Unit.id == User.unit_id).where(
                 User.active.is_(True), User.role.in_(REVIEWER_ROLES)).order_by(User.role, User.username))).all()
-        return [{"username": u.username, "name": u.name, "role": u.role, "unit": unit.name, "unit_id": unit.id}
+        return [{"username": u.username, "name": u.name, "role": u.role, "unit": unit.name, "unit_code": unit.code}
                 for u, unit in rows]
 
     # ---- acting -------------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 
 from chuishao.api.web import admin, auth, case, dashboard, duplicates, inbox, notifications, report, reports
+from chuishao.api.web import case_review as case_review_pages
 from chuishao.api.web import disclosure as disclosure_pages
 from chuishao.api.web.render import page
 from chuishao.api.web.session import LoginRequired, login_redirect
@@ -27,6 +28,7 @@ ROUTERS = [auth.router, report.router, notifications.router, inbox.router, case.
            reports.router, admin.router, duplicates.router]
 
 ROUTERS.append(disclosure_pages.router)  # 行政执法公示: /gongshi, /gongshi/review, /admin/disclosure
+ROUTERS.append(case_review_pages.router)  # 案卷评查: /case-review…
 
 
 def is_page(request: Request) -> bool:

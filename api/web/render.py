@@ -112,9 +112,10 @@ NAV = {
     TOWNSHIP_LIAISON: [("/inbox", "待办", "✓"), ("/cases", "案件", "☰"), ("/dashboard", "看板", "▦"),
                        ("/reports", "通报", "▤")],
     SUPERVISOR: [("/inbox", "待办", "✓"), ("/dashboard", "看板", "▦"), ("/cases", "案件", "☰"),
-                 ("/reports", "通报", "▤")],
+                 ("/reports", "通报", "▤"), ("/case-review", "评查", "☑")],  # 评查: 案卷评查
     ADMIN: [("/admin", "管理", "⚙"), ("/dashboard", "看板", "▦"), ("/cases", "案件", "☰"), ("/reports", "通报", "▤")],
-    LEGAL_REVIEWER: [("/inbox", "待办", "✓"), ("/cases", "案件", "☰"), ("/notifications", "通知", "✉")],  # 法制审核
+    LEGAL_REVIEWER: [("/inbox", "待办", "✓"), ("/cases", "案件", "☰"), ("/notifications", "通知", "✉"),  # 法制审核
+                     ("/case-review/mine", "评查", "☑")],  # 案卷评查
 }
 for _role in DEPARTMENT_ROLES:
     NAV[_role] = [("/inbox", "待办", "✓"), ("/cases", "案件", "☰"), ("/reports", "通报", "▤")]
