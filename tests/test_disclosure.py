@@ -210,3 +210,39 @@ def test_the_township_withholds_from_its_review_page(world, clock, client):
     assert codes(client) == []
     web_login(client, "zrzy_liaison")
     assert client.get("/gongshi/review").status_code == 403
+
+
+def test_the_demo_county_discloses_its_enforcement_cases_and_withholds_two(tmp_path, clock, sqlite_template):
+    """`chuishao demo`: the public page lists closed enforcement cases; two are withheld with their reasons."""
+    import shutil
+
+    from fastapi.testclient import TestClient
+
+    from chuishao.api.app import create_app
+    from chuishao.flows.demo.county import DEMO_PASSWORD, TOWNSHIPS
+    from chuishao.flows.demo.disclosure import WITHHELD_THEN_RELEASED, WITHHOLD_REASONS
+    from tests.conftest import test_settings
+    from tests.test_demo import run_demo
+
+    shutil.copy(sqlite_template, tmp_path / "demo.db")
+    settings = test_settings(f"sqlite:///{tmp_path / 'demo.db'}", tmp_path)
+    _, log = run_demo(settings, clock)
+    assert any("行政执法公示" in line for line in log)
+    with TestClient(create_app(settings, clock)) as client:
+        listed = client.get("/api/v1/disclosures", params={"page_size": 100}).json()
+        assert listed["total"] > 5 and all(r["outcome_label"] and r["result"] for r in listed["items"])
+        page = client.get("/gongshi")
+        assert page.status_code == 200 and listed["items"][0]["code"] in page.text
+        seen = []
+        for t in TOWNSHIPS:
+            r = client.post("/api/v1/auth/token", data={"username": f"{t.prefix}_liaison", "password": DEMO_PASSWORD})
+            headers = {"Authorization": f"Bearer {r.json()['access_token']}"}
+            pages = client.get("/api/v1/disclosures/review", headers=headers).json()["pages"]
+            for p in range(1, pages + 1):
+                rows = client.get("/api/v1/disclosures/review", params={"page": p}, headers=headers).json()["items"]
+                seen += [(row["code"], row["state"], [d["reason"] for d in row["decisions"]]) for row in rows
+                         if row["decisions"]]
+    withheld = [(code, reasons) for code, state, reasons in seen if state == "withheld"]
+    assert sorted(r for _, rs in withheld for r in rs) == sorted(WITHHOLD_REASONS)
+    assert [reasons for _, state, reasons in seen if state != "withheld"] == [list(WITHHELD_THEN_RELEASED)]
+    assert not {code for code, _ in withheld} & {r["code"] for r in listed["items"]}

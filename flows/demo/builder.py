@@ -59,6 +59,7 @@ from chuishao.flows.demo.county import (
     Speed,
     TownshipSpec,
 )
+from chuishao.flows.demo.disclosure import add_disclosure
 from chuishao.flows.demo.plans import Plan, Script, add_working, months_before, working_days_before
 from chuishao.flows.errors import Conflict
 from chuishao.flows.settings import read_setting
@@ -763,6 +764,7 @@ async def build_demo(svc: DemoServices, *, seed: int = 2026, months: int = 3, lo
         svc.admin.passwords = passwords
     demo.plan_history()
     steps, alerts = await demo.replay()
+    await add_disclosure(svc, demo)  # 行政执法公示: disclosed items, the townships' withholdings
     async with svc.db.transaction() as s:  # the login page and `chuishao serve` show these to a new user
         s.add(Setting(key=DEMO_LOGINS_KEY, value={"password": DEMO_PASSWORD, "logins": [
             [role, names] for role, names in DEMO_LOGINS if role != "admin" or demo.admin_created]}))
