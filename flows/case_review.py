@@ -232,9 +232,9 @@ class CaseReviewService:
     # ---- drawing ------------------------------------------------------------------------------------------
     async def _candidates(self, s, start: datetime, end: datetime, as_of: datetime,
                           unit_ids: list[int] | None) -> list[tuple[str, int, int]]:
-        """(unit code, case id, unit id) of the cases closed in [start, min(end, as_of)), by lead unit."""
+        """(unit code, case id, unit id) of the cases closed in [start, end) and by `as_of`, by lead unit."""
         stmt = (select(Unit.code, Case.id, Unit.id).join(Unit, Unit.id == Case.lead_unit_id)
-                .where(Case.status == "closed", Case.closed_at >= start, Case.closed_at < min(end, as_of)))
+                .where(Case.status == "closed", Case.closed_at >= start, Case.closed_at < end, Case.closed_at <= as_of))
         if unit_ids is not None:
             stmt = stmt.where(Case.lead_unit_id.in_(unit_ids))
         return [tuple(r) for r in (await s.execute(stmt.order_by(Unit.code, Case.id))).all()]

@@ -19,7 +19,7 @@ from chuishao.flows.periods import FIRST_YEAR, LAST_YEAR
 from chuishao.flows.reports.case_review import YEARLY_FORMATS, render_yearly
 
 router = APIRouter(include_in_schema=False)
-Id = Path(ge=1, le=2**31 - 1)
+MAX_ID = 2**31 - 1
 
 
 def _svc(request: Request) -> cr.CaseReviewService:
@@ -38,9 +38,13 @@ def _default_period(now) -> str:
 
 
 @router.get("/case-review")
-async def home(request: Request, who: WebActor, error: str | None = None, values: dict | None = None,
-               status: int = 200):
+async def home(request: Request, who: WebActor):
     """The supervisor's page (draws and the draw form, results); a reviewer goes to their own list."""
+    return await _home(request, who)
+
+
+async def _home(request: Request, who: Actor, error: str | None = None, values: dict | None = None,
+                status: int = 200):
     if who.role not in cr.READERS:
         return RedirectResponse("/case-review/mine", status_code=303)
     draws = await _svc(request).list_draws(who)
@@ -66,7 +70,7 @@ async def draw(request: Request, who: WebActor):
             raw["units"] = [u for u in values["units"].replace("，", ",").replace(" ", ",").split(",") if u]
         view = await _svc(request).draw(who, raw, _now(request))
     except Invalid as exc:
-        return await home(request, who, error=exc.zh, values=values, status=exc.status)
+        return await _home(request, who, error=exc.zh, values=values, status=exc.status)
     return RedirectResponse(f"/case-review/draws/{view['id']}", status_code=303)
 
 
@@ -82,13 +86,13 @@ async def _draw_page(request: Request, who: Actor, draw_id: int, *, status: int 
 
 
 @router.get("/case-review/draws/{draw_id}")
-async def draw_page(request: Request, who: WebActor, draw_id: int = Id, done: str | None = None):
+async def draw_page(request: Request, who: WebActor, draw_id: int = Path(ge=1, le=MAX_ID), done: str | None = None):
     done_text = {"assign": "已保存评查人员指定", "final": "已定稿六项均已评定的案卷"}.get(done or "")
     return await _draw_page(request, who, draw_id, done=done_text)
 
 
 @router.post("/case-review/draws/{draw_id}/assign")
-async def assign(request: Request, who: WebActor, draw_id: int = Id):
+async def assign(request: Request, who: WebActor, draw_id: int = Path(ge=1, le=MAX_ID)):
     """The draw page's one form: `reviewer_<review id>` per row; each changed row is assigned in turn."""
     form = await request.form()
     svc = _svc(request)
@@ -108,7 +112,7 @@ async def assign(request: Request, who: WebActor, draw_id: int = Id):
 
 
 @router.post("/case-review/draws/{draw_id}/finalise")
-async def finalise_draw(request: Request, who: WebActor, draw_id: int = Id):
+async def finalise_draw(request: Request, who: WebActor, draw_id: int = Path(ge=1, le=MAX_ID)):
     await _svc(request).finalise_draw(who, draw_id, _now(request))
     return RedirectResponse(f"/case-review/draws/{draw_id}?done=final", status_code=303)
 
@@ -149,13 +153,13 @@ async def _review_page(request: Request, who: Actor, review_id: int, *, status: 
 
 
 @router.get("/case-review/reviews/{review_id}")
-async def review_page(request: Request, who: WebActor, review_id: int = Id, done: str | None = None):
+async def review_page(request: Request, who: WebActor, review_id: int = Path(ge=1, le=MAX_ID), done: str | None = None):
     return await _review_page(request, who, review_id,
                               done={"scores": "评分已保存，定稿前可以修改", "final": "已定稿"}.get(done or ""))
 
 
 @router.post("/case-review/reviews/{review_id}/scores")
-async def score(request: Request, who: WebActor, review_id: int = Id):
+async def score(request: Request, who: WebActor, review_id: int = Path(ge=1, le=MAX_ID)):
     """The scoring form: `<point>` = pass | fail and `<point>_note` per point; unanswered points are left out."""
     form = await request.form()
     scores, values = {}, {}
@@ -177,7 +181,7 @@ async def score(request: Request, who: WebActor, review_id: int = Id):
 
 
 @router.post("/case-review/reviews/{review_id}/finalise")
-async def finalise(request: Request, who: WebActor, review_id: int = Id):
+async def finalise(request: Request, who: WebActor, review_id: int = Path(ge=1, le=MAX_ID)):
     try:
         await _svc(request).finalise(who, review_id, _now(request))
     except Invalid as exc:
@@ -186,7 +190,8 @@ async def finalise(request: Request, who: WebActor, review_id: int = Id):
 
 
 @router.get("/case-review/cases/{case_id}/attachments/{attachment_id}")
-async def attachment(request: Request, who: WebActor, case_id: int = Id, attachment_id: int = Id,
+async def attachment(request: Request, who: WebActor, case_id: int = Path(ge=1, le=MAX_ID),
+                     attachment_id: int = Path(ge=1, le=MAX_ID),
                      review: int = Query(ge=1, le=2**31 - 1)):
     """An attachment of a case under review, for its assigned reviewer (the review id says which assignment)."""
     if await _svc(request).ensure_reviewer(who, review) != case_id:
