@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from chuishao.flows import lifecycle as lc
 from chuishao.flows.cases import ALERTS
-from chuishao.flows.commands import BODIES, OUTCOMES, SOURCES
+from chuishao.flows.commands import OUTCOMES, SOURCES
 from chuishao.models.vocabulary import (
     ROLE_LABELS,
     SATISFACTION_LABELS,
@@ -702,14 +702,14 @@ class GeoUpdateForm(BaseModel):
 # ---- the action bodies ----------------------------------------------------------------------------------------
 def body_examples() -> dict[str, dict]:
     """For the action route's request body (`openapi_examples`): one example per action of the transition table,
-    named by the action, with every field its body model takes (flows/commands.py BODIES)."""
+    named by the action, with every field its body model takes (each row's `body` in flows/lifecycle.py)."""
     samples = {"category": "LAND01", "urgency": "urgent", "note": "现场已核实", "reason": "不属于本单位职责",
                "into": 41, "lead_unit": "ZRZY", "assist_units": ["CG"], "working_days": 5, "outcome": "resolved",
                "result": "违建已拆除，现场已恢复", "officers": ["zrzy_off1", "zrzy_off2"], "passed": True,
                "satisfaction": next(iter(SATISFACTION_LABELS)), "rating": 5}
     out = {}
     for action, t in lc.BY_ACTION.items():
-        model = BODIES[action]
+        model = lc.BODIES[action]
         fields = ", ".join(model.model_fields) or "no fields"
         out[action] = {"summary": f"{action} {t.label}",
                        "description": f"`{model.__name__}`: {fields}",
@@ -720,12 +720,12 @@ def body_examples() -> dict[str, dict]:
 def body_schema() -> dict:
     """The action body's schema: any of the body models, each named in components/schemas (see `install`);
     which one applies is the path's `action` (listed in the operation's `x-action-bodies`)."""
-    return {"anyOf": [{"$ref": f"#/components/schemas/{m.__name__}"} for m in dict.fromkeys(BODIES.values())]}
+    return {"anyOf": [{"$ref": f"#/components/schemas/{m.__name__}"} for m in dict.fromkeys(lc.BODIES.values())]}
 
 
 def action_bodies() -> dict[str, str]:
     """action → its body model's schema, for the operation's `x-action-bodies`."""
-    return {action: f"#/components/schemas/{BODIES[action].__name__}" for action in lc.BY_ACTION}
+    return {action: f"#/components/schemas/{lc.BODIES[action].__name__}" for action in lc.BY_ACTION}
 
 
 def install(app) -> None:
@@ -734,7 +734,7 @@ def install(app) -> None:
     from pydantic.json_schema import models_json_schema
 
     generate = app.openapi
-    _, defs = models_json_schema([(m, "validation") for m in dict.fromkeys(BODIES.values())],
+    _, defs = models_json_schema([(m, "validation") for m in dict.fromkeys(lc.BODIES.values())],
                                  ref_template="#/components/schemas/{model}")
 
     def openapi() -> dict:

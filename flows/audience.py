@@ -1,5 +1,5 @@
-"""Who must act on, or know of, each thing that happens to a case (docs/architecture.md#notifications).
-Pure.
+"""Who must act on, or know of, each thing that happens to a case (docs/architecture.md#notifications): for an
+action, its row's `hears` in flows/lifecycle.py; here, a new report, disputes and alerts. Pure.
 
 Each entry names where the people are and their role:
   township:ROLE   — the case's township staff        lead:ROLE     — the lead unit
@@ -8,34 +8,11 @@ Each entry names where the people are and their role:
 """
 
 from chuishao.flows import lifecycle as lc
-from chuishao.flows.access import DEPT_LIAISON, DEPT_OFFICER, DISPATCHER, SUPERVISOR, TOWNSHIP_LIAISON
+from chuishao.flows.access import DEPT_LIAISON, DISPATCHER, SUPERVISOR, TOWNSHIP_LIAISON
 from chuishao.models.notifications import Event
 from chuishao.models.vocabulary import ALERT_LABELS, CLOCK_LABELS
 
-AUDIENCE: dict[str, tuple[str, ...]] = {
-    "report": (f"township:{DISPATCHER}",),
-    "accept": ("reporter",),
-    "reject": ("reporter",),
-    "merge": ("reporter",),
-    "dispatch": (f"whistled:{DEPT_LIAISON}",),
-    "check_in": (f"township:{DISPATCHER}", f"township:{TOWNSHIP_LIAISON}"),
-    "return": (f"township:{DISPATCHER}",),
-    "escalate_dispute": (f"county:{SUPERVISOR}",),
-    "arbitrate": (f"whistled:{DEPT_LIAISON}", f"township:{DISPATCHER}"),
-    "request_extension": (f"township:{TOWNSHIP_LIAISON}",),
-    "approve_extension": (f"lead:{DEPT_LIAISON}", f"lead:{DEPT_OFFICER}"),
-    "deny_extension": (f"lead:{DEPT_LIAISON}", f"lead:{DEPT_OFFICER}"),
-    "suspend": (f"lead:{DEPT_LIAISON}", f"township:{DISPATCHER}"),
-    "resume": (f"lead:{DEPT_LIAISON}", f"township:{DISPATCHER}"),
-    "feedback": (f"township:{TOWNSHIP_LIAISON}", "reporter"),
-    "verify": (f"lead:{DEPT_LIAISON}", f"lead:{DEPT_OFFICER}", "reporter"),
-    "urge": (f"lead:{DEPT_LIAISON}", f"township:{DISPATCHER}"),
-    "supervise": (f"lead:{DEPT_LIAISON}", f"township:{TOWNSHIP_LIAISON}"),
-    # alerts from the sweep
-    "warning": (f"township:{TOWNSHIP_LIAISON}", f"lead:{DEPT_LIAISON}"),
-    "overdue": (f"township:{TOWNSHIP_LIAISON}", f"lead:{DEPT_LIAISON}"),
-    "escalated": (f"township:{TOWNSHIP_LIAISON}", f"lead:{DEPT_LIAISON}", f"county:{SUPERVISOR}"),
-}
+REPORT_AUDIENCE = (f"township:{DISPATCHER}",)  # a new report; each action's own audience is its row's `hears`
 DISPUTE_AUDIENCE = (f"county:{SUPERVISOR}",)  # any action that leaves a case disputed
 
 
@@ -60,7 +37,7 @@ def case_event(kind: str, action: str, agg: lc.CaseAggregate, *, actor_id: int |
     whistled = list(dict.fromkeys(w.unit_id for w in agg.whistles))
     active = [w.unit_id for w in agg.active]
     lead = case.lead_unit_id or (agg.lead.unit_id if agg.lead else None)
-    keys = AUDIENCE.get(action, ())
+    keys = lc.BY_ACTION[action].hears if action in lc.BY_ACTION else REPORT_AUDIENCE if action == "report" else ()
     if to_state == lc.DISPUTED:
         keys = keys + DISPUTE_AUDIENCE
     if action == "urge" and lead is None:

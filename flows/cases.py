@@ -28,7 +28,7 @@ from chuishao.flows.access import (
 from chuishao.flows.audience import case_event
 from chuishao.flows.calendar_store import CalendarStore
 from chuishao.flows.clock import LOCAL_TZ, local
-from chuishao.flows.commands import BODIES, CaseCreate, parse_body
+from chuishao.flows.commands import CaseCreate, parse_body
 from chuishao.flows.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from chuishao.flows.geo import contains
 from chuishao.flows.prediction import attach as attach_predictions
@@ -315,7 +315,7 @@ class CaseService:
         already). Raises Unauthorized, NotFound, Forbidden, NotAllowed, Invalid, Conflict (flows/errors.py)."""
         if action not in lc.BY_ACTION:
             raise unknown_action(action)
-        body = parse_body(BODIES[action], raw)
+        body = parse_body(lc.BODIES[action], raw)
         async with self.db.transaction() as s:
             agg = await self._visible(s, case_id, actor, session_id)
             if if_match is not None and if_match != agg.case.version:

@@ -170,7 +170,8 @@ class ClockPlan:
 
 def follow(cal: WorkingCalendar, agg: lc.CaseAggregate, action: str, before: str, after: str, now: datetime,
            limit_for, *, actor_unit_id: int | None = None, extension_days: int | None = None) -> ClockPlan:
-    """Stop, start, pause, resume or move clocks after `action` took the case from `before` to `after`.
+    """Stop, start, pause, resume or move clocks after `action` took the case from `before` to `after`: what the
+    state change does, then the action's own clock effect (its row's `clock` in flows/lifecycle.py).
     `limit_for(kind)` gives the limit spec for this case's item, township and urgency."""
     plan = ClockPlan()
     case = agg.case
@@ -186,17 +187,18 @@ def follow(cal: WorkingCalendar, agg: lc.CaseAggregate, action: str, before: str
         stop(clock, now, how)
         plan.changed.append(clock)
 
-    if action == "suspend":
+    effect = lc.BY_ACTION[action].clock
+    if effect == lc.CLOCK_PAUSE:
         for c in running:
             pause(c, now)
             plan.changed.append(c)
         return plan
-    if action == "resume":
+    if effect == lc.CLOCK_RESUME:
         for c in running:
             resume(cal, c, now)
             plan.changed.append(c)
         return plan
-    if action == "approve_extension":
+    if effect == lc.CLOCK_EXTEND:
         for c in running:
             if c.kind == "handle":
                 plan.changed.append(c)
@@ -204,11 +206,11 @@ def follow(cal: WorkingCalendar, agg: lc.CaseAggregate, action: str, before: str
         return plan
 
     whistle_clocks = {c.whistle_id: c for c in running if c.whistle_id is not None}
-    if action == "check_in":
+    if effect == lc.CLOCK_END_OWN_WHISTLE:
         w = agg.whistle_of(actor_unit_id)
         if w is not None and w.id in whistle_clocks:
             end(whistle_clocks[w.id])
-    if action == "return":
+    if effect == lc.CLOCK_END_WHISTLES:
         for c in whistle_clocks.values():
             end(c, "returned")
     if after in lc.FINAL_STATES:  # assisting units that never checked in: their clocks end with the case
@@ -221,7 +223,7 @@ def follow(cal: WorkingCalendar, agg: lc.CaseAggregate, action: str, before: str
                 end(c)
         if after in STEP_CLOCK:
             begin(STEP_CLOCK[after])
-    if action in ("dispatch", "arbitrate"):
+    if effect == lc.CLOCK_START_WHISTLES:
         for w in agg.active:
             if w.state == WHISTLE_SENT:
                 begin("check_in", w, drives=w.role == "lead")

@@ -137,27 +137,6 @@ class Remark(Body):
     note: Reason
 
 
-BODIES: dict[str, type[Body]] = {
-    "accept": Accept,
-    "reject": Reject,
-    "merge": Merge,
-    "dispatch": Dispatch,
-    "check_in": CheckIn,
-    "return": Return,
-    "escalate_dispute": EscalateDispute,
-    "arbitrate": Arbitrate,
-    "request_extension": RequestExtension,
-    "approve_extension": Decide,
-    "deny_extension": Decide,
-    "suspend": Suspend,
-    "resume": Resume,
-    "feedback": FeedbackBody,
-    "verify": Verify,
-    "urge": Remark,
-    "supervise": Remark,
-}
-
-
 SOURCES = ("grid", "hotline", "open311", "township", "county", "inspection", "public")
 
 

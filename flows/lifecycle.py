@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from chuishao.flows import commands as cmd
 from chuishao.flows.access import (
     DEPT_LIAISON,
     DEPT_OFFICER,
@@ -460,15 +461,113 @@ def _remark(kind: str):
     return effect
 
 
-# ---- the table ----------------------------------------------------------------------------
+# ---- what an action does to the clocks (flows/clocks.follow carries it out) -------------------------------
+# Every state change also stops the step's running clock and starts the next state's (flows/clocks.STEP_CLOCK);
+# an action's `clock` names what it does beyond that.
+CLOCK_STEP = "step"  # only what the state change does
+CLOCK_START_WHISTLES = "start_whistles"  # each new whistle's check-in clock starts (报到计时)
+CLOCK_END_OWN_WHISTLE = "end_own_whistle"  # the checking-in unit's check-in clock stops
+CLOCK_END_WHISTLES = "end_whistles"  # the round's check-in clocks stop, as returned
+CLOCK_PAUSE = "pause"  # every running clock pauses (挂起停止计时)
+CLOCK_RESUME = "resume"  # every paused clock runs on
+CLOCK_EXTEND = "extend"  # the handling deadline moves by the approved working days (顺延)
+CLOCK_EFFECT_LABELS = {
+    CLOCK_STEP: "随环节切换计时",
+    CLOCK_START_WHISTLES: "各接哨单位开始报到计时",
+    CLOCK_END_OWN_WHISTLE: "本单位报到计时结束",
+    CLOCK_END_WHISTLES: "本轮报到计时结束（退回）",
+    CLOCK_PAUSE: "暂停全部计时",
+    CLOCK_RESUME: "恢复计时",
+    CLOCK_EXTEND: "办理时限顺延所批工作日",
+}
+
+
+# ---- the public note an action leaves on the case (Open311 status_notes, docs/open311.md) ----------------
+@dataclass(frozen=True)
+class NoteFacts:
+    """What one timeline entry's public note is written from: its payload `p`, the acting unit's name, a way to
+    name other units (`name_of(code)`), the case's outcome and result as of the entry, and the state reached."""
+
+    p: dict
+    unit: str
+    name_of: Callable[[str | None], str]
+    outcome: str | None = None
+    result: str | None = None
+    to_state: str | None = None
+
+    def get(self, key: str, default=""):
+        return self.p.get(key) or default
+
+    @property
+    def tail(self) -> str:
+        """The entry's note, if any, after a colon."""
+        note = (self.p.get("note") or "").strip()
+        return f"：{note}" if note else ""
+
+
+def _whistle_note(head: str):
+    def note(n: NoteFacts) -> str:
+        assists = "、".join(n.name_of(a) for a in n.p.get("assist_units") or [])
+        return head + n.name_of(n.p.get("lead_unit")) + (f"，协办单位：{assists}" if assists else "") + n.tail
+
+    return note
+
+
+def _feedback_note(n: NoteFacts) -> str:
+    label = vocab.OUTCOME_LABELS.get(n.get("outcome"), "")
+    return f"{n.unit}已反馈办理结果（{label}），待乡镇核查：{n.get('result')}"
+
+
+def _verify_note(n: NoteFacts) -> str:
+    if not n.p.get("passed"):
+        return "核查未通过，返工重新办理" + n.tail
+    label = vocab.OUTCOME_LABELS.get(n.outcome or "", "已办结")
+    if proposed := n.p.get("proposed_outcome"):  # the township corrected the outcome the department reported
+        label += f"；部门反馈为{vocab.OUTCOME_LABELS.get(proposed, proposed)}，经核查更正"
+    note = (n.p.get("note") or "").strip()
+    return join(f"核查通过，已结案（{label}）", n.result and f"办理结果：{n.result}", note and f"核查意见：{note}")
+
+
+# ---- how an action's form reads on the case page (api/web/forms.py builds it from the body model) -----------
+@dataclass(frozen=True)
+class Form:
+    """The button (`submit`), one line on what the action does (`intro`), the message once done (`done`), whether
+    the button warns (`danger`: the action ends or hands back something), and labels/hints of fields that read
+    better for this action than the shared ones (models/vocabulary.FIELD_LABELS): {field: (label, hint)}."""
+
+    submit: str
+    intro: str
+    done: str
+    danger: bool = False
+    fields: dict[str, tuple[str, str | None]] = field(default_factory=dict)
+
+
+# ---- the table: one object per action ------------------------------------------------------------------
 @dataclass(frozen=True)
 class Transition:
+    """One action, everything about it in one place.
+
+    The rule (a township official reads these in docs/lifecycle.md): `action`, the states it may `start` from,
+    the states it may lead `to`, the `roles` allowed, the `guards` that must hold, and the `effect` on the case.
+    Around the rule: the request `body` model (flows/commands.py), what it does to the `clock`s (CLOCK_*), who
+    `hears` of it (flows/audience.py keys: township:ROLE, lead:ROLE, whistled:ROLE, county:ROLE, reporter), the
+    public `note` it leaves (Open311), its English words for refusals (`en`: thing, past participle, link), and
+    its `form` on the case page; `tells_status` is False for a remark whose note is not the case's status.
+    tests/unit/test_transition_table.py checks every action carries all of it."""
+
     action: str
     start: frozenset[str]
     to: tuple[str, ...]
     roles: frozenset[str]
     guards: tuple[Guard, ...]
     effect: Callable[[Context], str]
+    body: type[Body]
+    clock: str
+    hears: tuple[str, ...]
+    note: Callable[[NoteFacts], str]
+    en: tuple[str, str, str | None]
+    form: Form
+    tells_status: bool = True  # its note says where the case stands (Open311 status_notes); 催办/督办 do not
 
     @property
     def label(self) -> str:
@@ -476,64 +575,123 @@ class Transition:
         return ACTION_LABELS[self.action]
 
 
-def T(action, start, to, roles, guards, effect) -> Transition:
-    return Transition(action, frozenset(start), tuple(to), frozenset(roles), tuple(guards), effect)
+
+def T(action, start, to, roles, guards, effect, **around) -> Transition:
+    return Transition(action, frozenset(start), tuple(to), frozenset(roles), tuple(guards), effect, **around)
 
 
 DEPT = (DEPT_LIAISON, DEPT_OFFICER)
 OPEN = OPEN_STATES
+TOWNSHIP_DESK = f"township:{DISPATCHER}"  # who hears: the township's dispatchers (受理员)
+TOWNSHIP_LIAISONS = f"township:{TOWNSHIP_LIAISON}"
+LEAD_LIAISON, LEAD_OFFICERS = f"lead:{DEPT_LIAISON}", f"lead:{DEPT_OFFICER}"
+WHISTLED_LIAISONS = f"whistled:{DEPT_LIAISON}"
+COUNTY = f"county:{SUPERVISOR}"
+REPORTER = "reporter"
 
 TRANSITIONS: tuple[Transition, ...] = (
-    #  action               from                        to                       who                                        guards
-    T("accept",            [REPORTED],                 [ACCEPTED],              [DISPATCHER],                              [],                                          _accept),
-    T("reject",            [REPORTED],                 [REJECTED],              [DISPATCHER],                              [],                                          _reject),
-    T("merge",             [REPORTED, ACCEPTED],       [MERGED],                [DISPATCHER],                              [],                                          _merge),
-    T("dispatch",          [ACCEPTED, RETURNED],       [DISPATCHED],            [DISPATCHER],                              [category_set],                              _dispatch),
-    T("check_in",          [DISPATCHED, HANDLING],     [HANDLING, STAY],        DEPT,                                      [own_unit_whistled],                         _check_in),
-    T("return",            [DISPATCHED],               [RETURNED, DISPUTED],    [DEPT_LIAISON],                            [lead_unit, lead_not_checked_in, not_arbitrated], _return),
-    T("escalate_dispute",  [RETURNED],                 [DISPUTED],              [DISPATCHER],                              [],                                          _escalate_dispute),
-    T("arbitrate",         [DISPUTED],                 [DISPATCHED],            [SUPERVISOR],                              [],                                          _arbitrate),
-    T("request_extension", [HANDLING],                 [STAY],                  DEPT,                                      [lead_unit, no_pending_extension],           _request_extension),
-    T("approve_extension", [HANDLING],                 [STAY],                  [TOWNSHIP_LIAISON],                        [has_pending_extension],                     _decide_extension(True)),
-    T("deny_extension",    [HANDLING],                 [STAY],                  [TOWNSHIP_LIAISON],                        [has_pending_extension],                     _decide_extension(False)),
-    T("suspend",           SUSPENDABLE,                [SUSPENDED],             [TOWNSHIP_LIAISON],                        [],                                          _suspend),
-    T("resume",            [SUSPENDED],                [PRIOR],                 [TOWNSHIP_LIAISON],                        [],                                          _resume),
-    T("feedback",          [HANDLING],                 [FEEDBACK],              DEPT,                                      [lead_unit, lead_checked_in],                _feedback),
-    T("verify",            [FEEDBACK],                 [CLOSED, HANDLING],      [TOWNSHIP_LIAISON, GRID_WORKER],           [reporter_if_grid_worker],                   _verify),
-    T("urge",              OPEN - {REPORTED},          [STAY],                  [DISPATCHER, TOWNSHIP_LIAISON, SUPERVISOR], [],                                         _remark("urge")),
-    T("supervise",         OPEN,                       [STAY],                  [SUPERVISOR],                              [],                                          _remark("supervise")),
+    #  action               from                        to                       who                                        guards                                       effect
+    T("accept",            [REPORTED],                 [ACCEPTED],              [DISPATCHER],                              [],                                          _accept,
+      body=cmd.Accept, clock=CLOCK_STEP, hears=(REPORTER,), en=("a case", "accepted", None),
+      note=lambda n: "乡镇已受理，正在核实分类" + n.tail,
+      form=Form("确认受理", "确认事件属实、属于本乡镇受理范围；请核对事项类别，吹哨时据此确定主办单位。", "已受理",
+                fields={"category": ("事项类别", "按事项清单选择（按大类分组）；吹哨时据此确定主办单位"),
+                        "note": ("受理意见", "可选")})),
+    T("reject",            [REPORTED],                 [REJECTED],              [DISPATCHER],                              [],                                          _reject,
+      body=cmd.Reject, clock=CLOCK_STEP, hears=(REPORTER,), en=("a case", "rejected", None),
+      note=lambda n: f"不予受理：{n.get('reason')}",
+      form=Form("不予受理", "不属于受理范围或信息不实的事件不予受理，案件就此结束，理由将告知上报人。", "已不予受理",
+                danger=True)),
+    T("merge",             [REPORTED, ACCEPTED],       [MERGED],                [DISPATCHER],                              [],                                          _merge,
+      body=cmd.Merge, clock=CLOCK_STEP, hears=(REPORTER,), en=("a case", "merged", None),
+      note=lambda n: f"与服务请求 {n.get('into')} 重复，已合并办理",
+      form=Form("合并到所选案件", "与已有案件重复的，合并到主案件后本案件结束，后续在主案件中办理。", "已合并到主案件")),
+    T("dispatch",          [ACCEPTED, RETURNED],       [DISPATCHED],            [DISPATCHER],                              [category_set],                              _dispatch,
+      body=cmd.Dispatch, clock=CLOCK_START_WHISTLES, hears=(WHISTLED_LIAISONS,), en=("a case", "dispatched", None),
+      note=_whistle_note("已吹哨，主办单位："),
+      form=Form("吹哨派发", "向主办单位和协办单位吹哨，接哨单位须在时限内报到。", "已吹哨派发",
+                fields={"note": ("派发说明", "可选，随哨令发给接哨单位"),
+                        "assist_units": ("协办单位", "默认按事项清单勾选，可增减；全部不选即不派协办")})),
+    T("check_in",          [DISPATCHED, HANDLING],     [HANDLING, STAY],        DEPT,                                      [own_unit_whistled],                         _check_in,
+      body=cmd.CheckIn, clock=CLOCK_END_OWN_WHISTLE, hears=(TOWNSHIP_DESK, TOWNSHIP_LIAISONS),
+      en=("a whistle", "checked in", "on"),
+      note=lambda n: f"{n.unit}已报到" + ("，正在办理" if n.to_state == HANDLING else "（协办）") + n.tail,
+      form=Form("确认报到", "确认本单位接哨并开始办理；主办单位报到后开始计算办理时限。", "已报到",
+                fields={"note": ("报到说明", "可选，例如承办人和预计到场时间")})),
+    T("return",            [DISPATCHED],               [RETURNED, DISPUTED],    [DEPT_LIAISON],                            [lead_unit, lead_not_checked_in, not_arbitrated], _return,
+      body=cmd.Return, clock=CLOCK_END_WHISTLES, hears=(TOWNSHIP_DESK,), en=("a case", "returned", None),
+      note=lambda n: join(f"{n.unit}退回：{n.get('reason')}", "待乡镇重新派遣", sep="；"),
+      form=Form("退回乡镇", "报到前发现不属于本单位职责的，可退回乡镇重新派发；同一案件退回两次即转为争议，由县级裁定。",
+                "已退回乡镇", danger=True,
+                fields={"reason": ("退回理由", "写明为何不属于本单位职责、建议由哪个单位办理")})),
+    T("escalate_dispute",  [RETURNED],                 [DISPUTED],              [DISPATCHER],                              [],                                          _escalate_dispute,
+      body=cmd.EscalateDispute, clock=CLOCK_STEP, hears=(COUNTY,), en=("a case", "escalated as a dispute", None),
+      note=lambda n: f"职责有争议，已提请县级裁定：{n.get('reason')}",
+      form=Form("提请县级裁定", "对退回的案件无法确定主办单位时，提请县级监督裁定。", "已提请县级裁定",
+                fields={"reason": ("提请理由", "写明争议所在，由县级监督裁定主办单位")})),
+    T("arbitrate",         [DISPUTED],                 [DISPATCHED],            [SUPERVISOR],                              [],                                          _arbitrate,
+      body=cmd.Arbitrate, clock=CLOCK_START_WHISTLES, hears=(WHISTLED_LIAISONS, TOWNSHIP_DESK),
+      en=("a case", "arbitrated", None),
+      note=_whistle_note("县级裁定主办单位："),
+      form=Form("作出裁定", "指定主办单位（及协办单位）并重新吹哨；被指定的主办单位不得再次退回。", "已裁定并重新吹哨",
+                fields={"lead_unit": ("裁定主办单位", "裁定后该单位不得再次退回"), "note": ("裁定意见", "可选")})),
+    T("request_extension", [HANDLING],                 [STAY],                  DEPT,                                      [lead_unit, no_pending_extension],           _request_extension,
+      body=cmd.RequestExtension, clock=CLOCK_STEP, hears=(TOWNSHIP_LIAISONS,), en=("an extension", "requested", "for"),
+      note=lambda n: f"{n.unit}申请延期 {n.get('working_days')} 个工作日：{n.get('reason')}",
+      form=Form("提交延期申请", "须在办理时限届满前申请，由乡镇执法联络员审批；批准后顺延办理时限。",
+                "延期申请已提交，等待审批", fields={"reason": ("延期理由", "写明需要延期的具体原因")})),
+    T("approve_extension", [HANDLING],                 [STAY],                  [TOWNSHIP_LIAISON],                        [has_pending_extension],                     _decide_extension(True),
+      body=cmd.Decide, clock=CLOCK_EXTEND, hears=(LEAD_LIAISON, LEAD_OFFICERS), en=("an extension", "approved", "for"),
+      note=lambda n: f"延期 {n.get('working_days')} 个工作日已批准" + n.tail,
+      form=Form("批准延期", "批准后，办理时限顺延所申请的工作日数。", "已批准延期",
+                fields={"note": ("审批意见", "可选")})),
+    T("deny_extension",    [HANDLING],                 [STAY],                  [TOWNSHIP_LIAISON],                        [has_pending_extension],                     _decide_extension(False),
+      body=cmd.Decide, clock=CLOCK_STEP, hears=(LEAD_LIAISON, LEAD_OFFICERS), en=("an extension", "denied", "for"),
+      note=lambda n: "延期申请未获批准" + n.tail,
+      form=Form("驳回延期", "驳回后，仍按原办理时限办理。", "已驳回延期", danger=True,
+                fields={"note": ("驳回理由", "建议写明理由，将通知申请单位")})),
+    T("suspend",           SUSPENDABLE,                [SUSPENDED],             [TOWNSHIP_LIAISON],                        [],                                          _suspend,
+      body=cmd.Suspend, clock=CLOCK_PAUSE, hears=(LEAD_LIAISON, TOWNSHIP_DESK), en=("a case", "suspended", None),
+      note=lambda n: f"已挂起（缓办）：{n.get('reason')}",
+      form=Form("挂起案件", "因客观原因暂时无法办理的，挂起期间停止计时，不计入超期。", "案件已挂起", danger=True,
+                fields={"reason": ("挂起理由", "挂起期间停止计时，恢复后继续")})),
+    T("resume",            [SUSPENDED],                [PRIOR],                 [TOWNSHIP_LIAISON],                        [],                                          _resume,
+      body=cmd.Resume, clock=CLOCK_RESUME, hears=(LEAD_LIAISON, TOWNSHIP_DESK), en=("a case", "resumed", None),
+      note=lambda n: "已恢复办理",
+      form=Form("恢复办理", "恢复到挂起前的环节，继续计时。", "案件已恢复办理")),
+    T("feedback",          [HANDLING],                 [FEEDBACK],              DEPT,                                      [lead_unit, lead_checked_in],                _feedback,
+      body=cmd.FeedbackBody, clock=CLOCK_STEP, hears=(TOWNSHIP_LIAISONS, REPORTER), en=("a result", "reported", "for"),
+      note=_feedback_note,
+      form=Form("提交办理结果", "办理完毕后提交结果，由乡镇核查；部门不能自行结案。", "办理结果已提交，等待核查",
+                fields={"result": ("办理情况", "写明处置经过和结果；现场照片请在上方先上传")})),
+    T("verify",            [FEEDBACK],                 [CLOSED, HANDLING],      [TOWNSHIP_LIAISON, GRID_WORKER],           [reporter_if_grid_worker],                   _verify,
+      body=cmd.Verify, clock=CLOCK_STEP, hears=(LEAD_LIAISON, LEAD_OFFICERS, REPORTER), en=("a case", "verified", None),
+      note=_verify_note,
+      form=Form("提交核查结果", "到现场或回访核实办理结果：通过即结案，不通过则退回部门返工。", "核查结果已提交",
+                fields={"outcome": ("更正办理结果", "核查发现部门反馈的办理结果与实际不符时选择，并在核查意见中写明理由"),
+                        "note": ("核查意见", "不通过时必填：写明仍存在的问题，部门将据此返工；更正办理结果时写明理由")})),
+    T("urge",              OPEN - {REPORTED},          [STAY],                  [DISPATCHER, TOWNSHIP_LIAISON, SUPERVISOR], [],                                         _remark("urge"),
+      body=cmd.Remark, clock=CLOCK_STEP, hears=(LEAD_LIAISON, TOWNSHIP_DESK), en=("a reminder", "sent", "for"),
+      note=lambda n: "催办" + n.tail, tells_status=False,
+      form=Form("发出催办", "提醒承办单位抓紧办理，不改变案件状态。", "已催办",
+                fields={"note": ("催办内容", "写明催办要求，将通知承办单位")})),
+    T("supervise",         OPEN,                       [STAY],                  [SUPERVISOR],                              [],                                          _remark("supervise"),
+      body=cmd.Remark, clock=CLOCK_STEP, hears=(LEAD_LIAISON, TOWNSHIP_LIAISONS), en=("county supervision", "ordered", "for"),
+      note=lambda n: "督办" + n.tail, tells_status=False,
+      form=Form("发出督办", "县级督办，记入通报，不改变案件状态。", "已督办",
+                fields={"note": ("督办意见", "写明督办要求，将通知承办单位和乡镇")})),
 )  # fmt: skip
 
 BY_ACTION = {t.action: t for t in TRANSITIONS}
+BODIES = {t.action: t.body for t in TRANSITIONS}  # each action's request body model
 ACTION_LABELS = vocab.ACTION_LABELS  # the table's actions, and the timeline's "report" and "attach"
 assert set(BY_ACTION) <= set(ACTION_LABELS), "every action needs its label in models/vocabulary.py"
-# each action in English, for refusals: (what is acted on, past participle, how that thing relates to the case).
-# "a case in state 'handling' cannot be accepted"; "a whistle cannot be checked in on a case in state ..."
-ACTION_EN: dict[str, tuple[str, str, str | None]] = {
-    "accept": ("a case", "accepted", None),
-    "reject": ("a case", "rejected", None),
-    "merge": ("a case", "merged", None),
-    "dispatch": ("a case", "dispatched", None),
-    "check_in": ("a whistle", "checked in", "on"),
-    "return": ("a case", "returned", None),
-    "escalate_dispute": ("a case", "escalated as a dispute", None),
-    "arbitrate": ("a case", "arbitrated", None),
-    "request_extension": ("an extension", "requested", "for"),
-    "approve_extension": ("an extension", "approved", "for"),
-    "deny_extension": ("an extension", "denied", "for"),
-    "suspend": ("a case", "suspended", None),
-    "resume": ("a case", "resumed", None),
-    "feedback": ("a result", "reported", "for"),
-    "verify": ("a case", "verified", None),
-    "urge": ("a reminder", "sent", "for"),  # 催办
-    "supervise": ("county supervision", "ordered", "for"),  # 督办
-}
-assert set(ACTION_EN) == set(BY_ACTION), "every action needs its English words"
 
 
 def refusal_en(action: str, *, state: str | None = None, role: str | None = None) -> str:
-    """Why `action` is refused, in English: in this `state`, or for this `role`."""
-    thing, done, link = ACTION_EN[action]
+    """Why `action` is refused, in English: in this `state`, or for this `role`.
+    "a case in state 'handling' cannot be accepted"; "a whistle cannot be checked in on a case in state …"."""
+    thing, done, link = BY_ACTION[action].en
     if state is not None:
         where = f"a case in state '{state}'"
         return f"{where} cannot be {done}" if link is None else f"{thing} cannot be {done} {link} {where}"

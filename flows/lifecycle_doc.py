@@ -33,6 +33,19 @@ def _roles(roles) -> str:
     return "、".join(label for role, label in ROLE_LABELS.items() if role in roles)
 
 
+# where the people are, before their role's name: 本乡镇受理员, 主办单位联络员, 各接哨单位联络员, 县级监督
+PLACE_LABELS = {"township": "本", "lead": "主办单位", "whistled": "各接哨单位", "county": ""}
+
+
+def _hears(keys) -> str:
+    """Who hears of an action, in Chinese: 本乡镇乡镇受理员、主办单位部门联络员、上报人 …"""
+    said = []
+    for key in keys:
+        place, _, role = key.partition(":")
+        said.append("上报人" if key == "reporter" else PLACE_LABELS[place] + ROLE_LABELS[role].removeprefix("部门"))
+    return "、".join(said)
+
+
 def conditions(t: lc.Transition) -> list[str]:
     """What must hold beyond state and role, in Chinese: each guard's, then what the action itself checks.
     Raises AssertionError for a guard with no `@requires` description."""
@@ -94,6 +107,14 @@ def render() -> str:
         f"由{ROLE_LABELS['county_supervisor']}裁定主办单位。",
         f"- 「{lc.STATE_LABELS[lc.SUSPENDED]}」期间各项时限暂停计时，恢复后回到挂起前的状态。",
         f"- 到达状态为“不变”的动作只作记录，案件状态不变：{records}（报到为协办单位报到时）。",
+        "",
+        "## 计时与通知",
+        "",
+        "每个动作除改变状态外对各项时限的作用，以及通知哪些人（操作人本人不再收到通知）。",
+        "",
+        "| 动作 | 计时 | 通知 |",
+        "|---|---|---|",
+        *(f"| {t.label} | {lc.CLOCK_EFFECT_LABELS[t.clock]} | {_hears(t.hears)} |" for t in lc.TRANSITIONS),
         "",
         "## 状态图",
         "",

@@ -8,7 +8,6 @@ import pytest
 from chuishao.api.web import forms
 from chuishao.flows import lifecycle as lc
 from chuishao.flows.case_hints import CaseHints, bigrams, score_candidates
-from chuishao.flows.commands import BODIES
 
 
 def errors_of(action, form) -> dict:
@@ -86,7 +85,7 @@ def test_a_passed_verification_needs_nothing_more():
 
 def test_every_action_has_a_form_with_chinese_labels_and_a_button_that_says_what_it_does():
     case = {"id": 1, "category": None, "urgency": "normal", "title": "x"}
-    for action in BODIES:
+    for action in lc.BODIES:
         form = forms.build(action, case, CaseHints())
         assert form.label == lc.ACTION_LABELS[action]
         assert re.search(r"[\u4e00-\u9fff]", form.submit), action

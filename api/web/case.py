@@ -60,6 +60,7 @@ PAYLOAD_LABELS = {  # in the order the lines are shown
 }
 # shown inside another line, or not for people
 HIDDEN_KEYS = frozenset({"lat", "lon", "sha256", "size", "proposed_outcome"})
+FIELD_LABELLED = frozenset({"note", "reason"})  # free text the action's form named for itself
 
 
 def describe(entry: dict, hints: case_hints.CaseHints) -> list[tuple[str, str, str | None]]:
@@ -72,8 +73,8 @@ def describe(entry: dict, hints: case_hints.CaseHints) -> list[tuple[str, str, s
         if key in HIDDEN_KEYS or value in (None, "", []):
             continue
         label, link = PAYLOAD_LABELS.get(key, key), None
-        if key == "note" and action in ("urge", "supervise", "verify"):
-            label = {"urge": "催办内容", "supervise": "督办意见", "verify": "核查意见"}[action]
+        if key in FIELD_LABELLED and action in lc.BY_ACTION and key in lc.BY_ACTION[action].form.fields:
+            label = lc.BY_ACTION[action].form.fields[key][0]  # as the action's form called it: 催办内容, 核查意见…
         if key == "category":
             text = f"{hints.item_names.get(value, value)}（{value}）" if value in hints.item_names else str(value)
         elif key == "urgency":
@@ -151,7 +152,7 @@ async def _render(request: Request, who: Actor, case_id: int, *, status: int = 2
         timeline=entries, last_feedback=feedbacks[-1] if feedbacks else None,
         last_rework=reworks[-1] if reworks and case["status"] == lc.HANDLING else None,
         files=files, photos=[f for f in files if f["image"]], documents=[f for f in files if not f["image"]],
-        finished=case["status"] in lc.FINAL_STATES, done=forms.DONE_LABELS.get(done or ""), refusal=refusal,
+        finished=case["status"] in lc.FINAL_STATES, done=forms.done_label(done), refusal=refusal,
         upload_error=upload_error, upload_for=upload_for,
         max_upload_mb=max(1, svc.settings.max_upload_bytes // (1024 * 1024)),
     )

@@ -1,4 +1,4 @@
-"""Action forms generated from the action bodies (flows/commands.BODIES), not written by hand per action.
+"""Action forms generated from the action bodies (flows/lifecycle.BODIES), not written by hand per action.
 
 Three steps, all driven by each body model's JSON schema (field types, bounds, choices, required = no default):
 
@@ -19,7 +19,6 @@ from pydantic import ValidationError
 from chuishao.flows import lifecycle as lc
 from chuishao.flows.case_hints import CERT_STATUS_LABELS, CaseHints
 from chuishao.flows.cases import CODE_RE
-from chuishao.flows.commands import BODIES
 from chuishao.models import vocabulary as vocab
 
 IGNORED = frozenset({"csrftoken", "version"})  # posted with every form; not part of any body
@@ -28,67 +27,18 @@ BAD_CHARS = re.compile("[\x00\ud800-\udfff]")  # no database stores a NUL; surro
 INT_RE = re.compile(r"[+-]?\d{1,12}")
 OMIT = object()  # a posted field that stays out of the body (empty and optional)
 
-# a label or hint that reads better for one action than the shared one in FIELD_LABELS
-ACTION_FIELD_LABELS: dict[tuple[str, str], tuple[str, str | None]] = {
-    ("accept", "category"): ("事项类别", "按事项清单选择（按大类分组）；吹哨时据此确定主办单位"),
-    ("accept", "note"): ("受理意见", "可选"),
-    ("dispatch", "note"): ("派发说明", "可选，随哨令发给接哨单位"),
-    ("dispatch", "assist_units"): ("协办单位", "默认按事项清单勾选，可增减；全部不选即不派协办"),
-    ("arbitrate", "lead_unit"): ("裁定主办单位", "裁定后该单位不得再次退回"),
-    ("arbitrate", "note"): ("裁定意见", "可选"),
-    ("check_in", "note"): ("报到说明", "可选，例如承办人和预计到场时间"),
-    ("return", "reason"): ("退回理由", "写明为何不属于本单位职责、建议由哪个单位办理"),
-    ("escalate_dispute", "reason"): ("提请理由", "写明争议所在，由县级监督裁定主办单位"),
-    ("request_extension", "reason"): ("延期理由", "写明需要延期的具体原因"),
-    ("approve_extension", "note"): ("审批意见", "可选"),
-    ("deny_extension", "note"): ("驳回理由", "建议写明理由，将通知申请单位"),
-    ("suspend", "reason"): ("挂起理由", "挂起期间停止计时，恢复后继续"),
-    ("feedback", "result"): ("办理情况", "写明处置经过和结果；现场照片请在上方先上传"),
-    ("verify", "outcome"): ("更正办理结果", "核查发现部门反馈的办理结果与实际不符时选择，并在核查意见中写明理由"),
-    ("verify", "note"): ("核查意见", "不通过时必填：写明仍存在的问题，部门将据此返工；更正办理结果时写明理由"),
-    ("urge", "note"): ("催办内容", "写明催办要求，将通知承办单位"),
-    ("supervise", "note"): ("督办意见", "写明督办要求，将通知承办单位和乡镇"),
-}
 BOOL_LABELS = {"passed": ("通过", "不通过")}
 ENUM_LABELS = {"outcome": vocab.OUTCOME_LABELS, "satisfaction": vocab.SATISFACTION_LABELS,
                "urgency": vocab.URGENCY_LABELS}
+ATTACHED = "附件已上传"  # the message after an upload (not an action of the table)
 
-# the button of each form says what it does
-SUBMIT_LABELS = {
-    "accept": "确认受理", "reject": "不予受理", "merge": "合并到所选案件", "dispatch": "吹哨派发",
-    "check_in": "确认报到", "return": "退回乡镇", "escalate_dispute": "提请县级裁定", "arbitrate": "作出裁定",
-    "request_extension": "提交延期申请", "approve_extension": "批准延期", "deny_extension": "驳回延期",
-    "suspend": "挂起案件", "resume": "恢复办理", "feedback": "提交办理结果", "verify": "提交核查结果",
-    "urge": "发出催办", "supervise": "发出督办",
-}
-DANGER = frozenset({"reject", "return", "deny_extension", "suspend"})
-# one line under the button's title: what the action does
-INTROS = {
-    "accept": "确认事件属实、属于本乡镇受理范围；请核对事项类别，吹哨时据此确定主办单位。",
-    "reject": "不属于受理范围或信息不实的事件不予受理，案件就此结束，理由将告知上报人。",
-    "merge": "与已有案件重复的，合并到主案件后本案件结束，后续在主案件中办理。",
-    "dispatch": "向主办单位和协办单位吹哨，接哨单位须在时限内报到。",
-    "check_in": "确认本单位接哨并开始办理；主办单位报到后开始计算办理时限。",
-    "return": "报到前发现不属于本单位职责的，可退回乡镇重新派发；同一案件退回两次即转为争议，由县级裁定。",
-    "escalate_dispute": "对退回的案件无法确定主办单位时，提请县级监督裁定。",
-    "arbitrate": "指定主办单位（及协办单位）并重新吹哨；被指定的主办单位不得再次退回。",
-    "request_extension": "须在办理时限届满前申请，由乡镇执法联络员审批；批准后顺延办理时限。",
-    "approve_extension": "批准后，办理时限顺延所申请的工作日数。",
-    "deny_extension": "驳回后，仍按原办理时限办理。",
-    "suspend": "因客观原因暂时无法办理的，挂起期间停止计时，不计入超期。",
-    "resume": "恢复到挂起前的环节，继续计时。",
-    "feedback": "办理完毕后提交结果，由乡镇核查；部门不能自行结案。",
-    "verify": "到现场或回访核实办理结果：通过即结案，不通过则退回部门返工。",
-    "urge": "提醒承办单位抓紧办理，不改变案件状态。",
-    "supervise": "县级督办，记入通报，不改变案件状态。",
-}
-DONE_LABELS = {
-    "accept": "已受理", "reject": "已不予受理", "merge": "已合并到主案件", "dispatch": "已吹哨派发",
-    "check_in": "已报到", "return": "已退回乡镇", "escalate_dispute": "已提请县级裁定", "arbitrate": "已裁定并重新吹哨",
-    "request_extension": "延期申请已提交，等待审批", "approve_extension": "已批准延期", "deny_extension": "已驳回延期",
-    "suspend": "案件已挂起", "resume": "案件已恢复办理", "feedback": "办理结果已提交，等待核查",
-    "verify": "核查结果已提交", "urge": "已催办", "supervise": "已督办", "attach": "附件已上传",
-}
+
+def done_label(action: str | None) -> str | None:
+    """The message shown once `action` is done (its row's form.done), or None."""
+    if action == "attach":
+        return ATTACHED
+    t = lc.BY_ACTION.get(action or "")
+    return t.form.done if t else None
 
 
 @dataclass(frozen=True)
@@ -114,12 +64,12 @@ class Spec:
 @functools.cache
 def fields_of(action: str) -> tuple[Spec, ...]:
     """The fields of `action`'s body in model order. Raises KeyError for an unknown action."""
-    schema = BODIES[action].model_json_schema()
+    schema = lc.BODIES[action].model_json_schema()
     required = set(schema.get("required", ()))
     specs = []
     for name, prop in schema.get("properties", {}).items():
         t = next(v for v in prop.get("anyOf", [prop]) if v.get("type") != "null")
-        label, hint = ACTION_FIELD_LABELS.get((action, name)) or vocab.FIELD_LABELS.get(name, (name, None))
+        label, hint = lc.BY_ACTION[action].form.fields.get(name) or vocab.FIELD_LABELS.get(name, (name, None))
         common = {"name": name, "required": name in required, "label": label, "hint": hint}
         if "enum" in t:
             specs.append(Spec(kind="enum", options=tuple(t["enum"]), **common))
@@ -200,7 +150,7 @@ def _convert(spec: Spec, raw: list) -> tuple[object, str | None]:
 
 
 def parse(action: str, form) -> dict:
-    """The posted `form` as `action`'s body dict, validated by the body model (flows/commands.BODIES).
+    """The posted `form` as `action`'s body dict, validated by the body model (flows/lifecycle.BODIES).
 
     Fields convert by the model's types: integers, true/false, lists (every value of the name), text; an empty
     optional field is left out. Raises FormErrors with a Chinese message per field: unknown fields, bad types,
@@ -222,7 +172,7 @@ def parse(action: str, form) -> dict:
         elif value is not OMIT:
             body[name] = value
     try:
-        BODIES[action].model_validate({k: v for k, v in body.items() if k not in errors})
+        lc.BODIES[action].model_validate({k: v for k, v in body.items() if k not in errors})
     except ValidationError as exc:
         for name, message in translate(exc, specs).items():
             errors.setdefault(name, message)
@@ -421,6 +371,6 @@ def build(action: str, case: dict, hints: CaseHints, *, values: dict[str, list] 
             value = defaults.get(spec.name, [])
         choices, groups, blank = _choices(spec, case, hints)
         fields.append(Field(spec, _widget(spec), value, errors.get(spec.name), choices, groups, blank))
-    return ActionForm(action, lc.ACTION_LABELS[action], SUBMIT_LABELS.get(action, lc.ACTION_LABELS[action]),
-                      action in DANGER, INTROS.get(action), fields, errors, error,
+    look = lc.BY_ACTION[action].form
+    return ActionForm(action, lc.ACTION_LABELS[action], look.submit, look.danger, look.intro, fields, errors, error,
                       is_open or bool(errors) or bool(error))

@@ -124,32 +124,40 @@ def _sources(data: Mapping[str, Any]) -> bytes:
     return _png(fig)
 
 
-def _hotspots(data: Mapping[str, Any]) -> bytes:
-    title = CHART_TITLES["hotspots"]
-    items = common.top_hotspots(data, 10)
-    if not items:
-        return _no_data(title)
+def _paired_bars(title: str, items: list, names: list[str], first: tuple[str, list, str],
+                 second: tuple[str, list, str]) -> bytes:
+    """Two horizontal bars per row (`first` above `second`, each (legend, counts, colour)), counts at the bar
+    ends: this month's hotspots against last month's, each township's new cases against those closed."""
     n = len(items)
     fig = _figure(_hbar_height(n, 2))
     fig.suptitle(title, fontsize=13, y=1 - 0.12 / fig.get_figheight(), va="top")
     ax = fig.add_subplot()
     ys = list(range(n))
     h = 0.38
-    cur = [h_.get("count") or 0 for h_ in items]
-    prev = [h_.get("previous") or 0 for h_ in items]
-    b1 = ax.barh([y - h / 2 for y in ys], cur, height=h, color=BLUE, label="本月")
-    b2 = ax.barh([y + h / 2 for y in ys], prev, height=h, color=LIGHT, label="上月")
-    pad = max(cur + prev + [1]) * 0.01
-    _annotate(ax, b1, [common.num_text(v) for v in cur], pad)
-    _annotate(ax, b2, [common.num_text(v) for v in prev], pad)
-    ax.set_yticks(ys, [_short(h_.get("name") or h_.get("code")) for h_ in items])
+    (label1, one, colour1), (label2, two, colour2) = first, second
+    b1 = ax.barh([y - h / 2 for y in ys], one, height=h, color=colour1, label=label1)
+    b2 = ax.barh([y + h / 2 for y in ys], two, height=h, color=colour2, label=label2)
+    pad = max(one + two + [1]) * 0.01
+    _annotate(ax, b1, [common.num_text(v) for v in one], pad)
+    _annotate(ax, b2, [common.num_text(v) for v in two], pad)
+    ax.set_yticks(ys, [_short(name) for name in names])
     ax.invert_yaxis()
-    ax.set_xlim(0, max(cur + prev + [1]) * 1.12)
+    ax.set_xlim(0, max(one + two + [1]) * 1.12)
     ax.set_xlabel("件数", fontsize=9)
     _style_axes(ax)
     ax.legend(loc="lower right", fontsize=8, frameon=False)
     _layout(fig)
     return _png(fig)
+
+
+def _hotspots(data: Mapping[str, Any]) -> bytes:
+    title = CHART_TITLES["hotspots"]
+    items = common.top_hotspots(data, 10)
+    if not items:
+        return _no_data(title)
+    return _paired_bars(title, items, [h.get("name") or h.get("code") for h in items],
+                        ("本月", [h.get("count") or 0 for h in items], BLUE),
+                        ("上月", [h.get("previous") or 0 for h in items], LIGHT))
 
 
 def _townships(data: Mapping[str, Any]) -> bytes:
@@ -161,27 +169,9 @@ def _townships(data: Mapping[str, Any]) -> bytes:
     if total > MAX_BARS:
         items = items[:MAX_BARS]
         title += f"（新增最多的前{MAX_BARS}个，共{total}个）"
-    n = len(items)
-    fig = _figure(_hbar_height(n, 2))
-    fig.suptitle(title, fontsize=13, y=1 - 0.12 / fig.get_figheight(), va="top")
-    ax = fig.add_subplot()
-    ys = list(range(n))
-    h = 0.38
-    rec = [t.get("received") or 0 for t in items]
-    clo = [t.get("closed") or 0 for t in items]
-    b1 = ax.barh([y - h / 2 for y in ys], rec, height=h, color=BLUE, label="新增")
-    b2 = ax.barh([y + h / 2 for y in ys], clo, height=h, color="#70ad47", label="办结")
-    pad = max(rec + clo + [1]) * 0.01
-    _annotate(ax, b1, [common.num_text(v) for v in rec], pad)
-    _annotate(ax, b2, [common.num_text(v) for v in clo], pad)
-    ax.set_yticks(ys, [_short(t.get("name") or t.get("code")) for t in items])
-    ax.invert_yaxis()
-    ax.set_xlim(0, max(rec + clo + [1]) * 1.12)
-    ax.set_xlabel("件数", fontsize=9)
-    _style_axes(ax)
-    ax.legend(loc="lower right", fontsize=8, frameon=False)
-    _layout(fig)
-    return _png(fig)
+    return _paired_bars(title, items, [t.get("name") or t.get("code") for t in items],
+                        ("新增", [t.get("received") or 0 for t in items], BLUE),
+                        ("办结", [t.get("closed") or 0 for t in items], "#70ad47"))
 
 
 def _scorecard(data: Mapping[str, Any]) -> bytes:

@@ -1,12 +1,14 @@
 """The transition table as data (flows/lifecycle.py), with no database: who may do what in each state, each
 guard's refusal, and what each action does to a case held in memory."""
 
+import ast
 from datetime import date
+from pathlib import Path
 
 import pytest
 
 from chuishao.flows import lifecycle as lc
-from chuishao.flows.commands import BODIES, parse_body
+from chuishao.flows.commands import Body, parse_body
 from chuishao.flows.errors import Invalid, NotAllowed
 from chuishao.models import vocabulary as vocab
 from chuishao.models.cases import Feedback, Remark, Verification
@@ -15,7 +17,7 @@ from tests.unit.memory import ACTORS, ASSIST, LEAD, NEVER, NOW, XH, case, pendin
 
 def ctx(agg: lc.CaseAggregate, who: str, action: str | None = None, facts: lc.Facts | None = None,
         **raw) -> lc.Context:
-    body = parse_body(BODIES[action], raw) if action else None
+    body = parse_body(lc.BODIES[action], raw) if action else None
     return lc.Context(agg, ACTORS[who], NOW, body=body, facts=facts or lc.Facts())
 
 
@@ -100,7 +102,52 @@ def test_the_table_leaves_no_state_stranded():
     assert not starts & lc.FINAL_STATES
     assert set(lc.STATES) <= reached
     assert moving == set(lc.OPEN_STATES)
-    assert set(lc.BY_ACTION) == set(BODIES) == set(lc.ACTION_EN)  # each action has its body and English words
+
+
+# ---- each action in one place -----------------------------------------------------------------------------
+AUDIENCE_PLACES = ("township", "lead", "whistled", "county")
+SAMPLE_PAYLOAD = {"note": "请尽快处理", "reason": "不属于本单位职责", "working_days": 3, "outcome": "resolved",
+                  "result": "已现场拆除", "passed": True, "lead_unit": "ZRZY", "assist_units": ["ZJJ"], "into": "12"}
+
+
+@pytest.mark.parametrize("t", lc.TRANSITIONS, ids=lambda t: t.action)
+def test_every_action_carries_everything_about_it(t):
+    """Each row holds its rule, body, clock effect, audience, public note, English words and form texts, so no
+    other module needs a table keyed by action name."""
+    assert t.start and t.to and t.roles and callable(t.effect)
+    assert issubclass(t.body, Body) and t.body.model_json_schema()["type"] == "object"
+    assert t.clock in lc.CLOCK_EFFECT_LABELS
+    assert t.hears, "someone must hear of every action"
+    for key in t.hears:
+        place, _, role = key.partition(":")
+        assert key == "reporter" or (place in AUDIENCE_PLACES and role in vocab.ROLE_LABELS), key
+    note = t.note(lc.NoteFacts(SAMPLE_PAYLOAD, "自然资源局", lambda code: f"单位{code}", "resolved", "已拆除",
+                               next((s for s in t.to if s not in (lc.STAY, lc.PRIOR)), None)))
+    assert note and not note.isascii(), "the public note is Chinese"
+    thing, done, link = t.en
+    assert thing and done and link in (None, "on", "for")
+    assert f"in state '{lc.CLOSED}'" in lc.refusal_en(t.action, state=lc.CLOSED)
+    assert t.form.submit and t.form.intro and t.form.done and t.label == vocab.ACTION_LABELS[t.action]
+    fields = set(t.body.model_fields)
+    assert set(t.form.fields) <= fields, f"form labels for fields the body does not have: {set(t.form.fields) - fields}"
+
+
+def test_no_other_module_keeps_a_table_keyed_by_action_name():
+    """A dict literal whose keys are all action names (three or more) outside flows/lifecycle.py is a second
+    place for what the row should carry (the vocabulary's labels are the one exception: every layer reads them)."""
+    root = Path(__file__).resolve().parents[2]
+    actions = set(lc.BY_ACTION)
+    found = []
+    for folder in ("api", "flows", "notifications", "models"):
+        for path in (root / folder).rglob("*.py"):
+            if path.name in ("lifecycle.py", "vocabulary.py") or "migrations" in path.parts:
+                continue
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.Dict):
+                    keys = [k.value for k in node.keys if isinstance(k, ast.Constant) and isinstance(k.value, str)]
+                    if len(keys) >= 3 and len(keys) == len(node.keys) and set(keys) <= actions:
+                        found.append(f"{path.relative_to(root)}:{node.lineno}")
+    assert not found, f"tables keyed by action name outside the transition table: {found}"
 
 
 # ---- each guard's refusal ---------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from chuishao.flows import bulletin, clocks
 from chuishao.flows import lifecycle as lc
 from chuishao.flows.access import INTEGRATOR
 from chuishao.flows.admin import CLOCKS
-from chuishao.flows.commands import BODIES, OUTCOMES, SOURCES, Satisfaction, Urgency
+from chuishao.flows.commands import OUTCOMES, SOURCES, Satisfaction, Urgency
 from chuishao.models import vocabulary as vocab
 from chuishao.models.org import ROLES, UNIT_KINDS
 
@@ -24,7 +24,7 @@ def test_every_wire_name_has_its_label():
     assert set(vocab.ALERT_LABELS) == set(vocab.ALERT_SHORT_LABELS) == {"none", *clocks.LEVELS}
     assert set(vocab.CLOCK_LABELS) == set(CLOCKS) == set(clocks.DEFAULT_LIMITS)
     assert set(vocab.METRIC_LABELS) == set(bulletin.DEFAULT_WEIGHTS)
-    assert {f for body in BODIES.values() for f in body.model_fields} <= set(vocab.FIELD_LABELS)
+    assert {f for body in lc.BODIES.values() for f in body.model_fields} <= set(vocab.FIELD_LABELS)
 
 
 def test_no_two_names_in_one_vocabulary_share_a_label():
