@@ -203,7 +203,7 @@ def _row(case: Case, item_name: str, f: Feedback | None, units: dict[int, Unit],
         "code": case_code(case),
         "item": item_name, "item_code": case.category,
         "township": township.name if township else None, "township_code": township.code if township else None,
-        "place": mask(village_of(case.address), names),
+        "place": _place(case.address, township.name if township else "", names),
         "closed_at": case.closed_at.astimezone(UTC).isoformat(),
         "closed_on": case.closed_at.astimezone(LOCAL_TZ).date().isoformat(),
         "published_on": publication_day(cal, case.closed_at, days).isoformat(),
@@ -211,6 +211,13 @@ def _row(case: Case, item_name: str, f: Feedback | None, units: dict[int, Unit],
         "outcome": case.outcome, "outcome_label": OUTCOME_LABELS.get(case.outcome or "", None),
         "result": mask(f.result if f else "", names),
     }
+
+
+def _place(address: str | None, township: str, names: list[str]) -> str | None:
+    """The address cut to its village and masked, without the township's name the row already shows."""
+    place = mask(village_of(address), names)
+    short = (place or "").split(township, 1)[-1] if township else place
+    return short or place
 
 
 # ---- the township's review ----------------------------------------------------------------------------------
