@@ -42,3 +42,16 @@ def test_the_public_disclosure_page_renders_on_a_phone_without_signing_in(live_s
     assert serious_violations(page) == []
     shot(page, "disclosure-desktop", tmp_path)
     ctx.close()
+
+    # the township withholds it from its review page; the public page no longer shows it
+    ctx = phone(browser)
+    page = live_sqlite.login(ctx.new_page(), "liaison_fc")
+    page.goto(live_sqlite.url + "/gongshi/review")
+    page.get_by_label("不予公示的理由").fill("涉及未成年人隐私，依法不予公开")
+    page.get_by_role("button", name="不予公示").click()
+    page.get_by_text("已设为不予公示").wait_for()
+    assert page.get_by_text("恢复公示的理由").is_visible() and page.get_by_text("涉及未成年人隐私").first.is_visible()
+    shot(page, "disclosure-review-phone", tmp_path)
+    page.goto(live_sqlite.url + "/gongshi")
+    assert case["code"] not in page.locator("main").inner_text()
+    ctx.close()
