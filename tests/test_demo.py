@@ -121,7 +121,7 @@ def test_demo_builds_a_realistic_county_and_refuses_a_second_run(settings, clock
     db = snapshot(settings)
     kinds = Counter(u.kind for u in db["units"])
     assert kinds["county"] == 1 and 7 <= kinds["township"] <= 10
-    assert 35 <= kinds["grid"] <= 50 and kinds["department"] == 12 and kinds["team"] >= 3
+    assert 35 <= kinds["grid"] <= 50 and kinds["department"] == 12 + 1 and kinds["team"] >= 3  # + 司法局
     with_polygon = [u for u in db["units"] if u.kind == "grid" and u.polygon]
     assert 0 < len(with_polygon) < kinds["grid"]
     ring = with_polygon[0].polygon["coordinates"][0]

@@ -59,6 +59,7 @@ from chuishao.flows.demo.county import (
     Speed,
     TownshipSpec,
 )
+from chuishao.flows.demo.case_review import build_case_review
 from chuishao.flows.demo.disclosure import add_disclosure
 from chuishao.flows.demo.plans import Plan, Script, add_working, months_before, working_days_before
 from chuishao.flows.errors import Conflict
@@ -765,6 +766,7 @@ async def build_demo(svc: DemoServices, *, seed: int = 2026, months: int = 3, lo
     demo.plan_history()
     steps, alerts = await demo.replay()
     await add_disclosure(svc, demo)  # 行政执法公示: disclosed items, the townships' withholdings
+    await build_case_review(svc, demo)  # 案卷评查: one quarter's recorded draw, reviewers, scores (issue 15)
     async with svc.db.transaction() as s:  # the login page and `chuishao serve` show these to a new user
         s.add(Setting(key=DEMO_LOGINS_KEY, value={"password": DEMO_PASSWORD, "logins": [
             [role, names] for role, names in DEMO_LOGINS if role != "admin" or demo.admin_created]}))
