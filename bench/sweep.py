@@ -1,5 +1,5 @@
-"""The deadline sweep over 1,000,000 open cases of which 10,000 are due (docs/operations.md#performance-targets: < 2 s),
-on PostgreSQL.
+"""The deadline sweep over 1,000,000 open cases of which 10,000 are due, on PostgreSQL: target < 1 s (issue 13;
+docs/operations.md#performance-targets still lists the older < 2 s).
 
 This script:
   1. creates a fresh database (default `chuishao_bench_sweep`, dropped first if it exists), migrates it with
@@ -19,7 +19,7 @@ This script:
      clock and nothing else, in the database too (alerts, clocks, cases.alert);
   4. times a second sweep at the same `now`, which must fire nothing;
   5. repeats 1–4 on a fresh database --trials times (default 3; the machine may be shared, so the load
-     average before each sweep is recorded); the target counts as met only if every trial is under 2 s;
+     average before each sweep is recorded); the target counts as met only if every trial is under 1 s;
   6. beside it, the baseline: the same work as one hand-written SQL statement (BASELINE_SQL) on a fresh copy,
      the floor for what the database itself needs;
   7. writes the figures into bench/RESULTS.md under `## sweep` (only that section is replaced, the file is
@@ -63,7 +63,7 @@ from chuishao.models.db import Database  # noqa: E402
 from chuishao.models.migrate import upgrade  # noqa: E402
 
 SECTION = "## sweep"
-TARGET_S = 2.0  # docs/operations.md#performance-targets
+TARGET_S = 1.0  # issue 13 (docs/operations.md#performance-targets: 2 s)
 LEVEL_RANK = {"none": 0, "warning": 1, "overdue": 2, "escalated": 3}
 # Wednesday 2026-11-25, one minute after the working day ends: the busiest sweep of the day, since every
 # normal clock's deadline and escalation fall at 17:30
@@ -305,13 +305,29 @@ def baseline_sweep(a, now: dt.datetime) -> tuple[float, tuple]:
 
 
 # ---- profiling ---------------------------------------------------------------------------------------------
+def claim_sql(now: dt.datetime, batch: int) -> str:
+    """The sweep's own claim statement (flows.sweep), with its values inlined, as PostgreSQL receives it."""
+    from sqlalchemy.dialects import postgresql
+
+    from chuishao.flows import sweep as sw
+
+    q = (sw._CLAIM.where(sw._CLOCKS.c.next_alert_at <= naive_utc(now))
+         .order_by(sw._CLOCKS.c.next_alert_at, sw._CLOCKS.c.id).limit(batch)
+         .with_for_update(skip_locked=True, of=sw._CLOCKS))
+    return str(q.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
+
+
 def explain_claim(a, now: dt.datetime, batch: int) -> str:
     with psycopg.connect(conninfo(a, a.db)) as conn:
-        rows = conn.execute(
-            "EXPLAIN (ANALYZE, BUFFERS) SELECT * FROM clocks WHERE next_alert_at <= %s "
-            "ORDER BY next_alert_at LIMIT %s FOR UPDATE SKIP LOCKED", (naive_utc(now), batch)).fetchall()
+        rows = conn.execute("EXPLAIN (ANALYZE, BUFFERS, WAL) " + claim_sql(now, batch)).fetchall()
         conn.rollback()
     return "\n".join(r[0] for r in rows)
+
+
+def wal_stats(a) -> tuple[int, int, int]:
+    """pg_stat_wal's (records, full-page images, bytes), for the whole server."""
+    with psycopg.connect(conninfo(a, "postgres")) as conn:
+        return conn.execute("SELECT wal_records, wal_fpi, wal_bytes FROM pg_stat_wal").fetchone()
 
 
 async def profiled_sweep(now: dt.datetime, settings: Settings) -> dict:
@@ -358,9 +374,15 @@ def format_profile(p: dict, explain: str, batch: int) -> str:
         L.append(f"| `{head.replace('|', '/')}…` | {len(xs)} | {sum(n for _, n in xs):,} | {s:.3f} |")
     L.append(f"| all statements | {sum(len(x) for x in p['stats'].values())} | | {total:.3f} |")
     L.append("")
-    L.append(f"The rest of the wall time ({p['wall_s'] - total:.3f} s) is Python (engine and connection set-up, "
-             "the calendar load, turning rows into levels) and the commits.")
-    L += ["", "Claim query plan (`SELECT *`, first batch, in a rolled-back transaction, before that sweep):", "",
+    records, fpi, size = p["wal"]
+    L.append(f"WAL written meanwhile (pg_stat_wal, the whole server, so other sessions' writes count too): "
+             f"{records:,} records, {fpi:,} full-page images, {size / 2**20:.0f} MiB.")
+    L.append("")
+    L.append(f"Wall time less the statements: {p['wall_s'] - total:.3f} s — Python (engine and connection set-up, the "
+             "calendar load, turning rows into levels and events) and the commits, less the overlap: the sweep runs "
+             "two batches at once on PostgreSQL (one's statements while the other's Python runs), so the statements' "
+             "total counts time the two spent side by side twice.")
+    L += ["", "Claim statement plan (flows.sweep's, first batch, in a rolled-back transaction, before that sweep):", "",
           "```", explain, "```"]
     return "\n".join(L)
 
@@ -428,10 +450,9 @@ def section(r: dict) -> str:
              f"of the first trial's {trials[0]['load_s']:.1f} s.")
     L.append("")
     L.append(f"First sweep: median {median(firsts):.3f} s, worst {max(firsts):.3f} s over {len(trials)} "
-             f"trial{'s' if len(trials) > 1 else ''}. Target (docs/operations.md#performance-targets) sweep over "
-             f"{r['cases']:,} open cases of "
-             f"which {r['due']:,} are due < {TARGET_S:.0f} s: **{'met' if met else 'not met'}** (every trial "
-             "counted).")
+             f"trial{'s' if len(trials) > 1 else ''} (every trial counted). Targets for {r['cases']:,} open cases of "
+             f"which {r['due']:,} are due: issue 13's < {TARGET_S:.0f} s **{'met' if met else 'not met'}**; "
+             f"docs/operations.md#performance-targets' < 2 s **{'met' if max(firsts) < 2 else 'not met'}**.")
     loud = [i for i, t in enumerate(trials, 1) if not t["quiet"]["quiet"]]
     if loud:
         L.append("")
@@ -568,7 +589,9 @@ def main(argv=None) -> int:
             batch = (sweep_fn.__kwdefaults__ or {}).get("batch", 0)
             wait_for_quiet(a.quiet_wait, log=log)
             explain = explain_claim(a, now, batch)
+            w0 = wal_stats(a)
             prof = asyncio.run(profiled_sweep(now, settings))
+            prof["wal"] = tuple(int(y) - int(x) for x, y in zip(w0, wal_stats(a), strict=True))
             assert prof["fired"] == a.due
             r["profile"] = format_profile(prof, explain, batch)
             print(r["profile"], flush=True)

@@ -2,7 +2,7 @@
 
 from datetime import date, datetime
 
-from sqlalchemy import Column, Index, UniqueConstraint
+from sqlalchemy import Column, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from chuishao.models.types import UTCDateTime
@@ -35,7 +35,9 @@ class StepClock(SQLModel, table=True):
 
     __tablename__ = "clocks"
     __table_args__ = (
-        Index("ix_clocks_due", "next_alert_at"),
+        # only the clocks with a level still to fire (migration 0016): the sweep reads `next_alert_at <= now`
+        Index("ix_clocks_due", "next_alert_at", postgresql_where=text("next_alert_at IS NOT NULL"),
+              sqlite_where=text("next_alert_at IS NOT NULL")),
         Index("ix_clocks_case", "case_id", "stopped_at"),
         Index("ix_clocks_unit", "unit_id", "kind", "deadline"),
         Index("ix_clocks_kind_stopped", "kind", "stopped_at"),
