@@ -1,5 +1,5 @@
-"""行政执法公示 (SPEC §12): the public list of closed cases of catalog items marked for disclosure, the township's
-decisions to withhold a case from it, and the admin's setting of the disclosure period.
+"""行政执法公示 (docs/disclosure.md): the public list of closed cases of catalog items marked for disclosure, the
+township's decisions to withhold a case from it, and the admin's setting of the disclosure period.
 
 The rule (docs/disclosure.md):
 - A case is disclosed when it is closed (核查结案), its catalog item is marked `disclose` (read now, so marking an

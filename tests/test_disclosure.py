@@ -1,6 +1,6 @@
-"""行政执法公示 (SPEC §12) end to end, on SQLite and PostgreSQL: closed cases of disclosed items appear on the public
-page, JSON and Atom feed (no sign-in) on the N-th working day after closure, with personal data masked; only the
-case's township withholds or releases one, with a reason, and a withheld case never shows."""
+"""行政执法公示 (docs/disclosure.md) end to end, on SQLite and PostgreSQL: closed cases of disclosed items appear on
+the public page, JSON and Atom feed (no sign-in) on the N-th working day after closure, with personal data masked;
+only the case's township withholds or releases one, with a reason, and a withheld case never shows."""
 
 import xml.etree.ElementTree as ET
 from datetime import datetime

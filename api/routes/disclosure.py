@@ -11,7 +11,8 @@ from pydantic import Field
 
 from chuishao.api.deps import ActorDep, NowDep, ServicesDep, admin
 from chuishao.api.limits import GuardedRoute
-from chuishao.api.schemas import Out
+from chuishao.api.openapi_errors import ERROR
+from chuishao.api.schemas import TEXT, Out
 from chuishao.flows import disclosure as dis
 from chuishao.flows.commands import Body, Code
 
@@ -120,7 +121,9 @@ async def public_list(f: FiltersDep, svc: ServicesDep, now: NowDep):
     return await dis.public_list(svc.db, svc.cases.calendar.current, now, f)
 
 
-@router.get("/disclosures/review", summary="本乡镇公示审核列表（乡镇受理员、执法联络员）", response_model=ReviewPage)
+@router.get("/disclosures/review", summary="本乡镇公示审核列表（乡镇受理员、执法联络员）", response_model=ReviewPage,
+            responses={403: {"description": "不是乡镇受理员或执法联络员 / not a township dispatcher or liaison",
+                             "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ERROR}"}}}}})
 async def review(who: ActorDep, svc: ServicesDep, now: NowDep, page: PageNo = 1):
     return await dis.township_list(svc.db, svc.cases.calendar.current, now, who, page)
 
@@ -188,7 +191,8 @@ def atom(data: dict, base: str, query: str) -> bytes:
 
 
 @feed_router.get("/disclosures.atom", summary="行政执法公示 Atom 订阅（公开）", response_class=Response,
-                 responses={200: {"content": {"application/atom+xml": {}}}})
+                 responses={200: {"description": "Atom 1.0 (RFC 4287): the latest 50 disclosed cases",
+                                  "content": {"application/atom+xml": TEXT}}})
 async def atom_feed(request: Request, f: FiltersDep, svc: ServicesDep, now: NowDep):
     data = await dis.public_list(svc.db, svc.cases.calendar.current, now,
                                  dis.Filters(f.township, f.item, f.month, f.page, FEED_SIZE))
