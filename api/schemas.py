@@ -706,7 +706,7 @@ def body_examples() -> dict[str, dict]:
     samples = {"category": "LAND01", "urgency": "urgent", "note": "现场已核实", "reason": "不属于本单位职责",
                "into": 41, "lead_unit": "ZRZY", "assist_units": ["CG"], "working_days": 5, "outcome": "resolved",
                "result": "违建已拆除，现场已恢复", "officers": ["zrzy_off1", "zrzy_off2"], "passed": True,
-               "satisfaction": next(iter(SATISFACTION_LABELS)), "rating": 5}
+               "satisfaction": next(iter(SATISFACTION_LABELS)), "rating": 5, "major": False}
     out = {}
     for action, t in lc.BY_ACTION.items():
         model = lc.BODIES[action]

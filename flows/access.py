@@ -17,6 +17,11 @@ DEPARTMENT_ROLES = frozenset({DEPT_LIAISON, DEPT_OFFICER})
 COUNTY_ROLES = frozenset({SUPERVISOR, ADMIN})
 
 
+# the unit kinds whose legal reviewers review for the whole county (司法局 is a department); a reviewer of a
+# township unit (its 司法所) reviews for that township
+REVIEWS_COUNTY = ("county", "department")
+
+
 def reviews_township(actor: "Actor", township_id: int | None) -> bool:
     """Whether a legal reviewer's scope (法制审核范围) covers a case of `township_id`: a reviewer at the county
     or a county department (司法局, no township) covers the whole county; one at a township unit (the
@@ -64,5 +69,6 @@ class Actor:
         if self.role in DEPARTMENT_ROLES:
             return self.unit_id in (event.get("unit_ids") or ())
         if self.role == LEGAL_REVIEWER:
-            return bool(event.get("major")) and reviews_township(self, event.get("township_id"))
+            major = (event.get("payload") or {}).get("major")  # flows/audience.py marks a major decision's events
+            return bool(major) and reviews_township(self, event.get("township_id"))
         return False

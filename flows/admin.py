@@ -26,7 +26,7 @@ from chuishao.models.open311 import ApiKey
 from chuishao.models.org import UNIT_KINDS, Unit, User
 from chuishao.models.vocabulary import DELIVERY_FAILED
 
-CLOCKS = ("accept", "dispatch", "check_in", "handle", "verify", "arbitrate")
+CLOCKS = ("accept", "dispatch", "check_in", "handle", "verify", "arbitrate", "legal_review")
 DURATION = r"^[1-9]\d{0,3}(m|h|d)$"  # normal: working minutes/hours/days; urgent: wall clock
 
 # which parent kind each unit kind hangs under, and which unit kinds each role may belong to
@@ -75,7 +75,7 @@ class UserIn(Body):
         return v
 
 
-Limits = dict[Literal["accept", "dispatch", "check_in", "handle", "verify", "arbitrate"],
+Limits = dict[Literal["accept", "dispatch", "check_in", "handle", "verify", "arbitrate", "legal_review"],
               dict[Literal["normal", "urgent"], Annotated[str, StringConstraints(pattern=DURATION)]]]
 
 

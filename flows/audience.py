@@ -5,10 +5,12 @@ Each entry names where the people are and their role:
   township:ROLE   — the case's township staff        lead:ROLE     — the lead unit
   whistled:ROLE   — every unit with an active whistle  county:ROLE   — anywhere in the county
   reporter        — the person who reported the case
+  reviewers:ROLE  — the legal reviewers (法制审核员) whose scope covers the case: its township's, and those of the
+                    county-level units (`reviewer_units`, the service's look-up); only while it is in legal review
 """
 
 from chuishao.flows import lifecycle as lc
-from chuishao.flows.access import DEPT_LIAISON, DISPATCHER, SUPERVISOR, TOWNSHIP_LIAISON
+from chuishao.flows.access import DEPT_LIAISON, DISPATCHER, LEGAL_REVIEWER, SUPERVISOR, TOWNSHIP_LIAISON
 from chuishao.models.notifications import Event
 from chuishao.models.vocabulary import ALERT_LABELS, CLOCK_LABELS
 
@@ -17,7 +19,8 @@ DISPUTE_AUDIENCE = (f"county:{SUPERVISOR}",)  # any action that leaves a case di
 
 
 def audience(keys: tuple[str, ...], *, township_id: int | None, lead_unit_id: int | None,
-             whistled: list[int], reporter_id: int | None, exclude: int | None = None) -> dict:
+             whistled: list[int], reporter_id: int | None, exclude: int | None = None,
+             reviewer_units: list[int] | None = None) -> dict:
     roles: list[list] = []
     users: list[int] = []
     for key in keys:
@@ -26,14 +29,20 @@ def audience(keys: tuple[str, ...], *, township_id: int | None, lead_unit_id: in
                 users.append(reporter_id)
             continue
         where, role = key.split(":")
-        units = {"township": [township_id], "lead": [lead_unit_id], "whistled": whistled, "county": [None]}[where]
+        units = {"township": [township_id], "lead": [lead_unit_id], "whistled": whistled, "county": [None],
+                 "reviewers": [township_id, *(reviewer_units or ())] if reviewer_units is not None else []}[where]
         roles += [[role, u] for u in units if u is not None or where == "county"]
     return {"roles": roles, "users": users, "exclude": exclude}
 
 
 def case_event(kind: str, action: str, agg: lc.CaseAggregate, *, actor_id: int | None, at, payload: dict,
-               to_state: str | None = None) -> Event:
+               to_state: str | None = None, reviewer_units: list[int] | None = None) -> Event:
+    """The outbox row for one action on a case. `reviewer_units`: the county-level units (county, departments)
+    whose legal reviewers also cover this case — given by the service when the case enters legal review, so
+    that they hear of it (the `reviewers:` key); None leaves the legal reviewers out."""
     case = agg.case
+    if case.major:  # a major decision: the legal reviewers' live feed shows it (Actor.sees_event)
+        payload = {**payload, "major": True}
     whistled = list(dict.fromkeys(w.unit_id for w in agg.whistles))
     active = [w.unit_id for w in agg.active]
     lead = case.lead_unit_id or (agg.lead.unit_id if agg.lead else None)
@@ -45,7 +54,8 @@ def case_event(kind: str, action: str, agg: lc.CaseAggregate, *, actor_id: int |
     return Event(kind=kind, action=action, case_id=case.id, township_id=case.township_id, unit_ids=whistled,
                  reporter_id=case.reporter_id, at=at, payload=payload,
                  audience=audience(keys, township_id=case.township_id, lead_unit_id=lead, whistled=active,
-                                   reporter_id=case.reporter_id, exclude=actor_id))
+                                   reporter_id=case.reporter_id, exclude=actor_id,
+                                   reviewer_units=reviewer_units if to_state == lc.LEGAL_REVIEW else None))
 
 
 def report_event(kind: str, *, at, headline: str, url: str, township_id: int | None = None,
@@ -71,6 +81,9 @@ ALERT_AUDIENCE: dict[str, tuple[str, ...]] = {
     "handle": (f"lead:{DEPT_LIAISON}", f"township:{TOWNSHIP_LIAISON}"),
     "verify": (f"township:{TOWNSHIP_LIAISON}",),
     "arbitrate": (f"county:{SUPERVISOR}",),
+    # 法制审核: the township's own reviewers (司法所); the county's hear of an escalation through the supervisor's
+    # 督办 and see the colour in their 待法制审核 list (the sweep does not look up county-level units)
+    "legal_review": (f"township:{LEGAL_REVIEWER}", f"township:{TOWNSHIP_LIAISON}"),
 }
 
 
@@ -84,7 +97,10 @@ def alert_event(*, level: str, clock_kind: str, unit_id: int | None, case, whist
         "kind": "alert", "action": level, "case_id": case.id, "township_id": case.township_id,
         "unit_ids": whistled, "reporter_id": case.reporter_id, "at": at, "fanned_out_at": None,
         "payload": {"code": code, "title": case.title, "level": level, "label": ALERT_LABELS[level],
-                    "clock": clock_kind, "clock_label": CLOCK_LABELS[clock_kind], "deadline": deadline},
+                    "clock": clock_kind, "clock_label": CLOCK_LABELS[clock_kind], "deadline": deadline,
+                    # a major decision's: the legal reviewers' live feed shows it (the legal review clock's
+                    # alerts always; others when the row read carries the case's flag)
+                    **({"major": True} if clock_kind == "legal_review" or getattr(case, "major", False) else {})},
         "audience": audience(keys, township_id=case.township_id, lead_unit_id=unit_id or case.lead_unit_id,
                              whistled=whistled, reporter_id=case.reporter_id),
     }

@@ -22,6 +22,7 @@ from chuishao.flows.access import (
     GRID_WORKER,
     INTEGRATOR,
     LEGAL_REVIEWER,
+    REVIEWS_COUNTY,
     TOWNSHIP_ROLES,
     Actor,
 )
@@ -36,12 +37,12 @@ from chuishao.flows.routing import route
 from chuishao.flows.sessions import ENDED, alive_clause, ensure_alive
 from chuishao.flows.timeline import canonical, entry_hash
 from chuishao.flows.units import UnitDirectory, UnitInfo
-from chuishao.models.cases import Attachment, Case, Extension, Feedback, Remark, Verification, Whistle
+from chuishao.models.cases import Attachment, Case, Extension, Feedback, LegalReview, Remark, Verification, Whistle
 from chuishao.models.catalog import CatalogItem, CatalogOverride
 from chuishao.models.clocks import StepClock
 from chuishao.models.db import Database
 from chuishao.models.notifications import Event
-from chuishao.models.org import User
+from chuishao.models.org import Unit, User
 from chuishao.models.timeline import TimelineEntry
 
 REPORTER_ROLES = frozenset({GRID_WORKER, *TOWNSHIP_ROLES, "county_supervisor", INTEGRATOR})
@@ -93,6 +94,7 @@ def _columns(obj) -> dict:
 # per row; the parameters' keys make each statement's SET or VALUES (compiled once per set of keys and cached).
 _INSERT = {t: t.insert().returning(t.c.id) for t in (Whistle.__table__, Extension.__table__, StepClock.__table__,
                                                        Feedback.__table__, Verification.__table__,
+                                                       LegalReview.__table__,
                                                        Remark.__table__, Attachment.__table__, Event.__table__,
                                                        TimelineEntry.__table__)}
 _UPDATE = {t: t.update().where(t.c.id == bindparam("_id"))
@@ -300,8 +302,8 @@ class CaseService:
             facts.officers = [lc.OfficerFact(u.username, u.unit_id, u.certificate_no, u.certificate_expires,
                                              u.name, u.active) for u in users]
             ctx.record["officers"] = [u.username for u in users]  # the timeline names the accounts as they are
-            facts.enforcement = bool(case.category) and (
-                await self._catalog(s, case.category, case.township_id, memo))[0].enforcement
+            item = (await self._catalog(s, case.category, case.township_id, memo))[0] if case.category else None
+            facts.enforcement, facts.major = bool(item and item.enforcement), bool(item and item.major)
         if action in ("dispatch", "arbitrate"):
             await self.units.get(s, facts.lead_unit_id)
             ctx.record["lead_unit"] = self.units.code(facts.lead_unit_id)
@@ -338,8 +340,12 @@ class CaseService:
             await self._persist(s, agg, seen, plan, also=(entry,))
             agg.clocks = [c for c in agg.clocks if c.stopped_at is None] + [c for c, _ in plan.new]
             kind = action if action in ("urge", "supervise") else ("transition" if before != after else "action")
+            reviewers = None
+            if after == lc.LEGAL_REVIEW and before != after:  # the county-level legal reviewers hear of it too
+                reviewers = list((await s.execute(select(Unit.id).where(Unit.kind.in_(REVIEWS_COUNTY)))).scalars())
             event = case_event(kind, action, agg, actor_id=actor.id, at=now, to_state=after,
-                               payload=self._event_payload(agg.case, actor, action, before, after, now))
+                               payload=self._event_payload(agg.case, actor, action, before, after, now),
+                               reviewer_units=reviewers)
             await _insert(await s.connection(), event)
         self._after_commit([event])
         return await self._view(agg, actor, now)

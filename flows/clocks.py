@@ -20,6 +20,7 @@ DEFAULT_LIMITS = {  # normal: working time; urgent: wall-clock time
     "handle": {"normal": "5d", "urgent": "24h"},
     "verify": {"normal": "2d", "urgent": "4h"},
     "arbitrate": {"normal": "2d", "urgent": "2h"},
+    "legal_review": {"normal": "5d", "urgent": "24h"},  # 法制审核 of a major decision
 }
 # the case-level clock that runs while a case is in each state (dispatched: the whistles' check-in clocks)
 STEP_CLOCK = {
@@ -29,6 +30,7 @@ STEP_CLOCK = {
     lc.HANDLING: "handle",
     lc.FEEDBACK: "verify",
     lc.DISPUTED: "arbitrate",
+    lc.LEGAL_REVIEW: "legal_review",
 }
 LEVELS = ("warning", "overdue", "escalated")  # in order; their labels: models/vocabulary.ALERT_LABELS
 LEVEL_LABELS = ALERT_LABELS  # the name api/cli.py reads

@@ -120,6 +120,9 @@ class FeedbackBody(Body):
     outcome: Outcome
     result: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000), LONG]
     officers: list[Code] | None = Field(default=None, max_length=20)
+    # 重大执法决定: the department marks this decision major, so it goes to legal review (法制审核) first; an item
+    # marked major in the catalog goes there whatever this says
+    major: bool | None = None
 
 
 class Verify(Body):

@@ -23,6 +23,7 @@ from chuishao.flows.access import (
     DEPT_LIAISON,
     DEPT_OFFICER,
     DISPATCHER,
+    LEGAL_REVIEWER,
     SUPERVISOR,
     TOWNSHIP_LIAISON,
     TOWNSHIP_ROLES,
@@ -78,6 +79,9 @@ WAITING: dict[str, tuple[Wait, ...]] = {
     SUPERVISOR: (
         W("待裁定",        [lc.DISPUTED],  ["arbitrate"]),
         W("待督办",        lc.OPEN_STATES, ["supervise"],                             ESCALATED),
+    ),
+    LEGAL_REVIEWER: (  # 法制审核员: the major decisions of their scope (CaseService._scope)
+        W("待法制审核",    [lc.LEGAL_REVIEW], ["approve_legal_review", "return_legal_review"]),
     ),
     ADMIN: (),  # nothing waits for the admin
 }  # fmt: skip

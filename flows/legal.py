@@ -1,5 +1,5 @@
-"""重大执法决定法制审核 (legal review of major enforcement decisions, SPEC §2 `legal_review`): the bulletin's
-legal-review figures per lead unit, with their definitions (docs/bulletin-definitions.md#法制审核).
+"""重大执法决定法制审核 (legal review of major enforcement decisions, docs/lifecycle.md): the bulletin's
+legal-review figures per lead unit, with their definitions (docs/bulletin-definitions.md).
 
 The loop itself — feedback on a major decision goes to `legal_review`, the legal reviewer approves (on to the
 township's verification) or returns it with a reason (back to handling) — is rows of flows/lifecycle.py's

@@ -20,9 +20,11 @@ from chuishao.flows.access import (
     DEPT_OFFICER,
     DISPATCHER,
     GRID_WORKER,
+    LEGAL_REVIEWER,
     SUPERVISOR,
     TOWNSHIP_LIAISON,
     Actor,
+    reviews_township,
 )
 from chuishao.flows.clock import LOCAL_TZ
 from chuishao.flows.commands import Body
@@ -30,7 +32,7 @@ from chuishao.flows.errors import Invalid, NotAllowed
 from chuishao.flows.sentences import display_name, join
 from chuishao.flows.text import says_something
 from chuishao.models import vocabulary as vocab
-from chuishao.models.cases import Case, Extension, Feedback, Remark, Verification, Whistle
+from chuishao.models.cases import Case, Extension, Feedback, LegalReview, Remark, Verification, Whistle
 from chuishao.models.vocabulary import (
     EXTENSION_APPROVED,
     EXTENSION_DENIED,
@@ -52,10 +54,12 @@ MERGED = "merged"
 RETURNED = "returned"
 DISPUTED = "disputed"
 SUSPENDED = "suspended"
+LEGAL_REVIEW = "legal_review"  # 法制审核: a major decision's feedback, before verification
 STAY = "(unchanged)"  # the action is a record; the case stays where it is
 PRIOR = "(state it left)"  # resume returns to the state suspend left
 
-STATES = (REPORTED, ACCEPTED, DISPATCHED, HANDLING, FEEDBACK, CLOSED, REJECTED, MERGED, RETURNED, DISPUTED, SUSPENDED)
+STATES = (REPORTED, ACCEPTED, DISPATCHED, HANDLING, FEEDBACK, CLOSED, REJECTED, MERGED, RETURNED, DISPUTED, SUSPENDED,
+          LEGAL_REVIEW)
 STATE_LABELS = vocab.STATE_LABELS
 assert set(STATE_LABELS) == set(STATES), "every state needs its label in models/vocabulary.py"
 STEP = {
@@ -68,11 +72,12 @@ STEP = {
     DISPUTED: 3,
     HANDLING: 4,
     FEEDBACK: 5,
+    LEGAL_REVIEW: 5,  # 结果反馈, reviewed before it goes to the township
     CLOSED: 6,
 }
 FINAL_STATES = frozenset({CLOSED, REJECTED, MERGED})
 OPEN_STATES = frozenset(STATES) - FINAL_STATES
-SUSPENDABLE = frozenset({ACCEPTED, DISPATCHED, HANDLING, FEEDBACK, RETURNED, DISPUTED})
+SUSPENDABLE = frozenset({ACCEPTED, DISPATCHED, HANDLING, FEEDBACK, RETURNED, DISPUTED, LEGAL_REVIEW})
 
 RETURNS_BEFORE_DISPUTE = 2  # a case returned twice becomes disputed
 
@@ -137,6 +142,7 @@ class Facts:
     assist_unit_ids: list[int] = field(default_factory=list)
     officers: list[OfficerFact] = field(default_factory=list)  # feedback
     enforcement: bool = False  # the case's catalog item is an enforcement item
+    major: bool = False  # the case's catalog item is marked 重大执法决定 (feedback goes to legal review)
     merge_target: Case | None = None
 
 
@@ -407,16 +413,50 @@ def _officer_refusal(ctx: Context) -> None:
         code="certified_officers_required", extra=extra)
 
 
-@requires("署名的执法人员须是主办单位在岗人员；行政执法事项须有至少两名持有效执法证的执法人员")
+@requires("署名的执法人员须是主办单位在岗人员；行政执法事项须有至少两名持有效执法证的执法人员；"
+          "重大执法决定（事项清单标注或部门勾选）先送法制审核")
 def _feedback(ctx: Context) -> str:
+    """结果反馈. A major decision (重大执法决定: the catalog item is marked major, the department marks it so now,
+    or the case went to legal review before) goes to legal review (法制审核) instead of the township."""
     b, facts = ctx.body, ctx.facts
     _officer_refusal(ctx)
+    major = facts.major or bool(b.major) or ctx.case.major
     ctx.agg.added.append(Feedback(
         case_id=ctx.case.id, unit_id=ctx.agg.lead.unit_id, outcome=b.outcome, result=b.result,
-        officers=[o.username for o in facts.officers], submitted_by_id=ctx.actor.id, at=ctx.now,
+        officers=[o.username for o in facts.officers], major=major, submitted_by_id=ctx.actor.id, at=ctx.now,
     ))
     ctx.case.outcome = b.outcome  # proposed; only a passed verification makes it final
+    if major:
+        ctx.case.major = True
+        return LEGAL_REVIEW
     return FEEDBACK
+
+
+@requires("本人是法制审核员，且审核范围包括本案件（县司法局审核全县，乡镇司法所审核本乡镇）")
+def reviewer_in_scope(ctx: Context):
+    if not reviews_township(ctx.actor, ctx.case.township_id):
+        return "不在本人的法制审核范围内", "the case is outside your legal review scope"
+    return None
+
+
+def _legal_decision(approved: bool):
+    """法制审核: approve (on to the township's verification) or return with a reason (back to the lead unit's
+    handling; counted as a legal-review return, not a rework). Records a LegalReview row: round 1 for the
+    case's first review, +1 after each return."""
+
+    def effect(ctx: Context) -> str:
+        case = ctx.case
+        ctx.agg.added.append(LegalReview(  # a return's reason is required and must say something (cmd.Return)
+            case_id=case.id, unit_id=case.lead_unit_id, approved=approved,
+            reason=ctx.body.note if approved else ctx.body.reason, round=case.legal_return_count + 1,
+            reviewed_by_id=ctx.actor.id, reviewer_unit_id=ctx.actor.unit_id, at=ctx.now))
+        if approved:
+            return FEEDBACK
+        case.legal_return_count += 1
+        case.outcome = None
+        return HANDLING
+
+    return effect
 
 
 @requires("核查不通过须写明原因；更正办理结果须核查通过并写明理由")
@@ -515,7 +555,8 @@ def _whistle_note(head: str):
 
 def _feedback_note(n: NoteFacts) -> str:
     label = vocab.OUTCOME_LABELS.get(n.get("outcome"), "")
-    return f"{n.unit}已反馈办理结果（{label}），待乡镇核查：{n.get('result')}"
+    then = "属重大执法决定，待法制审核" if n.to_state == LEGAL_REVIEW else "待乡镇核查"
+    return f"{n.unit}已反馈办理结果（{label}），{then}：{n.get('result')}"
 
 
 def _verify_note(n: NoteFacts) -> str:
@@ -588,6 +629,7 @@ LEAD_LIAISON, LEAD_OFFICERS = f"lead:{DEPT_LIAISON}", f"lead:{DEPT_OFFICER}"
 WHISTLED_LIAISONS = f"whistled:{DEPT_LIAISON}"
 COUNTY = f"county:{SUPERVISOR}"
 REPORTER = "reporter"
+REVIEWERS = f"reviewers:{LEGAL_REVIEWER}"  # the legal reviewers whose scope covers the case (flows/audience.py)
 
 TRANSITIONS: tuple[Transition, ...] = (
     #  action               from                        to                       who                                        guards                                       effect
@@ -659,11 +701,22 @@ TRANSITIONS: tuple[Transition, ...] = (
       body=cmd.Resume, clock=CLOCK_RESUME, hears=(LEAD_LIAISON, TOWNSHIP_DESK), en=("a case", "resumed", None),
       note=lambda n: "已恢复办理",
       form=Form("恢复办理", "恢复到挂起前的环节，继续计时。", "案件已恢复办理")),
-    T("feedback",          [HANDLING],                 [FEEDBACK],              DEPT,                                      [lead_unit, lead_checked_in],                _feedback,
-      body=cmd.FeedbackBody, clock=CLOCK_STEP, hears=(TOWNSHIP_LIAISONS, REPORTER), en=("a result", "reported", "for"),
+    T("feedback",          [HANDLING],                 [FEEDBACK, LEGAL_REVIEW], DEPT,                                     [lead_unit, lead_checked_in],                _feedback,
+      body=cmd.FeedbackBody, clock=CLOCK_STEP, hears=(TOWNSHIP_LIAISONS, REPORTER, REVIEWERS),
+      en=("a result", "reported", "for"),
       note=_feedback_note,
-      form=Form("提交办理结果", "办理完毕后提交结果，由乡镇核查；部门不能自行结案。", "办理结果已提交，等待核查",
-                fields={"result": ("办理情况", "写明处置经过和结果；现场照片请在上方先上传")})),
+      form=Form("提交办理结果", "办理完毕后提交结果，由乡镇核查；部门不能自行结案。重大执法决定先送法制审核。",
+                "办理结果已提交", fields={"result": ("办理情况", "写明处置经过和结果；现场照片请在上方先上传")})),
+    T("approve_legal_review", [LEGAL_REVIEW],          [FEEDBACK],              [LEGAL_REVIEWER],                          [reviewer_in_scope],                         _legal_decision(True),
+      body=cmd.Decide, clock=CLOCK_STEP, hears=(TOWNSHIP_LIAISONS,), en=("a legal review", "approved", "for"),
+      note=lambda n: "法制审核通过，待乡镇核查" + n.tail,
+      form=Form("审核通过", "执法主体、事实证据、程序、法律适用和裁量均无问题的，审核通过，交乡镇核查。", "法制审核已通过",
+                fields={"note": ("审核意见", "可选，例如：事实清楚，证据充分，程序合法，同意")})),
+    T("return_legal_review", [LEGAL_REVIEW],           [HANDLING],              [LEGAL_REVIEWER],                          [reviewer_in_scope],                         _legal_decision(False),
+      body=cmd.Return, clock=CLOCK_STEP, hears=(LEAD_LIAISON, LEAD_OFFICERS), en=("a legal review", "returned", "for"),
+      note=lambda n: f"法制审核退回，重新办理：{n.get('reason')}",
+      form=Form("退回重办", "发现问题的，写明理由退回主办单位重新办理，改正后重新提交审核。", "已退回主办单位重新办理",
+                danger=True, fields={"reason": ("退回理由", "写明存在的问题和需要补正的内容，主办单位将据此重新办理")})),
     T("verify",            [FEEDBACK],                 [CLOSED, HANDLING],      [TOWNSHIP_LIAISON, GRID_WORKER],           [reporter_if_grid_worker],                   _verify,
       body=cmd.Verify, clock=CLOCK_STEP, hears=(LEAD_LIAISON, LEAD_OFFICERS, REPORTER), en=("a case", "verified", None),
       note=_verify_note,

@@ -34,7 +34,8 @@ def _roles(roles) -> str:
 
 
 # where the people are, before their role's name: 本乡镇受理员, 主办单位联络员, 各接哨单位联络员, 县级监督
-PLACE_LABELS = {"township": "本", "lead": "主办单位", "whistled": "各接哨单位", "county": ""}
+PLACE_LABELS = {"township": "本", "lead": "主办单位", "whistled": "各接哨单位", "county": "",
+                "reviewers": "审核范围内的"}  # 法制审核: 司法局 and the township 司法所 (docs/access.md)
 
 
 def _hears(keys) -> str:

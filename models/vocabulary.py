@@ -13,6 +13,7 @@ STATE_LABELS = {
     "dispatched": "已吹哨",
     "handling": "办理中",
     "feedback": "待核查",  # the lead unit reported back; the township verifies next
+    "legal_review": "法制审核中",  # 重大执法决定: the legal reviewer (法制审核员) reviews it before verification
     "closed": "已结案",
     "rejected": "不予受理",
     "merged": "已合并",  # a duplicate, merged into its master case
@@ -42,6 +43,8 @@ ACTION_LABELS = {
     "resume": "恢复",
     "feedback": "结果反馈",
     "verify": "核查",
+    "approve_legal_review": "法制审核通过",
+    "return_legal_review": "法制审核退回",
     "urge": "催办",
     "supervise": "督办",
     "attach": "上传附件",
@@ -86,7 +89,7 @@ EXTENSION_STATE_LABELS = {EXTENSION_PENDING: "待审批", EXTENSION_APPROVED: "�
 # ---- clocks and alerts (flows/clocks.py) ---------------------------------------------------------
 # the step clocks, as the admin's limits form and alert messages name them
 CLOCK_LABELS = {"accept": "受理", "dispatch": "流转", "check_in": "报到", "handle": "办理", "verify": "核查",
-                "arbitrate": "争议裁定"}
+                "arbitrate": "争议裁定", "legal_review": "法制审核"}
 # an alert level in full (messages, notifications, the bulletin's case lists) …
 ALERT_LABELS = {"none": "正常", "warning": "黄灯预警", "overdue": "红灯超时", "escalated": "升级督办"}
 # … and as a badge or filter choice says it, beside its colour and icon
@@ -110,6 +113,7 @@ FIELD_LABELS = {
     "outcome": ("办理结果", None),
     "result": ("办理情况", "写明处置经过和结果，可在下方上传现场照片等证据"),
     "officers": ("执法人员", "行政执法事项须选择至少两名持有效执法证的执法人员"),
+    "major": ("重大执法决定", "拟作出的决定属于重大执法决定（如强制拆除、大额罚款、吊销许可证）的，勾选后先送法制审核"),
     "passed": ("核查结论", None),
     "satisfaction": ("群众满意度", "向上报人或群众回访的结果"),
     "rating": ("对部门评价（一哨一考核）", "1–5 分，5 分最好"),

@@ -237,7 +237,7 @@ class Choice:
 @dataclass
 class Field:
     spec: Spec
-    widget: str  # textarea / input / number / radio / select / checkboxes / category / officers / merge
+    widget: str  # textarea / input / number / radio / checkbox / select / checkboxes / category / officers / merge
     value: list[str]
     error: str | None = None
     choices: list[Choice] = field(default_factory=list)
@@ -285,6 +285,8 @@ def _widget(spec: Spec) -> str:
     if spec.kind == "int":
         small = spec.minimum is not None and spec.maximum is not None and spec.maximum - spec.minimum < 10
         return "radio" if small else "number"
+    if spec.kind == "bool" and not spec.required:
+        return "checkbox"  # ticked or left out, e.g. 重大执法决定 on the feedback form
     if spec.kind in ("bool", "enum"):
         return "radio"
     return "checkboxes"

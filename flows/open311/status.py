@@ -11,6 +11,7 @@ and the verified outcome (docs/open311.md). Extended status (mySociety's names):
 | handling 办理中               | open   | IN_PROGRESS                 | the lead unit checked in, working      |
 | handling after failed check   | open   | REOPEN                      | 返工: the fix failed verification      |
 | feedback 待核查               | open   | ACTION_SCHEDULED            | result in, on-site verification due    |
+| legal_review 法制审核中       | open   | ACTION_SCHEDULED            | a major decision under legal review    |
 | suspended 已挂起              | open   | that of the state it left   | paused; status_notes give the reason   |
 | closed, resolved              | closed | FIXED                       |                                        |
 | closed, partially_resolved    | closed | CLOSED                      | closed, only partly solved (see notes) |
@@ -33,6 +34,7 @@ OPEN_EXTENDED = {
     lc.DISPUTED: "INTERNAL_REFERRAL",
     lc.HANDLING: "IN_PROGRESS",
     lc.FEEDBACK: "ACTION_SCHEDULED",
+    lc.LEGAL_REVIEW: "ACTION_SCHEDULED",  # 法制审核: the decision is reviewed, then verified
 }
 CLOSED_EXTENDED = {
     "resolved": "FIXED",

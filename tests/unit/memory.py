@@ -3,7 +3,8 @@ models' own classes (no database). Units and people are plain ids.
 
     township FC (10): grid FC-1 (30), reporter g1 (100), dispatcher (101), liaison (102)
     township XH (11): dispatcher (111)
-    departments: ZRZY (20, the usual lead), SLJ (21, assisting), ZJJ (22, never whistled here)
+    departments: ZRZY (20, the usual lead), SLJ (21, assisting), ZJJ (22, never whistled here), SFJ (23, 司法局)
+    legal reviewers: the county's at SFJ (400), 凤城镇's 司法所 reviewer of the township's unit (401)
 """
 
 from datetime import UTC, datetime
@@ -16,7 +17,7 @@ from chuishao.models.vocabulary import EXTENSION_PENDING, WHISTLE_CHECKED_IN, WH
 
 NOW = datetime(2026, 11, 16, 1, 0, tzinfo=UTC)  # Monday 09:00 in Beijing
 COUNTY, FC, XH, GRID = 1, 10, 11, 30
-LEAD, ASSIST, NEVER = 20, 21, 22
+LEAD, ASSIST, NEVER, SFJ = 20, 21, 22, 23
 
 ACTORS: dict[str, Actor] = {
     "reporter": Actor(100, "fc_g1", a.GRID_WORKER, GRID, "FC-1", FC),
@@ -31,6 +32,8 @@ ACTORS: dict[str, Actor] = {
     "supervisor": Actor(300, "supervisor", a.SUPERVISOR, COUNTY, "WS", None),
     "admin": Actor(301, "admin", a.ADMIN, COUNTY, "WS", None),
     "integrator": Actor(None, "open311:12345", a.INTEGRATOR, FC, "FC", None),
+    "county reviewer": Actor(400, "sfj_reviewer", a.LEGAL_REVIEWER, SFJ, "SFJ", None),
+    "township reviewer": Actor(401, "fc_sfs_reviewer", a.LEGAL_REVIEWER, FC, "FC", FC),
 }
 
 
@@ -59,7 +62,7 @@ def typical(status: str, **fields) -> lc.CaseAggregate:
     whistles: list[Whistle] = []
     if status == lc.DISPATCHED:
         whistles = [whistle(LEAD), whistle(ASSIST, "assist")]
-    elif status in (lc.HANDLING, lc.FEEDBACK, lc.CLOSED, lc.SUSPENDED):
+    elif status in (lc.HANDLING, lc.FEEDBACK, lc.CLOSED, lc.SUSPENDED, lc.LEGAL_REVIEW):
         whistles = [whistle(LEAD, state=WHISTLE_CHECKED_IN), whistle(ASSIST, "assist")]
     elif status in (lc.RETURNED, lc.DISPUTED):
         whistles = [whistle(LEAD, state=WHISTLE_RETURNED, active=False), whistle(ASSIST, "assist", active=False)]
@@ -68,6 +71,8 @@ def typical(status: str, **fields) -> lc.CaseAggregate:
         c.lead_unit_id = LEAD
     if status == lc.SUSPENDED:
         c.suspended_from = lc.HANDLING
-    if status == lc.FEEDBACK:
+    if status in (lc.FEEDBACK, lc.LEGAL_REVIEW):
         c.outcome = "resolved"
+    if status == lc.LEGAL_REVIEW:  # a major decision's feedback (重大执法决定), waiting for the legal reviewer
+        c.major = True
     return lc.CaseAggregate(c, whistles)

@@ -11,8 +11,8 @@ from chuishao.flows import lifecycle as lc
 from chuishao.flows.commands import Body, parse_body
 from chuishao.flows.errors import Invalid, NotAllowed
 from chuishao.models import vocabulary as vocab
-from chuishao.models.cases import Feedback, Remark, Verification
-from tests.unit.memory import ACTORS, ASSIST, LEAD, NEVER, NOW, XH, case, pending_extension, typical
+from chuishao.models.cases import Feedback, LegalReview, Remark, Verification
+from tests.unit.memory import ACTORS, ASSIST, FC, LEAD, NEVER, NOW, SFJ, XH, case, pending_extension, typical
 
 
 def ctx(agg: lc.CaseAggregate, who: str, action: str | None = None, facts: lc.Facts | None = None,
@@ -57,6 +57,15 @@ EXPECTED = {
     (lc.HANDLING, "integrator"): set(),
     # the table does not judge scope: the service refuses another township's case (403) before asking it
     (lc.HANDLING, "other township"): {"urge"},
+    # 法制审核: a major decision's feedback waits for a legal reviewer whose scope covers it, not the township
+    (lc.LEGAL_REVIEW, "county reviewer"): {"approve_legal_review", "return_legal_review"},
+    (lc.LEGAL_REVIEW, "township reviewer"): {"approve_legal_review", "return_legal_review"},
+    (lc.LEGAL_REVIEW, "liaison"): {"suspend", "urge"},
+    (lc.LEGAL_REVIEW, "reporter"): set(),
+    (lc.LEGAL_REVIEW, "lead liaison"): set(),
+    (lc.LEGAL_REVIEW, "supervisor"): {"urge", "supervise"},
+    (lc.FEEDBACK, "county reviewer"): set(),
+    (lc.HANDLING, "township reviewer"): set(),
 }
 
 
@@ -105,7 +114,7 @@ def test_the_table_leaves_no_state_stranded():
 
 
 # ---- each action in one place -----------------------------------------------------------------------------
-AUDIENCE_PLACES = ("township", "lead", "whistled", "county")
+AUDIENCE_PLACES = ("township", "lead", "whistled", "county", "reviewers")
 SAMPLE_PAYLOAD = {"note": "请尽快处理", "reason": "不属于本单位职责", "working_days": 3, "outcome": "resolved",
                   "result": "已现场拆除", "passed": True, "lead_unit": "ZRZY", "assist_units": ["ZJJ"], "into": "12"}
 
@@ -196,6 +205,8 @@ GUARD_REFUSALS = [  # (guard, case, who, action, zh, en)
      "网格员只能核查本人上报的事件", "a grid worker may only verify their own report"),
     (lc.category_set, lambda: typical(lc.ACCEPTED, category=None), "dispatcher", "dispatch",
      "请先设置事项类别", "set the case's catalog item first"),
+    (lc.reviewer_in_scope, lambda: typical(lc.LEGAL_REVIEW, township=XH), "township reviewer", "approve_legal_review",
+     "不在本人的法制审核范围内", "the case is outside your legal review scope"),
 ]
 
 
@@ -349,6 +360,47 @@ def effect_feedback():
         assert agg.added == [] and agg.case.status == lc.HANDLING
 
 
+def effect_feedback_of_a_major_decision():
+    """重大执法决定: the item is marked major, or the department marks it, or the case went to legal review before —
+    the feedback goes to legal review (法制审核) instead of the township."""
+    for facts, raw in ((lc.Facts(major=True), {}), (lc.Facts(), {"major": True})):
+        agg = typical(lc.HANDLING)
+        act(agg, "lead officer", "feedback", facts, outcome="resolved", result="拟作出强制拆除决定", **raw)
+        [fb] = agg.added
+        assert (agg.case.status, agg.case.major, fb.major) == (lc.LEGAL_REVIEW, True, True)
+    again = typical(lc.HANDLING, major=True)  # returned by the reviewer: resubmitted, reviewed again
+    assert act(again, "lead officer", "feedback", outcome="resolved", result="已补正程序")[1] == lc.LEGAL_REVIEW
+    plain = typical(lc.HANDLING)
+    act(plain, "lead officer", "feedback", outcome="resolved", result="已处理", major=False)
+    assert (plain.case.status, plain.case.major, plain.added[0].major) == (lc.FEEDBACK, False, False)
+
+
+def effect_approve_legal_review():
+    agg = typical(lc.LEGAL_REVIEW)
+    assert act(agg, "township reviewer", "approve_legal_review", note="程序合法，同意")[:2] == (
+        lc.LEGAL_REVIEW, lc.FEEDBACK)
+    [r] = agg.added
+    assert isinstance(r, LegalReview) and (r.approved, r.round, r.unit_id, r.reviewer_unit_id, r.reason) == (
+        True, 1, LEAD, FC, "程序合法，同意")
+    assert (agg.case.outcome, agg.case.legal_return_count, agg.case.rework_count) == ("resolved", 0, 0)
+
+
+def effect_return_legal_review():
+    agg = typical(lc.LEGAL_REVIEW)
+    with pytest.raises(Invalid, match="理由须写明具体内容"):
+        act(agg, "county reviewer", "return_legal_review", reason="。")
+    assert agg.added == [] and agg.case.status == lc.LEGAL_REVIEW
+    act(agg, "county reviewer", "return_legal_review", reason="未告知听证权利")
+    [r] = agg.added
+    assert (r.approved, r.round, r.reason, r.reviewer_unit_id) == (False, 1, "未告知听证权利", SFJ)
+    # back to the lead unit's handling: a legal-review return, not a rework; the proposed outcome is withdrawn
+    assert (agg.case.status, agg.case.legal_return_count, agg.case.rework_count, agg.case.outcome) == (
+        lc.HANDLING, 1, 0, None)
+    second = typical(lc.LEGAL_REVIEW, legal_return_count=1)
+    act(second, "county reviewer", "approve_legal_review")
+    assert second.added[0].round == 2  # not 一次通过
+
+
 def effect_verify():
     agg = typical(lc.FEEDBACK)
     _, after, c = act(agg, "liaison", "verify", passed=True, outcome="partially_resolved", note="遗留问题未处理",
@@ -379,6 +431,7 @@ def effect_supervise():
 
 
 EFFECTS = {name.removeprefix("effect_"): f for name, f in globals().items() if name.startswith("effect_")}
+ACTION_EFFECTS = set(EFFECTS) - {"feedback_of_a_major_decision"}  # a second test of feedback
 
 
 @pytest.mark.parametrize("action", list(EFFECTS))
@@ -387,7 +440,7 @@ def test_each_action_changes_the_case_as_the_loop_says(action):
 
 
 def test_every_action_of_the_table_has_its_effect_tested():
-    assert set(EFFECTS) == set(lc.BY_ACTION)
+    assert set(lc.BY_ACTION) == ACTION_EFFECTS
 
 
 def test_a_refused_action_changes_nothing():

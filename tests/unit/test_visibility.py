@@ -27,14 +27,21 @@ CASES = [  # (case, its whistles, inactive ones included)
       whistle(LEAD, round=2, case_id=3)]),
     (case(lc.CLOSED, id=4, reporter=None), [whistle(LEAD, state=vocab.WHISTLE_CHECKED_IN, case_id=4)]),
     (case(lc.MERGED, id=5, reporter=103), []),
+    # major decisions (重大执法决定): under legal review in FC; closed after review in XH
+    (case(lc.LEGAL_REVIEW, id=6, reporter=None, major=True),
+     [whistle(LEAD, state=vocab.WHISTLE_CHECKED_IN, case_id=6)]),
+    (case(lc.CLOSED, id=7, township=XH, reporter=None, major=True),
+     [whistle(LEAD, state=vocab.WHISTLE_CHECKED_IN, case_id=7)]),
 ]
 ALL = {c.id for c, _ in CASES}
 # written by hand from the rule as a township explains it: the county sees everything, a grid worker their own
-# reports, township staff their township's cases, a department the cases it was ever whistled on
+# reports, township staff their township's cases, a department the cases it was ever whistled on, a legal reviewer
+# the major decisions of the county (司法局) or of their township (司法所)
 EXPECTED = {
-    "reporter": {1}, "other grid worker": {5}, "dispatcher": {1, 2, 4, 5}, "liaison": {1, 2, 4, 5},
-    "other township": {3}, "lead liaison": {2, 3, 4}, "lead officer": {2, 3, 4}, "assist liaison": {2, 3},
-    "unwhistled department": set(), "supervisor": ALL, "admin": ALL, "integrator": set(),
+    "reporter": {1}, "other grid worker": {5}, "dispatcher": {1, 2, 4, 5, 6}, "liaison": {1, 2, 4, 5, 6},
+    "other township": {3, 7}, "lead liaison": {2, 3, 4, 6, 7}, "lead officer": {2, 3, 4, 6, 7},
+    "assist liaison": {2, 3}, "unwhistled department": set(), "supervisor": ALL, "admin": ALL, "integrator": set(),
+    "county reviewer": {6, 7}, "township reviewer": {6},
 }
 
 
