@@ -8,6 +8,7 @@ from datetime import datetime
 import pytest
 
 from chuishao.flows.clock import LOCAL_TZ
+from tests.test_web_admin import site  # noqa: F401, F811 (a fixture)
 from tests.test_web_forms import page_token, web_login
 
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -246,3 +247,32 @@ def test_the_demo_county_discloses_its_enforcement_cases_and_withholds_two(tmp_p
     assert sorted(r for _, rs in withheld for r in rs) == sorted(WITHHOLD_REASONS)
     assert [reasons for _, state, reasons in seen if state != "withheld"] == [list(WITHHELD_THEN_RELEASED)]
     assert not {code for code, _ in withheld} & {r["code"] for r in listed["items"]}
+
+
+def test_the_admin_marks_items_for_disclosure_by_form_import_and_settings_page(site, tmp_path):  # noqa: F811
+    """The item form's 行政执法公示 box, the import's 公示 column and the 执法公示 admin page all set the flag."""
+    from chuishao.flows.catalog_import import read_items
+
+    web, api, _ = site
+    r = web.post("/admin/catalog", {"code": "NOISE01", "name": "噪声扰民", "category": "环境/噪声",
+                                    "lead_unit": "STHJ", "disclose": "1"})
+    assert r.status_code == 303
+    catalog = {i["code"]: i for i in api.as_("admin").get("/api/v1/catalog").json()}
+    assert catalog["NOISE01"]["disclose"] is True and catalog["LAND01"]["disclose"] is False
+    assert '<span class="tag">公示</span>' in web.get(r.headers["location"]).text  # the item page's tag
+
+    csv = tmp_path / "items.csv"
+    csv.write_text("code,name,category,lead_unit,公示\nA1,甲,类/甲,ZRZY,是\nA2,乙,类/乙,ZRZY,\n", encoding="utf-8")
+    assert [(i["code"], i["disclose"]) for i in read_items(csv)] == [("A1", True), ("A2", False)]
+
+    page = web.get("/admin/disclosure")
+    assert page.status_code == 200 and 'value="7"' in page.text
+    bad = web.post("/admin/disclosure", {"working_days": "45", "items": ["LAND01"]})
+    assert bad.status_code == 422 and "0–30" in bad.text
+    r = web.post("/admin/disclosure", {"working_days": "5", "items": ["LAND01", "ENV01"]})
+    assert r.status_code == 303
+    catalog = {i["code"]: i["disclose"] for i in api.as_("admin").get("/api/v1/catalog").json()}
+    assert catalog == {"LAND01": True, "ENV01": True, "STALL01": False, "MKT01": False, "NOISE01": False}
+    assert api.as_("admin").get("/api/v1/settings/disclosure").json() == {"working_days": 5}
+    web.login("liaison_fc")
+    assert web.get("/admin/disclosure").status_code == 403
