@@ -342,7 +342,8 @@ class CaseService:
             kind = action if action in ("urge", "supervise") else ("transition" if before != after else "action")
             reviewers = None
             if after == lc.LEGAL_REVIEW and before != after:  # the county-level legal reviewers hear of it too
-                reviewers = list((await s.execute(select(Unit.id).where(Unit.kind.in_(REVIEWS_COUNTY)))).scalars())
+                reviewers = list((await s.execute(select(Unit.id).where(Unit.kind.in_(REVIEWS_COUNTY))
+                                                 .order_by(Unit.id))).scalars())
             event = case_event(kind, action, agg, actor_id=actor.id, at=now, to_state=after,
                                payload=self._event_payload(agg.case, actor, action, before, after, now),
                                reviewer_units=reviewers)

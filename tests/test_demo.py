@@ -25,11 +25,11 @@ from chuishao.models.timeline import TimelineEntry
 from tests.conftest import _pg_admin, test_settings
 
 STATES = ("reported", "accepted", "dispatched", "handling", "feedback", "closed", "rejected", "merged", "returned",
-          "disputed", "suspended")
+          "disputed", "suspended", "legal_review")
 # one demo login per role, as the summary lists them
 LOGINS = {"admin": "admin", "county_supervisor": "supervisor", "township_dispatcher": "fc_dispatcher",
           "township_liaison": "fc_liaison", "grid_worker": "fc_g1", "department_liaison": "zrzy_liaison",
-          "department_officer": "zrzy_officer1"}
+          "department_officer": "zrzy_officer1", "legal_reviewer": "sfj_reviewer"}
 
 
 def run_demo(settings, clock, **kw) -> tuple[str, list[str]]:

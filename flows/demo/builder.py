@@ -27,6 +27,7 @@ from chuishao.flows.calendar import WorkingCalendar
 from chuishao.flows.cases import CaseService
 from chuishao.flows.clock import LOCAL_TZ
 from chuishao.flows.clocks import resolve_limit
+from chuishao.flows.demo.case_review import build_case_review
 from chuishao.flows.demo.county import (
     CATALOG,
     COUNTY_CODE,
@@ -59,8 +60,9 @@ from chuishao.flows.demo.county import (
     Speed,
     TownshipSpec,
 )
-from chuishao.flows.demo.case_review import build_case_review
 from chuishao.flows.demo.disclosure import add_disclosure
+from chuishao.flows.demo.legal import build_org as build_legal_review
+from chuishao.flows.demo.legal import plan as plan_legal_review
 from chuishao.flows.demo.plans import Plan, Script, add_working, months_before, working_days_before
 from chuishao.flows.errors import Conflict
 from chuishao.flows.settings import read_setting
@@ -74,8 +76,8 @@ from chuishao.models.vocabulary import ROLE_LABELS
 HANDLING_EXT = "handling+extension"  # planning marker: left in handling with a pending extension
 WORKDAY_MINUTES = 450  # one working day (09:00-12:00, 13:30-17:30), the unit the plans count delays in
 SWEEP_EVERY = timedelta(hours=1)  # the deadline sweep runs this often in simulated time during the replay
-STATE_ORDER = (lc.REPORTED, lc.ACCEPTED, lc.DISPATCHED, lc.HANDLING, lc.FEEDBACK, lc.CLOSED, lc.REJECTED,
-               lc.MERGED, lc.RETURNED, lc.DISPUTED, lc.SUSPENDED)  # the summary's order
+STATE_ORDER = (lc.REPORTED, lc.ACCEPTED, lc.DISPATCHED, lc.HANDLING, lc.LEGAL_REVIEW, lc.FEEDBACK, lc.CLOSED,
+               lc.REJECTED, lc.MERGED, lc.RETURNED, lc.DISPUTED, lc.SUSPENDED)  # the summary's order
 
 
 class DemoServices(Protocol):
@@ -761,9 +763,11 @@ async def build_demo(svc: DemoServices, *, seed: int = 2026, months: int = 3, lo
     svc.admin.passwords = _HashOnce(passwords)
     try:
         await demo.build_org()
+        await build_legal_review(demo)  # 法制审核: 司法局, reviewers, items marked major (flows/demo/legal.py)
     finally:
         svc.admin.passwords = passwords
     demo.plan_history()
+    plan_legal_review(demo)  # a few major decisions through legal review, recent
     steps, alerts = await demo.replay()
     await add_disclosure(svc, demo)  # 行政执法公示: disclosed items, the townships' withholdings
     await build_case_review(svc, demo)  # 案卷评查: one quarter's recorded draw, reviewers, scores (issue 15)

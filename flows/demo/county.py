@@ -10,7 +10,7 @@ DEMO_LOGINS_KEY = "demo_logins"  # the settings row the login page reads them fr
 DEMO_LOGINS = (("grid_worker", ["fc_g1", "fc_g2"]), ("township_dispatcher", ["fc_dispatcher"]),
                ("township_liaison", ["fc_liaison"]), ("department_liaison", ["zrzy_liaison", "fc_zfd_liaison"]),
                ("department_officer", ["zrzy_officer1", "fc_zfd_officer1"]), ("county_supervisor", ["supervisor"]),
-               ("admin", ["admin"]))
+               ("legal_reviewer", ["sfj_reviewer", "fc_sfs_reviewer"]), ("admin", ["admin"]))
 COUNTY_CODE, COUNTY_NAME = "WS", "文水县"
 
 
