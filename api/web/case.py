@@ -55,8 +55,8 @@ PAYLOAD_LABELS = {  # in the order the lines are shown
     "title": "标题", "description": "描述", "category": "事项类别", "urgency": "紧急程度", "source": "来源",
     "township": "乡镇", "grid": "网格", "address": "地址", "lead_unit": "主办单位", "assist_units": "协办单位",
     "whistle_role": "报到身份", "working_days": "延期", "outcome": "办理结果", "result": "办理情况",
-    "officers": "执法人员", "passed": "核查结论", "satisfaction": "群众满意度", "rating": "部门评价",
-    "into": "合并到", "reason": "理由", "note": "备注", "filename": "文件",
+    "officers": "执法人员", "major": "重大执法决定", "passed": "核查结论", "satisfaction": "群众满意度",
+    "rating": "部门评价", "into": "合并到", "reason": "理由", "note": "备注", "filename": "文件",
 }
 # shown inside another line, or not for people
 HIDDEN_KEYS = frozenset({"lat", "lon", "sha256", "size", "proposed_outcome"})
@@ -96,6 +96,8 @@ def describe(entry: dict, hints: case_hints.CaseHints) -> list[tuple[str, str, s
             text = vocab.SATISFACTION_LABELS.get(value, value)
         elif key == "passed":
             text = "通过" if value else "不通过（返工）"
+        elif key == "major":  # the department marked the decision major at feedback: legal review first
+            text = "是，先送法制审核" if value else "否"
         elif key == "rating":
             text = f"{value} 分（满分 5 分）"
         elif key == "working_days":
