@@ -10,8 +10,11 @@ from datetime import datetime
 import pytest
 from openpyxl import load_workbook
 
+from chuishao.flows.catalog_import import read_items
 from chuishao.flows.clock import LOCAL_TZ
 from chuishao.flows.jobs import run_bulletin
+from chuishao.flows.open311.history import describe
+from chuishao.flows.open311.status import extended_status, standard_status
 from tests.test_clocks import run_sweep
 from tests.test_notifications import eventually, inbox
 
@@ -194,3 +197,22 @@ def test_the_bulletin_counts_legal_reviews_with_their_denominators_as_at_the_mon
     row = dict(zip(head, next(r for r in rows if r[head.index("部门编码")] == "ZRZY"), strict=True))
     assert (row["提交法制审核数"], row["法制审核一次通过率分子"], row["法制审核一次通过率分母"],
             row["法制审核退回率分子"], row["法制审核退回率分母"]) == (4, 1, 2, 1, 3)
+
+
+def test_catalog_import_reads_the_major_column(tmp_path):
+    path = tmp_path / "items.csv"
+    path.write_text("code,name,category,lead_unit,enforcement,major\n"
+                    "DEMOL02,违法建设强制拆除,城建/违法建设,ZJJ,是,是\n"
+                    "STALL02,占道经营,市容/占道经营,CGJ,,\n", encoding="utf-8")
+    assert [(i["code"], i["enforcement"], i["major"]) for i in read_items(path)] == [
+        ("DEMOL02", True, True), ("STALL02", False, False)]
+
+
+def test_open311_shows_a_case_under_legal_review_as_open_with_a_note(legal):
+    assert (standard_status("legal_review"), extended_status("legal_review")) == ("open", "ACTION_SCHEDULED")
+    api = legal
+    case = api.act("zrzy_off1", to_handling(api)["id"], "feedback", FEEDBACK)
+    entry = api.as_("liaison_fc").get(f"/api/v1/cases/{case['id']}/timeline").json()[-1]
+    note = describe(entry["action"], entry["payload"], unit="自然资源局", name_of=str, outcome="resolved",
+                    result=FEEDBACK["result"], to_state=entry["to_state"])
+    assert note.startswith("自然资源局已反馈办理结果（已解决），属重大执法决定，待法制审核")
