@@ -17,7 +17,7 @@ import os
 import sys
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from types import SimpleNamespace
 
 from sqlalchemy import bindparam, select, text, update
@@ -31,7 +31,6 @@ from chuishao.models.cases import Case, Whistle
 from chuishao.models.clocks import Alert, StepClock
 from chuishao.models.db import Database
 from chuishao.models.notifications import Event
-from chuishao.models.types import UTCDateTime
 
 LEVEL_ORDER = {"none": 0, "warning": 1, "overdue": 2, "escalated": 3}
 
@@ -55,91 +54,139 @@ def _pause_for_fault_tests() -> None:
         time.sleep(delay)
 
 
-# Only what the levels and the events need, in one read: the due clocks with their case's columns (a join, not a
-# second query). The claimed rows are plain rows, not ORM objects (10,000 of those cost more than the statements).
+# ---- PostgreSQL: three statements per batch, sent as they stand (no SQL compiled per batch, rows read as the driver
+# returns them: naive UTC, as the columns store it). The claim brings each clock's case columns and the units
+# whistled to the case, so the events need no other read.
+_PG_CLAIM = """
+SELECT k.id, k.case_id, k.kind, k.unit_id, k.drives_case, k.level, k.warning_at, k.deadline, k.escalate_at,
+       k.paused_at, k.stopped_at, k.next_alert_at,
+       c.township_id, c.reporter_id, c.title, c.created_at, c.lead_unit_id,
+       ARRAY(SELECT DISTINCT w.unit_id FROM whistles w WHERE w.case_id = k.case_id ORDER BY 1)
+  FROM clocks k JOIN cases c ON c.id = k.case_id
+ WHERE k.next_alert_at <= $1::timestamp
+ ORDER BY k.next_alert_at, k.id
+ LIMIT $2
+   FOR UPDATE OF k SKIP LOCKED"""
+# The events (one JSON document per batch, encoded once) and the alert rows (arrays). They go in before the
+# clocks' update: their foreign-key checks then find the clocks already locked by the claim, where after the
+# update each new row version would have to be locked again.
+_PG_INSERT = """
+WITH ev AS (
+    INSERT INTO events (kind, action, case_id, township_id, unit_ids, reporter_id, audience, payload, at, fanned_out_at)
+    SELECT e.kind, e.action, e.case_id, e.township_id, e.unit_ids, e.reporter_id, e.audience, e.payload,
+           $1::timestamp, NULL
+      FROM json_to_recordset($2::json) AS e(kind VARCHAR, action VARCHAR, case_id INTEGER, township_id INTEGER,
+           unit_ids JSON, reporter_id INTEGER, audience JSON, payload JSON)
+    RETURNING 1)
+INSERT INTO alerts (clock_id, case_id, level, fired_at, due_at)
+SELECT a.clock_id, a.case_id, a.level, $1::timestamp, a.due_at
+  FROM unnest($3::INTEGER[], $4::INTEGER[], $5::VARCHAR[], $6::TIMESTAMP[]) AS a(clock_id, case_id, level, due_at)"""
+# The clocks' new level and next alert time, and the cases' colour
+_PG_UPDATE = """
+WITH kc AS (
+    UPDATE clocks SET level = v.level, next_alert_at = v.next_alert_at
+      FROM unnest($1::INTEGER[], $2::VARCHAR[], $3::TIMESTAMP[]) AS v(id, level, next_alert_at)
+     WHERE clocks.id = v.id
+    RETURNING 1)
+UPDATE cases SET alert = v.alert
+  FROM unnest($4::INTEGER[], $5::VARCHAR[]) AS v(id, alert)
+ WHERE cases.id = v.id"""
+_EVENT_KEYS = ("kind", "action", "case_id", "township_id", "unit_ids", "reporter_id", "audience", "payload")
+
+# ---- SQLite: Core statements (no socket to cross), the same three steps plus the whistles' read
 _CLOCKS = StepClock.__table__
 _CASES = Case.__table__
 _CLAIM_COLUMNS = [_CLOCKS.c[name] for name in ("id", "case_id", "kind", "unit_id", "drives_case", "level", "warning_at",
                                                  "deadline", "escalate_at", "paused_at", "stopped_at", "next_alert_at")]
-_CASE_COLUMNS = [_CASES.c[name] for name in ("township_id", "reporter_id", "title", "created_at", "lead_unit_id")]
-_CLAIM = select(*_CLAIM_COLUMNS, *[c.label(f"case_{c.name}") for c in _CASE_COLUMNS]).join_from(
-    _CLOCKS, _CASES, _CASES.c.id == _CLOCKS.c.case_id)
-_TS = UTCDateTime()
-# PostgreSQL: a batch's writes are two statements over arrays and one JSON document (data-modifying CTEs), so a
-# batch costs three round trips (claim, insert, update) plus its commit, and the events' JSON is encoded once per
-# batch, not per column. The alert rows go in first: their foreign-key checks then find the clocks already locked
-# by the claim; after the clocks' update they would have to lock each new row version again.
-_PG_INSERT = text("""
-WITH ev AS (
-    INSERT INTO events (kind, action, case_id, township_id, unit_ids, reporter_id, audience, payload, at, fanned_out_at)
-    SELECT e.kind, e.action, e.case_id, e.township_id, e.unit_ids, e.reporter_id, e.audience, e.payload,
-           CAST(:fired_at AS TIMESTAMP), NULL
-      FROM json_to_recordset(CAST(:events AS JSON)) AS e(kind VARCHAR, action VARCHAR, case_id INTEGER,
-           township_id INTEGER, unit_ids JSON, reporter_id INTEGER, audience JSON, payload JSON)
-    RETURNING 1)
-INSERT INTO alerts (clock_id, case_id, level, fired_at, due_at)
-SELECT a.clock_id, a.case_id, a.level, CAST(:fired_at AS TIMESTAMP), a.due_at
-  FROM unnest(CAST(:a_clock AS INTEGER[]), CAST(:a_case AS INTEGER[]), CAST(:a_level AS VARCHAR[]),
-              CAST(:a_due AS TIMESTAMP[])) AS a(clock_id, case_id, level, due_at)""")
-_PG_UPDATE = text("""
-WITH kc AS (
-    UPDATE clocks SET level = v.level, next_alert_at = v.next_alert_at
-      FROM unnest(CAST(:k_id AS INTEGER[]), CAST(:k_level AS VARCHAR[]), CAST(:k_next AS TIMESTAMP[]))
-           AS v(id, level, next_alert_at)
-     WHERE clocks.id = v.id
-    RETURNING 1)
-UPDATE cases SET alert = v.alert
-  FROM unnest(CAST(:c_id AS INTEGER[]), CAST(:c_alert AS VARCHAR[])) AS v(id, alert)
- WHERE cases.id = v.id""")
-_EVENT_KEYS = ("kind", "action", "case_id", "township_id", "unit_ids", "reporter_id", "audience", "payload")
-# SQLite: executemany
+_CLAIM = select(*_CLAIM_COLUMNS, *[_CASES.c[name] for name in ("township_id", "reporter_id", "title", "created_at",
+                                                               "lead_unit_id")]
+                ).join_from(_CLOCKS, _CASES, _CASES.c.id == _CLOCKS.c.case_id)
 _UPDATE_CLOCKS = (update(_CLOCKS).where(_CLOCKS.c.id == bindparam("b_id"))
                   .values(level=bindparam("b_level"), next_alert_at=bindparam("b_next_alert_at")))
 
 
+@dataclass(slots=True)
 class _Claimed:
-    """One claimed clock (the attributes flows.clocks.due_levels and next_due read) and its case's columns."""
+    """One claimed clock: what flows.clocks.due_levels and next_due read, its case's columns and the units
+    whistled to the case. Times as the rows hold them (PostgreSQL: naive UTC; SQLite: aware UTC)."""
 
-    __slots__ = (*(c.name for c in _CLAIM_COLUMNS), "case")
+    id: int
+    case_id: int
+    kind: str
+    unit_id: int | None
+    drives_case: bool
+    level: str
+    warning_at: datetime
+    deadline: datetime
+    escalate_at: datetime
+    paused_at: datetime | None
+    stopped_at: datetime | None
+    next_alert_at: datetime | None
+    case: SimpleNamespace
+    whistled: list[int]
 
-    def __init__(self, row):
-        n = len(_CLAIM_COLUMNS)
-        for name, value in zip(self.__slots__[:n], row[:n], strict=True):
-            setattr(self, name, value)
-        township_id, reporter_id, title, created_at, lead_unit_id = row[n:]
-        self.case = SimpleNamespace(id=self.case_id, township_id=township_id, reporter_id=reporter_id, title=title,
-                                    created_at=created_at, lead_unit_id=lead_unit_id)
+    @classmethod
+    def of(cls, row, whistled: list[int] | None = None) -> "_Claimed":
+        township_id, reporter_id, title, created_at, lead_unit_id = row[12:17]
+        case = SimpleNamespace(id=row[1], township_id=township_id, reporter_id=reporter_id, title=title,
+                               created_at=_aware(created_at), lead_unit_id=lead_unit_id)
+        return cls(*row[:12], case, list(row[17]) if whistled is None else whistled)
 
 
-async def _whistled(s, case_ids: list[int]) -> dict[int, list[int]]:
-    """The units whistled to each case (every whistle, as an alert event's `unit_ids` lists them), sorted."""
-    whistled: dict[int, set[int]] = {}
-    for case_id, unit_id in await s.execute(select(Whistle.case_id, Whistle.unit_id)
-                                            .where(Whistle.case_id.in_(case_ids))):
-        whistled.setdefault(case_id, set()).add(unit_id)
-    return {case_id: sorted(units) for case_id, units in whistled.items()}
+def _aware(t: datetime | None) -> datetime | None:
+    """A stored time as an aware UTC datetime (PostgreSQL's raw rows are naive UTC)."""
+    return t if t is None or t.tzinfo is not None else t.replace(tzinfo=UTC)
 
 
-def _alert_events(claimed: dict[int, "_Claimed"], alerts: list[dict], whistled: dict[int, list[int]],
-                  now: datetime) -> list[dict]:
+def _naive(t: datetime) -> datetime:
+    return t.astimezone(UTC).replace(tzinfo=None)
+
+
+@dataclass
+class _Fired:
+    """What one batch fires: the alert rows (clock, case, level, due_at), the clocks that moved, the cases'
+    new colour (in case id order) and the (case_id, clock_id, level) for the result."""
+
+    alerts: list[tuple[_Claimed, str, datetime]] = field(default_factory=list)
+    moved: list[_Claimed] = field(default_factory=list)
+    colours: list[tuple[int, str]] = field(default_factory=list)
+    fired: list[tuple[int, int, str]] = field(default_factory=list)
+
+
+def _levels(claimed: list[_Claimed], now: datetime) -> _Fired:
+    """Fire every level due by `now` (flows.clocks.due_levels; `now` naive or aware as the rows' times are) and
+    advance each clock to its next point (flows.clocks.next_due). Changes the claimed clocks in place."""
+    out, case_levels = _Fired(), {}
+    for c in claimed:
+        before = (c.level, c.next_alert_at)
+        for level, due in clk.due_levels(c, now):
+            out.alerts.append((c, level, due))
+            c.level = level
+            out.fired.append((c.case_id, c.id, level))
+        c.next_alert_at = clk.next_due(c)
+        if (c.level, c.next_alert_at) != before:
+            out.moved.append(c)
+        if c.drives_case:
+            case_levels[c.case_id] = max(case_levels.get(c.case_id, "none"), c.level, key=LEVEL_ORDER.__getitem__)
+    # in id order, as an index scan of `id IN (...)` would lock them: two sweepers that share a case take its row
+    # in the same order
+    out.colours = sorted((cid, lvl) for cid, lvl in case_levels.items() if lvl != "none")
+    return out
+
+
+def _alert_events(out: _Fired, now: datetime) -> list[dict]:
     """The outbox rows for this batch's alerts: who hears of each, and the scope a live feed filters on. Each
-    says when its level fell due and when it was raised (`now`), both in Asia/Shanghai."""
+    says when its level fell due and when it was raised (`now`, aware), both in Asia/Shanghai."""
     events = []
     fired_at = local(now)
-    for a in alerts:
-        clock = claimed[a["clock_id"]]
+    for clock, level, due in out.alerts:
         case = clock.case
-        event = alert_event(level=a["level"], clock_kind=clock.kind, unit_id=clock.unit_id, case=case,
-                            whistled=whistled.get(case.id, []), code=case_code(case),
-                            deadline=local(clock.deadline), at=now)
-        event["payload"] |= {"due_at": local(a["due_at"]), "fired_at": fired_at}
+        event = alert_event(level=level, clock_kind=clock.kind, unit_id=clock.unit_id, case=case,
+                            whistled=clock.whistled, code=case_code(case), deadline=local(_aware(clock.deadline)),
+                            at=now)
+        event["payload"] |= {"due_at": local(_aware(due)), "fired_at": fired_at}
         events.append(event)
     return events
-
-
-def _naive(t: datetime | None) -> datetime | None:
-    """As the column type stores it (naive UTC), for the array parameters, which bypass the column type."""
-    return _TS.process_bind_param(t, None)
 
 
 def clock_of(now: datetime | Clock) -> Clock:
@@ -156,87 +203,85 @@ async def sweep(db: Database, calendar: WorkingCalendar, now: datetime | Clock, 
     was raised, never before its `due_at` and never later than the clock. Returns the (case_id, clock_id,
     level) fired, in the order raised.
 
-    A batch is one transaction: claim up to `batch` due clocks with their cases (PostgreSQL: FOR UPDATE OF the
-    clocks, SKIP LOCKED, so a second sweeper takes other clocks; SQLite: the write lock first), read the units
-    whistled to them, then write the events, the alert rows, the clocks' new level and next alert time and the
+    A batch is one transaction: claim up to `batch` due clocks with their cases and the units whistled to them
+    (PostgreSQL: FOR UPDATE OF the clocks, SKIP LOCKED, so a second sweeper takes other clocks; SQLite: the
+    write lock first), then write the events, the alert rows, the clocks' new level and next alert time and the
     cases' colour, and commit. On PostgreSQL `workers` batches (default 2) run at once on their own connections,
     as two sweepers would (SKIP LOCKED gives each other clocks), so one batch's Python work overlaps the other's
     writes; SQLite has one writer, so one at a time there."""
     read = clock_of(now)
     result = SweepResult()
+    one = _batch_pg if db.is_postgres else _batch_sqlite
 
     async def worker() -> None:
         while True:
-            fired, claimed = await _batch(db, read, batch)
+            fired, claimed = await one(db, read, batch)
             result.fired.extend(fired)
             if claimed < batch:
                 return
 
-    n = workers or (2 if db.is_postgres else 1)
     async with asyncio.TaskGroup() as tasks:
-        for _ in range(n):
+        for _ in range(workers or (2 if db.is_postgres else 1)):
             tasks.create_task(worker())
     return result
 
 
-async def _batch(db: Database, read: Clock, batch: int) -> tuple[list[tuple[int, int, str]], int]:
+async def _batch_pg(db: Database, read: Clock, batch: int) -> tuple[list[tuple[int, int, str]], int]:
     """One batch in one transaction (see `sweep`): the (case_id, clock_id, level) it fired and how many clocks it
     claimed (fewer than `batch`: none were left to claim)."""
     async with db.transaction() as s:
-        if not db.is_postgres:
-            # SQLite has no row locks: take the database's write lock before reading, so a sweeper in
-            # another process waits for this one's commit and then sees the clocks already advanced
-            await s.execute(text("UPDATE clocks SET id = id WHERE 1 = 0"))
-        now = read()  # after any wait for the lock: the time this batch is raised
-        q = (_CLAIM.where(_CLOCKS.c.next_alert_at <= now)
-             .order_by(_CLOCKS.c.next_alert_at, _CLOCKS.c.id).limit(batch))
-        if db.is_postgres:
-            q = q.with_for_update(skip_locked=True, of=_CLOCKS)
-        claimed = {row[0]: _Claimed(row) for row in await s.execute(q)}
+        conn = await s.connection()
+        now = read()  # the time this batch is raised
+        at = _naive(now)
+        claimed = [_Claimed.of(row) for row in await conn.exec_driver_sql(_PG_CLAIM, (at, batch))]
         if not claimed:
             return [], 0
-        alerts, moved, case_levels, fired = [], [], {}, []
-        for c in claimed.values():
-            before = (c.level, c.next_alert_at)
-            for level, due in clk.due_levels(c, now):
-                alerts.append({"clock_id": c.id, "case_id": c.case_id, "level": level, "fired_at": now,
-                               "due_at": due})
-                c.level = level
-                fired.append((c.case_id, c.id, level))
-            c.next_alert_at = clk.next_due(c)
-            if (c.level, c.next_alert_at) != before:
-                moved.append(c)
-            if c.drives_case:
-                case_levels[c.case_id] = max(case_levels.get(c.case_id, "none"), c.level,
-                                             key=LEVEL_ORDER.__getitem__)
-        whistled = await _whistled(s, sorted({a["case_id"] for a in alerts})) if alerts else {}
-        events = _alert_events(claimed, alerts, whistled, now)
+        out = _levels(claimed, at)
+        events = _alert_events(out, now)
         _pause_for_fault_tests()
         # the events, the alert rows, the clocks' new level and next alert time, and the cases' colour commit
-        # together; cases in id order, as an index scan of `id IN (...)` would lock them: two sweepers that
-        # share a case take its row in the same order
-        changed = sorted((cid, lvl) for cid, lvl in case_levels.items() if lvl != "none")
-        if db.is_postgres:
-            await s.execute(_PG_INSERT, {
-                "fired_at": _naive(now),
-                "events": json.dumps([{k: e[k] for k in _EVENT_KEYS} for e in events]),
-                "a_clock": [a["clock_id"] for a in alerts], "a_case": [a["case_id"] for a in alerts],
-                "a_level": [a["level"] for a in alerts], "a_due": [_naive(a["due_at"]) for a in alerts]})
-            await s.execute(_PG_UPDATE, {
-                "k_id": [c.id for c in moved], "k_level": [c.level for c in moved],
-                "k_next": [_naive(c.next_alert_at) for c in moved],
-                "c_id": [cid for cid, _ in changed], "c_alert": [lvl for _, lvl in changed]})
-        else:
-            if events:
-                await s.execute(Event.__table__.insert(), events)
-            if alerts:
-                await s.execute(Alert.__table__.insert(), alerts)
-            if moved:
-                await s.execute(_UPDATE_CLOCKS, [{"b_id": c.id, "b_level": c.level,
-                                                  "b_next_alert_at": c.next_alert_at} for c in moved])
-            for level in ("warning", "overdue", "escalated"):
-                ids = [cid for cid, lvl in changed if lvl == level]
-                if ids:
-                    await s.execute(update(Case).where(Case.id.in_(ids)).values(alert=level)
-                                    .execution_options(synchronize_session=False))
-    return fired, len(claimed)
+        # together
+        await conn.exec_driver_sql(_PG_INSERT, (
+            at, json.dumps([{k: e[k] for k in _EVENT_KEYS} for e in events]),
+            [c.id for c, _, _ in out.alerts], [c.case_id for c, _, _ in out.alerts],
+            [level for _, level, _ in out.alerts], [due for _, _, due in out.alerts]))
+        await conn.exec_driver_sql(_PG_UPDATE, (
+            [c.id for c in out.moved], [c.level for c in out.moved], [c.next_alert_at for c in out.moved],
+            [cid for cid, _ in out.colours], [lvl for _, lvl in out.colours]))
+    return out.fired, len(claimed)
+
+
+async def _batch_sqlite(db: Database, read: Clock, batch: int) -> tuple[list[tuple[int, int, str]], int]:
+    """As `_batch_pg`, with Core statements; the transaction starts with the database's write lock."""
+    async with db.transaction() as s:
+        # SQLite has no row locks: take the database's write lock before reading, so a sweeper in another
+        # process waits for this one's commit and then sees the clocks already advanced
+        await s.execute(text("UPDATE clocks SET id = id WHERE 1 = 0"))
+        now = read()  # after any wait for the lock: the time this batch is raised
+        rows = (await s.execute(_CLAIM.where(_CLOCKS.c.next_alert_at <= now)
+                                .order_by(_CLOCKS.c.next_alert_at, _CLOCKS.c.id).limit(batch))).all()
+        if not rows:
+            return [], 0
+        whistled: dict[int, set[int]] = {}
+        for case_id, unit_id in await s.execute(select(Whistle.case_id, Whistle.unit_id)
+                                                .where(Whistle.case_id.in_(sorted({row[1] for row in rows})))):
+            whistled.setdefault(case_id, set()).add(unit_id)
+        claimed = [_Claimed.of(row, sorted(whistled.get(row[1], ()))) for row in rows]
+        out = _levels(claimed, now)
+        events = _alert_events(out, now)
+        _pause_for_fault_tests()
+        if events:
+            await s.execute(Event.__table__.insert(), events)
+        if out.alerts:
+            await s.execute(Alert.__table__.insert(), [
+                {"clock_id": c.id, "case_id": c.case_id, "level": level, "fired_at": now, "due_at": due}
+                for c, level, due in out.alerts])
+        if out.moved:
+            await s.execute(_UPDATE_CLOCKS, [{"b_id": c.id, "b_level": c.level, "b_next_alert_at": c.next_alert_at}
+                                             for c in out.moved])
+        for level in ("warning", "overdue", "escalated"):
+            ids = [cid for cid, lvl in out.colours if lvl == level]
+            if ids:
+                await s.execute(update(Case).where(Case.id.in_(ids)).values(alert=level)
+                                .execution_options(synchronize_session=False))
+    return out.fired, len(claimed)
