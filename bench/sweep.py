@@ -373,10 +373,8 @@ def format_profile(p: dict, explain: str, batch: int) -> str:
     L.append(f"WAL written meanwhile (pg_stat_wal, the whole server, so other sessions' writes count too): "
              f"{records:,} records, {fpi:,} full-page images, {size / 2**20:.0f} MiB.")
     L.append("")
-    L.append(f"Statements' total against the wall time: {total:.3f} s against {p['wall_s']:.3f} s. The sweep runs two "
-             "batches at once on PostgreSQL (one's statements while the other's Python runs), so time the two spent "
-             "side by side counts twice; the rest of the wall time is Python (engine and connection set-up, the "
-             "calendar load, turning rows into levels and events) and the commits.")
+    L.append(f"Statements' total against the wall time: {total:.3f} s against {p['wall_s']:.3f} s; the rest is Python "
+             "(engine and connection set-up, the calendar load, turning rows into levels and events) and the commits.")
     L += ["", "Claim statement plan (flows.sweep's, first batch, in a rolled-back transaction, before that sweep):", "",
           "```", explain, "```"]
     return "\n".join(L)
