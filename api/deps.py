@@ -38,11 +38,11 @@ class Services:
 oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
 
-def services(request: Request) -> Services:
+async def services(request: Request) -> Services:
     return request.app.state.services
 
 
-def now(request: Request) -> datetime:
+async def now(request: Request) -> datetime:
     return request.app.state.services.clock()
 
 
@@ -64,7 +64,7 @@ async def actor(claims: Token = Depends(bearer)) -> Actor:
     return claims.actor
 
 
-def signed(request: Request, token: str | None = Depends(oauth2)) -> Token:
+async def signed(request: Request, token: str | None = Depends(oauth2)) -> Token:
     """A token's checked claims with its session NOT yet checked: for a route that hands `session_id` to a
     service which checks it inside its own transaction (flows.sessions.ensure_alive). Raises Unauthorized."""
     if not token:
@@ -100,7 +100,7 @@ async def sign_in(svc: Services, request: Request, username: str, password: str)
     return user, unit, who, svc.tokens.issue(who, at, session_id)
 
 
-def admin(who: Actor = Depends(actor)) -> Actor:
+async def admin(who: Actor = Depends(actor)) -> Actor:
     if who.role != ADMIN:
         raise Forbidden("仅管理员可执行此操作", "admin only")
     return who

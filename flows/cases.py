@@ -14,6 +14,7 @@ from sqlalchemy import BindParameter, and_, bindparam, exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from chuishao.flows import aggregate
 from chuishao.flows import clocks as clk
 from chuishao.flows import lifecycle as lc
 from chuishao.flows.access import (
@@ -34,7 +35,7 @@ from chuishao.flows.errors import Conflict, Forbidden, Invalid, NotFound, Unauth
 from chuishao.flows.geo import contains
 from chuishao.flows.prediction import attach as attach_predictions
 from chuishao.flows.routing import route
-from chuishao.flows.sessions import ENDED, alive_clause, ensure_alive
+from chuishao.flows.sessions import ENDED, ensure_alive
 from chuishao.flows.timeline import canonical, entry_hash
 from chuishao.flows.units import UnitDirectory, UnitInfo
 from chuishao.models.cases import Attachment, Case, Extension, Feedback, LegalReview, Remark, Verification, Whistle
@@ -103,7 +104,6 @@ _ITEM_AND_OVERRIDE = (select(CatalogItem, CatalogOverride)
                       .outerjoin(CatalogOverride, and_(CatalogOverride.item_id == CatalogItem.id,
                                                        CatalogOverride.township_id == bindparam("township_id")))
                       .where(CatalogItem.code == bindparam("code")))
-_CASE_AND_SESSION = select(Case, alive_clause().label("alive")).where(Case.id == bindparam("case_id"))
 _UPDATE_CASE = (Case.__table__.update()
                 .where(Case.__table__.c.id == bindparam("_id"), Case.__table__.c.version == bindparam("_version")))
 
@@ -135,36 +135,26 @@ class CaseService:
                 "actor": actor.username, "unit": actor.unit_code, "at": local(now)}
 
     # ---- loading ------------------------------------------------------------------------
-    async def _load(self, s: AsyncSession, case_id: int, session: tuple[str, int | None] | None = None
-                    ) -> lc.CaseAggregate:
-        """The case with its whistles, running clocks and (while handling) extensions. `session`: (session id,
-        user id) to check in the same statement as the case row (Unauthorized before NotFound)."""
-        if session is None:
-            case = await s.get(Case, case_id)
-        else:
-            row = (await s.execute(_CASE_AND_SESSION, {"case_id": case_id, "session_id": session[0],
-                                                       "user_id": session[1]})).first()
-            if row is None:
+    async def _load(self, s: AsyncSession, case_id: int, session: tuple[str, int | None] | None = None,
+                    memo: dict | None = None) -> lc.CaseAggregate:
+        """The case with its whistles, running clocks and (while handling) extensions, in one statement
+        (flows/aggregate.py). `session`: (session id, user id) to check in the same statement (Unauthorized
+        before NotFound). `memo`: receives the case's catalog item and override (see `_catalog`)."""
+        got = await aggregate.load(s, case_id, *(session or (None, None)))
+        if got is None:
+            if session is not None:
                 await ensure_alive(s, *session)
-            elif not row[1]:
-                raise Unauthorized(*ENDED)
-            case = row[0] if row is not None else None
-        if case is None:
             raise NotFound(f"案件 {case_id} 不存在", f"case {case_id} not found")
-        whistles = list((await s.execute(
-            select(Whistle).where(Whistle.case_id == case_id).order_by(Whistle.id))).scalars())
-        extensions = []
-        if lc.HANDLING in (case.status, case.suspended_from):
-            extensions = list((await s.execute(
-                select(Extension).where(Extension.case_id == case_id).order_by(Extension.id))).scalars())
-        clocks = list((await s.execute(select(StepClock).where(
-            StepClock.case_id == case_id, StepClock.stopped_at.is_(None)).order_by(StepClock.id))).scalars())
-        s.expunge_all()  # plain objects from here on: we write them back explicitly
-        return lc.CaseAggregate(case, whistles, extensions, clocks)
+        if session is not None and not got.alive:
+            raise Unauthorized(*ENDED)
+        case = got.case
+        if memo is not None and case.category and got.item is not None:
+            memo[(case.category, case.township_id)] = (got.item, got.override)
+        return lc.CaseAggregate(case, got.whistles, got.extensions, got.clocks)
 
-    async def _visible(self, s: AsyncSession, case_id: int, actor: Actor, session_id: str | None = None
-                       ) -> lc.CaseAggregate:
-        agg = await self._load(s, case_id, None if session_id is None else (session_id, actor.id))
+    async def _visible(self, s: AsyncSession, case_id: int, actor: Actor, session_id: str | None = None,
+                       memo: dict | None = None) -> lc.CaseAggregate:
+        agg = await self._load(s, case_id, None if session_id is None else (session_id, actor.id), memo)
         if not actor.sees(agg.case, agg.whistles):
             raise Forbidden("无权访问该案件", "this case is outside your scope")
         return agg
@@ -319,13 +309,13 @@ class CaseService:
             raise unknown_action(action)
         body = parse_body(lc.BODIES[action], raw)
         async with self.db.transaction() as s:
-            agg = await self._visible(s, case_id, actor, session_id)
+            memo: dict = {}  # catalog rows read in this transaction (the case's own come with the case)
+            agg = await self._visible(s, case_id, actor, session_id, memo)
             if if_match is not None and if_match != agg.case.version:
                 raise Conflict(f"版本已变化（当前 {agg.case.version}），请刷新后重试",
                                f"version {if_match} is stale (now {agg.case.version}); reload and retry")
             ctx = lc.Context(agg, actor, now, body)
             lc.ensure_allowed(ctx, action)
-            memo: dict = {}  # catalog rows read in this transaction
             await self._facts(s, ctx, action, memo)
             seen = self._seen(agg)
             before, after = lc.decide(ctx, action)
