@@ -122,3 +122,81 @@ async def load(s: AsyncSession, case_id: int, session_id: str | None, user_id: i
     w, e, k = row[n + 1 + ni + no:]
     out.whistles, out.extensions, out.clocks = _children(Whistle, w), _children(Extension, e), _children(StepClock, k)
     return out
+
+
+# ---- writing back (PostgreSQL) ------------------------------------------------------------------------------
+# One statement per action: a data-modifying CTE whose first part is the case's versioned UPDATE and whose every
+# other part (changed rows, new rows, the timeline entry, the outbox event) selects FROM it, so that nothing is
+# written when the version moved; the statement answers how many case rows it updated and the new rows' ids.
+# Built once per shape (which columns change, which rows are inserted) and kept: the compiled SQL is cached with
+# the statement object, and asyncpg keeps it prepared on each connection.
+_SHAPES_WRITTEN: dict[tuple, object] = {}
+_MAX_SHAPES = 512
+
+
+def _write_statement(shape: tuple):
+    case_keys, update_shapes, insert_shapes = shape
+    t = _CASES
+    gate = (t.update().where(t.c.id == bindparam("c__id"), t.c.version == bindparam("c__version"))
+            .values({k: bindparam(f"c_{k}", type_=t.c[k].type) for k in (*case_keys, "version")})
+            .returning(t.c.id).cte("c"))
+    parts = [select(func.count()).select_from(gate).scalar_subquery()]
+    exists_in = select(gate.c.id).exists()
+    for i, (table, keys) in enumerate(update_shapes):
+        u = (table.update().where(table.c.id == bindparam(f"u{i}__id"), exists_in)
+             .values({k: bindparam(f"u{i}_{k}", type_=table.c[k].type) for k in keys})
+             .returning(table.c.id).cte(f"u{i}"))
+        parts.append(select(func.count()).select_from(u).scalar_subquery())
+    inserted = []
+    for i, (table, keys, whistle_at) in enumerate(insert_shapes):
+        source = gate if whistle_at is None else inserted[whistle_at]
+        values = [bindparam(f"i{i}_{k}", type_=table.c[k].type) for k in keys]
+        cols = list(keys)
+        if whistle_at is not None:  # a check-in clock of a whistle inserted in this same statement
+            values.append(source.c.id)
+            cols.append("whistle_id")
+        ins = (table.insert().from_select(cols, select(*values).select_from(source))
+               .returning(table.c.id).cte(f"i{i}"))
+        inserted.append(ins)
+        parts.append(select(ins.c.id).scalar_subquery())
+    return select(*parts)
+
+
+async def write(conn, case_id: int, version: int, changes: dict, updates: list, inserts: list) -> bool:
+    """Write an action back in one statement (PostgreSQL). `changes`: the case's changed columns (the version
+    goes to `version + 1`, gated on `version`); `updates`: (row object, {column: value}) for existing rows;
+    `inserts`: (new object, its new whistle or None) in order — a clock whose whistle is inserted here takes
+    that whistle's id. Gives each inserted object its id. Answers False (nothing written) when the case's
+    version moved."""
+    new_objs = [obj for obj, _ in inserts]
+    insert_shapes, params = [], {"c__id": case_id, "c__version": version, "c_version": version + 1}
+    params.update({f"c_{k}": v for k, v in changes.items()})
+    for i, (obj, whistle) in enumerate(inserts):
+        row = {c.name: getattr(obj, c.name) for c in obj.__table__.columns}
+        row.pop("id")
+        whistle_at = None
+        if whistle is not None:
+            whistle_at = next(j for j, o in enumerate(new_objs) if o is whistle)
+            row.pop("whistle_id")
+        insert_shapes.append((obj.__table__, tuple(row), whistle_at))
+        params.update({f"i{i}_{k}": v for k, v in row.items()})
+    update_shapes = []
+    for i, (obj, diff) in enumerate(updates):
+        update_shapes.append((obj.__table__, tuple(diff)))
+        params[f"u{i}__id"] = obj.id
+        params.update({f"u{i}_{k}": v for k, v in diff.items()})
+    shape = (tuple(changes), tuple(update_shapes), tuple(insert_shapes))
+    stmt = _SHAPES_WRITTEN.get(shape)
+    if stmt is None:
+        stmt = _write_statement(shape)
+        if len(_SHAPES_WRITTEN) < _MAX_SHAPES:
+            _SHAPES_WRITTEN[shape] = stmt
+    row = (await conn.execute(stmt, params)).one()
+    if row[0] != 1:
+        return False
+    for obj, new_id in zip(new_objs, row[1 + len(updates):], strict=True):
+        obj.id = new_id
+    for (obj, whistle) in inserts:
+        if whistle is not None:
+            obj.whistle_id = whistle.id
+    return True
