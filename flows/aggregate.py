@@ -200,3 +200,48 @@ async def write(conn, case_id: int, version: int, changes: dict, updates: list, 
         if whistle is not None:
             obj.whistle_id = whistle.id
     return True
+
+
+_ALIVE_AND_NEXT_ID = select(alive_clause().label("alive"),
+                            func.nextval(func.pg_get_serial_sequence("cases", "id")).label("next_id"))
+
+
+async def alive_and_next_case_id(s: AsyncSession, session_id: str | None, user_id: int | None) -> tuple[bool, int]:
+    """PostgreSQL, one statement: whether the session may act (flows.sessions.alive_clause) and the id the new
+    case will have (its sequence's next value, so that the first timeline entry can be hashed before the
+    insert)."""
+    row = (await s.execute(_ALIVE_AND_NEXT_ID, {"session_id": session_id, "user_id": user_id})).one()
+    return bool(row[0]), row[1]
+
+
+_INSERTED_TOGETHER: dict[tuple, object] = {}
+
+
+async def insert_together(conn, objs: list) -> None:
+    """PostgreSQL, one statement: insert the objects in order (the first one's row first; every other row is
+    inserted FROM it, in the same data-modifying CTE). Gives each object without an id its id."""
+    shapes, params = [], {}
+    for i, obj in enumerate(objs):
+        row = {c.name: getattr(obj, c.name) for c in obj.__table__.columns}
+        if row.get("id") is None:
+            row.pop("id")
+        shapes.append((obj.__table__, tuple(row)))
+        params.update({f"i{i}_{k}": v for k, v in row.items()})
+    shape = tuple(shapes)
+    stmt = _INSERTED_TOGETHER.get(shape)
+    if stmt is None:
+        first = None
+        parts = []
+        for i, (table, keys) in enumerate(shapes):
+            values = [bindparam(f"i{i}_{k}", type_=table.c[k].type) for k in keys]
+            ins = (table.insert().values(dict(zip(keys, values, strict=True))) if first is None else
+                   table.insert().from_select(list(keys), select(*values).select_from(first)))
+            ins = ins.returning(table.c.id).cte(f"i{i}")
+            first = first if first is not None else ins
+            parts.append(select(ins.c.id).scalar_subquery())
+        stmt = select(*parts)
+        if len(_INSERTED_TOGETHER) < _MAX_SHAPES:
+            _INSERTED_TOGETHER[shape] = stmt
+    row = (await conn.execute(stmt, params)).one()
+    for obj, new_id in zip(objs, row, strict=True):
+        obj.id = new_id

@@ -130,6 +130,21 @@ class Database:
                     raise
                 await session.commit()
 
+    @contextlib.asynccontextmanager
+    async def one_statement_write(self) -> AsyncIterator[AsyncSession]:
+        """For a unit of work that reads with plain statements and then writes everything in ONE statement
+        (the action path, flows/aggregate.write): on PostgreSQL a session in autocommit, so that the single
+        write statement is its own transaction (atomic by itself) and no BEGIN/COMMIT round trips are paid;
+        its reads see what was committed when each ran, as in a READ COMMITTED transaction. SQLite: the same
+        as `transaction()`."""
+        if not self.is_postgres:
+            async with self.transaction() as session:
+                yield session
+            return
+        async with self.sessions() as session:
+            await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+            yield session
+
     async def _begin_write(self) -> AsyncSession:
         if self.is_postgres:
             session = self.sessions()

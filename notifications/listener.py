@@ -20,8 +20,10 @@ def _dsn(url: str) -> str:
 
 
 async def listen(db: Database, hub: Hub, ready: asyncio.Event | None = None,
-                 kick: asyncio.Event | None = None) -> None:
-    """Run until cancelled; reconnects, and catches up on anything committed while disconnected.
+                 kick: asyncio.Event | None = None, known: dict[int, dict] | None = None) -> None:
+    """Run until cancelled; reconnects, and catches up on anything committed while disconnected. `known`: events
+    this process committed itself (id → `events.event_dict`), published from memory when their NOTIFY comes
+    instead of being read back (taken out of `known` as they are).
 
     Ids come from the notifications themselves, not "everything after the last id": two transactions
     may commit in the opposite order of their ids, and reading by range would skip the slower one."""
@@ -44,10 +46,14 @@ async def listen(db: Database, hub: Hub, ready: asyncio.Event | None = None,
                 hub.publish(event)
             while True:
                 await wake.wait()
+                for _ in range(2):  # the committing request hands its events to `known` right after its write
+                    await asyncio.sleep(0)  # returns: let it, so they need not be read back
                 wake.clear()
                 ids = sorted(pending)
                 pending.difference_update(ids)
-                for event in await events_by_id(db, ids):
+                mine = {i: known.pop(i) for i in ids if known and i in known}
+                read = await events_by_id(db, [i for i in ids if i not in mine])
+                for event in sorted([*mine.values(), *read], key=lambda e: e["id"]):
                     hub.publish(event)
                 if kick is not None:
                     kick.set()  # new events: fan them out and deliver
