@@ -46,12 +46,14 @@ class Token:
     expires: datetime  # UTC
 
 
+VERIFIED_KEPT = 10_000  # checked tokens remembered per process (signature and claims; expiry is checked per use)
 INVALID = ("登录凭证无效，请重新登录", "invalid token; sign in again")
 
 
 class Tokens:
     def __init__(self, secret: str, minutes: int):
         self.secret, self.minutes = secret, minutes
+        self._verified: dict[str, Token] = {}  # token → its checked claims (insertion order: least recent first)
 
     def issue(self, actor: Actor, now: datetime, session_id: str | None = None) -> str:
         """A signed token for `actor`, valid `minutes` from `now`; `session_id` is the row that keeps it alive
@@ -69,11 +71,26 @@ class Tokens:
 
     def decode(self, token: str, now: datetime) -> Token:
         """The token's checked claims. Raises Unauthorized: not ours, malformed, any claim missing or of the
-        wrong type or range, issued before sessions existed (no `jti`), or expired by the injectable clock."""
+        wrong type or range, issued before sessions existed (no `jti`), or expired by the injectable clock.
+        A token whose signature and claims were checked once is remembered (`VERIFIED_KEPT` of them, the
+        least recently used forgotten first); its expiry is judged on every call."""
         if not isinstance(token, str) or len(token) > MAX_TOKEN_CHARS:
             raise Unauthorized(*INVALID)
+        known = self._verified.get(token)
+        if known is None:
+            known = self._verify(token)
+            if len(self._verified) >= VERIFIED_KEPT:
+                self._verified.pop(next(iter(self._verified)))
+        else:
+            del self._verified[token]  # moved to the end: most recently used
+        self._verified[token] = known
+        if known.expires.timestamp() <= now.timestamp():
+            raise Unauthorized("登录已过期，请重新登录", "token expired")
+        return known
+
+    def _verify(self, token: str) -> Token:
         try:
-            # time claims are judged against the injectable clock below, not PyJWT's wall clock
+            # time claims are judged against the injectable clock in decode(), not PyJWT's wall clock
             raw = jwt.decode(token, self.secret, algorithms=["HS256"], options={
                 "verify_exp": False, "verify_iat": False, "verify_nbf": False, "verify_sub": False,
                 "verify_jti": False, "require": ["sub", "uid", "role", "unit", "exp"]})
@@ -82,8 +99,6 @@ class Tokens:
             c = Claims.model_validate(raw)
         except (jwt.PyJWTError, ValidationError, ValueError, TypeError):
             raise Unauthorized(*INVALID) from None
-        if c.exp <= now.timestamp():
-            raise Unauthorized("登录已过期，请重新登录", "token expired")
         actor = Actor(c.uid, c.sub, c.role, c.unit, c.unit_code, c.township)
         return Token(actor, c.jti, datetime.fromtimestamp(c.exp, UTC))
 

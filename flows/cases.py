@@ -31,7 +31,7 @@ from chuishao.flows.audience import case_event
 from chuishao.flows.calendar_store import CalendarStore
 from chuishao.flows.clock import LOCAL_TZ, local
 from chuishao.flows.commands import CaseCreate, parse_body
-from chuishao.flows.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
+from chuishao.flows.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, Unauthorized
 from chuishao.flows.geo import contains
 from chuishao.flows.prediction import attach as attach_predictions
 from chuishao.flows.routing import route
@@ -397,18 +397,23 @@ class CaseService:
         # the timeline entry and the event in one statement (that statement is the transaction)
         fast = self.db.is_postgres and also is None
         async with (self.db.one_statement_write() if fast else self.db.transaction()) as s:
-            if fast:
+            if not fast:
+                await ensure_alive(s, session_id, actor.id)
+            memo: dict = {}
+            try:
+                township_id, grid_id = await self._locate(s, actor, body)
+                if townships is not None and self.units.code(township_id) not in townships:
+                    raise Forbidden("该接入密钥无权向此乡镇上报", "this key may not report into that township")
+                if body.category:
+                    await self._catalog(s, body.category, township_id, memo)
+            except DomainError:
+                if fast:  # an ended session is told so first, as on every other path
+                    await ensure_alive(s, session_id, actor.id)
+                raise
+            if fast:  # the id is drawn only for a report that passed every check: no gaps in case numbers
                 alive, case_id = await aggregate.alive_and_next_case_id(s, session_id, actor.id)
                 if session_id is not None and not alive:
                     raise Unauthorized(*ENDED)
-            else:
-                await ensure_alive(s, session_id, actor.id)
-            township_id, grid_id = await self._locate(s, actor, body)
-            if townships is not None and self.units.code(township_id) not in townships:
-                raise Forbidden("该接入密钥无权向此乡镇上报", "this key may not report into that township")
-            memo: dict = {}
-            if body.category:
-                await self._catalog(s, body.category, township_id, memo)
             case = Case(
                 title=body.title, description=body.description, category=body.category,
                 township_id=township_id, grid_id=grid_id, address=body.address, lat=body.lat, lon=body.lon,
