@@ -38,7 +38,12 @@ class Services:
 oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
 
-async def services(request: Request) -> Services:
+def services(request: Request) -> Services:
+    return request.app.state.services
+
+
+async def _services(request: Request) -> Services:
+    # dependencies are `async def` on the request path: a plain `def` one costs a hop to the thread pool each
     return request.app.state.services
 
 
@@ -107,7 +112,7 @@ async def admin(who: Actor = Depends(actor)) -> Actor:
 
 
 # What a route takes, one parameter each (`who: ActorDep`); the dependencies above are what they run.
-ServicesDep = Annotated[Services, Depends(services)]
+ServicesDep = Annotated[Services, Depends(_services)]
 NowDep = Annotated[datetime, Depends(now)]  # the injected clock's now, UTC
 ActorDep = Annotated[Actor, Depends(actor)]  # signed in, session alive (401 otherwise)
 AdminDep = Annotated[Actor, Depends(admin)]  # signed in as an admin (403 otherwise)
