@@ -20,22 +20,24 @@ SQLITE_WRITE_WAIT = 60.0
 SYNC_BUSY_TIMEOUT_MS = 10_000  # connections that do not run on an event loop (migrations, scripts) may block
 
 
-def async_url(url: str) -> str:
+def _with_driver(url: str, drivers: dict[str, str]) -> str:
+    """`url` with the driver for its backend (`drivers`: backend → SQLAlchemy drivername). Raises ValueError for
+    a backend that is neither SQLite nor PostgreSQL."""
     u = make_url(url)
-    if u.get_backend_name() == "sqlite":
-        return str(u.set(drivername="sqlite+aiosqlite"))
-    if u.get_backend_name() == "postgresql":
-        return u.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
-    raise ValueError(f"unsupported database: {u.get_backend_name()}")
+    backend = u.get_backend_name()
+    if backend not in drivers:
+        raise ValueError(f"unsupported database: {backend}")
+    return u.set(drivername=drivers[backend]).render_as_string(hide_password=False)
+
+
+def async_url(url: str) -> str:
+    """The URL the app's async engine uses: aiosqlite or asyncpg."""
+    return _with_driver(url, {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"})
 
 
 def sync_url(url: str) -> str:
-    u = make_url(url)
-    if u.get_backend_name() == "sqlite":
-        return str(u.set(drivername="sqlite"))
-    if u.get_backend_name() == "postgresql":
-        return u.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
-    raise ValueError(f"unsupported database: {u.get_backend_name()}")
+    """The URL migrations and scripts use: the standard library's sqlite3 or psycopg."""
+    return _with_driver(url, {"sqlite": "sqlite", "postgresql": "postgresql+psycopg"})
 
 
 def _sqlite_pragmas(engine: Engine, busy_timeout_ms: int = SYNC_BUSY_TIMEOUT_MS) -> None:
