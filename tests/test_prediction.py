@@ -83,6 +83,21 @@ def test_the_case_page_and_the_inbox_show_the_prediction(county):
     assert "预计 今天 12:00 办结" in inbox
 
 
+def test_the_case_page_says_so_once_the_median_and_then_the_80th_percentile_have_passed(county, clock):
+    """The case page and the inbox row tell the same story: no past date offered as the expected closure."""
+    add_closed(county, "LAND01", "FC", CLOSED_AFTER)
+    case = county.report(category="LAND01")
+    browser = Browserish(county.client)
+    browser.login("disp_fc")
+    clock.advance(hours=3, minutes=30)  # 12:30: the median (12:00) has passed, the 80th percentile (14:42) not
+    page = browser.get(f"/cases/{case['id']}").text
+    assert "已超过同类案件中位用时" in page and "2026-11-16 14:42" in page and "约 2026-11-16 12:00" not in page
+    assert "已超过同类案件中位用时" in browser.get("/inbox").text
+    clock.advance(hours=3)  # 15:30: both passed
+    page = browser.get(f"/cases/{case['id']}").text
+    assert "已超过本乡镇同类案件的通常办理时长" in page and "较迟" not in page
+
+
 def test_open311_expected_datetime_is_the_predicted_median(county):
     from tests.test_open311 import O311
 
