@@ -30,7 +30,7 @@ from chuishao.flows.access import (
 from chuishao.flows.audience import case_event
 from chuishao.flows.calendar_store import CalendarStore
 from chuishao.flows.clock import LOCAL_TZ, local
-from chuishao.flows.commands import CaseCreate, parse_body
+from chuishao.flows.commands import SOURCES, CaseCreate, parse_body
 from chuishao.flows.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, Unauthorized
 from chuishao.flows.geo import contains
 from chuishao.flows.prediction import attach as attach_predictions
@@ -38,6 +38,7 @@ from chuishao.flows.routing import route
 from chuishao.flows.sessions import ENDED, ensure_alive
 from chuishao.flows.timeline import canonical, entry_hash
 from chuishao.flows.units import UnitDirectory, UnitInfo
+from chuishao.models import vocabulary as vocab
 from chuishao.models.cases import Attachment, Case, Extension, Feedback, LegalReview, Remark, Verification, Whistle
 from chuishao.models.catalog import CatalogItem, CatalogOverride
 from chuishao.models.clocks import StepClock
@@ -48,6 +49,10 @@ from chuishao.models.timeline import TimelineEntry
 
 REPORTER_ROLES = frozenset({GRID_WORKER, *TOWNSHIP_ROLES, "county_supervisor", INTEGRATOR})
 DEFAULT_SOURCE = {GRID_WORKER: "grid", "county_supervisor": "county", INTEGRATOR: "open311"}
+# the sources (上报来源) a person may declare: the bulletin counts cases by source, so a grid worker's report is
+# always 网格上报, and 平台接入 is the Open311 channel's own (an integrator's key carries the source its admin set)
+SOURCES_BY_ROLE = {GRID_WORKER: ("grid",)}
+STAFF_SOURCES = tuple(s for s in SOURCES if s != "open311")
 LOCATES_ANYWHERE = frozenset({"county_supervisor", INTEGRATOR})  # no own township to fall back on
 ALERTS = ("none", "warning", "overdue", "escalated")
 CODE_RE = re.compile(r"^CS\d{8}(\d{6,})$")
@@ -116,6 +121,17 @@ async def _insert(conn, obj) -> None:
     if row.get("id") is None:
         row.pop("id", None)
     obj.id = (await conn.execute(_INSERT[table], row)).scalar_one()
+
+
+def _check_source(role: str, source: str | None) -> None:
+    """Refuse (Invalid 422, beside `source`) a source the role may not declare (SOURCES_BY_ROLE, STAFF_SOURCES;
+    an integrator's key is not limited here)."""
+    allowed = SOURCES_BY_ROLE.get(role, STAFF_SOURCES)
+    if source is not None and role != INTEGRATOR and source not in allowed:
+        said = "、".join(f"「{vocab.SOURCE_LABELS[x]}」" for x in allowed)
+        raise Invalid(f"{vocab.ROLE_LABELS.get(role, role)}上报的来源只能是{said}",
+                      f"a {role} may report with source {', '.join(allowed)} only", code="source_not_allowed",
+                      extra={"field": "source"})
 
 
 class CaseService:
@@ -401,6 +417,7 @@ class CaseService:
                 await ensure_alive(s, session_id, actor.id)
             memo: dict = {}
             try:
+                _check_source(actor.role, body.source)
                 township_id, grid_id = await self._locate(s, actor, body)
                 if townships is not None and self.units.code(township_id) not in townships:
                     raise Forbidden("该接入密钥无权向此乡镇上报", "this key may not report into that township")
