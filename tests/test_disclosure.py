@@ -124,6 +124,25 @@ def test_personal_data_is_masked_on_the_page_in_json_and_in_the_atom_feed(world,
     assert api.client.get("/").text.count('href="/gongshi"') == 1  # linked from the login page
 
 
+def test_names_found_once_plates_cards_chat_ids_and_house_numbers_never_reach_the_public(world, clock):
+    """The tester's text: a name masked after 当事人 must not leak at its second mention, nor a spouse, a name
+    before a title, a plate, a bank card, a WeChat or QQ id, a flat number."""
+    api = world
+    leaky = ("当事人王建国和其妻子李秀英在幸福小区5号楼2单元301住户私搭乱建，张建华书记到场；王建国表示同意拆除。"
+             "经营户马家豪车辆晋J12345占道，罚款由银行卡6222021234567890123缴纳，微信 sun_12345，QQ 12345678。")
+    raw_bits = ("王建国", "李秀英", "301", "张建华", "马家豪", "J12345", "6222021234567890123", "sun_12345",
+                "12345678", "2单元")
+    case = close_case(api, result=leaky, address="凤城镇幸福小区5号楼2单元301")
+    clock.now = at("2026-12-01T09:00")
+    row = public(api.client)["items"][0]
+    assert row["code"] == case["code"] and "王某表示同意拆除" in row["result"] and "其妻子李某" in row["result"]
+    html = api.client.get("/gongshi").text
+    atom = api.client.get("/disclosures.atom").text
+    assert case["code"] in html and case["code"] in atom
+    for raw in raw_bits:
+        assert raw not in html and raw not in atom and raw not in str(row), raw
+
+
 def test_only_the_cases_township_withholds_or_releases_it_with_a_reason_and_each_decision_is_kept(world, clock):
     api = world
     case = close_case(api)
