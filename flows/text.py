@@ -55,7 +55,9 @@ LABELS = {"title": "标题", "description": "描述", "address": "地址", "addr
           "first_name": "名", "last_name": "姓", "filename": "文件名", "kind": "类型", "day": "日期",
           "device_id": "设备标识", "account_id": "账号标识", "certificate_expires": "执法证有效期",
           "username": "用户名", "password": "密码", "role": "角色", "unit": "单位", "parent": "上级单位",
-          "code": "编码", "lat": "纬度", "long": "经度", "working_days": "延期工作日数"}
+          "code": "编码", "lat": "纬度", "long": "经度", "lon": "经度", "working_days": "延期工作日数",
+          "source": "上报来源", "seed": "随机种子", "scores": "评分", "passed": "是否通过", "page": "页码",
+          "page_size": "每页条数", "radius_m": "半径（米）"}
 _VISIBLE = ("L", "M", "N", "P", "S")  # categories of characters a joiner may stand between
 
 
@@ -191,7 +193,7 @@ _ZH = {  # pydantic error type -> Chinese template ({label} and the error's ctx)
     "less_than": "{label}须小于 {lt}",
     "int_type": "{label}须为整数", "int_parsing": "{label}须为整数", "int_from_float": "{label}须为整数",
     "float_type": "{label}须为数字", "float_parsing": "{label}须为数字",
-    "bool_type": "{label}须为 true 或 false", "bool_parsing": "{label}须为 true 或 false",
+    "bool_type": "{label}须为是（true）或否（false）", "bool_parsing": "{label}须为是（true）或否（false）",
     "string_type": "{label}须为文本",
     "literal_error": "{label}须为以下之一：{expected}", "enum": "{label}须为以下之一：{expected}",
     "extra_forbidden": "不认识的字段 {field}",
@@ -213,6 +215,8 @@ def _zh_error(e: dict) -> str:
         return f"{label}须为有效的日期或时间"
     if kind in ("model_type", "dict_type", "model_attributes_type"):
         return f"{label}须为 JSON 对象"
+    if kind in ("literal_error", "enum") and "expected" in ctx:  # "'normal' or 'urgent'" → 'normal'、'urgent'
+        ctx = {**ctx, "expected": "、".join(re.findall(r"'[^']*'", str(ctx["expected"]))) or ctx["expected"]}
     template = _ZH.get(kind)
     if template is None:
         return f"{label}不符合要求"

@@ -14,15 +14,16 @@ def error(r, status=422) -> dict:
 @pytest.mark.parametrize("body, zh", [
     ({"title": ""}, "标题不能为空"),
     ({}, "缺少标题"),
-    ({"title": "东街占道", "urgency": "very"}, "紧急程度须为以下之一"),
+    ({"title": "东街占道", "urgency": "very"}, "紧急程度须为以下之一：'normal'、'urgent'"),
     ({"title": "东街占道", "lat": 200}, "纬度不能大于 90"),
+    ({"title": "东街占道", "lon": 200}, "经度不能大于 180"),
     ({"title": "东街占道", "colour": "red"}, "不认识的字段 colour"),
 ])
 def test_a_refused_report_says_what_is_wrong_in_chinese(county, body, zh):
     err = error(county.as_("gw_fc1").post("/api/v1/cases", json=body))
     chinese = err["message"].split(" / ")[0]
     assert zh in chinese, err["message"]
-    assert "should" not in chinese and "Field required" not in chinese, err["message"]
+    assert "should" not in chinese and "Field required" not in chinese and " or " not in chinese, err["message"]
 
 
 @pytest.mark.parametrize("note", ["。", " … ", "!!!", "——"])
