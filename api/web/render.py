@@ -108,9 +108,10 @@ ENV.globals.update(ALERT_BADGES=ALERT_BADGES, STEP_NAMES=vocab.STEP_LABELS, WHIS
 NAV = {
     GRID_WORKER: [("/report", "上报", "＋"), ("/mine", "我的上报", "☰"), ("/notifications", "通知", "✉")],
     DISPATCHER: [("/inbox", "待办", "✓"), ("/cases", "案件", "☰"), ("/report", "登记", "＋"),
-                 ("/dashboard", "看板", "▦"), ("/reports", "通报", "▤")],  # 登记: reports taken by phone (12345)
+                 ("/dashboard", "看板", "▦"), ("/reports", "通报", "▤"),  # 登记: reports taken by phone (12345)
+                 ("/gongshi/review", "公示审核", "☷")],  # 行政执法公示: withhold before publication
     TOWNSHIP_LIAISON: [("/inbox", "待办", "✓"), ("/cases", "案件", "☰"), ("/dashboard", "看板", "▦"),
-                       ("/reports", "通报", "▤")],
+                       ("/reports", "通报", "▤"), ("/gongshi/review", "公示审核", "☷")],
     SUPERVISOR: [("/inbox", "待办", "✓"), ("/dashboard", "看板", "▦"), ("/cases", "案件", "☰"),
                  ("/reports", "通报", "▤"), ("/case-review", "评查", "☑")],  # 评查: 案卷评查
     ADMIN: [("/admin", "管理", "⚙"), ("/dashboard", "看板", "▦"), ("/cases", "案件", "☰"), ("/reports", "通报", "▤")],
