@@ -287,8 +287,11 @@ def _merge(ctx: Context) -> str:
         raise Invalid("不能合并到本案件", "a case cannot be merged into itself")
     if target.township_id != ctx.case.township_id:
         raise Invalid("只能合并到本乡镇的案件", "the master case must be in the same township")
+    if target.status == MERGED:
+        raise Invalid("所选案件本身已合并到其他案件，请合并到它的主案件", "the chosen case was itself merged into another")
     if target.status in FINAL_STATES:
-        raise Invalid("主案件已办结，不能合并", "the master case is no longer open")
+        label = STATE_LABELS[target.status]  # 已结案, 不予受理
+        raise Invalid(f"主案件{'' if label.startswith('已') else '已'}{label}，不能合并", "the master case is no longer open")
     ctx.case.merged_into_id = target.id
     return MERGED
 

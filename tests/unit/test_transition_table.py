@@ -255,7 +255,9 @@ def effect_merge():
     assert act(agg, "dispatcher", "merge", facts, into=2)[1] == lc.MERGED and agg.case.merged_into_id == 2
     for target, zh in ((case(lc.ACCEPTED, id=1), "不能合并到本案件"),
                        (case(lc.ACCEPTED, id=3, township=XH), "只能合并到本乡镇的案件"),
-                       (case(lc.CLOSED, id=4), "主案件已办结，不能合并")):
+                       (case(lc.CLOSED, id=4), "主案件已结案，不能合并"),
+                       (case(lc.REJECTED, id=5), "主案件已不予受理，不能合并"),
+                       (case(lc.MERGED, id=6), "所选案件本身已合并到其他案件")):
         agg = typical(lc.REPORTED)
         with pytest.raises(Invalid, match=zh):
             act(agg, "dispatcher", "merge", lc.Facts(merge_target=target), into=target.id)
