@@ -282,22 +282,33 @@ async def state_of(db: Database, case_id: int, who: Actor) -> dict:
 
 
 async def township_list(db: Database, cal: WorkingCalendar, now: datetime, who: Actor, page: int = 1,
-                        page_size: int = 20) -> dict:
+                        page_size: int = 20, state: str | None = None) -> dict:
     """The township's review list: its closed cases of disclosed items, newest closure first, each with its state
     (待公示 pending until its publication day, 已公示 published, 不予公示 withheld), publication day, the text as
-    the public sees it, and every decision. {"items", "total", "page", "page_size", "pages", "working_days"}.
-    Raises Forbidden (403) for anyone but township dispatchers and liaisons."""
+    the public sees it, and every decision. `state` (pending, published, withheld; None: all) keeps only the cases
+    in that state — pending is the township's window to withhold before the public sees the case.
+    {"items", "total", "page", "page_size", "pages", "working_days", "state", "counts": {state: n, "all": n}}.
+    Raises Forbidden (403) for anyone but township dispatchers and liaisons; Invalid (422) for an unknown state."""
     if who.role not in TOWNSHIP_ROLES:
         raise Forbidden("公示审核仅限乡镇受理员和执法联络员",
                         "only township dispatchers and liaisons review disclosure")
+    if state is not None and state not in STATE_LABELS:
+        raise Invalid("未知的公示状态", f"unknown state {state!r}")
     days = (await period(db))["working_days"]
     page, size = max(1, page), max(1, min(page_size, MAX_PAGE_SIZE))
     today = now.astimezone(LOCAL_TZ).date()
+    before = cutoff(cal, now, days)
+    states = {"pending": and_(Case.closed_at >= before, ~WITHHELD_NOW),
+              "published": and_(Case.closed_at < before, ~WITHHELD_NOW), "withheld": WITHHELD_NOW}
     async with db.read() as s:
         units = {u.id: u for u in (await s.execute(select(Unit))).scalars()}
-        base = (select(Case, CatalogItem.name).join(CatalogItem, CatalogItem.code == Case.category)
-                .where(IN_SCOPE, Case.township_id == who.township_id))
-        total = (await s.execute(select(func.count()).select_from(base.subquery()))).scalar_one()
+        everything = (select(Case, CatalogItem.name).join(CatalogItem, CatalogItem.code == Case.category)
+                      .where(IN_SCOPE, Case.township_id == who.township_id))
+        counts = {k: (await s.execute(select(func.count()).select_from(everything.where(w).subquery()))).scalar_one()
+                  for k, w in states.items()}
+        counts["all"] = sum(counts.values())
+        base = everything.where(states[state]) if state else everything
+        total = counts[state or "all"]
         rows = (await s.execute(base.order_by(Case.closed_at.desc(), Case.id.desc())
                                 .offset((page - 1) * size).limit(size))).all()
         out = await _rows(s, cal, days, rows, units)
@@ -316,7 +327,7 @@ async def township_list(db: Database, cal: WorkingCalendar, now: datetime, who: 
         published = date.fromisoformat(row["published_on"]) <= today
         row["state"] = "withheld" if withheld else ("published" if published else "pending")
     return {"items": out, "total": total, "page": page, "page_size": size, "pages": max(1, -(-total // size)),
-            "working_days": days}
+            "working_days": days, "state": state, "counts": counts}
 
 
 STATE_LABELS = {"pending": "待公示", "published": "已公示", "withheld": "不予公示"}

@@ -216,8 +216,12 @@ def test_the_township_withholds_from_its_review_page(world, clock, client):
     case = close_case(api)
     clock.now = at("2026-11-17T09:00")  # before publication: the township reviews what is coming
     web_login(client, "liaison_fc")
-    page = client.get("/gongshi/review")
+    page = client.get("/gongshi/review")  # the default filter: 待公示, the window to withhold
     assert page.status_code == 200 and case["code"] in page.text and "待公示" in page.text and "2026-11-25" in page.text
+    assert 'href="/gongshi/review"' in page.text and "公示审核" in page.text  # in the township's navigation
+    assert '<a href="/gongshi/review?state=pending" aria-current="page">待公示（1）' in page.text
+    assert case["code"] not in client.get("/gongshi/review", params={"state": "published"}).text
+    assert "<details" in page.text and "不予公示…" in page.text  # the reason form is folded away
     token = page_token(page.text)
     r = client.post(f"/gongshi/review/{case['id']}/withhold", data={"reason": "", "csrftoken": token})
     assert r.status_code == 422 and "请写明理由" in r.text
@@ -226,6 +230,7 @@ def test_the_township_withholds_from_its_review_page(world, clock, client):
     assert r.status_code == 303
     page = client.get(r.headers["location"])
     assert "不予公示" in page.text and "涉及商业秘密" in page.text and "已设为不予公示" in page.text
+    assert case["code"] not in client.get("/gongshi/review").text  # withheld: no longer 待公示
     clock.now = at("2026-12-01T09:00")
     assert codes(client) == []
     web_login(client, "zrzy_liaison")

@@ -89,6 +89,8 @@ class ReviewPage(Out):
     page_size: int
     pages: int
     working_days: int
+    state: Literal["pending", "published", "withheld"] | None = None
+    counts: dict[str, int] = {}
 
 
 class PeriodView(Out):
@@ -121,11 +123,15 @@ async def public_list(f: FiltersDep, svc: ServicesDep, now: NowDep):
     return await dis.public_list(svc.db, svc.cases.calendar.current, now, f)
 
 
+ReviewState = Annotated[Literal["pending", "published", "withheld"] | None,
+                        Query(description="pending 待公示 / published 已公示 / withheld 不予公示；不填为全部")]
+
+
 @router.get("/disclosures/review", summary="本乡镇公示审核列表（乡镇受理员、执法联络员）", response_model=ReviewPage,
             responses={403: {"description": "不是乡镇受理员或执法联络员 / not a township dispatcher or liaison",
                              "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ERROR}"}}}}})
-async def review(who: ActorDep, svc: ServicesDep, now: NowDep, page: PageNo = 1):
-    return await dis.township_list(svc.db, svc.cases.calendar.current, now, who, page)
+async def review(who: ActorDep, svc: ServicesDep, now: NowDep, page: PageNo = 1, state: ReviewState = None):
+    return await dis.township_list(svc.db, svc.cases.calendar.current, now, who, page, state=state)
 
 
 @router.get("/cases/{case_id}/disclosure", summary="案件公示状态与决定记录", response_model=DisclosureState)

@@ -50,18 +50,28 @@ async def public_page(request: Request, township: str = "", item: str = "", mont
                 status_code=422 if errors else 200)
 
 
-async def _review_page(request: Request, who, page_no: int, status_code: int = 200, errors=None, values=None):
+REVIEW_TABS = {"pending": "待公示", "published": "已公示", "withheld": "不予公示", "all": "全部"}
+
+
+def _tab(value: str) -> str:
+    """The review page's filter: 待公示 (closed, not yet public: the window to withhold) unless another is asked."""
+    return value if value in REVIEW_TABS else "pending"
+
+
+async def _review_page(request: Request, who, page_no: int, tab: str, status_code: int = 200, errors=None,
+                       values=None):
     svc = request.app.state.services
-    result = await dis.township_list(svc.db, svc.cases.calendar.current, svc.clock(), who, page_no)
+    result = await dis.township_list(svc.db, svc.cases.calendar.current, svc.clock(), who, page_no,
+                                     state=None if tab == "all" else tab)
     done = DONE.get(request.query_params.get("done", ""))
     return page(request, "disclosure/review.html", status_code=status_code, result=result, errors=errors or {},
-                values=values or {}, notice=done, labels=dis.STATE_LABELS,
-                url=lambda n: f"/gongshi/review?page_no={n}")
+                values=values or {}, notice=done, labels=dis.STATE_LABELS, tabs=REVIEW_TABS, tab=tab,
+                url=lambda n: f"/gongshi/review?{urlencode({'state': tab, 'page_no': n})}")
 
 
 @router.get("/gongshi/review")
-async def review_page(request: Request, who: WebActor, page_no: str = "1"):
-    return await _review_page(request, who, _int(page_no, 1, 100_000, 1))
+async def review_page(request: Request, who: WebActor, page_no: str = "1", state: str = ""):
+    return await _review_page(request, who, _int(page_no, 1, 100_000, 1), _tab(state))
 
 
 @router.post("/gongshi/review/{case_id}/{decision}")
@@ -72,16 +82,18 @@ async def decide(request: Request, who: WebActor, case_id: int, decision: str):
     form = await request.form()
     reason = str(form.get("reason", ""))[:2000]
     page_no = _int(str(form.get("page_no", "1")), 1, 100_000, 1)
+    tab = _tab(str(form.get("state", "")))  # for the page shown again with the error
     try:
         await dis.decide(svc.db, case_id, who, decision == "withhold", {"reason": reason}, svc.clock())
     except DomainError as err:
         if err.status in (403, 404):
             raise
         message = "请写明理由" if err.code in ("validation_error", "reason_required") else err.zh
-        return await _review_page(request, who, page_no, 422, {case_id: message}, {case_id: reason})
+        return await _review_page(request, who, page_no, tab, 422, {case_id: message}, {case_id: reason})
     done = "withheld" if decision == "withhold" else "released"
-    return RedirectResponse(f"/gongshi/review?{urlencode({'page_no': page_no, 'done': done})}#case-{case_id}",
-                            status_code=303)
+    # the case moves to another filter: show the one it is in now
+    query = urlencode({"state": "withheld" if decision == "withhold" else "all", "done": done})
+    return RedirectResponse(f"/gongshi/review?{query}#case-{case_id}", status_code=303)
 
 
 # ---- the admin's setting ------------------------------------------------------------------------------------
