@@ -126,6 +126,11 @@ WITHHELD_NOW = exists().where(_Withheld.id == _LATEST_ID, _Withheld.withheld.is_
 IN_SCOPE = and_(Case.status == CLOSED, CatalogItem.disclose.is_(True))
 
 
+def _local(at: datetime) -> str:
+    """ISO 8601 in Asia/Shanghai with its offset (+08:00), as the rest of the API shows times."""
+    return at.astimezone(LOCAL_TZ).isoformat()
+
+
 def _month(text: str | None) -> tuple[datetime, datetime] | None:
     if not text:
         return None
@@ -135,7 +140,8 @@ def _month(text: str | None) -> tuple[datetime, datetime] | None:
 
 async def public_list(db: Database, cal: WorkingCalendar, now: datetime, filters: Filters = Filters()) -> dict:
     """The public page's list, newest closure first: {"items": [row], "total", "page", "page_size", "pages",
-    "working_days", "filters": {"townships": [{code, name}], "items": [{code, name}]}}; each row as `_row` makes it
+    "working_days", "county" (the county unit's name, "" without one), "filters": {"townships": [{code, name}],
+    "items": [{code, name}]}}; each row as `_row` makes it
     (masked). Unknown township or item codes list nothing; a malformed month is Invalid (422)."""
     days = (await period(db))["working_days"]
     page, size = max(1, filters.page), max(1, min(filters.page_size, MAX_PAGE_SIZE))
@@ -160,8 +166,9 @@ async def public_list(db: Database, cal: WorkingCalendar, now: datetime, filters
         out = await _rows(s, cal, days, rows, units)
     townships = sorted(({"code": u.code, "name": u.name} for u in units.values() if u.kind == "township"),
                        key=lambda t: t["code"])
+    county = next((u.name for u in sorted(units.values(), key=lambda u: u.id) if u.kind == "county"), "")
     return {"items": out, "total": total, "page": page, "page_size": size, "pages": max(1, -(-total // size)),
-            "working_days": days, "filters": {"townships": townships, "items": items}}
+            "working_days": days, "county": county, "filters": {"townships": townships, "items": items}}
 
 
 async def _rows(s, cal: WorkingCalendar, days: int, rows, units: dict[int, Unit]) -> list[dict]:
@@ -204,7 +211,7 @@ def _row(case: Case, item_name: str, f: Feedback | None, units: dict[int, Unit],
         "item": item_name, "item_code": case.category,
         "township": township.name if township else None, "township_code": township.code if township else None,
         "place": _place(case.address, township.name if township else "", names),
-        "closed_at": case.closed_at.astimezone(UTC).isoformat(),
+        "closed_at": _local(case.closed_at),
         "closed_on": case.closed_at.astimezone(LOCAL_TZ).date().isoformat(),
         "published_on": publication_day(cal, case.closed_at, days).isoformat(),
         "lead_unit": lead.name if lead else None,
@@ -276,7 +283,7 @@ async def state_of(db: Database, case_id: int, who: Actor) -> dict:
                                 .where(DisclosureDecision.case_id == case_id)
                                 .order_by(DisclosureDecision.id))).all()
     decisions = [{"withheld": d.withheld, "reason": d.reason, "by": username, "by_name": name, "unit": unit,
-                  "role": d.role, "role_label": ROLE_LABELS.get(d.role, d.role), "at": d.at.isoformat()}
+                  "role": d.role, "role_label": ROLE_LABELS.get(d.role, d.role), "at": _local(d.at)}
                  for d, username, name, unit in rows]
     return {"case_id": case_id, "withheld": bool(decisions and decisions[-1]["withheld"]), "decisions": decisions}
 
@@ -319,7 +326,7 @@ async def township_list(db: Database, cal: WorkingCalendar, now: datetime, who: 
                                         .where(DisclosureDecision.case_id.in_(ids or [-1]))
                                         .order_by(DisclosureDecision.id))).all():
             history[d.case_id].append({"withheld": d.withheld, "reason": d.reason, "by_name": name,
-                                       "role_label": ROLE_LABELS.get(d.role, d.role), "at": d.at.isoformat()})
+                                       "role_label": ROLE_LABELS.get(d.role, d.role), "at": _local(d.at)})
     for (case, _), row in zip(rows, out, strict=True):
         row["case_id"] = case.id
         row["decisions"] = history[case.id]

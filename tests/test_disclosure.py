@@ -66,7 +66,7 @@ def feed(client, **params) -> ET.Element:
     r = client.get("/disclosures.atom", params=params)
     assert r.status_code == 200 and r.headers["content-type"].startswith("application/atom+xml"), r.text
     root = ET.fromstring(r.content)  # parses as XML; an Atom feed
-    assert root.tag == f"{ATOM}feed" and root.find(f"{ATOM}title").text == "行政执法公示"
+    assert root.tag == f"{ATOM}feed" and root.find(f"{ATOM}title").text == "文水县行政执法公示"  # the county's name
     return root
 
 
@@ -101,6 +101,7 @@ def test_a_case_is_published_on_the_seventh_working_day_after_closure_by_the_wor
     assert admin.put("/api/v1/settings/disclosure", json={"working_days": 0}).json() == {"working_days": 0}
     fresh = close_case(api)
     assert codes(api.client) == [fresh["code"], case["code"]]
+    assert feed(api.client).find(f"{ATOM}subtitle").text.startswith("已结案行政执法案件，结案后即公示")
     r = admin.put("/api/v1/settings/disclosure", json={"working_days": 31})
     assert r.status_code == 422 and r.json()["error"]["code"]
     assert api.as_("liaison_fc").put("/api/v1/settings/disclosure", json={"working_days": 3}).status_code == 403
@@ -113,8 +114,10 @@ def test_personal_data_is_masked_on_the_page_in_json_and_in_the_atom_feed(world,
     row = public(api.client)["items"][0]
     assert row["result"] == MASKED and row["place"] == "城关村"  # the township is its own column
 
+    assert row["closed_at"].endswith("+08:00")  # local time, like the rest of the API
     html = api.client.get("/gongshi")
-    assert html.status_code == 200 and "行政执法公示" in html.text and case["code"] in html.text
+    assert html.status_code == 200 and "<h1>文水县行政执法公示</h1>" in html.text and case["code"] in html.text
+    assert "吹哨报到" not in html.text and '<option value="2026-12">2026年12月</option>' in html.text
     assert MASKED in html.text and "城关村" in html.text
     entries = feed(api.client).findall(f"{ATOM}entry")
     assert len(entries) == 1 and MASKED in entries[0].find(f"{ATOM}content").text
@@ -184,6 +187,7 @@ def test_only_the_cases_township_withholds_or_releases_it_with_a_reason_and_each
         (True, "disp_fc", "township_dispatcher", "涉及未成年人隐私，依法不予公开"),
         (False, "liaison_fc", "township_liaison", "当事人信息已另行处理，可以公开")]
     assert datetime.fromisoformat(decisions[1]["at"]) > datetime.fromisoformat(decisions[0]["at"])
+    assert decisions[0]["at"].endswith("+08:00")
     assert api.as_("supervisor").get(url).status_code == 200  # the county reads the record
     assert api.as_("liaison_lhl").get(url).status_code == 403 and api.as_("zrzy_liaison").get(url).status_code == 403
 

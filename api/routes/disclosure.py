@@ -12,7 +12,7 @@ from pydantic import Field
 from chuishao.api.deps import ActorDep, NowDep, ServicesDep, admin
 from chuishao.api.limits import GuardedRoute
 from chuishao.api.openapi_errors import ERROR
-from chuishao.api.schemas import TEXT, Out
+from chuishao.api.schemas import TEXT, LocalTime, Out
 from chuishao.flows import disclosure as dis
 from chuishao.flows.commands import Body, Code
 
@@ -30,7 +30,7 @@ class DisclosureRow(Out):
     township: str | None
     township_code: str | None
     place: str | None = Field(description="the address cut to the village (村/社区), masked")
-    closed_at: str = Field(description="closure, UTC ISO 8601")
+    closed_at: LocalTime = Field(description="closure, ISO 8601 in Asia/Shanghai (+08:00)")
     closed_on: str = Field(description="closing day, Asia/Shanghai")
     published_on: str = Field(description="publication day: the N-th working day after the closing day")
     lead_unit: str | None
@@ -56,6 +56,7 @@ class DisclosurePage(Out):
     page_size: int
     pages: int
     working_days: int = Field(description="published within this many working days after closure")
+    county: str = Field(description="the county's name, for the page's title (文水县)")
     filters: FilterChoices
 
 
@@ -67,7 +68,7 @@ class DecisionView(Out):
     unit: str
     role: str
     role_label: str
-    at: str
+    at: LocalTime
 
 
 class DisclosureState(Out):
@@ -173,12 +174,14 @@ def atom(data: dict, base: str, query: str) -> bytes:
     fg = FeedGenerator()
     page_url = f"{base}/gongshi" + (f"?{query}" if query else "")
     fg.id(page_url)
-    fg.title(TITLE)
-    fg.subtitle(f"已结案行政执法案件，结案后 {data['working_days']} 个工作日内公示；个人信息已按规则脱敏。")
+    title = f"{data.get('county') or ''}{TITLE}"
+    fg.title(title)
+    when = f"结案后 {data['working_days']} 个工作日内公示" if data["working_days"] else "结案后即公示"
+    fg.subtitle(f"已结案行政执法案件，{when}；个人信息已按规则脱敏。")
     fg.link(href=page_url, rel="alternate", type="text/html")
     fg.link(href=f"{base}/disclosures.atom" + (f"?{query}" if query else ""), rel="self")
     fg.language("zh-CN")
-    fg.author({"name": TITLE})
+    fg.author({"name": title})
     newest = None
     for row in reversed(data["items"]):  # feedgen prepends each entry: add the oldest first
         at = datetime.fromisoformat(row["closed_at"])
@@ -189,7 +192,7 @@ def atom(data: dict, base: str, query: str) -> bytes:
         e.link(href=f"{base}/gongshi?item={row['item_code']}#{row['code']}")
         e.updated(at)
         e.published(at)
-        e.author({"name": row["lead_unit"] or TITLE})
+        e.author({"name": row["lead_unit"] or title})
         e.content(f"{row['place'] or ''}｜结案 {row['closed_on']}｜{row['lead_unit'] or ''}：{row['result']}",
                   type="text")
     fg.updated(newest or datetime.fromisoformat("2000-01-01T00:00:00+00:00"))

@@ -11,12 +11,20 @@ from chuishao.api.web.admin import SECTIONS, Form
 from chuishao.api.web.render import page
 from chuishao.api.web.session import WebActor, WebAdmin, session_actor
 from chuishao.flows import disclosure as dis
+from chuishao.flows.clock import LOCAL_TZ
 from chuishao.flows.errors import DomainError, Forbidden
 from chuishao.flows.periods import parse_month
 
 router = APIRouter(include_in_schema=False)
 DONE = {"withheld": "已设为不予公示，公示页不再显示该案件。", "released": "已恢复公示。",
         "saved": "已保存公示设置。"}
+
+
+def _months(now, back: int = 24) -> list[tuple[str, str]]:
+    """The month filter's choices: this month and the `back` - 1 before it, newest first: ('2026-11', '2026年11月')."""
+    local = now.astimezone(LOCAL_TZ)
+    index = local.year * 12 + local.month - 1
+    return [(f"{i // 12}-{i % 12 + 1:02d}", f"{i // 12}年{i % 12 + 1}月") for i in range(index, index - back, -1)]
 
 
 def _int(value: str, low: int, high: int, default: int) -> int:
@@ -44,7 +52,11 @@ async def public_page(request: Request, township: str = "", item: str = "", mont
     def url(n: int) -> str:
         return "/gongshi?" + urlencode({**query, "page_no": n})
 
+    months = _months(svc.clock())
+    if filters["month"] and filters["month"] not in dict(months):  # an older month asked by address stays chosen
+        months.append((filters["month"], filters["month"].replace("-", "年", 1).replace("年0", "年") + "月"))
     return page(request, "disclosure/public.html", result=result, filters=filters, errors=errors, url=url,
+                months=months, title=f"{result['county']}行政执法公示",
                 feed="/disclosures.atom" + (f"?{urlencode(query)}" if query else ""),
                 json_url="/api/v1/disclosures" + (f"?{urlencode(query)}" if query else ""),
                 status_code=422 if errors else 200)

@@ -1,6 +1,6 @@
 """The demo county's 行政执法公示 (flows/disclosure.py): the enforcement items (行政执法事项) are marked for disclosure,
-so the public page lists their closed cases; two townships have withheld one case each with a reason, and one more
-was withheld and released again, so the review page shows the full record. Deterministic: the same history gives
+and so are the 重大执法决定 items, so the public page lists their closed cases; two townships have withheld one
+case each with a reason, and one more was withheld and released again, so the review page shows the full record. Deterministic: the same history gives
 the same choices (cases picked by their place in id order, decisions timed from their closure)."""
 
 from datetime import timedelta
@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from chuishao.flows import disclosure as dis
 from chuishao.flows.demo.county import CATALOG, TOWNSHIPS
+from chuishao.flows.demo.legal import MAJOR_ITEMS
 from chuishao.models.cases import Case
 
 WITHHOLD_REASONS = (
@@ -20,9 +21,10 @@ WITHHELD_THEN_RELEASED = ("处理结果中含有当事人家庭住址描述，�
 
 
 async def add_disclosure(svc, demo) -> None:
-    """Mark the demo's enforcement items for disclosure and record the townships' decisions on three closed cases
-    (by their township liaison, a few working hours after closure, never after the demo's `now`)."""
-    codes = [i.code for i in CATALOG if i.enforcement]
+    """Mark the demo's enforcement items and its 重大执法决定 items (flows/demo/legal.py: HJ07 大额罚款, JS05 强制拆除,
+    SC04 吊销许可证 — major decisions are disclosed by rule) for disclosure and record the townships' decisions on
+    three closed cases (by their township liaison, a few working hours after closure, never after the demo's `now`)."""
+    codes = [i.code for i in CATALOG if i.enforcement] + [i.code for i in MAJOR_ITEMS]
     await dis.set_disclosed_items(svc.db, codes)
     async with svc.db.read() as s:
         rows = (await s.execute(select(Case.id, Case.township_id, Case.closed_at)

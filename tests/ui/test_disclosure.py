@@ -20,7 +20,7 @@ def test_the_public_disclosure_page_renders_on_a_phone_without_signing_in(live_s
     page.goto(live_sqlite.url + "/")
     page.get_by_role("link", name="行政执法公示").click()  # linked from the login page
     page.wait_for_url(live_sqlite.url + "/gongshi")
-    assert page.get_by_role("heading", name="行政执法公示", exact=True).is_visible()
+    assert page.get_by_role("heading", name="文水县行政执法公示", exact=True).is_visible()
     card = page.locator(f"li#{case['code']}")
     assert card.get_by_text(MASKED).is_visible() and card.get_by_text("· 城关村").is_visible()
     body = page.locator("main").inner_text()
