@@ -8,6 +8,9 @@ township and department staff see their own lists):
 - township staff: the checkpoint's own township section and totals; the bulletin's figures (county-wide, they
   name units, not cases) with only the cases of their township in its case lists;
 - department staff (a county department or a township team): the same for the cases whistled to their unit;
+- legal reviewers (法制审核员): the bulletin's figures with only the major decisions of their scope in its case
+  lists; the checkpoint's county totals with every section's case lists cut to those cases (the counts beside
+  them stay the section's);
 - county supervisor and admin: everything.
 A case is in a reader's bulletin lists exactly when the reader may open it (`Actor.sees`, the rule of every
 case read), judged when the bulletin is read.
@@ -28,7 +31,15 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from chuishao.flows.access import COUNTY_ROLES, DEPARTMENT_ROLES, TOWNSHIP_ROLES, Actor
+from chuishao.flows.access import (
+    COUNTY_ROLES,
+    DEPARTMENT_ROLES,
+    GRID_WORKER,
+    INTEGRATOR,
+    LEGAL_REVIEWER,
+    TOWNSHIP_ROLES,
+    Actor,
+)
 from chuishao.flows.checkpoint import section_totals
 from chuishao.flows.clock import local
 from chuishao.flows.errors import Forbidden, NotFound
@@ -41,14 +52,23 @@ BULLETIN_FILES = {"html": ("bulletin.html", "text/html; charset=utf-8"), "pdf": 
                            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")}
 CASE_LISTS = ("overdue_cases", "supervised_cases", "typical_cases",  # the bulletin's lists of cases
               "case_review_cases")  # 案卷评查's failed cases (flows/case_review.py)
-STAFF = COUNTY_ROLES | TOWNSHIP_ROLES | DEPARTMENT_ROLES
+STAFF = COUNTY_ROLES | TOWNSHIP_ROLES | DEPARTMENT_ROLES | {LEGAL_REVIEWER}
+REFUSALS = {  # role → (Chinese, English) refusal, each naming what that role reads instead
+    GRID_WORKER: ("通报和检点面向乡镇、部门、法制审核和县级人员，网格员请查看“我的上报”",
+                  "bulletins and checkpoints are not for grid workers: see your own reports"),
+    INTEGRATOR: ("接口密钥只能上报和查询所报案件，不能读取通报和检点",
+                 "an API key reports and follows its own requests; it reads no bulletin or checkpoint"),
+}
 
 
 def ensure_staff(who: Actor) -> None:
-    """Bulletins and checkpoints are for township, department and county staff: Forbidden (403) otherwise."""
+    """Bulletins and checkpoints are for township, department, legal-review and county staff: Forbidden (403)
+    otherwise, with a message for the caller's role."""
     if who.role not in STAFF:
-        raise Forbidden("通报和检点面向乡镇、部门和县级人员，网格员请查看“我的上报”",
-                        "bulletins and checkpoints are for township, department and county staff")
+        zh, en = REFUSALS.get(who.role, ("通报和检点面向乡镇、部门、法制审核和县级人员，当前角色不能查看",
+                                         "bulletins and checkpoints are for township, department, legal-review "
+                                         "and county staff"))
+        raise Forbidden(zh, en)
 
 
 def _own(who: Actor, sections: list[dict], roles: frozenset) -> list[dict]:
@@ -81,7 +101,26 @@ async def checkpoint(db: Database, week: str, who: Actor) -> dict:
         row = await s.get(CheckpointRecord, week)
     if row is None:
         raise NotFound(f"{week} 周检点尚未生成", f"no checkpoint for {week} yet")
-    return scoped({**row.data, "preview": row.preview}, who)
+    data = {**row.data, "preview": row.preview}
+    if who.role == LEGAL_REVIEWER:  # the county's totals; each section's lists cut to the reviewer's cases
+        sections = data["townships"] + data["departments"]
+        ids = {c["id"] for s in sections for v in s.values() if _is_list(v) for c in v["cases"]
+               if isinstance(c.get("id"), int)}
+        visible = await _visible(db, who, ids)
+        return {**data, "townships": [_cut(s, visible) for s in data["townships"]],
+                "departments": [_cut(s, visible) for s in data["departments"]]}
+    return scoped(data, who)
+
+
+def _is_list(v) -> bool:
+    """Whether a checkpoint section's value is one of its case lists ({"count", "cases"})."""
+    return isinstance(v, dict) and isinstance(v.get("cases"), list)
+
+
+def _cut(section: dict, visible: set[int]) -> dict:
+    """A checkpoint section with each case list keeping only the `visible` case ids (its count stays). Pure."""
+    return {k: {**v, "cases": [c for c in v["cases"] if c.get("id") in visible]} if _is_list(v) else v
+            for k, v in section.items()}
 
 
 async def _visible(db: Database, who: Actor, ids: set[int]) -> set[int]:
@@ -90,7 +129,7 @@ async def _visible(db: Database, who: Actor, ids: set[int]) -> set[int]:
     if not ids:
         return set()
     async with db.read() as s:
-        cases = (await s.execute(select(Case.id, Case.township_id, Case.reporter_id)
+        cases = (await s.execute(select(Case.id, Case.township_id, Case.reporter_id, Case.major)
                                  .where(Case.id.in_(ids)))).all()
         whistles: dict[int, list] = {}
         for w in (await s.execute(select(Whistle.case_id, Whistle.unit_id).where(Whistle.case_id.in_(ids)))).all():

@@ -12,10 +12,11 @@ from openpyxl import load_workbook
 
 from chuishao.flows.catalog_import import read_items
 from chuishao.flows.clock import LOCAL_TZ
-from chuishao.flows.jobs import run_bulletin
+from chuishao.flows.jobs import run_bulletin, run_checkpoint
 from chuishao.flows.open311.history import describe
 from chuishao.flows.open311.status import extended_status, standard_status
 from tests.test_clocks import run_sweep
+from tests.test_dashboard import as_page_user
 from tests.test_notifications import eventually, inbox
 
 OFFICERS = ["zrzy_off1", "zrzy_off2"]
@@ -182,10 +183,15 @@ def test_the_bulletin_counts_legal_reviews_with_their_denominators_as_at_the_mon
     data = asyncio.run(run_bulletin("2026-11", clock(), api.settings))
     zrzy = next(r for r in data["scorecard"] if r["code"] == "ZRZY")
     assert zrzy["legal_submitted"] == 4
-    # first time: A of the two approvals (A, B); returned: B's return of the three decisions (A, B, B)
+    # first time: A of the first decisions of A and B (C's first decision is December's); returned: B's return of
+    # the three decisions (A, B, B)
     assert zrzy["legal_first_pass"] == {"num": 1, "den": 2, "rate": 0.5}
     assert zrzy["legal_returned"] == {"num": 1, "den": 3, "rate": 0.3333}
     assert next(r for r in data["scorecard"] if r["code"] == "STHJ")["legal_returned"]["den"] == 0
+    # December: C's first decision was a return, B's second decision is not a first one → 0 %, not "— (0/0)"
+    december = asyncio.run(run_bulletin("2026-12", at("2026-12-02T10:00"), api.settings))
+    zrzy_dec = next(r for r in december["scorecard"] if r["code"] == "ZRZY")
+    assert zrzy_dec["legal_first_pass"] == {"num": 0, "den": 1, "rate": 0.0}
     assert {"法制审核一次通过率", "法制审核退回率", "提交法制审核数"} <= {d["term"] for d in data["definitions"]}
     # a return is not a rework: 返工率 counts failed verifications only
     assert zrzy["rework"]["num"] == 0
@@ -216,3 +222,31 @@ def test_open311_shows_a_case_under_legal_review_as_open_with_a_note(legal):
     note = describe(entry["action"], entry["payload"], unit="自然资源局", name_of=str, outcome="resolved",
                     result=FEEDBACK["result"], to_state=entry["to_state"])
     assert note.startswith("自然资源局已反馈办理结果（已解决），属重大执法决定，待法制审核")
+
+
+def test_legal_reviewers_read_the_bulletin_and_checkpoint_with_only_their_cases_listed(legal, clock):
+    api = legal
+    clock.now = at("2026-11-02T10:00")
+    major = to_handling(api)  # 凤城镇's major decision, waiting for legal review: overdue by the month's end
+    api.act("zrzy_off1", major["id"], "feedback", FEEDBACK)
+    minor = to_handling(api, "LAND01")  # not major: no legal reviewer sees it
+    run_sweep(api, at("2026-11-30T16:00"))  # both overdue
+    asyncio.run(run_bulletin("2026-11", at("2026-12-01T10:00"), api.settings))
+    asyncio.run(run_checkpoint("2026-W45", at("2026-11-09T10:00"), api.settings))
+    for who, sees in (("legal_county", {major["id"]}), ("legal_fc", {major["id"]}), ("legal_lhl", set())):
+        client = api.as_(who)
+        r = client.get("/api/v1/bulletins/2026-11")
+        assert r.status_code == 200, r.text
+        assert {c["id"] for c in r.json()["overdue_cases"]} == sees
+        assert "全县口径" in r.json()["scope"]["note"]
+        r = client.get("/api/v1/checkpoints/2026-W45")
+        assert r.status_code == 200, r.text
+        listed = {c["id"] for s in r.json()["townships"] + r.json()["departments"] for v in s.values()
+                  if isinstance(v, dict) and isinstance(v.get("cases"), list) for c in v["cases"]}
+        assert listed == sees and minor["id"] not in listed
+    as_page_user(api, "legal_county")
+    assert api.client.get("/reports").status_code == 200
+    assert 'href="/reports"' in api.client.get("/inbox").text  # the 通报 tab
+    api.client.cookies.clear()
+    r = api.as_("gw_fc1").get("/api/v1/bulletins/2026-11")
+    assert r.status_code == 403 and "网格员请查看" in r.json()["error"]["message"]

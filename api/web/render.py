@@ -116,7 +116,7 @@ NAV = {
                  ("/reports", "通报", "▤"), ("/case-review", "评查", "☑")],  # 评查: 案卷评查
     ADMIN: [("/admin", "管理", "⚙"), ("/dashboard", "看板", "▦"), ("/cases", "案件", "☰"), ("/reports", "通报", "▤")],
     LEGAL_REVIEWER: [("/inbox", "待办", "✓"), ("/cases", "案件", "☰"), ("/notifications", "通知", "✉"),  # 法制审核
-                     ("/case-review/mine", "评查", "☑")],  # 案卷评查
+                     ("/reports", "通报", "▤"), ("/case-review/mine", "评查", "☑")],  # 案卷评查
 }
 for _role in DEPARTMENT_ROLES:
     NAV[_role] = [("/inbox", "待办", "✓"), ("/cases", "案件", "☰"), ("/reports", "通报", "▤")]
