@@ -1,7 +1,8 @@
 """The demo county's 行政执法公示 (flows/disclosure.py): the enforcement items (行政执法事项) are marked for disclosure,
 and so are the 重大执法决定 items, so the public page lists their closed cases; two townships have withheld one
-case each with a reason, and one more was withheld and released again, so the review page shows the full record. Deterministic: the same history gives
-the same choices (cases picked by their place in id order, decisions timed from their closure)."""
+case each with a reason, and one more was withheld and released again, so the review page shows the full record.
+Deterministic: the same history gives the same choices (cases picked by their place in id order, decisions timed
+from their closure)."""
 
 from datetime import timedelta
 

@@ -46,12 +46,22 @@ def test_the_public_disclosure_page_renders_on_a_phone_without_signing_in(live_s
     # the township withholds it from its review page; the public page no longer shows it
     ctx = phone(browser)
     page = live_sqlite.login(ctx.new_page(), "liaison_fc")
-    page.goto(live_sqlite.url + "/gongshi/review")
+    page.get_by_role("navigation", name="底部导航").get_by_role("link", name="公示审核").click()  # in the tab bar
+    page.wait_for_url("**/gongshi/review")
+    assert page.get_by_text("本乡镇暂无待公示的案件").is_visible()  # N = 0: published at once, nothing pending
+    page.get_by_role("link", name="全部（1）").click()
+    page.wait_for_url("**/gongshi/review?state=all")
+    assert not page.get_by_label("不予公示的理由").is_visible()  # folded away: the card stays short
+    page.get_by_text("不予公示…").click()
     page.get_by_label("不予公示的理由").fill("涉及未成年人隐私，依法不予公开")
     page.get_by_role("button", name="不予公示").click()
     page.get_by_text("已设为不予公示").wait_for()
-    assert page.get_by_text("恢复公示的理由").is_visible() and page.get_by_text("涉及未成年人隐私").first.is_visible()
+    assert page.get_by_text("涉及未成年人隐私").first.is_visible()  # the record is open on a withheld case
+    page.get_by_text("恢复公示…").click()
+    assert page.get_by_text("恢复公示的理由").is_visible()
     shot(page, "disclosure-review-phone", tmp_path)
+    page.goto(live_sqlite.url + "/gongshi/review?state=all")
+    shot(page, "disclosure-review-all-phone", tmp_path)
     page.goto(live_sqlite.url + "/gongshi")
     assert case["code"] not in page.locator("main").inner_text()
     ctx.close()
