@@ -6,7 +6,8 @@ Rules (decided here, written in docs/case-review.md):
 - Only the county supervisor (county_supervisor) draws, assigns and finalises. Reviewers are active users with the
   role legal_reviewer (法制审核员) or county_supervisor, never of the case's own lead unit (回避).
 - A draw takes the cases closed (`cases.closed_at`) in the period [start, end) and before the draw (`as_of`, so a
-  period still running is drawn over what has closed so far), grouped by lead unit and ordered by (unit code,
+  period still running is drawn over what has closed so far) whose catalog item is an enforcement item
+  (`catalog_items.enforcement` as at the draw), grouped by lead unit and ordered by (unit code,
   case id); one `random.Random(seed)` samples each unit in turn (`random.sample`), size per unit or a percentage
   of each unit's cases (rounded up). The same seed over the same closed cases gives the same sample: `reproduce`.
 - A reviewer reaches an assigned case only through this module's check (the assignment exists), never through
@@ -34,6 +35,7 @@ from chuishao.flows.errors import Forbidden, Invalid, NotFound
 from chuishao.flows.periods import FIRST_YEAR, LAST_YEAR
 from chuishao.models.case_review import ReviewCase, ReviewDraw, ReviewScore
 from chuishao.models.cases import Case
+from chuishao.models.catalog import CatalogItem
 from chuishao.models.db import Database
 from chuishao.models.org import Unit, User
 
@@ -55,8 +57,8 @@ MAX_SAMPLE = 200  # cases per unit in one draw
 
 # the appendix (口径说明) rows the bulletin and the yearly report add; docs/bulletin-definitions.md says the same
 DEFINITIONS = [
-    ("案卷评查", "县级监督人员按部门（结案时的主办单位）、按期间（月、季度或年）从已结案案件中随机抽取案卷"
-             "（记录随机种子、抽样参数和抽中的案件，可按同一种子重新抽取核对），指定法制审核员评查；评查按执法主体资格、证据是否充分、"
+    ("案卷评查", "县级监督人员按部门（结案时的主办单位）、按期间（月、季度或年）从已结案的行政执法事项案件中"
+             "随机抽取案卷（记录随机种子、抽样参数和抽中的案件，可按同一种子重新抽取核对），指定法制审核员评查；评查按执法主体资格、证据是否充分、"
              "程序是否合法、法律适用是否准确、处理决定是否适当、执法文书是否规范六项逐项评定，六项均合格的案卷为合格。"),
     ("案卷合格率", "统计期内由县级监督人员定稿的评查案卷中合格的件数 ÷ 统计期内定稿的评查案卷件数，按案卷抽取时的主办"
               "单位分部门统计；评查在定稿的月份（年份）计入，定稿前评查人员可修改评分，定稿后不再改变。"),
@@ -232,9 +234,13 @@ class CaseReviewService:
     # ---- drawing ------------------------------------------------------------------------------------------
     async def _candidates(self, s, start: datetime, end: datetime, as_of: datetime,
                           unit_ids: list[int] | None) -> list[tuple[str, int, int]]:
-        """(unit code, case id, unit id) of the cases closed in [start, end) and by `as_of`, by lead unit."""
+        """(unit code, case id, unit id) of the cases closed in [start, end) and by `as_of`, by lead unit, whose
+        catalog item is an enforcement item (`catalog_items.enforcement`, as the catalog says when this runs):
+        a case file is reviewed for 行政执法 only, never 秸秆焚烧 or 占道经营 handled without one."""
         stmt = (select(Unit.code, Case.id, Unit.id).join(Unit, Unit.id == Case.lead_unit_id)
-                .where(Case.status == "closed", Case.closed_at >= start, Case.closed_at < end, Case.closed_at <= as_of))
+                .join(CatalogItem, CatalogItem.code == Case.category)
+                .where(CatalogItem.enforcement.is_(True), Case.status == "closed", Case.closed_at >= start,
+                       Case.closed_at < end, Case.closed_at <= as_of))
         if unit_ids is not None:
             stmt = stmt.where(Case.lead_unit_id.in_(unit_ids))
         return [tuple(r) for r in (await s.execute(stmt.order_by(Unit.code, Case.id))).all()]

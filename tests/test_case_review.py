@@ -12,6 +12,7 @@ from pypdf import PdfReader
 from chuishao.flows.case_review import draw_sample, parse_period
 from chuishao.flows.jobs import run_bulletin
 from tests.county import PASSWORD
+from tests.test_inbox import sql
 from tests.test_web_forms import page_token, web_login
 
 ALL_PASS = {k: {"passed": True} for k in ("subject", "evidence", "procedure", "law", "decision", "documents")}
@@ -27,6 +28,11 @@ def closed_case(api, category="LAND01", title="东街有人私搭乱建") -> int
     api.act(officer, case["id"], "feedback", body)
     api.act("liaison_fc", case["id"], "verify", {"passed": True, "satisfaction": "satisfied", "rating": 5})
     return case["id"]
+
+
+def enforcement(api, code: str) -> None:
+    """Mark a catalog item an enforcement item (行政执法事项) after its cases have closed (no route edits a flag)."""
+    sql(api, "UPDATE catalog_items SET enforcement = true WHERE code = :code", code=code)
 
 
 def reviewers(api) -> None:
@@ -67,6 +73,11 @@ def test_same_seed_same_draw_and_only_the_supervisor_draws(county, clock):
     body = {"period": "2026-11", "seed": 20261116, "size": 2}
     for who in ("admin", "zrzy_liaison", "liaison_fc"):
         error(api.as_(who).post("/api/v1/case-review/draws", json=body), 403, "forbidden")
+    # 秸秆焚烧 is no enforcement item: its files are not drawn …
+    only_enforcement = api.as_("supervisor").post("/api/v1/case-review/draws", json=body).json()
+    assert only_enforcement["candidates"] == 4 and set(only_enforcement["case_ids"]) <= set(ids[:4])
+    assert {r["unit"] for r in only_enforcement["reviews"]} == {"ZRZY"}
+    enforcement(api, "ENV01")  # … until the catalog marks it one: the flag is read when the draw runs
     first = api.as_("supervisor").post("/api/v1/case-review/draws", json=body)
     assert first.status_code == 201, first.text
     d = first.json()
@@ -93,6 +104,7 @@ def test_assigned_reviewer_scores_a_fail_needs_a_note_and_the_rate_counts_finali
     reviewers(api)
     land = [closed_case(api) for _ in range(2)]
     env = closed_case(api, "ENV01", "河边焚烧秸秆")
+    enforcement(api, "ENV01")
     sup = api.as_("supervisor")
     d = sup.post("/api/v1/case-review/draws", json={"period": "2026", "seed": 7, "share": 100}).json()
     reviews = {r["case_id"]: r["id"] for r in d["reviews"]}

@@ -2,7 +2,7 @@
 finalisation, results and the yearly report validates against the schema /openapi.json gives for it, and the
 refusals of routes that name nothing (lists, results, the report) are documented (403)."""
 
-from tests.test_case_review import ALL_PASS, closed_case, reviewers
+from tests.test_case_review import ALL_PASS, closed_case, enforcement, reviewers
 from tests.test_openapi_shape import _checker
 
 BASE = "/api/v1/case-review"
@@ -13,6 +13,7 @@ def test_case_review_answers_are_what_the_document_says(county):
     reviewers(api)
     land = [closed_case(api) for _ in range(2)]
     closed_case(api, "ENV01", "河边焚烧秸秆")
+    enforcement(api, "ENV01")
     doc = api.client.get("/openapi.json").json()
     check = _checker(doc)
     sup, rev = api.as_("supervisor"), api.as_("reviewer1")

@@ -13,6 +13,7 @@ from chuishao.flows.clock import LOCAL_TZ
 from chuishao.flows.demo.county import COUNTY_CODE
 from chuishao.flows.errors import Invalid
 from chuishao.models.cases import Case
+from chuishao.models.catalog import CatalogItem
 
 JUSTICE = ("SFJ", "文水县司法局")  # 司法局: where the county's legal reviewers (法制审核员) sit
 REVIEWERS = ("sfj_reviewer1", "sfj_reviewer2")
@@ -37,9 +38,12 @@ def _quarter(d: datetime) -> str:
 
 
 async def _closed_in(svc, start: datetime, end: datetime) -> int:
+    """The closed enforcement cases in [start, end): the draw's candidates (flows/case_review.py)."""
     async with svc.db.read() as s:
-        return (await s.execute(select(func.count()).select_from(Case).where(
-            Case.status == "closed", Case.closed_at >= start, Case.closed_at < end))).scalar_one()
+        return (await s.execute(select(func.count()).select_from(Case)
+                                .join(CatalogItem, CatalogItem.code == Case.category).where(
+            CatalogItem.enforcement.is_(True), Case.status == "closed", Case.closed_at >= start,
+            Case.closed_at < end))).scalar_one()
 
 
 async def build_case_review(svc, demo) -> None:
