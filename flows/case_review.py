@@ -20,7 +20,7 @@ Rules (decided here, written in docs/case-review.md):
 import math
 import random
 from dataclasses import replace
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
@@ -32,6 +32,7 @@ from chuishao.flows.cases import case_code
 from chuishao.flows.clock import LOCAL_TZ, local
 from chuishao.flows.commands import Body, Code, Note, parse_body
 from chuishao.flows.errors import Forbidden, Invalid, NotFound
+from chuishao.flows.lifecycle import certificate_status
 from chuishao.flows.periods import FIRST_YEAR, LAST_YEAR
 from chuishao.models.case_review import ReviewCase, ReviewDraw, ReviewScore
 from chuishao.models.cases import Case
@@ -230,6 +231,23 @@ class CaseReviewService:
 
     def __init__(self, db: Database):
         self.db = db
+
+    async def officers(self, usernames: list[str], on: date) -> list[dict]:
+        """The enforcement officers named on a feedback (执法人员), in the order given, for judging 执法主体资格:
+        [{"username", "name", "certificate_no", "certificate_expires" (date | None), "status" (valid / expired /
+        none / unknown on `on`, the feedback's local date; flows/lifecycle.certificate_status)}]. The certificate
+        is the one on record now (a renewal since replaces it); an unknown username comes back without a name.
+        No access check: the caller already holds the case file."""
+        async with self.db.read() as s:
+            found = {u.username: u for u in (await s.execute(
+                select(User).where(User.username.in_(usernames)))).scalars()}
+        out = []
+        for name in usernames:
+            u = found.get(name)
+            no, exp = (u.certificate_no, u.certificate_expires) if u else (None, None)
+            out.append({"username": name, "name": u.name if u else None, "certificate_no": no,
+                        "certificate_expires": exp, "status": certificate_status(no, exp, on)})
+        return out
 
     # ---- drawing ------------------------------------------------------------------------------------------
     async def _candidates(self, s, start: datetime, end: datetime, as_of: datetime,

@@ -208,6 +208,9 @@ def test_the_scoring_page_shows_the_case_file_to_the_assigned_reviewer_only(clie
     html = client.get(f"/case-review/reviews/{rid}").text
     assert "北街违建砖房" in html and "全过程记录" in html and "执法文书" in html and "执法主体资格" in html
     assert "已依法处理完毕" in html  # the feedback result beside the form
+    # 执法主体资格: each officer with the certificate number, its expiry and whether it held on the feedback's day
+    assert "晋执-0001" in html and "2028-12-31" in html and "晋执-0002" in html and "2027-06-30" in html
+    assert html.count('<span class="tag">有效</span>') == 2
     assert client.get(f"/cases/{case_id}").status_code == 403  # the case itself stays out of the reviewer's scope
     token = page_token(html)
     form = {"csrftoken": token, "subject": "pass", "evidence": "fail", "evidence_note": ""}

@@ -4,6 +4,8 @@ on the six points with the case file (summary, timeline, evidence, feedback and 
 
 Every rule is flows/case_review.py's; a reviewer reaches the case file only through its assignment check."""
 
+from datetime import date, datetime
+
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
@@ -123,6 +125,12 @@ async def mine(request: Request, who: WebActor):
     return page(request, "case_review/mine.html", reviews=reviews, points=cr.POINTS)
 
 
+def _local_date(at) -> date:
+    """A timeline time (ISO 8601 string with offset, or an aware datetime) as its Asia/Shanghai date."""
+    when = datetime.fromisoformat(at) if isinstance(at, str) else at
+    return when.astimezone(LOCAL_TZ).date()
+
+
 async def _case_file(request: Request, who: Actor, case_id: int, review_id: int) -> dict:
     """The case file for the review page, read with the reviewer's read-only stand-in (cr.reader)."""
     cases = request.app.state.services.cases
@@ -137,6 +145,10 @@ async def _case_file(request: Request, who: Actor, case_id: int, review_id: int)
               "url": f"/case-review/cases/{case_id}/attachments/{a.id}?review={review_id}"}
              for a in await cases.attachments(case_id, reader)]
     documents = [e for e in entries if e["action"] in ("feedback", "verify", "arbitrate", "approve_extension")]
+    for e in documents:  # 执法主体资格: who acted, with their certificate as on the feedback's date
+        names = (e.get("payload") or {}).get("officers")
+        if e["action"] == "feedback" and isinstance(names, list) and names:
+            e["officers"] = await _svc(request).officers([str(n) for n in names], _local_date(e["at"]))
     return {"case": case, "hints": hints, "timeline": entries, "files": files, "documents": documents}
 
 
