@@ -74,6 +74,12 @@ def takes_attachments(status: str) -> bool:
     return status not in lc.FINAL_STATES
 
 
+def may_attach(actor: Actor) -> bool:
+    """Whether the actor's role adds evidence at all: a legal reviewer (法制审核员) judges the file, never adds
+    to it."""
+    return actor.role != LEGAL_REVIEWER
+
+
 def _takes_attachments(case: Case) -> None:
     if not takes_attachments(case.status):
         raise Invalid("案件已办结，不能再添加附件", "attachments cannot be added to a finished case")
@@ -496,7 +502,10 @@ class CaseService:
 
     async def ensure_attachable(self, case_id: int, actor: Actor) -> None:
         """Whether `actor` may add a file to the case now, asked before anything is stored: raises NotFound
-        (404), Forbidden (403) outside scope, Invalid (422) on a finished case; answers None when it may."""
+        (404), Forbidden (403) outside scope or for a legal reviewer, Invalid (422) on a finished case; answers
+        None when it may."""
+        if not may_attach(actor):
+            raise Forbidden("法制审核员负责审核案卷，不能上传照片或证据", "a legal reviewer does not add evidence")
         async with self.db.read() as s:
             _takes_attachments((await self._visible(s, case_id, actor)).case)
 

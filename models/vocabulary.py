@@ -43,8 +43,8 @@ ACTION_LABELS = {
     "resume": "恢复",
     "feedback": "结果反馈",
     "verify": "核查",
-    "approve_legal_review": "法制审核通过",
-    "return_legal_review": "法制审核退回",
+    "approve_legal_review": "审核通过",  # reads in "不能{label}" (flows/lifecycle._why_not); the step says 法制审核
+    "return_legal_review": "审核退回",
     "urge": "催办",
     "supervise": "督办",
     "attach": "上传附件",

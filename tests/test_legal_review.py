@@ -112,6 +112,17 @@ def test_only_a_legal_reviewer_whose_scope_covers_the_case_may_act(legal):
     # a reviewer cannot report
     r = api.as_("legal_county").post("/api/v1/cases", json={"title": "测试", "description": "测试", "township": "FC"})
     assert r.status_code == 403
+    # a reviewer judges the file and adds nothing to it: no upload (403), no upload form on the page
+    r = api.as_("legal_county").post(f"/api/v1/cases/{case['id']}/attachments",
+                                     files={"file": ("a.jpg", b"\xff\xd8\xff", "image/jpeg")})
+    assert r.status_code == 403 and "不能上传" in r.json()["error"]["message"]
+    as_page_user(api, "legal_county")
+    page = api.client.get(f"/cases/{case['id']}").text
+    assert "上传现场照片或证据" not in page and "审核通过" in page
+    api.client.cookies.clear()
+    # the refusal reads as a sentence: 当前角色不能审核通过
+    r = api.as_("liaison_fc").post(f"/api/v1/cases/{case['id']}/actions/approve_legal_review", json={})
+    assert "不能审核通过" in r.json()["error"]["message"], r.text
     # the county's reviewer may act on any township's case
     assert api.act("legal_county", case["id"], "approve_legal_review")["status"] == "feedback"
 

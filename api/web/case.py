@@ -20,6 +20,7 @@ from chuishao.api.web.session import WebActor
 from chuishao.flows import case_hints
 from chuishao.flows import lifecycle as lc
 from chuishao.flows.access import Actor
+from chuishao.flows.cases import may_attach
 from chuishao.flows.errors import Conflict, Invalid, NotAllowed, NotFound
 from chuishao.models import vocabulary as vocab
 
@@ -155,7 +156,7 @@ async def _render(request: Request, who: Actor, case_id: int, *, status: int = 2
         last_rework=reworks[-1] if reworks and case["status"] == lc.HANDLING else None,
         files=files, photos=[f for f in files if f["image"]], documents=[f for f in files if not f["image"]],
         finished=case["status"] in lc.FINAL_STATES, done=forms.done_label(done), refusal=refusal,
-        upload_error=upload_error, upload_for=upload_for,
+        upload_error=upload_error, upload_for=upload_for, may_attach=may_attach(who),
         max_upload_mb=max(1, svc.settings.max_upload_bytes // (1024 * 1024)),
     )
     if status != 200:
