@@ -1,5 +1,6 @@
 """行政执法公示 in a real browser: the public page on a phone, without signing in."""
 
+from tests.conftest import ADMIN_PASSWORD
 from tests.test_disclosure import MASKED, RAW_BITS, close_case
 from tests.ui.conftest import console_errors, desktop, phone, serious_violations, shot
 
@@ -41,6 +42,12 @@ def test_the_public_disclosure_page_renders_on_a_phone_without_signing_in(live_s
     page.goto(live_sqlite.url + "/gongshi")
     assert serious_violations(page) == []
     shot(page, "disclosure-desktop", tmp_path)
+    page = live_sqlite.login(ctx.new_page(), "admin", ADMIN_PASSWORD)
+    page.goto(live_sqlite.url + "/admin/disclosure")
+    names = page.locator(".gs-item-name")
+    line = names.first.evaluate("e => parseFloat(getComputedStyle(e).lineHeight) || 24")
+    assert all(names.nth(i).bounding_box()["height"] < 1.6 * line for i in range(names.count()))  # one line each
+    shot(page, "disclosure-admin-desktop", tmp_path)
     ctx.close()
 
     # the township withholds it from its review page; the public page no longer shows it
