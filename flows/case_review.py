@@ -502,11 +502,14 @@ def definitions() -> list[dict]:
 async def yearly(db: Database, actor: Actor, year: int, now: datetime) -> dict:
     """The yearly case-file review report (年度案卷评查报告) of `year`: the results of the reviews finalised in the
     year (`results`) with the year's draws, title, period and appendix; the dict
-    flows/reports/case_review.py renders. 403 unless the supervisor or admin; 422 a year out of range."""
+    flows/reports/case_review.py renders. 403 unless the supervisor or admin; 422 a year out of range or not
+    begun at `now`."""
     _readers_only(actor)
     if not FIRST_YEAR <= year <= LAST_YEAR:
         raise Invalid(f"年份应在 {FIRST_YEAR}–{LAST_YEAR} 之间", f"the year must be {FIRST_YEAR}–{LAST_YEAR}")
     _, start, end = parse_period(str(year))
+    if now < start:
+        raise Invalid(f"{year}年尚未开始，没有评查报告", f"{year} has not begun", extra={"field": "year"})
     async with db.read() as s:
         res = await results(s, start, end)
         county = (await s.execute(select(Unit.name).where(Unit.kind == "county"))).scalar_one_or_none() or ""

@@ -191,6 +191,9 @@ def test_assigned_reviewer_scores_a_fail_needs_a_note_and_the_rate_counts_finali
     points = {r[1]: r[2] for r in book["评查项目"].iter_rows(min_row=2, values_only=True)}
     assert points["证据是否充分"] == 1 and points["法律适用是否准确"] == 0
     error(api.as_("zrzy_liaison").get("/api/v1/case-review/reports/2026"), 403)
+    # JSON is the default and may also be asked for by name; a year not begun has no report
+    assert sup.get("/api/v1/case-review/reports/2026", params={"format": "json"}).json() == report.json()
+    assert "尚未开始" in error(sup.get("/api/v1/case-review/reports/2027"), 422)["message"]
 
 
 def test_the_scoring_page_shows_the_case_file_to_the_assigned_reviewer_only(client, county):

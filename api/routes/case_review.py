@@ -117,9 +117,9 @@ async def results(who: ActorDep, svc: ServicesDep, period: Annotated[str, Query(
             responses={200: {"content": {"text/html": TEXT, "application/pdf": BINARY,
                                          YEARLY_FORMATS["xlsx"]: BINARY}}, **READERS_ONLY})
 async def yearly(year: Annotated[int, Path(ge=FIRST_YEAR, le=LAST_YEAR)], who: ActorDep, svc: ServicesDep,
-                 now: NowDep, format: Annotated[str | None, Query(pattern="^(html|pdf|xlsx)$")] = None):
+                 now: NowDep, format: Annotated[str | None, Query(pattern="^(json|html|pdf|xlsx)$")] = None):
     data = await cr.yearly(svc.db, who, year, now)
-    if format is None:
+    if format in (None, "json"):
         return data
     headers = {} if format == "html" else {
         "Content-Disposition": f'attachment; filename="case-review-{year}.{format}"'}
