@@ -232,6 +232,14 @@ class CaseReviewService:
     def __init__(self, db: Database):
         self.db = db
 
+    async def lead_units(self) -> list[dict]:
+        """The units a draw may be limited to (the draw form's 限定部门): every department and township team,
+        [{"code", "name"}] ordered by name."""
+        async with self.db.read() as s:
+            rows = (await s.execute(select(Unit.code, Unit.name).where(Unit.kind.in_(("department", "team")))
+                                    .order_by(Unit.name))).all()
+        return [{"code": c, "name": n} for c, n in rows]
+
     async def officers(self, usernames: list[str], on: date) -> list[dict]:
         """The enforcement officers named on a feedback (执法人员), in the order given, for judging 执法主体资格:
         [{"username", "name", "certificate_no", "certificate_expires" (date | None), "status" (valid / expired /

@@ -226,3 +226,19 @@ def test_the_scoring_page_shows_the_case_file_to_the_assigned_reviewer_only(clie
     assert "评分已保存" in html and "询问笔录缺当事人签名" in html
     web_login(client, "supervisor")
     assert "北街违建砖房" in client.get(f"/case-review/draws/{d['id']}").text
+
+
+def test_the_draw_form_limits_departments_by_a_multi_select(client, county):
+    api = county
+    closed_case(api)
+    closed_case(api, "ENV01", "河边焚烧秸秆")
+    enforcement(api, "ENV01")
+    web_login(client, "supervisor")
+    html = client.get("/case-review").text
+    assert '<select id="cr-units" name="units" multiple' in html
+    assert '<option value="STHJ">生态环境分局</option>' in html
+    form = {"csrftoken": page_token(html), "period": "2026-11", "seed": "5", "size": "3", "units": ["STHJ"]}
+    r = client.post("/case-review/draws", data=form, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    d = api.as_("supervisor").get("/api/v1/case-review/draws/" + r.headers["location"].rsplit("/", 1)[1]).json()
+    assert d["units"] == ["STHJ"] and {x["unit"] for x in d["reviews"]} == {"STHJ"}

@@ -119,6 +119,7 @@ def test_only_a_legal_reviewer_whose_scope_covers_the_case_may_act(legal):
     as_page_user(api, "legal_county")
     page = api.client.get(f"/cases/{case['id']}").text
     assert "上传现场照片或证据" not in page and "审核通过" in page
+    assert '结果反馈<span class="sub-step">法制审核中</span>' in page  # the progress bar names the sub-step
     api.client.cookies.clear()
     # the refusal reads as a sentence: 当前角色不能审核通过
     r = api.as_("liaison_fc").post(f"/api/v1/cases/{case['id']}/actions/approve_legal_review", json={})

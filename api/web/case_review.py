@@ -53,13 +53,15 @@ async def _home(request: Request, who: Actor, error: str | None = None, values: 
     now = _now(request)
     return page(request, "case_review/index.html", status_code=status, draws=draws, error=error,
                 values=values or {"period": _default_period(now), "seed": now.strftime("%Y%m%d"), "size": "2"},
-                year=now.astimezone(LOCAL_TZ).year, can_draw=who.role == cr.SUPERVISOR)
+                year=now.astimezone(LOCAL_TZ).year, can_draw=who.role == cr.SUPERVISOR,
+                units=await _svc(request).lead_units())
 
 
 @router.post("/case-review/draws")
 async def draw(request: Request, who: WebActor):
     form = await request.form()
-    values = {k: str(form.get(k) or "").strip() for k in ("period", "seed", "size", "share", "units", "note")}
+    values: dict = {k: str(form.get(k) or "").strip() for k in ("period", "seed", "size", "share", "note")}
+    values["units"] = [str(u).strip() for u in form.getlist("units") if str(u).strip()]  # the multi-select
     raw: dict = {"period": values["period"], "note": values["note"]}
     try:
         for key in ("seed", "size", "share"):
@@ -69,7 +71,7 @@ async def draw(request: Request, who: WebActor):
                                   f"{key} must be a whole number")
                 raw[key] = int(values[key])
         if values["units"]:
-            raw["units"] = [u for u in values["units"].replace("，", ",").replace(" ", ",").split(",") if u]
+            raw["units"] = values["units"]
         view = await _svc(request).draw(who, raw, _now(request))
     except Invalid as exc:
         return await _home(request, who, error=exc.zh, values=values, status=exc.status)
