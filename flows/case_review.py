@@ -33,6 +33,7 @@ from chuishao.flows.clock import LOCAL_TZ, local
 from chuishao.flows.commands import Body, Code, Note, parse_body
 from chuishao.flows.errors import Forbidden, Invalid, NotFound
 from chuishao.flows.lifecycle import certificate_status
+from chuishao.flows.password_words import pinyin
 from chuishao.flows.periods import FIRST_YEAR, LAST_YEAR
 from chuishao.models.case_review import ReviewCase, ReviewDraw, ReviewScore
 from chuishao.models.cases import Case
@@ -198,12 +199,18 @@ async def _reviews(s, where: list) -> list[dict]:
     return out
 
 
+def _by_name(unit: dict) -> tuple[str, str]:
+    """Sort key: a unit's name in pinyin (生态环境分局 before 自然资源局), then its code."""
+    return pinyin(unit["name"] or ""), unit["code"]
+
+
 # ---- results ------------------------------------------------------------------------------------------
 async def results(s, start: datetime, end: datetime) -> dict:
     """The reviews finalised in [start, end): {"total": ratio (passed / finalised), "by_department": [{"code",
-    "name", "reviewed", "passed", "failed", "rate": ratio}] by unit code, "by_point": [{"point", "label",
-    "failed", "rate": ratio of passes}], "failed_cases": [{"id", "code", "title", "unit", "unit_name",
-    "failed": [{"point", "label", "note"}], "problems", "finalised_at"}]}, read in the open session `s`."""
+    "name", "reviewed", "passed", "failed", "rate": ratio}] by unit name in pinyin order (code on a tie),
+    "by_point": [{"point", "label", "failed", "rate": ratio of passes}], "failed_cases": [{"id", "code",
+    "title", "unit", "unit_name", "failed": [{"point", "label", "note"}], "problems", "finalised_at"}]}, read in
+    the open session `s`."""
     reviews = await _reviews(s, [ReviewCase.finalised_at >= start, ReviewCase.finalised_at < end])
     depts: dict[str, dict] = {}
     for r in reviews:
@@ -211,7 +218,7 @@ async def results(s, start: datetime, end: datetime) -> dict:
         d["reviewed"] += 1
         d["passed"] += bool(r["passed"])
     by_department = [{**d, "failed": d["reviewed"] - d["passed"], "rate": ratio(d["passed"], d["reviewed"])}
-                     for _, d in sorted(depts.items())]
+                     for d in sorted(depts.values(), key=_by_name)]
     by_point = []
     for key, label, _ in POINTS:
         failed = sum(any(f["point"] == key for f in r["failed"]) for r in reviews)
@@ -234,11 +241,10 @@ class CaseReviewService:
 
     async def lead_units(self) -> list[dict]:
         """The units a draw may be limited to (the draw form's 限定部门): every department and township team,
-        [{"code", "name"}] ordered by name."""
+        [{"code", "name"}] in pinyin order of the name."""
         async with self.db.read() as s:
-            rows = (await s.execute(select(Unit.code, Unit.name).where(Unit.kind.in_(("department", "team")))
-                                    .order_by(Unit.name))).all()
-        return [{"code": c, "name": n} for c, n in rows]
+            rows = (await s.execute(select(Unit.code, Unit.name).where(Unit.kind.in_(("department", "team"))))).all()
+        return sorted(({"code": c, "name": n} for c, n in rows), key=_by_name)
 
     async def officers(self, usernames: list[str], on: date) -> list[dict]:
         """The enforcement officers named on a feedback (执法人员), in the order given, for judging 执法主体资格:

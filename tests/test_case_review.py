@@ -9,7 +9,7 @@ import io
 from openpyxl import load_workbook
 from pypdf import PdfReader
 
-from chuishao.flows.case_review import draw_sample, parse_period
+from chuishao.flows.case_review import _by_name, draw_sample, parse_period
 from chuishao.flows.jobs import run_bulletin
 from tests.county import PASSWORD
 from tests.test_inbox import sql
@@ -65,6 +65,10 @@ def test_the_period_names_and_the_pure_draw():
     assert once == draw_sample(list(reversed(rows)), 42, 2, None)
     assert len(once) == 4 and {4, 9} <= set(once)
     assert len(draw_sample(rows, 42, None, 34)) == 2 + 1  # 34 % of 3 → 2 (rounded up), of 2 → 1
+    # result tables list units by name in pinyin order, not by code
+    units = [{"code": "A1", "name": "自然资源局"}, {"code": "Z9", "name": "公安局"},
+             {"code": "B2", "name": "生态环境分局"}]
+    assert [u["name"] for u in sorted(units, key=_by_name)] == ["公安局", "生态环境分局", "自然资源局"]
 
 
 def test_same_seed_same_draw_and_only_the_supervisor_draws(county, clock):
