@@ -223,6 +223,7 @@ def test_the_scoring_page_shows_the_case_file_to_the_assigned_reviewer_only(clie
     form = {"csrftoken": token, "subject": "pass", "evidence": "fail", "evidence_note": ""}
     r = client.post(f"/case-review/reviews/{rid}/scores", data=form)
     assert r.status_code == 422 and "须写明问题" in r.text
+    assert r.headers["HX-Push-Url"] == f"/case-review/reviews/{rid}"  # the address bar shows the review page
     form["evidence_note"] = "询问笔录缺当事人签名"
     r = client.post(f"/case-review/reviews/{rid}/scores", data=form, follow_redirects=False)
     assert r.status_code == 303

@@ -159,11 +159,14 @@ async def _review_page(request: Request, who: Actor, review_id: int, *, status: 
     svc = _svc(request)
     review = await svc.get_review(who, review_id)  # 404 unknown, 403 not assigned
     file = await _case_file(request, who, review["case_id"], review_id)
-    return page(request, "case_review/review.html", status_code=status, r=review, points=cr.POINTS,
+    response = page(request, "case_review/review.html", status_code=status, r=review, points=cr.POINTS,
                 errors=errors or {}, values=values, done=done, **file,
                 can_score=review["reviewer"] is not None and review["reviewer"]["username"] == who.username
                 and review["finalised_at"] is None,
                 can_finalise=who.role == cr.SUPERVISOR and review["complete"] and review["finalised_at"] is None)
+    if status != 200:  # a refused score or finalise: the address stays the review page's, not the POST's
+        response.headers["HX-Push-Url"] = f"/case-review/reviews/{review_id}"
+    return response
 
 
 @router.get("/case-review/reviews/{review_id}")
