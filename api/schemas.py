@@ -279,6 +279,24 @@ class DaySet(Out):
     name: str | None
 
 
+class ScheduleDay(BaseModel):
+    """One day of an official schedule (国务院办公厅放假安排): a holiday, or a weekend day worked (调休上班)."""
+
+    date: str = Field(description="YYYY-MM-DD")
+    kind: Literal["holiday", "workday"] | None = Field(
+        None, description="in a list of days; left out in `holidays`/`workdays`")
+    name: str | None = Field(None, description="e.g. 春节")
+
+
+class Schedule(BaseModel):
+    """A year's official schedule as JSON: the holidays and the worked weekend days, each a date or a day with its
+    name. The same may come as a list of days (each with its `kind`), or as CSV `date,kind,name` via the CLI."""
+
+    year: int | None = None
+    holidays: list[str | ScheduleDay] = []
+    workdays: list[str | ScheduleDay] = []
+
+
 class YearImported(Out):
     year: int
     days: int
@@ -728,20 +746,39 @@ def action_bodies() -> dict[str, str]:
     return {action: f"#/components/schemas/{lc.BODIES[action].__name__}" for action in lc.BY_ACTION}
 
 
+SERVICE_BODIES: list[type] = []  # body models a service parses itself (parse_body), documented by `parsed_body`
+PARSED_BODY = "x-parsed-body"
+
+
+def parsed_body(model: type, *, or_list_of: type | None = None) -> dict:
+    """openapi_extra for a route whose service parses the JSON body itself (flows/commands.parse_body, so refusals
+    keep their Chinese wording): the request body is documented as `model` (or a list of `or_list_of`), the models
+    listed in components/schemas by `install`."""
+    SERVICE_BODIES.extend(m for m in (model, or_list_of) if m is not None)
+    ref = {"$ref": f"#/components/schemas/{model.__name__}"}
+    if or_list_of is not None:
+        ref = {"anyOf": [ref, {"type": "array", "items": {"$ref": f"#/components/schemas/{or_list_of.__name__}"}}]}
+    return {PARSED_BODY: ref}  # `install` puts this in place of FastAPI's untyped body
+
+
 def install(app) -> None:
-    """Serve /openapi.json with the action bodies' models in components/schemas (FastAPI lists only the models a
-    route parses, and the action route parses its body by the action: flows/commands.parse_body)."""
+    """Serve /openapi.json with the action bodies' models, and those of `parsed_body` routes, in components/schemas
+    (FastAPI lists only the models a route parses, and these routes parse their bodies in the service:
+    flows/commands.parse_body)."""
     from pydantic.json_schema import models_json_schema
 
     generate = app.openapi
-    _, defs = models_json_schema([(m, "validation") for m in dict.fromkeys(lc.BODIES.values())],
-                                 ref_template="#/components/schemas/{model}")
+    models = dict.fromkeys([*lc.BODIES.values(), *SERVICE_BODIES])
+    _, defs = models_json_schema([(m, "validation") for m in models], ref_template="#/components/schemas/{model}")
 
     def openapi() -> dict:
         schema = generate()
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         for name, model_schema in defs.get("$defs", {}).items():
             components.setdefault(name, model_schema)
+        for operation in (op for item in schema.get("paths", {}).values() for op in item.values()):
+            if isinstance(operation, dict) and PARSED_BODY in operation:
+                operation["requestBody"]["content"]["application/json"]["schema"] = operation.pop(PARSED_BODY)
         return schema
 
     app.openapi = openapi

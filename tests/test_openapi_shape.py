@@ -64,6 +64,23 @@ def test_every_operation_says_what_it_answers(doc):
     assert not vague, "\n".join(vague)
 
 
+def test_every_json_request_body_names_its_fields(doc):
+    """A JSON request body is a model with fields (or any of several, or an array of one), never a bare object an
+    integrator cannot fill in; the action route names its bodies per action (`x-action-bodies`)."""
+    vague = []
+    for path, operations in doc["paths"].items():
+        for method, operation in operations.items():
+            body = operation.get("requestBody", {}).get("content", {}).get("application/json")
+            if body is None or (path, method) == ACT:
+                continue
+            shown = _resolve(doc, body.get("schema") or {})
+            options = [_resolve(doc, o) for o in shown.get("anyOf", [shown]) if o.get("type") != "null"]
+            options = [_resolve(doc, o.get("items", o)) for o in options]
+            if not all(o.get("properties") for o in options):
+                vague.append(f"{method} {path}")
+    assert not vague, "request bodies without fields:\n" + "\n".join(vague)
+
+
 def test_the_action_operation_shows_every_actions_body(doc):
     """For every action of the transition table the action operation names the rules' own body model, with
     exactly its fields and required fields, and an example that those rules accept."""

@@ -11,7 +11,15 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from chuishao.api.deps import NowDep, ServicesDep, actor, admin
 from chuishao.api.limits import GuardedRoute
-from chuishao.api.schemas import CalendarYearView, DaySet, WorkingHours, YearImported
+from chuishao.api.schemas import (
+    CalendarYearView,
+    DaySet,
+    Schedule,
+    ScheduleDay,
+    WorkingHours,
+    YearImported,
+    parsed_body,
+)
 from chuishao.flows.calendar import FIRST_DAY, LAST_DAY, format_hhmm, parse_day, parse_hours
 
 router = APIRouter(tags=["calendar"], route_class=GuardedRoute)
@@ -50,7 +58,7 @@ async def set_day(body: DayIn, day: DAY, svc: ServicesDep, at: NowDep):
 
 
 @router.post("/calendar/import", summary="导入国务院办公厅年度放假安排（JSON）", dependencies=[Depends(admin)],
-             response_model=YearImported)
+             response_model=YearImported, openapi_extra=parsed_body(Schedule, or_list_of=ScheduleDay))
 async def import_year(body: Annotated[dict[str, Any] | list[dict[str, Any]], Body()], svc: ServicesDep, at: NowDep):
     return await svc.cases.calendar.import_year(json.dumps(body), "schedule.json", at)
 

@@ -21,7 +21,7 @@ from chuishao.api.case_review_schemas import (
 )
 from chuishao.api.deps import ActorDep, NowDep, ServicesDep
 from chuishao.api.limits import GuardedRoute
-from chuishao.api.schemas import BINARY, TEXT
+from chuishao.api.schemas import BINARY, TEXT, parsed_body
 from chuishao.flows import case_review as cr
 from chuishao.flows.periods import FIRST_YEAR, LAST_YEAR
 from chuishao.flows.reports.case_review import YEARLY_FORMATS, render_yearly
@@ -39,6 +39,7 @@ ReviewsDep = Annotated[cr.CaseReviewService, Depends(service)]  # the service ov
 
 
 @router.post("/draws", status_code=201, summary="抽取案卷（县级监督）", response_model=DrawView,
+             openapi_extra=parsed_body(cr.DrawIn),
              responses=SUPERVISOR_ONLY)
 async def draw(who: ActorDep, reviews: ReviewsDep, now: NowDep, body: JSONBody = None):
     """Body: `{"period": "2026-Q3", "seed": 20261001, "size": 2}` (or `"share": 10` percent per unit; `units`: unit
@@ -83,6 +84,7 @@ async def review(review_id: Id, who: ActorDep, reviews: ReviewsDep):
 
 
 @router.put("/reviews/{review_id}/reviewer", summary="指定评查人员（县级监督）", response_model=ReviewView,
+            openapi_extra=parsed_body(cr.AssignIn),
             responses=SUPERVISOR_ONLY)
 async def assign(review_id: Id, who: ActorDep, reviews: ReviewsDep, now: NowDep, body: JSONBody = None):
     """Body: `{"reviewer": "sfj_reviewer1"}`: a legal reviewer or county supervisor outside the case's lead unit."""
@@ -90,6 +92,7 @@ async def assign(review_id: Id, who: ActorDep, reviews: ReviewsDep, now: NowDep,
 
 
 @router.put("/reviews/{review_id}/scores", summary="评分（指定的评查人员，定稿前可修改）", response_model=ReviewView,
+            openapi_extra=parsed_body(cr.ScoresIn),
             responses=ASSIGNED_ONLY)
 async def score(review_id: Id, who: ActorDep, reviews: ReviewsDep, now: NowDep, body: JSONBody = None):
     """Body: `{"scores": {"evidence": {"passed": false, "note": "询问笔录缺当事人签名"}, "law": {"passed": true}}}`;
