@@ -57,7 +57,8 @@ LABELS = {"title": "标题", "description": "描述", "address": "地址", "addr
           "username": "用户名", "password": "密码", "role": "角色", "unit": "单位", "parent": "上级单位",
           "code": "编码", "lat": "纬度", "long": "经度", "lon": "经度", "working_days": "延期工作日数",
           "source": "上报来源", "seed": "随机种子", "scores": "评分", "passed": "是否通过", "page": "页码",
-          "page_size": "每页条数", "radius_m": "半径（米）"}
+          "page_size": "每页条数", "radius_m": "半径（米）",
+          "scores.passed": "评查结论", "scores.note": "评查意见"}
 _VISIBLE = ("L", "M", "N", "P", "S")  # categories of characters a joiner may stand between
 
 
@@ -206,7 +207,9 @@ _ZH = {  # pydantic error type -> Chinese template ({label} and the error's ctx)
 def _zh_error(e: dict) -> str:
     loc = [p for p in e.get("loc", ()) if p not in _WHERE]
     field = next((str(p) for p in reversed(loc) if isinstance(p, str)), "")
-    label = label_of(field) if field else "请求内容"
+    # a field inside another reads by its parent when that pair has its own name (scores.passed: 评查结论)
+    nested = next((f"{p}.{field}" for p in loc if isinstance(p, str) and f"{p}.{field}" in LABELS), None)
+    label = LABELS[nested] if nested else label_of(field) if field else "请求内容"
     ctx = e.get("ctx") or {}
     kind = e.get("type", "")
     if kind == "string_too_short":

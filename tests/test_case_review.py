@@ -135,6 +135,9 @@ def test_assigned_reviewer_scores_a_fail_needs_a_note_and_the_rate_counts_finali
     bad = {"scores": {"evidence": {"passed": False, "note": "  "}}}
     body = error(api.as_("reviewer1").put(f"/api/v1/case-review/reviews/{b}/scores", json=bad), 422, "note_required")
     assert "证据是否充分" in body["message"]
+    odd = {"scores": {"evidence": {"passed": "maybe"}}}  # the refusal names the review's own field, in Chinese
+    body = error(api.as_("reviewer1").put(f"/api/v1/case-review/reviews/{b}/scores", json=odd), 422)
+    assert "评查结论须为是（true）或否（false）" in body["message"] and "核查" not in body["message"]
     assert api.as_("reviewer1").get(f"/api/v1/case-review/reviews/{b}").json()["scores"] == {}
 
     # a: all pass; b: two fails with notes (revised once: the first fail of 法律适用 is withdrawn); c: all pass
