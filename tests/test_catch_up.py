@@ -271,7 +271,9 @@ def test_after_an_outage_missed_runs_collapse_and_alerts_are_stamped_truthfully(
           f"{sum(r['state']['type'] == 'CANCELLED' for r in sweeps)} cancelled")
     assert len(sweeps) >= OUTAGE_INTERVALS
     assert 1 <= len(ran) <= 2, worker_log
-    assert {r["state"]["type"] for r in ran} <= {"COMPLETED", "SCHEDULED"}, worker_log
+    # the run the dead worker left running, once put back on the schedule, is either run or (as the missed sweep it
+    # then is) cancelled — which of the two depends on timing; it never stays Running, holding the slot, or crashes
+    assert {r["state"]["type"] for r in ran} <= {"COMPLETED", "SCHEDULED", "CANCELLED"}, worker_log
     assert any(r["state"]["type"] == "COMPLETED" for r in ran), worker_log
     assert all(r["state"]["type"] == "CANCELLED" for r in sweeps if not r["run_count"]), worker_log
 

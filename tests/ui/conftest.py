@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from chuishao.api.app import create_app
 from chuishao.flows.clock import system_clock
@@ -128,6 +128,11 @@ def browser():
         b = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         yield b
         b.close()
+
+
+# `expect(...)` waits as long as actions do (its own default is 5 s): on a CI machine whose two cores also run the
+# rest of the suite an htmx answer can take longer than that, and a wait is not a speed assertion
+expect.set_options(timeout=15_000)
 
 
 def _context(browser: Browser, base: dict, **kw) -> BrowserContext:
