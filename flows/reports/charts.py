@@ -210,13 +210,15 @@ def _scorecard(data: Mapping[str, Any]) -> bytes:
                           _short(d.get("name") or d.get("code")))
     ax.set_yticks(ys, labels)
     ax.invert_yaxis()
-    ax.set_xlim(0, 100 if top <= 100 else top * 1.1)
+    ax.set_xlim(0, 108 if top <= 100 else top * 1.1)  # room for a full score's label at the bar's end
+    ax.set_xticks([t for t in ax.get_xticks() if t <= max(100, top)])
     ax.set_xlabel("综合得分", fontsize=9)
     _style_axes(ax)
     from matplotlib.patches import Patch
 
     handles = [Patch(color=RED, label="红榜"), Patch(color=BLUE, label="其他"), Patch(color=DARK, label="黑榜")]
-    ax.legend(handles=handles, loc="lower right", fontsize=8, frameon=True, framealpha=0.9)
+    # above the bars, in one row: inside the plot it covered the lowest bars' scores
+    ax.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, fontsize=8, frameon=False)
     _layout(fig)
     return _png(fig)
 
