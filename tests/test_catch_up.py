@@ -272,9 +272,10 @@ def test_after_an_outage_missed_runs_collapse_and_alerts_are_stamped_truthfully(
     assert len(sweeps) >= OUTAGE_INTERVALS
     assert 1 <= len(ran) <= 2, worker_log
     # the run the dead worker left running, once put back on the schedule, is either run or (as the missed sweep it
-    # then is) cancelled — which of the two depends on timing; it never stays Running, holding the slot, or crashes
+    # then is) cancelled — which depends on timing (seen under load: 16 missed, the one started cancelled, and the
+    # next sweep on time raised the alerts); it never stays Running, holding the slot, or crashes. That the catch-up
+    # happened is the alerts below: each fired once, after the worker came back.
     assert {r["state"]["type"] for r in ran} <= {"COMPLETED", "SCHEDULED", "CANCELLED"}, worker_log
-    assert any(r["state"]["type"] == "COMPLETED" for r in ran), worker_log
     assert all(r["state"]["type"] == "CANCELLED" for r in sweeps if not r["run_count"]), worker_log
 
     # every alert once, stamped when the worker raised it: after it came back, never in the future
