@@ -44,7 +44,7 @@ from chuishao.models.catalog import CatalogItem, CatalogOverride
 from chuishao.models.clocks import StepClock
 from chuishao.models.db import Database
 from chuishao.models.notifications import Event
-from chuishao.models.org import Unit, User
+from chuishao.models.org import User
 from chuishao.models.timeline import TimelineEntry
 
 REPORTER_ROLES = frozenset({GRID_WORKER, *TOWNSHIP_ROLES, "county_supervisor", INTEGRATOR})
@@ -354,7 +354,8 @@ class CaseService:
             await self._facts(s, ctx, action, memo)
             seen = self._seen(agg)
             before, after = lc.decide(ctx, action)
-            starts_clock = (before != after and after in clk.STEP_CLOCK) or action in ("dispatch", "arbitrate")
+            starts_clock = ((before != after and after in clk.STEP_CLOCK)
+                            or lc.BY_ACTION[action].clock == lc.CLOCK_START_WHISTLES)
             limits = await self._limits(s, agg.case, memo) if starts_clock else (None, None)
             plan = clk.follow(self.calendar.current, agg, action, before, after, now,
                               self._limit_for(agg.case, limits), actor_unit_id=actor.unit_id,
@@ -366,8 +367,8 @@ class CaseService:
             kind = action if action in ("urge", "supervise") else ("transition" if before != after else "action")
             reviewers = None
             if after == lc.LEGAL_REVIEW and before != after:  # the county-level legal reviewers hear of it too
-                reviewers = list((await s.execute(select(Unit.id).where(Unit.kind.in_(REVIEWS_COUNTY))
-                                                 .order_by(Unit.id))).scalars())
+                await self.units.get(s, agg.case.township_id)  # loads the directory if this process has not yet
+                reviewers = self.units.of_kinds(REVIEWS_COUNTY)  # units are in process: no query per action
             event = case_event(kind, action, agg, actor_id=actor.id, at=now, to_state=after,
                                payload=self._event_payload(agg.case, actor, action, before, after, now),
                                reviewer_units=reviewers)

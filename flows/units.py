@@ -65,3 +65,7 @@ class UnitDirectory:
     def grids(self, township_id: int | None = None) -> list[UnitInfo]:
         return [u for u in self._by_id.values()
                 if u.kind == "grid" and (township_id is None or u.parent_id == township_id)]
+
+    def of_kinds(self, kinds) -> list[int]:
+        """The ids of every unit of these kinds, in id order (as the directory last loaded them)."""
+        return sorted(u.id for u in self._by_id.values() if u.kind in kinds)
