@@ -18,18 +18,12 @@ from chuishao.flows.sessions import alive_clause
 from chuishao.models.cases import Case, Extension, Whistle
 from chuishao.models.catalog import CatalogItem, CatalogOverride
 from chuishao.models.clocks import StepClock
+from chuishao.models.compiled import fetch_one, run_sqlite, sqlite_of
+from chuishao.models.rows import build
 from chuishao.models.types import UTCDateTime
 
 _CASES, _ITEMS, _OVERRIDES = Case.__table__, CatalogItem.__table__, CatalogOverride.__table__
 _CHILDREN = (Whistle, Extension, StepClock)
-
-
-def build(cls, values: dict):
-    """A table object from its column values, as the ORM builds a loaded row (no validation, no change
-    events): cheaper than the constructor by an order of magnitude."""
-    obj = cls._sa_class_manager.new_instance()
-    obj.__dict__.update(values)
-    return obj
 
 
 def _when(value):
@@ -107,7 +101,8 @@ async def load(s: AsyncSession, case_id: int, session_id: str | None, user_id: i
     stmt = _STATEMENTS.get(dialect)
     if stmt is None:
         stmt = _STATEMENTS[dialect] = _statement(dialect)
-    row = (await s.execute(stmt, {"case_id": case_id, "session_id": session_id, "user_id": user_id})).first()
+    row = await fetch_one(await s.connection(), stmt, {"case_id": case_id, "session_id": session_id,
+                                                        "user_id": user_id})
     if row is None:
         return None
     n, ni, no = len(_CASE_KEYS), len(_ITEM_KEYS), len(_OVERRIDE_KEYS)
@@ -163,11 +158,14 @@ def _write_statement(shape: tuple):
 
 
 async def write(conn, case_id: int, version: int, changes: dict, updates: list, inserts: list) -> bool:
-    """Write an action back in one statement (PostgreSQL). `changes`: the case's changed columns (the version
+    """Write an action back: on PostgreSQL in one statement, on SQLite statement by statement inside the
+    caller's transaction (`_write_sqlite`). `changes`: the case's changed columns (the version
     goes to `version + 1`, gated on `version`); `updates`: (row object, {column: value}) for existing rows;
     `inserts`: (new object, its new whistle or None) in order — a clock whose whistle is inserted here takes
     that whistle's id. Gives each inserted object its id. Answers False (nothing written) when the case's
     version moved."""
+    if conn.dialect.name != "postgresql":
+        return await _write_sqlite(conn, case_id, version, changes, updates, inserts)
     new_objs = [obj for obj, _ in inserts]
     insert_shapes, params = [], {"c__id": case_id, "c__version": version, "c_version": version + 1}
     params.update({f"c_{k}": v for k, v in changes.items()})
@@ -191,7 +189,7 @@ async def write(conn, case_id: int, version: int, changes: dict, updates: list, 
         stmt = _write_statement(shape)
         if len(_SHAPES_WRITTEN) < _MAX_SHAPES:
             _SHAPES_WRITTEN[shape] = stmt
-    row = (await conn.execute(stmt, params)).one()
+    row = await fetch_one(conn, stmt, params)
     if row[0] != 1:
         return False
     for obj, new_id in zip(new_objs, row[1 + len(updates):], strict=True):
@@ -210,7 +208,7 @@ async def alive_and_next_case_id(s: AsyncSession, session_id: str | None, user_i
     """PostgreSQL, one statement: whether the session may act (flows.sessions.alive_clause) and the id the new
     case will have (its sequence's next value, so that the first timeline entry can be hashed before the
     insert)."""
-    row = (await s.execute(_ALIVE_AND_NEXT_ID, {"session_id": session_id, "user_id": user_id})).one()
+    row = await fetch_one(await s.connection(), _ALIVE_AND_NEXT_ID, {"session_id": session_id, "user_id": user_id})
     return bool(row[0]), row[1]
 
 
@@ -242,6 +240,58 @@ async def insert_together(conn, objs: list) -> None:
         stmt = select(*parts)
         if len(_INSERTED_TOGETHER) < _MAX_SHAPES:
             _INSERTED_TOGETHER[shape] = stmt
-    row = (await conn.execute(stmt, params)).one()
+    row = await fetch_one(conn, stmt, params)
     for obj, new_id in zip(objs, row, strict=True):
         obj.id = new_id
+
+
+# ---- writing back (SQLite) ---------------------------------------------------------------------------------
+# SQLite has no data-modifying CTEs: the versioned UPDATE first, then each changed and new row, in the caller's
+# write transaction (BEGIN IMMEDIATE: no other writer in between). Statements per shape, built once and run on
+# the sqlite3 connection itself (models/compiled.py); an insert's id is the cursor's lastrowid.
+_SQLITE_STATEMENTS: dict[tuple, object] = {}
+
+
+def _sqlite_statement(kind: str, table, keys: tuple):
+    key = (kind, table.name, keys)
+    stmt = _SQLITE_STATEMENTS.get(key)
+    if stmt is None:
+        values = {k: bindparam(f"v_{k}", type_=table.c[k].type) for k in keys}
+        if kind == "insert":
+            stmt = table.insert().values(values)
+        else:
+            where = [table.c.id == bindparam("w_id")]
+            if kind == "case":
+                where.append(table.c.version == bindparam("w_version"))
+            stmt = table.update().where(*where).values(values)
+        if len(_SQLITE_STATEMENTS) < _MAX_SHAPES:
+            _SQLITE_STATEMENTS[key] = stmt
+    return stmt
+
+
+async def _write_sqlite(conn, case_id: int, version: int, changes: dict, updates: list, inserts: list) -> bool:
+    sqlite = await sqlite_of(conn)
+
+    async def run(kind, table, values: dict, where: dict) -> tuple[int, int]:
+        stmt = _sqlite_statement(kind, table, tuple(values))
+        params = {f"v_{k}": v for k, v in values.items()} | where
+        if sqlite is not None:
+            _, rowcount, lastrowid = run_sqlite(sqlite, stmt, conn.dialect, params)
+            return rowcount, lastrowid
+        result = await conn.execute(stmt, params)  # SQLite through aiosqlite's thread (an in-memory database)
+        return result.rowcount, result.lastrowid
+
+    rowcount, _ = await run("case", _CASES, {**changes, "version": version + 1},
+                            {"w_id": case_id, "w_version": version})
+    if rowcount != 1:
+        return False
+    for obj, diff in updates:
+        await run("update", obj.__table__, diff, {"w_id": obj.id})
+    for obj, whistle in inserts:
+        if whistle is not None:
+            obj.whistle_id = whistle.id
+        row = {c.name: getattr(obj, c.name) for c in obj.__table__.columns}
+        if row.get("id") is None:
+            row.pop("id")
+        obj.id = (await run("insert", obj.__table__, row, {}))[1]
+    return True

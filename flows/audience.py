@@ -12,6 +12,7 @@ Each entry names where the people are and their role:
 from chuishao.flows import lifecycle as lc
 from chuishao.flows.access import DEPT_LIAISON, DISPATCHER, LEGAL_REVIEWER, SUPERVISOR, TOWNSHIP_LIAISON
 from chuishao.models.notifications import Event
+from chuishao.models.rows import new
 from chuishao.models.vocabulary import ALERT_LABELS, CLOCK_LABELS
 
 REPORT_AUDIENCE = (f"township:{DISPATCHER}",)  # a new report; each action's own audience is its row's `hears`
@@ -51,7 +52,7 @@ def case_event(kind: str, action: str, agg: lc.CaseAggregate, *, actor_id: int |
         keys = keys + DISPUTE_AUDIENCE
     if action == "urge" and lead is None:
         keys = (f"township:{DISPATCHER}",)
-    return Event(kind=kind, action=action, case_id=case.id, township_id=case.township_id, unit_ids=whistled,
+    return new(Event, kind=kind, action=action, case_id=case.id, township_id=case.township_id, unit_ids=whistled,
                  reporter_id=case.reporter_id, at=at, payload=payload,
                  audience=audience(keys, township_id=case.township_id, lead_unit_id=lead, whistled=active,
                                    reporter_id=case.reporter_id, exclude=actor_id,

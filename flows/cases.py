@@ -39,12 +39,12 @@ from chuishao.flows.sessions import ENDED, ensure_alive
 from chuishao.flows.timeline import canonical, entry_hash
 from chuishao.flows.units import UnitDirectory, UnitInfo
 from chuishao.models import vocabulary as vocab
-from chuishao.models.cases import Attachment, Case, Extension, Feedback, LegalReview, Remark, Verification, Whistle
+from chuishao.models.cases import Attachment, Case, Extension, Whistle
 from chuishao.models.catalog import CatalogItem, CatalogOverride
 from chuishao.models.clocks import StepClock
 from chuishao.models.db import Database
-from chuishao.models.notifications import Event
 from chuishao.models.org import User
+from chuishao.models.rows import new
 from chuishao.models.timeline import TimelineEntry
 
 REPORTER_ROLES = frozenset({GRID_WORKER, *TOWNSHIP_ROLES, "county_supervisor", INTEGRATOR})
@@ -103,30 +103,10 @@ def _columns(obj) -> dict:
     return {c.name: getattr(obj, c.name) for c in obj.__table__.columns}
 
 
-# The action path writes with Core statements built once (issue 13): no ORM unit of work, no change tracking
-# per row; the parameters' keys make each statement's SET or VALUES (compiled once per set of keys and cached).
-_INSERT = {t: t.insert().returning(t.c.id) for t in (Whistle.__table__, Extension.__table__, StepClock.__table__,
-                                                       Feedback.__table__, Verification.__table__,
-                                                       LegalReview.__table__,
-                                                       Remark.__table__, Attachment.__table__, Event.__table__,
-                                                       TimelineEntry.__table__)}
-_UPDATE = {t: t.update().where(t.c.id == bindparam("_id"))
-           for t in (Whistle.__table__, Extension.__table__, StepClock.__table__)}
 _ITEM_AND_OVERRIDE = (select(CatalogItem, CatalogOverride)
                       .outerjoin(CatalogOverride, and_(CatalogOverride.item_id == CatalogItem.id,
                                                        CatalogOverride.township_id == bindparam("township_id")))
                       .where(CatalogItem.code == bindparam("code")))
-_UPDATE_CASE = (Case.__table__.update()
-                .where(Case.__table__.c.id == bindparam("_id"), Case.__table__.c.version == bindparam("_version")))
-
-
-async def _insert(conn, obj) -> None:
-    """Insert a new row from its object, and give the object its id."""
-    table = obj.__table__
-    row = _columns(obj)
-    if row.get("id") is None:
-        row.pop("id", None)
-    obj.id = (await conn.execute(_INSERT[table], row)).scalar_one()
 
 
 def _check_source(role: str, source: str | None) -> None:
@@ -191,7 +171,7 @@ class CaseService:
                       role=actor.role, action=action, from_state=before, to_state=after, payload=canonical(payload))
         digest = entry_hash(prev, **fields)
         case.timeline_seq, case.timeline_head = seq, digest
-        return TimelineEntry(**fields, prev_hash=prev, hash=digest)
+        return new(TimelineEntry, **fields, prev_hash=prev, hash=digest)
 
     async def _persist(self, s: AsyncSession, agg: lc.CaseAggregate, seen: dict,
                        plan: clk.ClockPlan | None = None, also: tuple = ()) -> None:
@@ -200,7 +180,7 @@ class CaseService:
         clocks), then `also` (the timeline entry, the outbox event). Each object inserted gets its id.
 
         PostgreSQL: one statement (aggregate.write, a data-modifying CTE whose every part hangs on the case's
-        versioned UPDATE). SQLite: the same writes as Core statements built once (in-process, no round trip)."""
+        versioned UPDATE). SQLite: the same writes statement by statement, on the sqlite3 connection itself."""
         case = agg.case
         changes = {k: v for k, v in _columns(case).items() if v != seen["case"][k] and k != "version"}
         if plan and (plan.new or plan.changed):
@@ -224,23 +204,9 @@ class CaseService:
                 clock.whistle_id = whistle.id if whistle is not None else clock.whistle_id
                 inserts.append((clock, None))
         inserts += [(obj, None) for obj in also]
-        conn = await s.connection()
-        if self.db.is_postgres:
-            if not await aggregate.write(conn, case.id, version, changes, updates, inserts):
-                raise Conflict(*MOVED)
-            case.version = version + 1
-            return
-        result = await conn.execute(_UPDATE_CASE, {**changes, "version": version + 1, "_id": case.id,
-                                                   "_version": version})
-        if result.rowcount != 1:
+        if not await aggregate.write(await s.connection(), case.id, version, changes, updates, inserts):
             raise Conflict(*MOVED)
         case.version = version + 1
-        for row, diff in updates:
-            await conn.execute(_UPDATE[row.__table__], {**diff, "_id": row.id})
-        for obj, whistle in inserts:
-            if whistle is not None:
-                obj.whistle_id = whistle.id
-            await _insert(conn, obj)
 
     @staticmethod
     def _seen(agg: lc.CaseAggregate) -> dict:

@@ -11,6 +11,7 @@ from chuishao.flows import lifecycle as lc
 from chuishao.flows.calendar import WorkingCalendar
 from chuishao.models.cases import Whistle
 from chuishao.models.clocks import StepClock
+from chuishao.models.rows import new
 from chuishao.models.vocabulary import ALERT_LABELS, WHISTLE_SENT
 
 DEFAULT_LIMITS = {  # normal: working time; urgent: wall-clock time
@@ -97,7 +98,7 @@ def due_levels(clock: StepClock, now: datetime) -> list[tuple[str, datetime]]:
 def start(cal: WorkingCalendar, *, case_id: int, kind: str, urgency: str, spec: str, now: datetime,
           whistle_id: int | None = None, unit_id: int | None = None, drives_case: bool = True) -> StepClock:
     deadline, provisional = add(cal, now, spec, urgency)
-    clock = StepClock(case_id=case_id, whistle_id=whistle_id, unit_id=unit_id, kind=kind, drives_case=drives_case,
+    clock = new(StepClock, case_id=case_id, whistle_id=whistle_id, unit_id=unit_id, kind=kind, drives_case=drives_case,
                       urgency=urgency,
                       limit_spec=spec, started_at=now, warning_at=now, deadline=deadline, escalate_at=deadline,
                       provisional=provisional, level="none")
@@ -134,7 +135,7 @@ def extend(cal: WorkingCalendar, clock: StepClock, working_days: int, now: datet
         deadline, provisional = clock.deadline + timedelta(days=working_days), False
     else:
         deadline, provisional = cal.add_working_days(clock.deadline, working_days)
-    fresh = StepClock(case_id=clock.case_id, whistle_id=clock.whistle_id, unit_id=clock.unit_id,
+    fresh = new(StepClock, case_id=clock.case_id, whistle_id=clock.whistle_id, unit_id=clock.unit_id,
                       kind=clock.kind, drives_case=clock.drives_case, urgency=clock.urgency,
                       limit_spec=clock.limit_spec,
                       started_at=clock.started_at, warning_at=clock.started_at, deadline=deadline,

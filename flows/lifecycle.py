@@ -33,6 +33,7 @@ from chuishao.flows.sentences import display_name, join
 from chuishao.flows.text import says_something
 from chuishao.models import vocabulary as vocab
 from chuishao.models.cases import Case, Extension, Feedback, LegalReview, Remark, Verification, Whistle
+from chuishao.models.rows import new
 from chuishao.models.vocabulary import (
     EXTENSION_APPROVED,
     EXTENSION_DENIED,
@@ -301,7 +302,8 @@ def _blow_whistles(ctx: Context, *, arbitrated: bool) -> str:
     rounds = max((w.round for w in ctx.agg.whistles), default=0) + 1
     units = [(facts.lead_unit_id, "lead")] + [(u, "assist") for u in facts.assist_unit_ids]
     for unit_id, role in units:
-        w = Whistle(
+        w = new(
+            Whistle,
             case_id=ctx.case.id,
             unit_id=unit_id,
             role=role,
@@ -348,7 +350,8 @@ def _escalate_dispute(ctx: Context) -> str:
 
 
 def _request_extension(ctx: Context) -> str:
-    ext = Extension(
+    ext = new(
+        Extension,
         case_id=ctx.case.id,
         unit_id=ctx.actor.unit_id,
         working_days=ctx.body.working_days,
@@ -424,7 +427,8 @@ def _feedback(ctx: Context) -> str:
     b, facts = ctx.body, ctx.facts
     _officer_refusal(ctx)
     major = facts.major or bool(b.major) or ctx.case.major
-    ctx.agg.added.append(Feedback(
+    ctx.agg.added.append(new(
+        Feedback,
         case_id=ctx.case.id, unit_id=ctx.agg.lead.unit_id, outcome=b.outcome, result=b.result,
         officers=[o.username for o in facts.officers], major=major, submitted_by_id=ctx.actor.id, at=ctx.now,
     ))
@@ -449,7 +453,7 @@ def _legal_decision(approved: bool):
 
     def effect(ctx: Context) -> str:
         case = ctx.case
-        ctx.agg.added.append(LegalReview(  # a return's reason is required and must say something (cmd.Return)
+        ctx.agg.added.append(new(LegalReview,  # a return's reason is required and must say something (cmd.Return)
             case_id=case.id, unit_id=case.lead_unit_id, approved=approved,
             reason=ctx.body.note if approved else ctx.body.reason, round=case.legal_return_count + 1,
             reviewed_by_id=ctx.actor.id, reviewer_unit_id=ctx.actor.unit_id, at=ctx.now))
@@ -480,7 +484,8 @@ def _verify(ctx: Context) -> str:
     if corrected and not says_something(b.note):
         raise Invalid("更正办理结果须在核查意见中写明理由", "a corrected outcome needs a note saying why",
                       code="reason_required", extra={"field": "note"})
-    ctx.agg.added.append(Verification(
+    ctx.agg.added.append(new(
+        Verification,
         case_id=ctx.case.id, unit_id=ctx.case.lead_unit_id, passed=b.passed, note=b.note,
         satisfaction=b.satisfaction, rating=b.rating, verified_by_id=ctx.actor.id, at=ctx.now,
     ))
@@ -497,7 +502,7 @@ def _verify(ctx: Context) -> str:
 
 def _remark(kind: str):
     def effect(ctx: Context) -> str:
-        ctx.agg.added.append(Remark(case_id=ctx.case.id, kind=kind, note=ctx.body.note, by_id=ctx.actor.id,
+        ctx.agg.added.append(new(Remark, case_id=ctx.case.id, kind=kind, note=ctx.body.note, by_id=ctx.actor.id,
                                     unit_id=ctx.actor.unit_id, at=ctx.now))
         return STAY
 

@@ -54,6 +54,11 @@ class InlineConnection:
         self._conn = conn
 
     @property
+    def sqlite(self) -> sqlite3.Connection:
+        """The sqlite3 connection itself (models/compiled.py runs the action path's statements on it)."""
+        return self._conn
+
+    @property
     def isolation_level(self):
         return self._conn.isolation_level
 

@@ -1,0 +1,129 @@
+"""Core statements compiled once and run on the database driver's own connection (issue 13's action path).
+
+Through SQLAlchemy each execution pays for a cache key over the whole statement (the action's write is a CTE
+of up to a dozen parts), an execution context, a greenlet hop and a result wrapper — more than the statement
+costs the database. Here a statement is compiled once per dialect; each run applies the column types' bind
+processors (UTCDateTime → naive UTC, JSON → text) to the values in order, sends the SQL string with its
+positional values through the driver (asyncpg keeps it prepared per connection; sqlite3 caches it per
+connection), and applies the result columns' processors (naive UTC → aware) to the rows. SQL stays written
+with SQLAlchemy Core; only the execution is direct.
+
+The connection must be one the caller holds from SQLAlchemy (`AsyncConnection`): in a transaction, the
+statement runs inside it; in autocommit (PostgreSQL, models.db.Database.one_statement_write), it is its own
+transaction. A constraint violation is raised as SQLAlchemy's IntegrityError, so callers catch one kind.
+"""
+
+import sqlite3
+from collections.abc import Callable, Sequence
+
+from sqlalchemy import Float
+from sqlalchemy.exc import IntegrityError
+
+# callables told each statement's SQL before it runs (bench/loop.py counts a request's statements with these)
+OBSERVERS: list[Callable[[str], None]] = []
+
+
+class Compiled:
+    """`statement` compiled for `dialect`: `sql`, the bound parameters' names in order with their processors,
+    and one result processor per result column (None where the driver's value is the Python one)."""
+
+    __slots__ = ("sql", "binds", "results")
+
+    def __init__(self, statement, dialect):
+        c = statement.compile(dialect=dialect)
+        self.sql: str = c.string
+        processors = c._bind_processors
+        # a value written into the statement (a literal compared with, a bindparam with a value) is its default
+        self.binds = tuple((name, processors.get(name), c.binds[name].value) for name in c.positiontup)
+        self.results = tuple(_result_processor(col.type, dialect) for col in c._result_columns)
+
+    def args(self, params: dict) -> list:
+        """The positional values for `params` (bind name → Python value); a name not given is sent as the
+        statement's own value for it (None when it has none)."""
+        out = []
+        for name, proc, default in self.binds:
+            value = params.get(name, default)
+            out.append(value if proc is None or value is None else proc(value))
+        return out
+
+    def row(self, raw: Sequence | None) -> tuple | None:
+        if raw is None:
+            return None
+        return tuple(v if f is None or v is None else f(v) for v, f in zip(raw, self.results, strict=True))
+
+
+def _result_processor(type_, dialect):
+    # asyncpg's Numeric processor wants the column's type oid; a float column already arrives as a float
+    if isinstance(type_, Float) and not type_.asdecimal:
+        return None
+    return type_._cached_result_processor(dialect, None)
+
+
+_COMPILED: dict[tuple[int, str], tuple[object, Compiled]] = {}
+_MAX_COMPILED = 4096
+
+
+def compiled(statement, dialect) -> Compiled:
+    """`statement` compiled for `dialect`, once per process (keyed by the statement object, which callers keep)."""
+    key = (id(statement), dialect.name)
+    got = _COMPILED.get(key)
+    if got is None or got[0] is not statement:
+        if len(_COMPILED) >= _MAX_COMPILED:  # callers keep a bounded set of statements; never grow without end
+            _COMPILED.clear()
+        got = _COMPILED[key] = (statement, Compiled(statement, dialect))
+    return got[1]
+
+
+async def _driver(conn):
+    return (await conn.get_raw_connection()).driver_connection
+
+
+async def fetch_one(conn, statement, params: dict) -> tuple | None:
+    """Run `statement` (SQLAlchemy Core, kept by the caller) on the SQLAlchemy `AsyncConnection` `conn`'s own
+    driver connection with `params` (bind name → value); answers the first row, processed, or None. Raises
+    IntegrityError for a constraint violation; other driver errors as the driver raises them."""
+    c = compiled(statement, conn.dialect)
+    args = c.args(params)
+    for observe in OBSERVERS:
+        observe(c.sql)
+    driver = await _driver(conn)
+    if conn.dialect.name != "postgresql" and not hasattr(driver, "sqlite"):  # SQLite through aiosqlite's thread
+        return c.row((await conn.execute(statement, params)).first())
+    if conn.dialect.name == "postgresql":
+        import asyncpg  # only with PostgreSQL
+
+        try:
+            return c.row(await driver.fetchrow(c.sql, *args))
+        except asyncpg.exceptions.IntegrityConstraintViolationError as err:
+            raise IntegrityError(c.sql, args, err) from err
+    cursor = driver.sqlite.cursor()
+    try:
+        return c.row(cursor.execute(c.sql, args).fetchone())
+    except sqlite3.IntegrityError as err:
+        raise IntegrityError(c.sql, args, err) from err
+    finally:
+        cursor.close()
+
+
+async def sqlite_of(conn) -> sqlite3.Connection | None:
+    """The sqlite3 connection under the SQLAlchemy `AsyncConnection` `conn` when it runs inline
+    (models.sqlite_inline; a SQLite file), else None."""
+    return getattr(await _driver(conn), "sqlite", None)
+
+
+def run_sqlite(sqlite: sqlite3.Connection, statement, dialect, params: dict) -> tuple[tuple | None, int, int]:
+    """SQLite: run `statement` with `params` on the sqlite3 connection; answers (the first row processed, or
+    None when the statement returns no rows; rowcount; lastrowid). Raises IntegrityError for a constraint
+    violation."""
+    c = compiled(statement, dialect)
+    args = c.args(params)
+    for observe in OBSERVERS:
+        observe(c.sql)
+    cursor = sqlite.cursor()
+    try:
+        cursor.execute(c.sql, args)
+        return (c.row(cursor.fetchone()) if c.results else None), cursor.rowcount, cursor.lastrowid
+    except sqlite3.IntegrityError as err:
+        raise IntegrityError(c.sql, args, err) from err
+    finally:
+        cursor.close()
