@@ -16,7 +16,7 @@ from chuishao.models.config import Settings
 from chuishao.models.db import Database
 from chuishao.notifications.channels import channels_from
 from chuishao.notifications.dispatcher import deliver_due
-from chuishao.notifications.events import event_dict, events_after, last_event_id
+from chuishao.notifications.events import events_after, last_event_id
 from chuishao.notifications.fanout import fan_out
 from chuishao.notifications.hub import Hub, Subscriber
 from chuishao.notifications.listener import listen
@@ -54,23 +54,16 @@ class Live:
         self.listening = asyncio.Event()
         self.sockets: dict[int, set[Socket]] = {}  # user id → that user's open sockets in this process
         self._recheck = asyncio.Event()  # wakes the session watch
-        self._own: dict[int, dict] = {}  # events committed here, not yet heard back by LISTEN
 
     def committed(self, events: list) -> None:
-        """Called by the case service after each commit. PostgreSQL: the events are kept until their NOTIFY
-        comes, so the listener publishes them without reading them back."""
-        if self.db.is_postgres:
-            if len(self._own) > 1000:  # NOTIFYs that came before this call leave entries behind: bounded
-                self._own.clear()
-            for e in events:
-                if e.id is not None and e.id > self.hub.last_id:
-                    self._own[e.id] = event_dict(e)
-        self._poll.set()  # SQLite: read what was committed; PostgreSQL: LISTEN delivers it anyway
+        """Called by the case service after each commit: wake the deliverer and (SQLite) the reader. PostgreSQL's
+        listener hears the events themselves from their NOTIFY (migration 0017)."""
+        self._poll.set()
         self._kick.set()
 
     def start(self) -> None:
         if self.db.is_postgres:
-            self._tasks.append(asyncio.create_task(listen(self.db, self.hub, self.listening, self._kick, self._own)))
+            self._tasks.append(asyncio.create_task(listen(self.db, self.hub, self.listening, self._kick)))
         else:
             self._tasks.append(asyncio.create_task(self._poll_loop()))
         self._tasks.append(asyncio.create_task(self._deliver_loop()))

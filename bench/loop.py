@@ -352,6 +352,7 @@ async def count_statements(database_url: str, data_dir: Path, seed: int) -> tupl
     from sqlalchemy import event
 
     from chuishao.api.app import create_app
+    from chuishao.models import compiled
     from chuishao.models.config import Settings
 
     settings = Settings(database_url=database_url, data_dir=data_dir, secret_key=secrets.token_urlsafe(48),
@@ -366,6 +367,9 @@ async def count_statements(database_url: str, data_dir: Path, seed: int) -> tupl
         engine = app.state.services.db.engine.sync_engine
 
         def on_execute(conn, cursor, statement, params, context, executemany):
+            on_statement(statement)
+
+        def on_statement(statement):  # SQLAlchemy's executions and the action path's own (models/compiled.py)
             text = " ".join(statement.split())[:120]
             try:
                 task = asyncio.current_task()
@@ -377,6 +381,7 @@ async def count_statements(database_url: str, data_dir: Path, seed: int) -> tupl
                 background[text[:90]] += 1
 
         event.listen(engine, "before_cursor_execute", on_execute)
+        compiled.OBSERVERS.append(on_statement)
         mine.add(id(asyncio.current_task()))
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench") as c:
             tokens = await login_all(c)
@@ -402,6 +407,7 @@ async def count_statements(database_url: str, data_dir: Path, seed: int) -> tupl
                 per_step = marks
             watched = time.perf_counter() - watched
         event.remove(engine, "before_cursor_execute", on_execute)
+        compiled.OBSERVERS.remove(on_statement)
     finally:
         # Shut the app down without cancelling anything from here, and give up waiting after 15 s: on Python
         # 3.11 the app's shutdown (api/live.py Live.stop) can wait forever when its deliver loop's cancellation

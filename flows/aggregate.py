@@ -18,8 +18,8 @@ from chuishao.flows.sessions import alive_clause
 from chuishao.models.cases import Case, Extension, Whistle
 from chuishao.models.catalog import CatalogItem, CatalogOverride
 from chuishao.models.clocks import StepClock
-from chuishao.models.compiled import fetch_one, run_sqlite, sqlite_of
-from chuishao.models.rows import build
+from chuishao.models.compiled import connection, fetch_one, run_sqlite, sqlite_of
+from chuishao.models.rows import build, columns
 from chuishao.models.types import UTCDateTime
 
 _CASES, _ITEMS, _OVERRIDES = Case.__table__, CatalogItem.__table__, CatalogOverride.__table__
@@ -101,7 +101,7 @@ async def load(s: AsyncSession, case_id: int, session_id: str | None, user_id: i
     stmt = _STATEMENTS.get(dialect)
     if stmt is None:
         stmt = _STATEMENTS[dialect] = _statement(dialect)
-    row = await fetch_one(await s.connection(), stmt, {"case_id": case_id, "session_id": session_id,
+    row = await fetch_one(await connection(s), stmt, {"case_id": case_id, "session_id": session_id,
                                                         "user_id": user_id})
     if row is None:
         return None
@@ -117,6 +117,26 @@ async def load(s: AsyncSession, case_id: int, session_id: str | None, user_id: i
     w, e, k = row[n + 1 + ni + no:]
     out.whistles, out.extensions, out.clocks = _children(Whistle, w), _children(Extension, e), _children(StepClock, k)
     return out
+
+
+_ITEM_AND_OVERRIDE = (select(*_ITEMS.columns, *_OVERRIDES.columns)
+                      .select_from(_ITEMS.outerjoin(_OVERRIDES, and_(
+                          _OVERRIDES.c.item_id == _ITEMS.c.id, _OVERRIDES.c.township_id == bindparam("township_id"))))
+                      .where(_ITEMS.c.code == bindparam("code")))
+
+
+async def item_and_override(s: AsyncSession, code: str, township_id: int
+                            ) -> tuple[CatalogItem | None, CatalogOverride | None]:
+    """One statement: the catalog item `code` and the township's override of it (一乡镇一清单) as plain objects;
+    (None, None) when there is no such item, (item, None) when the township keeps the county's entry."""
+    row = await fetch_one(await connection(s), _ITEM_AND_OVERRIDE, {"code": code, "township_id": township_id})
+    if row is None:
+        return None, None
+    ni = len(_ITEM_KEYS)
+    override = row[ni:]
+    return (build(CatalogItem, dict(zip(_ITEM_KEYS, row[:ni], strict=True))),
+            build(CatalogOverride, dict(zip(_OVERRIDE_KEYS, override, strict=True))) if override[0] is not None
+            else None)
 
 
 # ---- writing back (PostgreSQL) ------------------------------------------------------------------------------
@@ -170,7 +190,7 @@ async def write(conn, case_id: int, version: int, changes: dict, updates: list, 
     insert_shapes, params = [], {"c__id": case_id, "c__version": version, "c_version": version + 1}
     params.update({f"c_{k}": v for k, v in changes.items()})
     for i, (obj, whistle) in enumerate(inserts):
-        row = {c.name: getattr(obj, c.name) for c in obj.__table__.columns}
+        row = columns(obj)
         row.pop("id")
         whistle_at = None
         if whistle is not None:
@@ -200,15 +220,22 @@ async def write(conn, case_id: int, version: int, changes: dict, updates: list, 
     return True
 
 
-_ALIVE_AND_NEXT_ID = select(alive_clause().label("alive"),
-                            func.nextval(func.pg_get_serial_sequence("cases", "id")).label("next_id"))
+_ALIVE_AND_NEXT_ID = {
+    "postgresql": select(alive_clause().label("alive"),
+                         func.nextval(func.pg_get_serial_sequence("cases", "id")).label("next_id")),
+    # SQLite: inside the report's write transaction (BEGIN IMMEDIATE, no other writer until it ends) the next id
+    # is the one SQLite itself would give (cases.id is the rowid, without AUTOINCREMENT)
+    "sqlite": select(alive_clause().label("alive"),
+                     select(func.coalesce(func.max(_CASES.c.id), 0) + 1).scalar_subquery().label("next_id")),
+}
 
 
 async def alive_and_next_case_id(s: AsyncSession, session_id: str | None, user_id: int | None) -> tuple[bool, int]:
-    """PostgreSQL, one statement: whether the session may act (flows.sessions.alive_clause) and the id the new
-    case will have (its sequence's next value, so that the first timeline entry can be hashed before the
-    insert)."""
-    row = await fetch_one(await s.connection(), _ALIVE_AND_NEXT_ID, {"session_id": session_id, "user_id": user_id})
+    """One statement: whether the session may act (flows.sessions.alive_clause) and the id the new case will
+    have, so that the first timeline entry can be hashed before the insert. PostgreSQL: the id sequence's next
+    value. SQLite: one above the largest id — call it inside the report's write transaction."""
+    conn = await connection(s)
+    row = await fetch_one(conn, _ALIVE_AND_NEXT_ID[conn.dialect.name], {"session_id": session_id, "user_id": user_id})
     return bool(row[0]), row[1]
 
 
@@ -216,11 +243,20 @@ _INSERTED_TOGETHER: dict[tuple, object] = {}
 
 
 async def insert_together(conn, objs: list) -> None:
-    """PostgreSQL, one statement: insert the objects in order (the first one's row first; every other row is
-    inserted FROM it, in the same data-modifying CTE). Gives each object without an id its id."""
+    """Insert the objects in order and give each object without an id its id. PostgreSQL: one statement (the
+    first one's row first; every other row is inserted FROM it, in the same data-modifying CTE). SQLite: one
+    statement per row, in the caller's write transaction."""
+    if conn.dialect.name != "postgresql":
+        sqlite = await sqlite_of(conn)
+        for obj in objs:
+            row = columns(obj)
+            if row.get("id") is None:
+                row.pop("id")
+            obj.id = (await _run_sqlite(conn, sqlite, "insert", obj.__table__, row, {}))[1]
+        return
     shapes, params = [], {}
     for i, obj in enumerate(objs):
-        row = {c.name: getattr(obj, c.name) for c in obj.__table__.columns}
+        row = columns(obj)
         if row.get("id") is None:
             row.pop("id")
         shapes.append((obj.__table__, tuple(row)))
@@ -269,17 +305,23 @@ def _sqlite_statement(kind: str, table, keys: tuple):
     return stmt
 
 
+async def _run_sqlite(conn, sqlite, kind: str, table, values: dict, where: dict) -> tuple[int, int]:
+    """One insert ("insert"), versioned case update ("case") or row update ("update") of `values`; answers
+    (rowcount, lastrowid). `sqlite`: the sqlite3 connection under `conn`, or None (aiosqlite's thread)."""
+    stmt = _sqlite_statement(kind, table, tuple(values))
+    params = {f"v_{k}": v for k, v in values.items()} | where
+    if sqlite is not None:
+        _, rowcount, lastrowid = run_sqlite(sqlite, stmt, conn.dialect, params)
+        return rowcount, lastrowid
+    result = await conn.execute(stmt, params)  # SQLite through aiosqlite's thread (an in-memory database)
+    return result.rowcount, result.lastrowid
+
+
 async def _write_sqlite(conn, case_id: int, version: int, changes: dict, updates: list, inserts: list) -> bool:
     sqlite = await sqlite_of(conn)
 
     async def run(kind, table, values: dict, where: dict) -> tuple[int, int]:
-        stmt = _sqlite_statement(kind, table, tuple(values))
-        params = {f"v_{k}": v for k, v in values.items()} | where
-        if sqlite is not None:
-            _, rowcount, lastrowid = run_sqlite(sqlite, stmt, conn.dialect, params)
-            return rowcount, lastrowid
-        result = await conn.execute(stmt, params)  # SQLite through aiosqlite's thread (an in-memory database)
-        return result.rowcount, result.lastrowid
+        return await _run_sqlite(conn, sqlite, kind, table, values, where)
 
     rowcount, _ = await run("case", _CASES, {**changes, "version": version + 1},
                             {"w_id": case_id, "w_version": version})
@@ -290,7 +332,7 @@ async def _write_sqlite(conn, case_id: int, version: int, changes: dict, updates
     for obj, whistle in inserts:
         if whistle is not None:
             obj.whistle_id = whistle.id
-        row = {c.name: getattr(obj, c.name) for c in obj.__table__.columns}
+        row = columns(obj)
         if row.get("id") is None:
             row.pop("id")
         obj.id = (await run("insert", obj.__table__, row, {}))[1]

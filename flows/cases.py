@@ -10,7 +10,7 @@ import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
-from sqlalchemy import BindParameter, and_, bindparam, exists, func, or_, select
+from sqlalchemy import BindParameter, bindparam, exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -42,9 +42,10 @@ from chuishao.models import vocabulary as vocab
 from chuishao.models.cases import Attachment, Case, Extension, Whistle
 from chuishao.models.catalog import CatalogItem, CatalogOverride
 from chuishao.models.clocks import StepClock
+from chuishao.models.compiled import connection
 from chuishao.models.db import Database
 from chuishao.models.org import User
-from chuishao.models.rows import new
+from chuishao.models.rows import columns, new
 from chuishao.models.timeline import TimelineEntry
 
 REPORTER_ROLES = frozenset({GRID_WORKER, *TOWNSHIP_ROLES, "county_supervisor", INTEGRATOR})
@@ -99,14 +100,9 @@ def case_code(case: Case) -> str:
     return f"CS{case.created_at.astimezone(LOCAL_TZ):%Y%m%d}{case.id:06d}"
 
 
-def _columns(obj) -> dict:
-    return {c.name: getattr(obj, c.name) for c in obj.__table__.columns}
-
-
-_ITEM_AND_OVERRIDE = (select(CatalogItem, CatalogOverride)
-                      .outerjoin(CatalogOverride, and_(CatalogOverride.item_id == CatalogItem.id,
-                                                       CatalogOverride.township_id == bindparam("township_id")))
-                      .where(CatalogItem.code == bindparam("code")))
+# the officers a feedback names (Core rows, no ORM entities on the action path)
+_OFFICERS = select(User.username, User.unit_id, User.certificate_no, User.certificate_expires, User.name,
+                   User.active).where(func.lower(User.username).in_(bindparam("names", expanding=True)))
 
 
 def _check_source(role: str, source: str | None) -> None:
@@ -182,7 +178,7 @@ class CaseService:
         PostgreSQL: one statement (aggregate.write, a data-modifying CTE whose every part hangs on the case's
         versioned UPDATE). SQLite: the same writes statement by statement, on the sqlite3 connection itself."""
         case = agg.case
-        changes = {k: v for k, v in _columns(case).items() if v != seen["case"][k] and k != "version"}
+        changes = {k: v for k, v in columns(case).items() if v != seen["case"][k] and k != "version"}
         if plan and (plan.new or plan.changed):
             # the sweep may have raised the alert since we read; what the clocks say now wins
             changes |= {"deadline": case.deadline, "provisional": case.provisional, "alert": case.alert}
@@ -193,7 +189,7 @@ class CaseService:
                 before = seen[kind].get(row.id)
                 if before is None:
                     continue  # new row, inserted below
-                diff = {k: v for k, v in _columns(row).items() if v != before[k]}
+                diff = {k: v for k, v in columns(row).items() if v != before[k]}
                 if diff:
                     updates.append((row, diff))
         inserts = [(obj, None) for obj in agg.added]
@@ -204,17 +200,17 @@ class CaseService:
                 clock.whistle_id = whistle.id if whistle is not None else clock.whistle_id
                 inserts.append((clock, None))
         inserts += [(obj, None) for obj in also]
-        if not await aggregate.write(await s.connection(), case.id, version, changes, updates, inserts):
+        if not await aggregate.write(await connection(s), case.id, version, changes, updates, inserts):
             raise Conflict(*MOVED)
         case.version = version + 1
 
     @staticmethod
     def _seen(agg: lc.CaseAggregate) -> dict:
         return {
-            "case": _columns(agg.case),
-            "whistles": {w.id: _columns(w) for w in agg.whistles},
-            "extensions": {e.id: _columns(e) for e in agg.extensions},
-            "clocks": {c.id: _columns(c) for c in agg.clocks},
+            "case": columns(agg.case),
+            "whistles": {w.id: columns(w) for w in agg.whistles},
+            "extensions": {e.id: columns(e) for e in agg.extensions},
+            "clocks": {c.id: columns(c) for c in agg.clocks},
         }
 
     async def _catalog(self, s: AsyncSession, code: str, township_id: int, memo: dict
@@ -223,10 +219,10 @@ class CaseService:
         transaction (`memo`). Raises Invalid (422, unknown_category) for an unknown code."""
         key = (code, township_id)
         if key not in memo:
-            row = (await s.execute(_ITEM_AND_OVERRIDE, {"code": code, "township_id": township_id})).first()
-            if row is None:
+            item, override = await aggregate.item_and_override(s, code, township_id)
+            if item is None:
                 raise Invalid(f"事项 {code} 不在清单中", f"unknown catalog item '{code}'", code="unknown_category")
-            memo[key] = (row[0], row[1])
+            memo[key] = (item, override)
         return memo[key]
 
     async def _limits(self, s: AsyncSession, case: Case, memo: dict) -> tuple[dict | None, dict | None]:
@@ -282,8 +278,8 @@ class CaseService:
         elif action == "feedback":
             # usernames are unique whatever their letter case (flows/admin.named): ZRZY_OFFICER2 is zrzy_officer2
             names = list({n.lower(): n for n in body.officers or []}.values())
-            users = (await s.execute(select(User).where(func.lower(User.username).in_([n.lower() for n in names]))
-                                     )).scalars().all() if names else []
+            users = (await (await connection(s)).execute(_OFFICERS, {"names": [n.lower() for n in names]})
+                     ).all() if names else []
             missing = sorted(n for n in names if n.lower() not in {u.username.lower() for u in users})
             if missing:
                 raise Invalid(f"执法人员不存在：{', '.join(missing)}", f"unknown officers: {', '.join(missing)}")
@@ -382,8 +378,10 @@ class CaseService:
 
     async def _report(self, actor: Actor, body: CaseCreate, now: datetime, townships, also, client_key,
                       session_id: str | None = None) -> dict:
-        # PostgreSQL without `also`: the session check and the case's id in one read, then the case, its clock,
-        # the timeline entry and the event in one statement (that statement is the transaction)
+        # The case's id is drawn before the rows are written (it goes into the first timeline entry's hash), and
+        # only for a report that passed every check: no gaps in case numbers. Then the case, its clock, the
+        # timeline entry and the event are inserted together. PostgreSQL without `also`: the session check and
+        # the id in one read, the inserts in one statement (that statement is the transaction).
         fast = self.db.is_postgres and also is None
         async with (self.db.one_statement_write() if fast else self.db.transaction()) as s:
             if not fast:
@@ -400,22 +398,16 @@ class CaseService:
                 if fast:  # an ended session is told so first, as on every other path
                     await ensure_alive(s, session_id, actor.id)
                 raise
-            if fast:  # the id is drawn only for a report that passed every check: no gaps in case numbers
-                alive, case_id = await aggregate.alive_and_next_case_id(s, session_id, actor.id)
-                if session_id is not None and not alive:
-                    raise Unauthorized(*ENDED)
-            case = Case(
-                title=body.title, description=body.description, category=body.category,
+            alive, case_id = await aggregate.alive_and_next_case_id(s, session_id, actor.id)
+            if fast and session_id is not None and not alive:
+                raise Unauthorized(*ENDED)
+            case = new(
+                Case, id=case_id, title=body.title, description=body.description, category=body.category,
                 township_id=township_id, grid_id=grid_id, address=body.address, lat=body.lat, lon=body.lon,
                 urgency=body.urgency, source=body.source or DEFAULT_SOURCE.get(actor.role, "township"),
                 status=lc.REPORTED, version=1, reporter_id=actor.id, created_at=now, updated_at=now,
                 client_key=client_key,
             )
-            if fast:
-                case.id = case_id
-            else:
-                s.add(case)
-                await s.flush()  # the id goes into the first timeline entry's hash
             limits = await self._limits(s, case, memo)
             clock = clk.start(self.calendar.current, case_id=case.id, kind="accept", urgency=case.urgency,
                               spec=self._limit_for(case, limits)("accept"), now=now)
@@ -424,12 +416,9 @@ class CaseService:
             agg = lc.CaseAggregate(case, [], [], [clock])
             event = case_event("transition", "report", agg, actor_id=actor.id, at=now, to_state=lc.REPORTED,
                                payload=self._event_payload(case, actor, "report", None, lc.REPORTED, now))
-            if fast:
-                await aggregate.insert_together(await s.connection(), [case, clock, entry, event])
-            else:
-                s.add_all([clock, entry, event])
-                if also is not None:
-                    also(s, case)
+            await aggregate.insert_together(await connection(s), [case, clock, entry, event])
+            if also is not None:
+                also(s, case)
         self._after_commit([event])
         return await self._view(agg, actor, now)
 

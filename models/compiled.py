@@ -75,7 +75,25 @@ def compiled(statement, dialect) -> Compiled:
 
 
 async def _driver(conn):
-    return (await conn.get_raw_connection()).driver_connection
+    # kept in the DBAPI connection's own info dict (cleared if SQLAlchemy ever replaces that connection):
+    # get_raw_connection costs a greenlet hop per call
+    info = conn.info
+    driver = info.get("chuishao_driver")
+    if driver is None:
+        driver = info["chuishao_driver"] = (await conn.get_raw_connection()).driver_connection
+    return driver
+
+
+SESSION_CONNECTION = "chuishao_connection"  # the session.info key under which a unit of work keeps its connection
+
+
+async def connection(session):
+    """The `AsyncSession`'s connection, remembered for the session's life (each `session.connection()` call
+    costs a greenlet hop; the action path asks several times per unit of work)."""
+    conn = session.info.get(SESSION_CONNECTION)
+    if conn is None:
+        conn = session.info[SESSION_CONNECTION] = await session.connection()
+    return conn
 
 
 async def fetch_one(conn, statement, params: dict) -> tuple | None:

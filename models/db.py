@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from chuishao.models.compiled import SESSION_CONNECTION
 from chuishao.models.sqlite_inline import BUSY_TIMEOUT_MS, connector
 
 # How long a SQLite writer waits, in all, for another process's write transaction to end before it gives up
@@ -144,7 +145,9 @@ class Database:
                 yield session
             return
         async with self.sessions() as session:
-            await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+            # kept for models.compiled.connection: asking the session again costs a greenlet hop
+            session.info[SESSION_CONNECTION] = await session.connection(
+                execution_options={"isolation_level": "AUTOCOMMIT"})
             yield session
 
     async def _begin_write(self) -> AsyncSession:
@@ -156,7 +159,8 @@ class Database:
         while True:
             session = self.sessions()
             try:
-                await session.connection(execution_options={"sqlite_write": True})
+                session.info[SESSION_CONNECTION] = await session.connection(
+                    execution_options={"sqlite_write": True})
                 return session
             except OperationalError as err:
                 await session.close()

@@ -1,8 +1,11 @@
 """PostgreSQL LISTEN: every API process hears every committed event, whichever process caused it.
-The `events` table's trigger sends the id on commit; we read the row and hand it to the hub."""
+The `events` table's trigger sends the event itself as JSON on commit (migration 0017), or its id alone when
+the event is too large for a notification; we read only those back, and hand every event to the hub."""
 
 import asyncio
+import json
 import logging
+from datetime import UTC, datetime
 
 import asyncpg
 from sqlalchemy.engine import make_url
@@ -20,18 +23,22 @@ def _dsn(url: str) -> str:
 
 
 async def listen(db: Database, hub: Hub, ready: asyncio.Event | None = None,
-                 kick: asyncio.Event | None = None, known: dict[int, dict] | None = None) -> None:
-    """Run until cancelled; reconnects, and catches up on anything committed while disconnected. `known`: events
-    this process committed itself (id → `events.event_dict`), published from memory when their NOTIFY comes
-    instead of being read back (taken out of `known` as they are).
+                 kick: asyncio.Event | None = None) -> None:
+    """Run until cancelled; reconnects, and catches up on anything committed while disconnected.
 
     Ids come from the notifications themselves, not "everything after the last id": two transactions
     may commit in the opposite order of their ids, and reading by range would skip the slower one."""
     wake = asyncio.Event()
-    pending: set[int] = set()
+    pending: set[int] = set()  # ids sent alone (or by a trigger older than migration 0017): read back
+    arrived: dict[int, dict] = {}  # events that came whole
 
     def on_notify(_conn, _pid, _channel, payload):
-        pending.add(int(payload))
+        if payload.startswith("{"):
+            event = json.loads(payload)
+            event["at"] = datetime.fromisoformat(event["at"]).replace(tzinfo=UTC).isoformat()  # as event_dict
+            arrived[event["id"]] = event
+        else:
+            pending.add(int(payload))
         wake.set()
 
     hub.last_id = max(hub.last_id, await last_event_id(db))
@@ -46,14 +53,12 @@ async def listen(db: Database, hub: Hub, ready: asyncio.Event | None = None,
                 hub.publish(event)
             while True:
                 await wake.wait()
-                for _ in range(2):  # the committing request hands its events to `known` right after its write
-                    await asyncio.sleep(0)  # returns: let it, so they need not be read back
                 wake.clear()
                 ids = sorted(pending)
                 pending.difference_update(ids)
-                mine = {i: known.pop(i) for i in ids if known and i in known}
-                read = await events_by_id(db, [i for i in ids if i not in mine])
-                for event in sorted([*mine.values(), *read], key=lambda e: e["id"]):
+                whole = [arrived.pop(i) for i in list(arrived)]
+                read = await events_by_id(db, ids)
+                for event in sorted([*whole, *read], key=lambda e: e["id"]):
                     hub.publish(event)
                 if kick is not None:
                     kick.set()  # new events: fan them out and deliver
