@@ -86,14 +86,25 @@ ALERT_AUDIENCE: dict[str, tuple[str, ...]] = {
     # 督办 and see the colour in their 待法制审核 list (the sweep does not look up county-level units)
     "legal_review": (f"township:{LEGAL_REVIEWER}", f"township:{TOWNSHIP_LIAISON}"),
 }
+# an alert's audience is shared by the alerts of one batch that have the same clock kind, level, township, lead
+# and whistled units (alert_event's `audiences`): no entry may name the case's reporter
+assert not any("reporter" in keys for keys in ALERT_AUDIENCE.values())
 
 
 def alert_event(*, level: str, clock_kind: str, unit_id: int | None, case, whistled: list[int], code: str,
-                deadline, at) -> dict:
-    """The outbox row for one fired alert level, as a plain dict (the sweep inserts thousands at once)."""
-    keys = ALERT_AUDIENCE[clock_kind]
-    if level == "escalated" and f"county:{SUPERVISOR}" not in keys:
-        keys = keys + (f"county:{SUPERVISOR}",)
+                deadline, at, audiences: dict | None = None) -> dict:
+    """The outbox row for one fired alert level, as a plain dict (the sweep inserts thousands at once).
+    `audiences`: a dict the caller keeps for a batch of alerts; each audience is then worked out once per
+    (clock kind, level, township, lead unit, whistled units) and the events that share it share the one
+    dict (read-only: it is serialized, never changed)."""
+    lead = unit_id or case.lead_unit_id
+    if audiences is not None:
+        key = (clock_kind, level, case.township_id, lead, tuple(whistled))
+        found = audiences.get(key)
+        if found is None:
+            found = audiences[key] = _alert_audience(level, clock_kind, case.township_id, lead, whistled)
+    else:
+        found = _alert_audience(level, clock_kind, case.township_id, lead, whistled)
     return {
         "kind": "alert", "action": level, "case_id": case.id, "township_id": case.township_id,
         "unit_ids": whistled, "reporter_id": case.reporter_id, "at": at, "fanned_out_at": None,
@@ -102,6 +113,15 @@ def alert_event(*, level: str, clock_kind: str, unit_id: int | None, case, whist
                     # a major decision's: the legal reviewers' live feed shows it (the legal review clock's
                     # alerts always; others when the row read carries the case's flag)
                     **({"major": True} if clock_kind == "legal_review" or getattr(case, "major", False) else {})},
-        "audience": audience(keys, township_id=case.township_id, lead_unit_id=unit_id or case.lead_unit_id,
-                             whistled=whistled, reporter_id=case.reporter_id),
+        "audience": found,
     }
+
+
+def _alert_audience(level: str, clock_kind: str, township_id: int | None, lead_unit_id: int | None,
+                    whistled: list[int]) -> dict:
+    """Who hears of an alert: ALERT_AUDIENCE by clock (no `reporter` key, so the case's reporter never
+    matters), and the county supervisor for every escalation."""
+    keys = ALERT_AUDIENCE[clock_kind]
+    if level == "escalated" and f"county:{SUPERVISOR}" not in keys:
+        keys = keys + (f"county:{SUPERVISOR}",)
+    return audience(keys, township_id=township_id, lead_unit_id=lead_unit_id, whistled=whistled, reporter_id=None)

@@ -67,16 +67,17 @@ SELECT k.id, k.case_id, k.kind, k.unit_id, k.drives_case, k.level, k.warning_at,
  ORDER BY k.next_alert_at, k.id
  LIMIT $2
    FOR UPDATE OF k SKIP LOCKED"""
-# The events (one JSON document per batch, encoded once) and the alert rows (arrays). They go in before the
+# The events (one JSON document per batch, encoded once; the audiences, which few (clock kind, level, township,
+# lead, whistled units) share, apart as a JSON array) and the alert rows (arrays). They go in before the
 # clocks' update: their foreign-key checks then find the clocks already locked by the claim, where after the
 # update each new row version would have to be locked again.
 _PG_INSERT = """
 WITH ev AS (
     INSERT INTO events (kind, action, case_id, township_id, unit_ids, reporter_id, audience, payload, at, fanned_out_at)
-    SELECT e.kind, e.action, e.case_id, e.township_id, e.unit_ids, e.reporter_id, e.audience, e.payload,
-           $1::timestamp, NULL
+    SELECT e.kind, e.action, e.case_id, e.township_id, e.unit_ids, e.reporter_id, ($7::JSON[])[e.audience + 1],
+           e.payload, $1::timestamp, NULL
       FROM json_to_recordset($2::json) AS e(kind VARCHAR, action VARCHAR, case_id INTEGER, township_id INTEGER,
-           unit_ids JSON, reporter_id INTEGER, audience JSON, payload JSON)
+           unit_ids JSON, reporter_id INTEGER, audience INTEGER, payload JSON)
     RETURNING 1)
 INSERT INTO alerts (clock_id, case_id, level, fired_at, due_at)
 SELECT a.clock_id, a.case_id, a.level, $1::timestamp, a.due_at
@@ -91,7 +92,6 @@ WITH kc AS (
 UPDATE cases SET alert = v.alert
   FROM unnest($4::INTEGER[], $5::VARCHAR[]) AS v(id, alert)
  WHERE cases.id = v.id"""
-_EVENT_KEYS = ("kind", "action", "case_id", "township_id", "unit_ids", "reporter_id", "audience", "payload")
 
 # ---- SQLite: Core statements (no socket to cross), the same three steps plus the whistles' read
 _CLOCKS = StepClock.__table__
@@ -176,17 +176,46 @@ def _levels(claimed: list[_Claimed], now: datetime) -> _Fired:
 
 def _alert_events(out: _Fired, now: datetime) -> list[dict]:
     """The outbox rows for this batch's alerts: who hears of each, and the scope a live feed filters on. Each
-    says when its level fell due and when it was raised (`now`, aware), both in Asia/Shanghai."""
+    says when its level fell due and when it was raised (`now`, aware), both in Asia/Shanghai. Events with the
+    same audience share its dict (flows.audience.alert_event's `audiences`)."""
     events = []
     fired_at = local(now)
+    audiences: dict = {}
+    shown: dict[datetime, str] = {}  # a batch's points are few (every normal deadline falls at 17:30)
+
+    def show(t: datetime) -> str:
+        text = shown.get(t)
+        if text is None:
+            text = shown[t] = local(_aware(t))
+        return text
+
     for clock, level, due in out.alerts:
         case = clock.case
         event = alert_event(level=level, clock_kind=clock.kind, unit_id=clock.unit_id, case=case,
-                            whistled=clock.whistled, code=case_code(case), deadline=local(_aware(clock.deadline)),
-                            at=now)
-        event["payload"] |= {"due_at": local(_aware(due)), "fired_at": fired_at}
+                            whistled=clock.whistled, code=case_code(case), deadline=show(clock.deadline), at=now,
+                            audiences=audiences)
+        payload = event["payload"]
+        payload["due_at"], payload["fired_at"] = show(due), fired_at
         events.append(event)
     return events
+
+
+def _pg_events(events: list[dict]) -> tuple[str, list[str]]:
+    """The batch's events as _PG_INSERT takes them: a JSON array of rows, each naming its audience by its place
+    in the second value, the batch's distinct audiences, each encoded once."""
+    index: dict[int, int] = {}  # id() of a shared audience dict -> its place (the dicts live as long as `events`)
+    audiences: list[str] = []
+    rows = []
+    for e in events:
+        aud = e["audience"]
+        i = index.get(id(aud))
+        if i is None:
+            i = index[id(aud)] = len(audiences)
+            audiences.append(json.dumps(aud))
+        rows.append({"kind": e["kind"], "action": e["action"], "case_id": e["case_id"], "township_id": e["township_id"],
+                     "unit_ids": e["unit_ids"], "reporter_id": e["reporter_id"], "audience": i,
+                     "payload": e["payload"]})
+    return json.dumps(rows), audiences
 
 
 def clock_of(now: datetime | Clock) -> Clock:
@@ -243,10 +272,10 @@ async def _batch_pg(db: Database, read: Clock, batch: int) -> tuple[list[tuple[i
         _pause_for_fault_tests()
         # the events, the alert rows, the clocks' new level and next alert time, and the cases' colour commit
         # together
+        rows, audiences = _pg_events(events)
         await conn.exec_driver_sql(_PG_INSERT, (
-            at, json.dumps([{k: e[k] for k in _EVENT_KEYS} for e in events]),
-            [c.id for c, _, _ in out.alerts], [c.case_id for c, _, _ in out.alerts],
-            [level for _, level, _ in out.alerts], [due for _, _, due in out.alerts]))
+            at, rows, [c.id for c, _, _ in out.alerts], [c.case_id for c, _, _ in out.alerts],
+            [level for _, level, _ in out.alerts], [due for _, _, due in out.alerts], audiences))
         await conn.exec_driver_sql(_PG_UPDATE, (
             [c.id for c in out.moved], [c.level for c in out.moved], [c.next_alert_at for c in out.moved],
             [cid for cid, _ in out.colours], [lvl for _, lvl in out.colours]))

@@ -35,8 +35,9 @@ class StepClock(SQLModel, table=True):
 
     __tablename__ = "clocks"
     __table_args__ = (
-        # only the clocks with a level still to fire (migration 0016): the sweep reads `next_alert_at <= now`
-        Index("ix_clocks_due", "next_alert_at", postgresql_where=text("next_alert_at IS NOT NULL"),
+        # only the clocks with a level still to fire (migration 0016), in the order the sweep claims them
+        # (`next_alert_at <= now ORDER BY next_alert_at, id LIMIT batch`, migration 0018)
+        Index("ix_clocks_due", "next_alert_at", "id", postgresql_where=text("next_alert_at IS NOT NULL"),
               sqlite_where=text("next_alert_at IS NOT NULL")),
         Index("ix_clocks_case", "case_id", "stopped_at"),
         Index("ix_clocks_unit", "unit_id", "kind", "deadline"),
