@@ -99,6 +99,17 @@ class Database:
         elif self.dialect == "sqlite":
             _sqlite_pragmas(self.engine.sync_engine)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+        self._action_sessions = self.sessions
+        if self.is_postgres:
+            # The action path (one_statement_write) on a small pool of its own whose connections plan every
+            # statement once, generically: its statements are few, keyed by primary keys, and re-planning the
+            # action's large write CTE each time was about a third of PostgreSQL's CPU per action
+            # (bench/RESULTS.md#loop). Not for the other connections: the list queries need custom plans (## ui).
+            half = max(1, pool_size // 2)
+            self._action_engine = create_async_engine(
+                async_url(url), pool_size=half, max_overflow=half, pool_pre_ping=False,
+                connect_args={"server_settings": {"plan_cache_mode": "force_generic_plan"}})
+            self._action_sessions = async_sessionmaker(self._action_engine, expire_on_commit=False, autoflush=False)
         self._write_lock = asyncio.Lock() if self.dialect == "sqlite" else None
 
     @property
@@ -144,7 +155,7 @@ class Database:
             async with self.transaction() as session:
                 yield session
             return
-        async with self.sessions() as session:
+        async with self._action_sessions() as session:
             # kept for models.compiled.connection: asking the session again costs a greenlet hop
             session.info[SESSION_CONNECTION] = await session.connection(
                 execution_options={"isolation_level": "AUTOCOMMIT"})
@@ -183,3 +194,5 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self.is_postgres:
+            await self._action_engine.dispose()
