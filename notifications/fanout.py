@@ -4,15 +4,19 @@ transaction writes only the event. Idempotent: each event is claimed, fanned out
 
 from datetime import datetime
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import and_, or_, select
 
 from chuishao.models.db import Database
 from chuishao.models.notifications import Delivery, Event, Notification, UserChannel
 from chuishao.models.org import User
 from chuishao.models.vocabulary import ALERT_LABELS, DELIVERY_PENDING
 
+_EVENT_COLUMNS = (Event.id, Event.kind, Event.action, Event.payload, Event.audience, Event.at)
+_NOTIFICATIONS = Notification.__table__
 
-def title_of(event: Event) -> str:
+
+def title_of(event) -> str:
+    """The notification's title for an event (an `Event`, or a row with its kind, action and payload)."""
     p = event.payload or {}
     if event.kind == "alert":
         return f"{p.get('code', '')} {p.get('title', '')}：{ALERT_LABELS.get(event.action, event.action)}"[:300]
@@ -55,22 +59,24 @@ async def fan_out(db: Database, now: datetime, limit: int = 500) -> int:
     while True:
         async with db.transaction() as s:
             await db.lock_for_claim(s)
-            q = select(Event).where(Event.fanned_out_at.is_(None)).order_by(Event.id).limit(limit)
+            conn = await s.connection()  # Core rows and Core inserts: no ORM objects for what is only copied
+            q = select(*_EVENT_COLUMNS).where(Event.fanned_out_at.is_(None)).order_by(Event.id).limit(limit)
             if db.is_postgres:
                 q = q.with_for_update(skip_locked=True)
-            events = list((await s.execute(q)).scalars())
+            events = (await conn.execute(q)).all()
             if not events:
                 return done
             wanted = _wanted([e.audience or {} for e in events])
-            users = [tuple(r) for r in (await s.execute(wanted)).all()] if wanted is not None else []
+            users = [tuple(r) for r in (await conn.execute(wanted)).all()] if wanted is not None else []
             rows = [{"event_id": e.id, "user_id": u, "title": title_of(e), "at": e.at}
                     for e in events for u in recipients(e.audience or {}, users)]
             if rows:
-                made = (await s.execute(insert(Notification).returning(Notification.id, Notification.user_id),
-                                        rows)).all()
-                channels = (await s.execute(select(UserChannel.user_id, UserChannel.channel, UserChannel.address)
-                                            .where(UserChannel.user_id.in_({r["user_id"] for r in rows}),
-                                                   UserChannel.enabled))).all()
+                made = (await conn.execute(_NOTIFICATIONS.insert().returning(_NOTIFICATIONS.c.id,
+                                                                             _NOTIFICATIONS.c.user_id),
+                                           rows)).all()
+                channels = (await conn.execute(select(UserChannel.user_id, UserChannel.channel, UserChannel.address)
+                                               .where(UserChannel.user_id.in_({r["user_id"] for r in rows}),
+                                                      UserChannel.enabled))).all()
                 by_user: dict[int, list] = {}
                 for user_id, channel, address in channels:
                     by_user.setdefault(user_id, []).append((channel, address))
@@ -78,9 +84,9 @@ async def fan_out(db: Database, now: datetime, limit: int = 500) -> int:
                                "state": DELIVERY_PENDING, "next_at": now, "attempts": 0}
                               for nid, uid in made for channel, address in by_user.get(uid, [])]
                 if deliveries:
-                    await s.execute(insert(Delivery), deliveries)
-            await s.execute(update(Event).where(Event.id.in_([e.id for e in events])).values(fanned_out_at=now)
-                            .execution_options(synchronize_session=False))
+                    await conn.execute(Delivery.__table__.insert(), deliveries)
+            await conn.execute(Event.__table__.update().where(Event.__table__.c.id.in_([e.id for e in events]))
+                               .values(fanned_out_at=now))
             done += len(events)
         if len(events) < limit:
             return done
