@@ -18,7 +18,8 @@ from chuishao.flows.sessions import alive_clause
 from chuishao.models.cases import Case, Extension, Whistle
 from chuishao.models.catalog import CatalogItem, CatalogOverride
 from chuishao.models.clocks import StepClock
-from chuishao.models.compiled import connection, fetch_one, run_sqlite, sqlite_of
+from chuishao.models.compiled import connection, fetch_all, fetch_one, run_sqlite, sqlite_of
+from chuishao.models.org import User
 from chuishao.models.rows import build, columns
 from chuishao.models.types import UTCDateTime
 
@@ -137,6 +138,24 @@ async def item_and_override(s: AsyncSession, code: str, township_id: int
     return (build(CatalogItem, dict(zip(_ITEM_KEYS, row[:ni], strict=True))),
             build(CatalogOverride, dict(zip(_OVERRIDE_KEYS, override, strict=True))) if override[0] is not None
             else None)
+
+
+_USERS_NAMED: dict[int, object] = {}
+
+
+async def users_named(s: AsyncSession, names: list[str]) -> list:
+    """The accounts whose usernames are `names` whatever their letter case (flows/admin.named): rows of
+    (username, unit_id, certificate_no, certificate_expires, name, active), in no particular order. One statement,
+    compiled once per number of names (the feedback's officers: at most 20)."""
+    if not names:
+        return []
+    stmt = _USERS_NAMED.get(len(names))
+    if stmt is None:
+        u = User.__table__
+        stmt = _USERS_NAMED[len(names)] = select(
+            u.c.username, u.c.unit_id, u.c.certificate_no, u.c.certificate_expires, u.c.name, u.c.active
+        ).where(func.lower(u.c.username).in_([bindparam(f"n{i}") for i in range(len(names))]))
+    return await fetch_all(await connection(s), stmt, {f"n{i}": n.lower() for i, n in enumerate(names)})
 
 
 # ---- writing back (PostgreSQL) ------------------------------------------------------------------------------

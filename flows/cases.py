@@ -44,7 +44,6 @@ from chuishao.models.catalog import CatalogItem, CatalogOverride
 from chuishao.models.clocks import StepClock
 from chuishao.models.compiled import connection
 from chuishao.models.db import Database
-from chuishao.models.org import User
 from chuishao.models.rows import columns, new
 from chuishao.models.timeline import TimelineEntry
 
@@ -98,11 +97,6 @@ def unknown_action(action: str) -> NotFound:
 def case_code(case: Case) -> str:
     """Human-readable number, derived rather than stored: CS + local report date + id."""
     return f"CS{case.created_at.astimezone(LOCAL_TZ):%Y%m%d}{case.id:06d}"
-
-
-# the officers a feedback names (Core rows, no ORM entities on the action path)
-_OFFICERS = select(User.username, User.unit_id, User.certificate_no, User.certificate_expires, User.name,
-                   User.active).where(func.lower(User.username).in_(bindparam("names", expanding=True)))
 
 
 def _check_source(role: str, source: str | None) -> None:
@@ -278,16 +272,13 @@ class CaseService:
         elif action == "feedback":
             # usernames are unique whatever their letter case (flows/admin.named): ZRZY_OFFICER2 is zrzy_officer2
             names = list({n.lower(): n for n in body.officers or []}.values())
-            users = (await (await connection(s)).execute(_OFFICERS, {"names": [n.lower() for n in names]})
-                     ).all() if names else []
-            missing = sorted(n for n in names if n.lower() not in {u.username.lower() for u in users})
+            found = [lc.OfficerFact(*row) for row in await aggregate.users_named(s, names)]
+            missing = sorted(n for n in names if n.lower() not in {o.username.lower() for o in found})
             if missing:
                 raise Invalid(f"执法人员不存在：{', '.join(missing)}", f"unknown officers: {', '.join(missing)}")
             order = [n.lower() for n in names]
-            users = sorted(users, key=lambda u: order.index(u.username.lower()))
-            facts.officers = [lc.OfficerFact(u.username, u.unit_id, u.certificate_no, u.certificate_expires,
-                                             u.name, u.active) for u in users]
-            ctx.record["officers"] = [u.username for u in users]  # the timeline names the accounts as they are
+            facts.officers = sorted(found, key=lambda o: order.index(o.username.lower()))
+            ctx.record["officers"] = [o.username for o in facts.officers]  # the accounts' names as they are
             item = (await self._catalog(s, case.category, case.township_id, memo))[0] if case.category else None
             facts.enforcement, facts.major = bool(item and item.enforcement), bool(item and item.major)
         if action in ("dispatch", "arbitrate"):

@@ -100,27 +100,41 @@ async def fetch_one(conn, statement, params: dict) -> tuple | None:
     """Run `statement` (SQLAlchemy Core, kept by the caller) on the SQLAlchemy `AsyncConnection` `conn`'s own
     driver connection with `params` (bind name → value); answers the first row, processed, or None. Raises
     IntegrityError for a constraint violation; other driver errors as the driver raises them."""
+    rows = await _run(conn, statement, params, many=False)
+    return rows[0] if rows else None
+
+
+async def fetch_all(conn, statement, params: dict) -> list[tuple]:
+    """As `fetch_one`, answering every row (processed)."""
+    return await _run(conn, statement, params, many=True)
+
+
+async def _run(conn, statement, params: dict, *, many: bool) -> list[tuple]:
     c = compiled(statement, conn.dialect)
     args = c.args(params)
     for observe in OBSERVERS:
         observe(c.sql)
     driver = await _driver(conn)
-    if conn.dialect.name != "postgresql" and not hasattr(driver, "sqlite"):  # SQLite through aiosqlite's thread
-        return c.row((await conn.execute(statement, params)).first())
     if conn.dialect.name == "postgresql":
         import asyncpg  # only with PostgreSQL
 
         try:
-            return c.row(await driver.fetchrow(c.sql, *args))
+            raw = await driver.fetch(c.sql, *args) if many else [await driver.fetchrow(c.sql, *args)]
         except asyncpg.exceptions.IntegrityConstraintViolationError as err:
             raise IntegrityError(c.sql, args, err) from err
-    cursor = driver.sqlite.cursor()
-    try:
-        return c.row(cursor.execute(c.sql, args).fetchone())
-    except sqlite3.IntegrityError as err:
-        raise IntegrityError(c.sql, args, err) from err
-    finally:
-        cursor.close()
+    elif not hasattr(driver, "sqlite"):  # SQLite through aiosqlite's thread (an in-memory database)
+        result = await conn.execute(statement, params)
+        raw = result.all() if many else [result.first()]
+    else:
+        cursor = driver.sqlite.cursor()
+        try:
+            cursor.execute(c.sql, args)
+            raw = cursor.fetchall() if many else [cursor.fetchone()]
+        except sqlite3.IntegrityError as err:
+            raise IntegrityError(c.sql, args, err) from err
+        finally:
+            cursor.close()
+    return [c.row(r) for r in raw if r is not None]
 
 
 async def sqlite_of(conn) -> sqlite3.Connection | None:
