@@ -29,6 +29,7 @@ from chuishao.api.app import create_app  # noqa: E402
 from chuishao.flows.admin import AdminService, Passwords, bootstrap  # noqa: E402
 from chuishao.flows.clock import LOCAL_TZ, FixedClock  # noqa: E402
 from chuishao.flows.units import UnitDirectory  # noqa: E402
+from chuishao.models import compiled  # noqa: E402
 from chuishao.models.config import Settings  # noqa: E402
 from chuishao.models.db import Database  # noqa: E402
 from chuishao.models.migrate import upgrade  # noqa: E402
@@ -80,10 +81,13 @@ async def run(args) -> dict:
         cpu = {s: [] for s in STEPS}
         current = {"step": None}
 
-        @event.listens_for(Engine, "before_cursor_execute")
-        def count(conn, cursor, statement, parameters, context, executemany):
+        def counted(_statement):
             if current["step"] is not None:
                 statements[current["step"]] += 1
+
+        # SQLAlchemy's executions, and the action path's own on the driver connection (models/compiled.py)
+        event.listen(Engine, "before_cursor_execute", lambda *a, **kw: counted(a[2]))
+        compiled.OBSERVERS.append(counted)
 
         async def step(name, who, path, body):
             current["step"] = name
