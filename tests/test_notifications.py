@@ -326,3 +326,32 @@ def test_alerts_reach_the_department_the_township_and_on_escalation_the_county(c
     assert any("红灯超时" in t for t in alerts("sthj_liaison")) and len(alerts("liaison_fc")) == 3
     assert eventually(lambda: alerts("supervisor")) and ["升级督办" in t for t in alerts("supervisor")] == [True]
     assert alerts("zrzy_liaison") == []
+
+
+def test_an_event_too_large_for_a_notification_still_reaches_the_socket(county, db_url):
+    """PostgreSQL's NOTIFY carries the event itself (migration 0017) up to 8000 bytes; a larger one (a long
+    headline, many units) is sent by id and read back. Both arrive whole, in order."""
+    from sqlalchemy import select
+
+    from chuishao.models.db import make_sync_engine
+    from chuishao.models.notifications import Event
+
+    api = county
+    ws = _socket(api, "disp_fc")
+    case = api.report()
+    small = ws.receive_json()
+    assert (small["case_id"], small["action"]) == (case["id"], "report")
+    engine = make_sync_engine(db_url)
+    try:
+        with engine.begin() as conn:
+            row = conn.execute(select(Event.__table__).where(Event.id == small["id"])).mappings().one()
+            big = {**row, "payload": {**row["payload"], "note": "街" * 4000}}  # 12,000 bytes of UTF-8
+            big.pop("id")
+            conn.execute(Event.__table__.insert(), [big, {**big, "payload": row["payload"]}])
+    finally:
+        engine.dispose()
+    first, second = ws.receive_json(), ws.receive_json()
+    ws.__exit__(None, None, None)
+    assert first["id"] < second["id"] and first["case_id"] == second["case_id"] == case["id"]
+    assert first["payload"]["note"] == "街" * 4000 and "note" not in second["payload"]
+    assert first["at"] == second["at"] == small["at"]
