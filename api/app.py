@@ -85,6 +85,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.include_router(disclosure_routes.feed_router)  # /disclosures.atom
     app.include_router(open311.router)  # /open311/v2 (GeoReport v2) and /api/v1/api-keys
     app.include_router(metrics.router)  # /metrics (Prometheus), docs/operations.md#metrics
+    cases.install_lean(app, "/api/v1")  # an action and a report without FastAPI's machinery (api/lean.py)
 
     @app.get("/healthz", tags=["health"], response_model=schemas.Health)
     async def healthz():

@@ -72,9 +72,14 @@ async def actor(claims: Token = Depends(bearer)) -> Actor:
 async def signed(request: Request, token: str | None = Depends(oauth2)) -> Token:
     """A token's checked claims with its session NOT yet checked: for a route that hands `session_id` to a
     service which checks it inside its own transaction (flows.sessions.ensure_alive). Raises Unauthorized."""
+    return claims_of(request.app.state.services, token)
+
+
+def claims_of(svc: Services, token: str | None) -> Token:
+    """`signed` for a bearer token already read (`await oauth2(request)`): api/lean.py's routes. Raises
+    Unauthorized."""
     if not token:
         raise Unauthorized("请先登录", "authentication required")
-    svc = request.app.state.services
     return svc.tokens.decode(token, svc.clock())
 
 

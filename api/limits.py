@@ -55,7 +55,11 @@ class BodyLimit:
             else:
                 allowed = began + self.timeout + seen / self.min_rate - loop.time()
                 try:
-                    message = await asyncio.wait_for(receive(), max(allowed, 0))
+                    if allowed <= 0:  # as asyncio.wait_for(…, 0) would: out of time, whatever is waiting
+                        raise TimeoutError
+                    # a deadline on this task rather than wait_for's task a message (and its loop rounds)
+                    async with asyncio.timeout(allowed):
+                        message = await receive()
                 except TimeoutError:
                     cut = TOO_SLOW
                     raise _Cut from None
@@ -177,10 +181,34 @@ def _is_json(content_type: str) -> bool:
     return media == "" or media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
 
 
-async def check_request(request: Request) -> None:
-    query = request.scope.get("query_string", b"")
+UNPARSED = object()  # parse_checked: the body is no JSON
+
+
+def check_query(scope) -> None:
+    """No NUL in the query string, raw or escaped. Raises Invalid."""
+    query = scope.get("query_string", b"")
     if b"\x00" in query or b"%00" in query:
         check_text("\x00")
+
+
+def parse_checked(body: bytes):
+    """The JSON value of a non-empty `body`, every rule above checked (raises Invalid), or UNPARSED when it is no
+    JSON at all (FastAPI parses it again and answers 422 with where it broke). The value is what `json.loads`
+    makes of it, so FastAPI may take it instead of parsing again."""
+    try:
+        value = json.loads(body, parse_constant=_no_constant, parse_float=_finite)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return UNPARSED
+    except RecursionError:
+        raise _refuse(f"JSON 嵌套超过 {MAX_JSON_DEPTH} 层", "JSON nested too deeply") from None
+    except ValueError:  # an integer of more than 4300 digits
+        raise _refuse("数字过长", "number too long") from None
+    check_json(value)
+    return value
+
+
+async def check_request(request: Request) -> None:
+    check_query(request.scope)
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("application/x-www-form-urlencoded"):
         body = await request.body()
@@ -188,17 +216,9 @@ async def check_request(request: Request) -> None:
             check_text("\x00")
     elif _is_json(content_type):
         body = await request.body()
-        if not body:
-            return
-        try:
-            value = json.loads(body, parse_constant=_no_constant, parse_float=_finite)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            return  # FastAPI parses it again and answers 422 with where it broke
-        except RecursionError:
-            raise _refuse(f"JSON 嵌套超过 {MAX_JSON_DEPTH} 层", "JSON nested too deeply") from None
-        except ValueError:  # an integer of more than 4300 digits
-            raise _refuse("数字过长", "number too long") from None
-        check_json(value)
+        if body and (value := parse_checked(body)) is not UNPARSED:
+            # what Starlette's `request.json()` keeps once parsed: FastAPI reads the body from it, not again
+            request._json = value
 
 
 class GuardedRoute(APIRoute):

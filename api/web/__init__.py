@@ -86,12 +86,17 @@ class CSRF:
                                                  "the Cookie header is not valid UTF-8"}},
                 ensure_ascii=False).encode()})
             return
-        if scope["type"] == "http" and not scope["path"].startswith(API_PREFIXES) and _bad_multipart(scope):
+        if scope["type"] == "http" and scope["path"].startswith(API_PREFIXES):
+            # asgi-csrf would pass these on too (`skip_if_scope`), but only after signing a fresh token for
+            # each request and wrapping its `send`; no page is rendered there, so nothing would read the token
+            await self.app(scope, receive, send)
+            return
+        if scope["type"] == "http" and _bad_multipart(scope):
             await send({"type": "http.response.start", "status": 400,
                         "headers": [(b"content-type", b"text/plain; charset=utf-8")]})
             await send({"type": "http.response.body", "body": "表单格式不正确 / malformed form".encode()})
             return
-        if scope["type"] == "http" and not scope["path"].startswith(API_PREFIXES) and _multipart_form_post(scope):
+        if scope["type"] == "http" and _multipart_form_post(scope):
             scope, receive, found = await _form_token_as_header(scope, receive)
             if not found:
                 await csrf_failed_page(scope, send, None)
