@@ -122,9 +122,9 @@ async def _run(conn, statement, params: dict, *, many: bool) -> list[tuple]:
             raw = await driver.fetch(c.sql, *args) if many else [await driver.fetchrow(c.sql, *args)]
         except asyncpg.exceptions.IntegrityConstraintViolationError as err:
             raise IntegrityError(c.sql, args, err) from err
-    elif not hasattr(driver, "sqlite"):  # SQLite through aiosqlite's thread (an in-memory database)
-        result = await conn.execute(statement, params)
-        raw = result.all() if many else [result.first()]
+    elif not hasattr(driver, "sqlite"):  # SQLite through aiosqlite's thread (an in-memory database): rows
+        result = await conn.execute(statement, params)  # come back processed by SQLAlchemy already
+        return [tuple(r) for r in (result.all() if many else [result.first()]) if r is not None]
     else:
         cursor = driver.sqlite.cursor()
         try:
