@@ -196,6 +196,14 @@ def _write_statement(shape: tuple):
     return select(*parts)
 
 
+def _new_row(obj) -> dict:
+    """A new object's column values, without its id while it has none (the database gives it)."""
+    row = columns(obj)
+    if row.get("id") is None:
+        row.pop("id")
+    return row
+
+
 async def write(conn, case_id: int, version: int, changes: dict, updates: list, inserts: list) -> bool:
     """Write an action back: on PostgreSQL in one statement, on SQLite statement by statement inside the
     caller's transaction (`_write_sqlite`). `changes`: the case's changed columns (the version
@@ -209,8 +217,7 @@ async def write(conn, case_id: int, version: int, changes: dict, updates: list, 
     insert_shapes, params = [], {"c__id": case_id, "c__version": version, "c_version": version + 1}
     params.update({f"c_{k}": v for k, v in changes.items()})
     for i, (obj, whistle) in enumerate(inserts):
-        row = columns(obj)
-        row.pop("id")
+        row = _new_row(obj)
         whistle_at = None
         if whistle is not None:
             whistle_at = next(j for j, o in enumerate(new_objs) if o is whistle)
@@ -268,16 +275,11 @@ async def insert_together(conn, objs: list) -> None:
     if conn.dialect.name != "postgresql":
         sqlite = await sqlite_of(conn)
         for obj in objs:
-            row = columns(obj)
-            if row.get("id") is None:
-                row.pop("id")
-            obj.id = (await _run_sqlite(conn, sqlite, "insert", obj.__table__, row, {}))[1]
+            await _insert_sqlite(conn, sqlite, obj)
         return
     shapes, params = [], {}
     for i, obj in enumerate(objs):
-        row = columns(obj)
-        if row.get("id") is None:
-            row.pop("id")
+        row = _new_row(obj)
         shapes.append((obj.__table__, tuple(row)))
         params.update({f"i{i}_{k}": v for k, v in row.items()})
     shape = tuple(shapes)
@@ -336,23 +338,20 @@ async def _run_sqlite(conn, sqlite, kind: str, table, values: dict, where: dict)
     return result.rowcount, result.lastrowid
 
 
+async def _insert_sqlite(conn, sqlite, obj) -> None:
+    obj.id = (await _run_sqlite(conn, sqlite, "insert", obj.__table__, _new_row(obj), {}))[1]
+
+
 async def _write_sqlite(conn, case_id: int, version: int, changes: dict, updates: list, inserts: list) -> bool:
     sqlite = await sqlite_of(conn)
-
-    async def run(kind, table, values: dict, where: dict) -> tuple[int, int]:
-        return await _run_sqlite(conn, sqlite, kind, table, values, where)
-
-    rowcount, _ = await run("case", _CASES, {**changes, "version": version + 1},
-                            {"w_id": case_id, "w_version": version})
+    rowcount, _ = await _run_sqlite(conn, sqlite, "case", _CASES, {**changes, "version": version + 1},
+                                    {"w_id": case_id, "w_version": version})
     if rowcount != 1:
         return False
     for obj, diff in updates:
-        await run("update", obj.__table__, diff, {"w_id": obj.id})
+        await _run_sqlite(conn, sqlite, "update", obj.__table__, diff, {"w_id": obj.id})
     for obj, whistle in inserts:
         if whistle is not None:
             obj.whistle_id = whistle.id
-        row = columns(obj)
-        if row.get("id") is None:
-            row.pop("id")
-        obj.id = (await run("insert", obj.__table__, row, {}))[1]
+        await _insert_sqlite(conn, sqlite, obj)
     return True
