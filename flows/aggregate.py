@@ -10,7 +10,7 @@ read back aware (UTC), as `models.types.UTCDateTime` does.
 
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, Boolean, Float, and_, bindparam, func, or_, select, type_coerce
+from sqlalchemy import JSON, Boolean, Float, String, and_, bindparam, case, func, or_, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chuishao.flows.lifecycle import HANDLING
@@ -246,9 +246,13 @@ async def write(conn, case_id: int, version: int, changes: dict, updates: list, 
     return True
 
 
+_ALIVE = select(alive_clause().label("alive")).subquery("a")
 _ALIVE_AND_NEXT_ID = {
-    "postgresql": select(alive_clause().label("alive"),
-                         func.nextval(func.pg_get_serial_sequence("cases", "id")).label("next_id")),
+    # the sequence is drawn only when the report will be written (a live session, or none to check): a refused
+    # report uses up no case number (a sequence's value is never given back)
+    "postgresql": select(_ALIVE.c.alive, case(
+        (or_(_ALIVE.c.alive, bindparam("session_id", type_=String).is_(None)),
+         func.nextval(func.pg_get_serial_sequence("cases", "id"))), else_=None).label("next_id")),
     # SQLite: inside the report's write transaction (BEGIN IMMEDIATE, no other writer until it ends) the next id
     # is the one SQLite itself would give (cases.id is the rowid, without AUTOINCREMENT)
     "sqlite": select(alive_clause().label("alive"),

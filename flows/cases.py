@@ -370,7 +370,9 @@ class CaseService:
     async def _report(self, actor: Actor, body: CaseCreate, now: datetime, townships, also, client_key,
                       session_id: str | None = None) -> dict:
         # The case's id is drawn before the rows are written (it goes into the first timeline entry's hash), and
-        # only for a report that passed every check: no gaps in case numbers. Then the case, its clock, the
+        # only for a report that passed every check, so refused reports leave no gaps in case numbers (on
+        # PostgreSQL a report that loses an idempotency-key race, or fails as it is written, still uses one up:
+        # a sequence's value is never given back). Then the case, its clock, the
         # timeline entry and the event are inserted together. PostgreSQL without `also`: the session check and
         # the id in one read, the inserts in one statement (that statement is the transaction).
         fast = self.db.is_postgres and also is None

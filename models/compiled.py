@@ -10,14 +10,17 @@ with SQLAlchemy Core; only the execution is direct.
 
 The connection must be one the caller holds from SQLAlchemy (`AsyncConnection`): in a transaction, the
 statement runs inside it; in autocommit (PostgreSQL, models.db.Database.one_statement_write), it is its own
-transaction. A constraint violation is raised as SQLAlchemy's IntegrityError, so callers catch one kind.
+transaction. A constraint violation is raised as SQLAlchemy's IntegrityError, so callers catch one kind; a
+connection that fails (closed by the server, reset) is invalidated, as SQLAlchemy does, and raised as its
+OperationalError, so the pool replaces it.
 """
 
+import contextlib
 import sqlite3
 from collections.abc import Callable, Sequence
 
 from sqlalchemy import Float
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 # callables told each statement's SQL before it runs (bench/loop.py counts a request's statements with these)
 OBSERVERS: list[Callable[[str], None]] = []
@@ -122,6 +125,15 @@ async def _run(conn, statement, params: dict, *, many: bool) -> list[tuple]:
             raw = await driver.fetch(c.sql, *args) if many else [await driver.fetchrow(c.sql, *args)]
         except asyncpg.exceptions.IntegrityConstraintViolationError as err:
             raise IntegrityError(c.sql, args, err) from err
+        except BaseException as err:
+            # SQLAlchemy would have seen a dropped connection (a server restart, an admin's kill, a reset) and
+            # invalidated it; here we must, or the pool hands the dead connection out again and again
+            if isinstance(err, asyncpg.PostgresError) and not driver.is_closed():
+                raise  # a statement's own error: the connection is fine
+            await _invalidate(conn, err)
+            if isinstance(err, Exception):
+                raise OperationalError(c.sql, args, err, connection_invalidated=True) from err
+            raise  # cancelled mid-statement: the connection's state is unknown, so it was not kept either
     elif not hasattr(driver, "sqlite"):  # SQLite through aiosqlite's thread (an in-memory database): rows
         result = await conn.execute(statement, params)  # come back processed by SQLAlchemy already
         return [tuple(r) for r in (result.all() if many else [result.first()]) if r is not None]
@@ -135,6 +147,12 @@ async def _run(conn, statement, params: dict, *, many: bool) -> list[tuple]:
         finally:
             cursor.close()
     return [c.row(r) for r in raw if r is not None]
+
+
+async def _invalidate(conn, err: BaseException) -> None:
+    """Take the connection out of the pool for good (it is closed; the next checkout opens a new one)."""
+    with contextlib.suppress(Exception):  # already unusable; what matters is that it is not handed out again
+        await conn.invalidate(exception=err if isinstance(err, Exception) else None)
 
 
 async def sqlite_of(conn) -> sqlite3.Connection | None:

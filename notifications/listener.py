@@ -5,6 +5,7 @@ the event is too large for a notification; we read only those back, and hand eve
 import asyncio
 import json
 import logging
+import re
 from datetime import UTC, datetime
 
 import asyncpg
@@ -16,6 +17,7 @@ from chuishao.notifications.hub import Hub
 
 log = logging.getLogger("chuishao.listener")
 CHANNEL = "chuishao_events"
+_ID_RE = re.compile(r'"id"\s*:\s*(\d+)')
 
 
 def _dsn(url: str) -> str:
@@ -33,12 +35,21 @@ async def listen(db: Database, hub: Hub, ready: asyncio.Event | None = None,
     arrived: dict[int, dict] = {}  # events that came whole
 
     def on_notify(_conn, _pid, _channel, payload):
-        if payload.startswith("{"):
-            event = json.loads(payload)
-            event["at"] = datetime.fromisoformat(event["at"]).replace(tzinfo=UTC).isoformat()  # as event_dict
-            arrived[event["id"]] = event
-        else:
-            pending.add(int(payload))
+        try:
+            if payload.startswith("{"):
+                event = json.loads(payload)
+                event["at"] = datetime.fromisoformat(event["at"]).replace(tzinfo=UTC).isoformat()  # as event_dict
+                arrived[event["id"]] = event
+            else:
+                pending.add(int(payload))
+        except (ValueError, KeyError, TypeError):
+            # a payload of another shape (a trigger newer than this code, during a rolling upgrade): read the
+            # event back by its id rather than lose it — an exception here would end this listener for good
+            found = _ID_RE.search(payload)
+            if found:
+                pending.add(int(found.group(1)))
+            else:
+                log.warning("event notification without an id, ignored: %.80s", payload)
         wake.set()
 
     hub.last_id = max(hub.last_id, await last_event_id(db))

@@ -3,6 +3,8 @@ Idempotency-Key it gets the same case back, never a second one; the same photo r
 
 from sqlalchemy import func, select
 
+from tests.county import PASSWORD
+
 PHOTO = b"\x89PNG\r\n\x1a\n" + b"a photo of the site" * 50
 
 
@@ -80,3 +82,18 @@ def test_concurrent_resends_make_one_case(county, bootstrapped):
     results, n = asyncio.run(run())
     assert n == 1
     assert len({r["id"] for r in results}) == 1
+
+
+def test_reports_refused_for_an_ended_session_use_up_no_case_number(county):
+    """A signed-out phone that keeps sending its report is refused (401) each time; the next report that is
+    accepted takes the next case number, so the county's numbering shows no gap for the refusals."""
+    api = county
+    first = api.report()
+    r = api.client.post("/api/v1/auth/token", data={"username": "gw_fc2", "password": PASSWORD})
+    token = r.json()["access_token"]
+    assert api.client.post("/api/v1/auth/logout", headers={"Authorization": f"Bearer {token}"}).status_code == 204
+    for _ in range(3):
+        r = api.client.post("/api/v1/cases", json={"title": "西街积水", "description": "退出登录后重发"},
+                            headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 401
+    assert api.report()["id"] == first["id"] + 1
