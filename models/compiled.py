@@ -112,11 +112,29 @@ async def fetch_all(conn, statement, params: dict) -> list[tuple]:
     return await _run(conn, statement, params, many=True)
 
 
-async def _run(conn, statement, params: dict, *, many: bool) -> list[tuple]:
-    c = compiled(statement, conn.dialect)
+def _prepared(statement, dialect, params: dict) -> tuple[Compiled, list]:
+    c = compiled(statement, dialect)
     args = c.args(params)
     for observe in OBSERVERS:
         observe(c.sql)
+    return c, args
+
+
+def _on_sqlite(sqlite: sqlite3.Connection, c: Compiled, args: list, many: bool) -> tuple[list, int, int]:
+    """Run on the sqlite3 connection: (raw rows, rowcount, lastrowid)."""
+    cursor = sqlite.cursor()
+    try:
+        cursor.execute(c.sql, args)
+        raw = cursor.fetchall() if many else [cursor.fetchone()]
+        return raw, cursor.rowcount, cursor.lastrowid
+    except sqlite3.IntegrityError as err:
+        raise IntegrityError(c.sql, args, err) from err
+    finally:
+        cursor.close()
+
+
+async def _run(conn, statement, params: dict, *, many: bool) -> list[tuple]:
+    c, args = _prepared(statement, conn.dialect, params)
     driver = await _driver(conn)
     if conn.dialect.name == "postgresql":
         import asyncpg  # only with PostgreSQL
@@ -138,14 +156,7 @@ async def _run(conn, statement, params: dict, *, many: bool) -> list[tuple]:
         result = await conn.execute(statement, params)  # come back processed by SQLAlchemy already
         return [tuple(r) for r in (result.all() if many else [result.first()]) if r is not None]
     else:
-        cursor = driver.sqlite.cursor()
-        try:
-            cursor.execute(c.sql, args)
-            raw = cursor.fetchall() if many else [cursor.fetchone()]
-        except sqlite3.IntegrityError as err:
-            raise IntegrityError(c.sql, args, err) from err
-        finally:
-            cursor.close()
+        raw = _on_sqlite(driver.sqlite, c, args, many)[0]
     return [c.row(r) for r in raw if r is not None]
 
 
@@ -165,15 +176,6 @@ def run_sqlite(sqlite: sqlite3.Connection, statement, dialect, params: dict) -> 
     """SQLite: run `statement` with `params` on the sqlite3 connection; answers (the first row processed, or
     None when the statement returns no rows; rowcount; lastrowid). Raises IntegrityError for a constraint
     violation."""
-    c = compiled(statement, dialect)
-    args = c.args(params)
-    for observe in OBSERVERS:
-        observe(c.sql)
-    cursor = sqlite.cursor()
-    try:
-        cursor.execute(c.sql, args)
-        return (c.row(cursor.fetchone()) if c.results else None), cursor.rowcount, cursor.lastrowid
-    except sqlite3.IntegrityError as err:
-        raise IntegrityError(c.sql, args, err) from err
-    finally:
-        cursor.close()
+    c, args = _prepared(statement, dialect, params)
+    raw, rowcount, lastrowid = _on_sqlite(sqlite, c, args, many=False)
+    return c.row(raw[0]), rowcount, lastrowid
