@@ -12,6 +12,7 @@ from chuishao.flows.commands import Body, parse_body
 from chuishao.flows.errors import Invalid, NotAllowed
 from chuishao.models import vocabulary as vocab
 from chuishao.models.cases import Feedback, LegalReview, Remark, Verification
+from chuishao.models.rows import is_row
 from tests.unit.memory import ACTORS, ASSIST, FC, LEAD, NEVER, NOW, SFJ, XH, case, pending_extension, typical
 
 
@@ -347,7 +348,7 @@ def effect_feedback():
     act(agg, "lead officer", "feedback", facts, outcome="resolved", result="已责令恢复原状",
         officers=["zrzy_officer1", "zrzy_officer2"])
     [fb] = agg.added
-    assert isinstance(fb, Feedback) and (fb.outcome, fb.officers, fb.unit_id) == (
+    assert is_row(fb, Feedback) and (fb.outcome, fb.officers, fb.unit_id) == (
         "resolved", ["zrzy_officer1", "zrzy_officer2"], LEAD)
     assert (agg.case.status, agg.case.outcome) == (lc.FEEDBACK, "resolved")
     for facts, code in (
@@ -382,7 +383,7 @@ def effect_approve_legal_review():
     assert act(agg, "township reviewer", "approve_legal_review", note="程序合法，同意")[:2] == (
         lc.LEGAL_REVIEW, lc.FEEDBACK)
     [r] = agg.added
-    assert isinstance(r, LegalReview) and (r.approved, r.round, r.unit_id, r.reviewer_unit_id, r.reason) == (
+    assert is_row(r, LegalReview) and (r.approved, r.round, r.unit_id, r.reviewer_unit_id, r.reason) == (
         True, 1, LEAD, FC, "程序合法，同意")
     assert (agg.case.outcome, agg.case.legal_return_count, agg.case.rework_count) == ("resolved", 0, 0)
 
@@ -409,7 +410,7 @@ def effect_verify():
                       satisfaction="basic", rating=4)
     assert (after, agg.case.outcome, agg.case.closed_at, c.record) == (
         lc.CLOSED, "partially_resolved", NOW, {"proposed_outcome": "resolved"})
-    assert isinstance(agg.added[0], Verification) and agg.added[0].rating == 4
+    assert is_row(agg.added[0], Verification) and agg.added[0].rating == 4
     failed = typical(lc.FEEDBACK)
     with pytest.raises(Invalid, match="核查不通过须写明原因"):
         act(failed, "reporter", "verify", passed=False)
@@ -421,7 +422,7 @@ def _remark(action: str):
     agg = typical(lc.HANDLING)
     assert act(agg, "supervisor", action, note="请加快办理")[:2] == (lc.HANDLING, lc.HANDLING)
     [r] = agg.added
-    assert isinstance(r, Remark) and (r.kind, r.by_id, r.case_id) == (action, 300, 1)
+    assert is_row(r, Remark) and (r.kind, r.by_id, r.case_id) == (action, 300, 1)
 
 
 def effect_urge():
