@@ -87,6 +87,23 @@ async def _driver(conn):
     return driver
 
 
+class PooledConnection:
+    """A pool's own DBAPI connection (SQLAlchemy's `PoolProxiedConnection`, from `AsyncEngine.raw_connection()`)
+    in the shape this module reads from an `AsyncConnection`: `dialect`, `info` (the connection's own info dict,
+    where `_driver` keeps the driver's connection) and `invalidate()`. The action path on PostgreSQL runs on one
+    (models.db.Database.one_statement_write): checking a raw connection out and in costs about a sixth of a
+    session's (bench/RESULTS.md#loop). Statements on it run in the driver's autocommit (no BEGIN is sent)."""
+
+    __slots__ = ("dialect", "info", "_fairy")
+
+    def __init__(self, fairy, dialect):
+        self._fairy, self.dialect, self.info = fairy, dialect, fairy.info
+        self.info.setdefault("chuishao_driver", fairy.driver_connection)
+
+    async def invalidate(self, exception: Exception | None = None) -> None:
+        self._fairy.invalidate(exception)  # outside a greenlet SQLAlchemy closes it at once (terminate)
+
+
 SESSION_CONNECTION = "chuishao_connection"  # the session.info key under which a unit of work keeps its connection
 
 
