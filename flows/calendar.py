@@ -118,6 +118,7 @@ class WorkingCalendar:
     fallback: Callable[[int], set[date]] = rule_based_holidays
     _fallback_cache: dict[int, set[date]] = field(default_factory=dict, repr=False)
     _counts_cache: dict[int, list[int]] = field(default_factory=dict, repr=False)
+    _windows_cache: dict[date, list] = field(default_factory=dict, repr=False)
 
     # ---- days ---------------------------------------------------------------------------
     def is_official(self, year: int) -> bool:
@@ -136,9 +137,16 @@ class WorkingCalendar:
         return d.weekday() < 5
 
     def _windows(self, d: date) -> list[tuple[datetime, datetime]]:
-        midnight = datetime.combine(d, time(0), LOCAL_TZ)
-        return [(midnight + timedelta(minutes=minute_of_day(a)), midnight + timedelta(minutes=minute_of_day(b)))
+        """The day's working windows as aware local times (kept: every action's clocks ask for a few days)."""
+        got = self._windows_cache.get(d)
+        if got is None:
+            if len(self._windows_cache) >= 4096:
+                self._windows_cache.clear()
+            midnight = datetime.combine(d, time(0), LOCAL_TZ)
+            got = self._windows_cache[d] = [
+                (midnight + timedelta(minutes=minute_of_day(a)), midnight + timedelta(minutes=minute_of_day(b)))
                 for a, b in self.hours]
+        return got
 
     def day_minutes(self) -> int:
         return sum(minute_of_day(b) - minute_of_day(a) for a, b in self.hours)

@@ -773,9 +773,17 @@ def _why_not(t: Transition, ctx: Context) -> tuple[str, str] | None:
     return None
 
 
+_CANDIDATES: dict[tuple[str, str], tuple[Transition, ...]] = {}
+
+
 def allowed_actions(agg: CaseAggregate, actor: Actor, now: datetime) -> list[str]:
+    """The actions `actor` may take on the case now, in TRANSITIONS' order (every case view lists them)."""
+    key = (agg.case.status, actor.role)
+    candidates = _CANDIDATES.get(key)
+    if candidates is None:  # the state and role checks, once per pair: only the guards depend on the case
+        candidates = _CANDIDATES[key] = tuple(t for t in TRANSITIONS if key[0] in t.start and key[1] in t.roles)
     ctx = Context(agg, actor, now)
-    return [t.action for t in TRANSITIONS if _why_not(t, ctx) is None]
+    return [t.action for t in candidates if _why_not(t, ctx) is None]
 
 
 def ensure_allowed(ctx: Context, action: str) -> None:
