@@ -192,9 +192,14 @@ def _proc_stats() -> dict[int, tuple[str, int, float]]:
             continue
         comm = raw[raw.index("(") + 1:raw.rindex(")")]
         rest = raw[raw.rindex(")") + 2:].split()
-        if comm == "postgres" and OUR_DATABASE:
-            comm = _postgres_role(d)
-        out[int(d)] = (comm, int(rest[2]), (int(rest[11]) + int(rest[12])) / TICK)
+        ticks = int(rest[11]) + int(rest[12])  # utime + stime
+        if comm == "postgres":
+            # + cutime + cstime: the postmaster's reaped children, i.e. backends that ended between two snapshots
+            # (a pool that opens and closes connections under load); without it their CPU fell in "everything else"
+            ticks += int(rest[13]) + int(rest[14])
+            if OUR_DATABASE:
+                comm = _postgres_role(d)
+        out[int(d)] = (comm, int(rest[2]), ticks / TICK)
     return out
 
 

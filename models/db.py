@@ -104,9 +104,11 @@ class Database:
             # statement once, generically: its statements are few, keyed by primary keys, and re-planning the
             # action's large write CTE each time was about a third of PostgreSQL's CPU per action
             # (bench/RESULTS.md#loop). Not for the other connections: the list queries need custom plans (## ui).
-            half = max(1, pool_size // 2)
+            # No overflow: a connection opened above the pool's size is closed again when it comes back, so under
+            # load every few actions paid for a new connection (a backend started, TLS tried, codecs set up); an
+            # action beyond `pool_size` at once waits its turn instead, which costs nothing but the wait.
             self._action_engine = create_async_engine(
-                async_url(url), pool_size=half, max_overflow=half, pool_pre_ping=False,
+                async_url(url), pool_size=max(1, pool_size), max_overflow=0, pool_pre_ping=False,
                 connect_args={"server_settings": {"plan_cache_mode": "force_generic_plan"}})
         self._write_lock = asyncio.Lock() if self.dialect == "sqlite" else None
 
