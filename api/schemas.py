@@ -721,9 +721,11 @@ class GeoUpdateForm(BaseModel):
 def body_examples() -> dict[str, dict]:
     """For the action route's request body (`openapi_examples`): one example per action of the transition table,
     named by the action, with every field its body model takes (each row's `body` in flows/lifecycle.py)."""
-    samples = {"category": "LAND01", "urgency": "urgent", "note": "现场已核实", "reason": "不属于本单位职责",
-               "into": 41, "lead_unit": "ZRZY", "assist_units": ["CG"], "working_days": 5, "outcome": "resolved",
-               "result": "违建已拆除，现场已恢复", "officers": ["zrzy_off1", "zrzy_off2"], "passed": True,
+    # the demo county's codes and logins (flows/demo/county.py), so an example can be sent as it stands after the
+    # README's quick start: GT01 违法占用耕地, led by ZRZY with NYNC assisting
+    samples = {"category": "GT01", "urgency": "urgent", "note": "现场已核实", "reason": "不属于本单位职责",
+               "into": 41, "lead_unit": "ZRZY", "assist_units": ["NYNC"], "working_days": 5, "outcome": "resolved",
+               "result": "违建已拆除，现场已恢复", "officers": ["zrzy_officer1", "zrzy_officer2"], "passed": True,
                "satisfaction": next(iter(SATISFACTION_LABELS)), "rating": 5, "major": False}
     out = {}
     for action, t in lc.BY_ACTION.items():

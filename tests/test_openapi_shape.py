@@ -12,6 +12,7 @@ from chuishao.api.app import create_app
 from chuishao.api.open311_params import QUERY_FIELDS, REQUEST_FIELDS, UPDATE_FIELDS
 from chuishao.flows import lifecycle as lc
 from chuishao.flows.commands import parse_body
+from chuishao.flows.demo.county import DEPT_BY_CODE, ITEM_BY_CODE
 from chuishao.flows.jobs import run_bulletin, run_checkpoint
 from chuishao.flows.lifecycle import BY_ACTION
 from tests.conftest import test_settings
@@ -100,6 +101,20 @@ def test_the_action_operation_shows_every_actions_body(doc):
         parse_body(model, example)  # raises Invalid if the documented example is a body the rules refuse
     assert operation["parameters"][[p["name"] for p in operation["parameters"]].index("action")]["schema"][
         "enum"] == list(BY_ACTION)
+
+
+def test_the_action_examples_name_the_demo_countys_codes_and_logins(doc):
+    """A user who ran the README's quick start can send an example from /docs as it stands: its catalog item,
+    units and officers are the demo county's."""
+    examples = doc["paths"][ACT[0]][ACT[1]]["requestBody"]["content"]["application/json"]["examples"]
+    values = [e["value"] for e in examples.values()]
+    assert {v["category"] for v in values if "category" in v} <= set(ITEM_BY_CODE)
+    units = ({v["lead_unit"] for v in values if "lead_unit" in v}
+             | {u for v in values for u in v.get("assist_units", [])})
+    assert units and units <= set(DEPT_BY_CODE)
+    officers = {o for v in values for o in v.get("officers", [])}
+    zrzy = DEPT_BY_CODE["ZRZY"].officers
+    assert officers and officers <= {f"zrzy_officer{k}" for k in range(1, zrzy + 1)}
 
 
 def test_the_georeport_resources_say_what_they_take(doc):
