@@ -11,6 +11,7 @@ bench/loop.py for the whole picture). `--profile FILE` writes a cProfile of the 
 import argparse
 import asyncio
 import cProfile
+import os
 import statistics
 import sys
 import tempfile
@@ -35,6 +36,7 @@ from chuishao.models.db import Database  # noqa: E402
 from chuishao.models.migrate import upgrade  # noqa: E402
 from tests.county import CATALOG, PASSWORD, UNITS, USERS  # noqa: E402
 
+PG_DATABASE = f"chuishao_action_cpu_{os.getpid()}"  # per run: two runs at once must not drop each other's
 STEPS = ("report", "accept", "dispatch", "check_in", "feedback", "verify")
 ADMIN_PASSWORD = "admin-pass-123"
 
@@ -43,9 +45,14 @@ def database_url(kind: str, tmp: Path) -> str:
     if kind == "sqlite":
         return f"sqlite:///{tmp / 'bench.db'}"
     with psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres", autocommit=True) as conn:
-        conn.execute('DROP DATABASE IF EXISTS "chuishao_action_cpu" WITH (FORCE)')
-        conn.execute('CREATE DATABASE "chuishao_action_cpu"')
-    return "postgresql://postgres@127.0.0.1:5432/chuishao_action_cpu"
+        conn.execute(f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{PG_DATABASE}"')
+    return f"postgresql://postgres@127.0.0.1:5432/{PG_DATABASE}"
+
+
+def drop_database() -> None:
+    with psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)')
 
 
 async def run(args) -> dict:
@@ -135,7 +142,11 @@ def main() -> int:
     p.add_argument("--warmup", type=int, default=20)
     p.add_argument("--profile", help="write a cProfile of the measured loops to this file")
     args = p.parse_args()
-    out = asyncio.run(run(args))
+    try:
+        out = asyncio.run(run(args))
+    finally:
+        if args.db == "postgresql":
+            drop_database()
     total = [sum(x) for x in zip(*out["cpu"].values(), strict=True)]
     n = args.loops * len(STEPS)
     print(f"{args.db}: {args.loops} loops, {n} actions, wall {out['wall']:.2f} s "
