@@ -94,14 +94,18 @@ class PooledConnection:
     (models.db.Database.one_statement_write): checking a raw connection out and in costs about a sixth of a
     session's (bench/RESULTS.md#loop). Statements on it run in the driver's autocommit (no BEGIN is sent)."""
 
-    __slots__ = ("dialect", "info", "_fairy")
+    __slots__ = ("dialect", "info", "_fairy", "_pool")
 
-    def __init__(self, fairy, dialect):
-        self._fairy, self.dialect, self.info = fairy, dialect, fairy.info
+    def __init__(self, fairy, dialect, pool):
+        self._fairy, self.dialect, self.info, self._pool = fairy, dialect, fairy.info, pool
         self.info.setdefault("chuishao_driver", fairy.driver_connection)
 
     async def invalidate(self, exception: Exception | None = None) -> None:
-        self._fairy.invalidate(exception)  # outside a greenlet SQLAlchemy closes it at once (terminate)
+        """Retire this connection (closed at once: outside a greenlet SQLAlchemy terminates it) and every other
+        one the pool opened before it, each reopened at its next checkout — what SQLAlchemy does when it sees a
+        disconnect itself. A server that dropped one connection (a restart, a failover) has usually dropped them
+        all; retiring only this one would fail one more action on each of the others."""
+        self._pool._invalidate(self._fairy, exception)
 
 
 SESSION_CONNECTION = "chuishao_connection"  # the session.info key under which a unit of work keeps its connection

@@ -162,7 +162,8 @@ class Database:
         fairy = await self._action_engine.raw_connection()
         try:
             session = self.sessions()
-            session.info[SESSION_CONNECTION] = PooledConnection(fairy, self._action_engine.dialect)
+            session.info[SESSION_CONNECTION] = PooledConnection(fairy, self._action_engine.dialect,
+                                                                self._action_engine.pool)
             try:
                 yield session
             finally:

@@ -3,9 +3,16 @@ at most the requests that were on a dead connection fail, and the next ones are 
 runs its statements on the driver's own connection (models/compiled.py), so it must retire a dead connection
 itself, as SQLAlchemy would."""
 
+import asyncio
+
 import psycopg
 import pytest
+from sqlalchemy import literal, select
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+
+from chuishao.models.compiled import connection, fetch_one
+from chuishao.models.db import Database
 
 
 def _drop_connections(db_url: str) -> int:
@@ -41,3 +48,36 @@ def test_reports_and_actions_recover_after_postgresql_drops_every_connection(cou
         fresh = api.report()
         api.act("disp_fc", fresh["id"], "accept", {"category": "ENV01"})
         assert api.get("disp_fc", fresh["id"])["status"] == "accepted"
+
+
+def test_after_a_drop_only_the_first_action_meets_a_dead_connection(db_url):
+    """Every connection of the action pool was open when PostgreSQL dropped them all: the first unit of work to meet
+    a dead one fails, and with it the pool retires the others (as SQLAlchemy does when it sees a disconnect), so
+    the next units reconnect instead of each failing on another dead connection."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("SQLite has no server to drop connections")
+    one = select(literal(1))
+
+    async def scenario() -> list:
+        db = Database(db_url)
+        try:
+            async def hold() -> None:
+                async with db.one_statement_write() as s:
+                    await fetch_one(await connection(s), one, {})
+                    await asyncio.sleep(0.05)  # all at once: the pool opens every connection it keeps
+
+            await asyncio.gather(*(hold() for _ in range(10)))
+            assert _drop_connections(db_url) >= 10
+            out = []
+            for _ in range(12):
+                try:
+                    async with db.one_statement_write() as s:
+                        out.append(await fetch_one(await connection(s), one, {}))
+                except OperationalError:
+                    out.append("failed")
+            return out
+        finally:
+            await db.dispose()
+
+    results = asyncio.run(scenario())
+    assert results.count("failed") <= 1 and results[-11:] == [(1,)] * 11, results
