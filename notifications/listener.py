@@ -57,6 +57,8 @@ async def listen(db: Database, hub: Hub, ready: asyncio.Event | None = None,
         conn = None
         try:
             conn = await asyncpg.connect(_dsn(db.url))
+            # a dropped connection (a restart, an administrator's kill) sends no notification: wake up and see
+            conn.add_termination_listener(lambda _conn: wake.set())
             await conn.add_listener(CHANNEL, on_notify)
             if ready is not None:
                 ready.set()
@@ -65,6 +67,8 @@ async def listen(db: Database, hub: Hub, ready: asyncio.Event | None = None,
             while True:
                 await wake.wait()
                 wake.clear()
+                if conn.is_closed():
+                    raise ConnectionError("the LISTEN connection was closed")
                 ids = sorted(pending)
                 pending.difference_update(ids)
                 whole = [arrived.pop(i) for i in list(arrived)]

@@ -13,6 +13,8 @@ from sqlalchemy.exc import OperationalError
 
 from chuishao.models.compiled import connection, fetch_one
 from chuishao.models.db import Database
+from chuishao.notifications.hub import Hub
+from chuishao.notifications.listener import listen
 
 
 def _drop_connections(db_url: str) -> int:
@@ -81,3 +83,47 @@ def test_after_a_drop_only_the_first_action_meets_a_dead_connection(db_url):
 
     results = asyncio.run(scenario())
     assert results.count("failed") <= 1 and results[-11:] == [(1,)] * 11, results
+
+
+def _commit_event(db_url: str) -> int:
+    with psycopg.connect(_conninfo(db_url), autocommit=True) as conn:
+        return conn.execute("INSERT INTO events (kind, unit_ids, audience, payload, at) "
+                            "VALUES ('checkpoint', '[]', '{}', '{}', now()) RETURNING id").fetchone()[0]
+
+
+def _conninfo(db_url: str) -> str:
+    u = make_url(db_url)
+    return f"host={u.host or '127.0.0.1'} port={u.port or 5432} user={u.username or 'postgres'} dbname={u.database}"
+
+
+def test_the_live_feed_listener_comes_back_after_postgresql_drops_its_connection(db_url):
+    """The process's LISTEN connection is dropped (a restart, an administrator's kill): the listener notices,
+    reconnects and catches up, so the live feed goes on — before, it waited for a notification that could no
+    longer come, and every socket of that process heard nothing more until a restart."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("SQLite has no LISTEN")
+
+    async def scenario() -> tuple[int, int, list[int]]:
+        db, hub, ready = Database(db_url), Hub(), asyncio.Event()
+        sub = hub.subscribe(lambda _e: True)
+        task = asyncio.create_task(listen(db, hub, ready))
+        try:
+            await asyncio.wait_for(ready.wait(), 10)
+            first = await asyncio.to_thread(_commit_event, db_url)
+            heard = [(await asyncio.wait_for(sub.queue.get(), 10))["id"]]
+            ready.clear()
+            with psycopg.connect(_conninfo(db_url), autocommit=True) as conn:
+                killed = conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                      "WHERE datname = %s AND query LIKE 'LISTEN%%'",
+                                      (make_url(db_url).database,)).fetchall()
+            assert killed, "no listening backend found"
+            second = await asyncio.to_thread(_commit_event, db_url)  # committed while it may be deaf
+            heard.append((await asyncio.wait_for(sub.queue.get(), 15))["id"])
+            return first, second, heard
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            await db.dispose()
+
+    first, second, heard = asyncio.run(scenario())
+    assert heard == [first, second]
