@@ -262,8 +262,13 @@ def cpu_delta(a: CpuSnap, b: CpuSnap, server_pgids: int | Iterable[int]) -> dict
         if pgid not in groups and pgid != me and comm != "postgres":
             before = a.procs.get(pid)
             others[comm] += cpu - (before[2] if before and before[0] == comm else 0.0)
+    # A backend that ended inside the window is counted by the postmaster's reaped-children total (see _proc_stats)
+    # with its whole life: take off what it had used by the window's start (known from `a`). What then remains of
+    # ended backends is theirs whichever database they served: on the quiet machine the windows wait for, ours.
+    ended_before = sum(cpu for pid, (comm, _pgid, cpu) in a.procs.items()
+                       if comm.startswith("postgres") and (pid not in b.procs or b.procs[pid][0] != comm))
     server, postgres, client = (used(lambda comm, pgid: pgid in groups),
-                                used(lambda comm, pgid: comm == "postgres"), b.client - a.client)
+                                used(lambda comm, pgid: comm == "postgres") - ended_before, b.client - a.client)
     return {
         "wall": wall,
         # everything else: busy time from /proc/stat less ours; this catches short-lived processes and kernel work
