@@ -118,7 +118,7 @@ class WorkingCalendar:
     fallback: Callable[[int], set[date]] = rule_based_holidays
     _fallback_cache: dict[int, set[date]] = field(default_factory=dict, repr=False)
     _counts_cache: dict[int, list[int]] = field(default_factory=dict, repr=False)
-    _windows_cache: dict[date, list] = field(default_factory=dict, repr=False)
+    _windows_cache: dict[date, list[tuple[datetime, datetime]]] = field(default_factory=dict, repr=False)
 
     # ---- days ---------------------------------------------------------------------------
     def is_official(self, year: int) -> bool:

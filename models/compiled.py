@@ -8,11 +8,12 @@ positional values through the driver (asyncpg keeps it prepared per connection; 
 connection), and applies the result columns' processors (naive UTC → aware) to the rows. SQL stays written
 with SQLAlchemy Core; only the execution is direct.
 
-The connection must be one the caller holds from SQLAlchemy (`AsyncConnection`): in a transaction, the
-statement runs inside it; in autocommit (PostgreSQL, models.db.Database.one_statement_write), it is its own
-transaction. A constraint violation is raised as SQLAlchemy's IntegrityError, so callers catch one kind; a
-connection that fails (closed by the server, reset) is invalidated, as SQLAlchemy does, and raised as its
-OperationalError, so the pool replaces it.
+The connection must be one the caller holds from SQLAlchemy: a session's `AsyncConnection`, or on PostgreSQL's
+action path a `PooledConnection` (a pool's raw connection, models.db.Database.one_statement_write). In a
+transaction the statement runs inside it; in autocommit (the raw connection) it is its own transaction. A
+constraint violation is raised as SQLAlchemy's IntegrityError, so callers catch one kind; a connection that
+fails (closed by the server, reset) is invalidated, as SQLAlchemy does, and raised as its OperationalError, so
+the pool replaces it.
 """
 
 import contextlib
@@ -112,8 +113,9 @@ SESSION_CONNECTION = "chuishao_connection"  # the session.info key under which a
 
 
 async def connection(session):
-    """The `AsyncSession`'s connection, remembered for the session's life (each `session.connection()` call
-    costs a greenlet hop; the action path asks several times per unit of work)."""
+    """The unit of work's connection: the one `session.info[SESSION_CONNECTION]` holds (models.db puts the
+    action path's there: a `PooledConnection` on PostgreSQL), else the `AsyncSession`'s own, remembered for the
+    session's life (each `session.connection()` call costs a greenlet hop; the action path asks several times)."""
     conn = session.info.get(SESSION_CONNECTION)
     if conn is None:
         conn = session.info[SESSION_CONNECTION] = await session.connection()
@@ -121,9 +123,10 @@ async def connection(session):
 
 
 async def fetch_one(conn, statement, params: dict) -> tuple | None:
-    """Run `statement` (SQLAlchemy Core, kept by the caller) on the SQLAlchemy `AsyncConnection` `conn`'s own
-    driver connection with `params` (bind name → value); answers the first row, processed, or None. Raises
-    IntegrityError for a constraint violation; other driver errors as the driver raises them."""
+    """Run `statement` (SQLAlchemy Core, kept by the caller) on the driver connection under `conn` (an
+    `AsyncConnection` or a `PooledConnection`, see `connection`) with `params` (bind name → value); answers the
+    first row, processed, or None. Raises IntegrityError for a constraint violation; other driver errors as the
+    driver raises them."""
     rows = await _run(conn, statement, params, many=False)
     return rows[0] if rows else None
 

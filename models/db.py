@@ -150,7 +150,11 @@ class Database:
         (the action path, flows/aggregate.write): on PostgreSQL its statements (models.compiled) run on a connection
         of the action pool in autocommit, so that the single write statement is its own transaction (atomic by
         itself) and no BEGIN/COMMIT round trips are paid; its reads see what was committed when each ran, as in
-        a READ COMMITTED transaction. SQLite: the same as `transaction()`."""
+        a READ COMMITTED transaction. SQLite: the same as `transaction()`.
+
+        The session it yields is for reads only on PostgreSQL: its statements run on a main-pool connection that
+        is closed, never committed, so a write made through it would be lost (on SQLite it would commit). Write
+        through `models.compiled` on `connection(session)`."""
         if not self.is_postgres:
             async with self.transaction() as session:
                 yield session

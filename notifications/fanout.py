@@ -139,8 +139,9 @@ async def _batch_sqlite(db: Database, now: datetime, limit: int) -> int:
 async def fan_out(db: Database, now: datetime, limit: int = 500) -> int:
     """Materialise notifications (and pending deliveries) for events not yet fanned out, a batch of up to
     `limit` events per transaction (claimed with SKIP LOCKED on PostgreSQL, under the write lock on SQLite) with
-    a fixed number of statements (the users any of them names, the notifications, their deliveries, the events
-    marked). Returns how many events."""
+    a fixed number of statements: on PostgreSQL three (the claim, the users any of them names, one write of the
+    notifications, their deliveries and the events' mark), on SQLite up to six (the same, the channels read and
+    each write apart). Returns how many events."""
     one = _batch_pg if db.is_postgres else _batch_sqlite
     done = 0
     while True:
