@@ -3,15 +3,18 @@ or `serve` beside a long migration): on SQLite through BEGIN IMMEDIATE retried w
 loop free, on PostgreSQL by its own lock waits."""
 
 import asyncio
+import contextlib
 import subprocess
 import sys
 import textwrap
 import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 
+from chuishao.models.compiled import connection, sqlite_of
 from chuishao.models.db import Database
 from chuishao.models.settings_table import Setting
 
@@ -52,46 +55,65 @@ def _holder(db_url: str, seconds: float) -> subprocess.Popen:
     return proc
 
 
-def test_a_writer_waits_for_another_process_and_succeeds(db_url):
-    backend = make_url(db_url).get_backend_name()
-    hold = HOLD[backend]
-    holder = _holder(db_url, hold)
+@contextlib.asynccontextmanager
+async def _loop_gaps():
+    """Yields a list that fills with the gaps between ticks of the event loop while the block runs: what else the
+    process (`serve`'s requests) gets to do while a writer waits."""
+    gaps, stop = [], asyncio.Event()
 
-    async def write_while_ticking():
+    async def ticker():
+        last = time.monotonic()
+        while not stop.is_set():
+            await asyncio.sleep(0.05)
+            now = time.monotonic()
+            gaps.append(now - last)
+            last = now
+
+    tick = asyncio.create_task(ticker())
+    try:
+        yield gaps
+    finally:
+        stop.set()
+        await tick
+
+
+def _beside_a_holder(db_url: str, write) -> tuple[float, set[str], float]:
+    """Run `write(db)` while another process holds the write lock for HOLD seconds: (how long it took, the
+    settings keys afterwards, the longest gap between the event loop's ticks meanwhile)."""
+    holder = _holder(db_url, HOLD[make_url(db_url).get_backend_name()])
+
+    async def run():
         db = Database(db_url)
-        gaps, stop = [], asyncio.Event()
-
-        async def ticker():  # what else the process serves meanwhile (`serve`'s requests)
-            last = time.monotonic()
-            while not stop.is_set():
-                await asyncio.sleep(0.05)
-                now = time.monotonic()
-                gaps.append(now - last)
-                last = now
-
-        tick = asyncio.create_task(ticker())
-        began = time.monotonic()
         try:
-            async with db.transaction() as s:
-                s.add(Setting(key="waited", value={"ok": True}))
-            took = time.monotonic() - began
+            async with _loop_gaps() as gaps:
+                began = time.monotonic()
+                await write(db)
+                took = time.monotonic() - began
             async with db.read() as s:
                 keys = set((await s.execute(select(Setting.key))).scalars())
         finally:
-            stop.set()
-            await tick
             await db.dispose()
         return took, keys, max(gaps)
 
     try:
-        took, keys, worst_gap = asyncio.run(write_while_ticking())
+        out = asyncio.run(run())
     finally:
         holder.wait(30)
     assert holder.returncode == 0, holder.stderr.read()
+    return out
+
+
+def test_a_writer_waits_for_another_process_and_succeeds(db_url):
+    hold = HOLD[make_url(db_url).get_backend_name()]
+
+    async def write(db):
+        async with db.transaction() as s:
+            s.add(Setting(key="waited", value={"ok": True}))
+
+    took, keys, worst_gap = _beside_a_holder(db_url, write)
     assert {"held", "waited"} <= keys  # both writers' rows, neither lost
     assert took >= hold * 0.5  # it did wait for the other process
     assert worst_gap < 2.0  # and the event loop kept running while it waited
-
 
 def test_many_writers_in_two_processes_all_succeed(db_url, tmp_path):
     """Two processes each commit 40 small transactions into the same database at the same time."""
@@ -159,3 +181,28 @@ def test_a_read_then_write_in_one_transaction_is_not_interleaved(sqlite_template
             await b.dispose()
 
     assert asyncio.run(go()) == 20
+
+
+def test_an_action_waits_for_another_process_and_one_that_fails_leaves_nothing(db_url):
+    """The action path's unit of work (Database.one_statement_write; on a SQLite file it sends BEGIN IMMEDIATE,
+    COMMIT and ROLLBACK on the raw sqlite3 connection) waits for another process's write like `transaction()`,
+    keeps the event loop free meanwhile, commits what it wrote, and leaves nothing of a unit that failed."""
+    if make_url(db_url).get_backend_name() != "sqlite":
+        pytest.skip("the waits of SQLite's write lock")
+
+    async def write(db):
+        async def insert(key: str, fail: bool) -> None:
+            async with db.one_statement_write() as s:
+                sqlite = await sqlite_of(await connection(s))
+                sqlite.execute("INSERT INTO settings (key, value) VALUES (?, '{}')", (key,))
+                if fail:
+                    raise RuntimeError("the rule refused it after the first write")
+
+        await insert("action", fail=False)
+        with pytest.raises(RuntimeError):
+            await insert("refused", fail=True)
+        await insert("after", fail=False)  # the connection came back clean to the pool
+
+    took, keys, worst_gap = _beside_a_holder(db_url, write)
+    assert {"held", "action", "after"} <= keys and "refused" not in keys
+    assert took >= HOLD["sqlite"] * 0.5 and worst_gap < 2.0
