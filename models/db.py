@@ -65,12 +65,10 @@ def _explicit_begin(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("sqlite_write") else "BEGIN")
 
 
-def _busy(err: Exception) -> bool:
-    """SQLITE_BUSY or SQLITE_LOCKED (any extended code): another connection holds the lock. `err`: SQLAlchemy's
-    OperationalError or the sqlite3 module's own."""
-    orig = getattr(err, "orig", err)
-    code = getattr(orig, "sqlite_errorcode", None)
-    return isinstance(orig, sqlite3.OperationalError) and code is not None and code & 0xFF in (5, 6)
+def _busy(err: OperationalError) -> bool:
+    """SQLITE_BUSY or SQLITE_LOCKED (any extended code): another connection holds the lock."""
+    code = getattr(err.orig, "sqlite_errorcode", None)
+    return isinstance(err.orig, sqlite3.OperationalError) and code is not None and code & 0xFF in (5, 6)
 
 
 def make_sync_engine(url: str) -> Engine:
@@ -78,6 +76,22 @@ def make_sync_engine(url: str) -> Engine:
     if engine.dialect.name == "sqlite":
         _sqlite_pragmas(engine)
     return engine
+
+
+async def _while_busy(attempt):
+    """`await attempt()` (which begins a SQLite write transaction, BEGIN IMMEDIATE, and cleans up after itself when
+    it fails) again, with pauses that leave the event loop free, while another process holds the write lock —
+    for up to SQLITE_WRITE_WAIT seconds; then its OperationalError ("database is locked") is raised. Nothing has
+    run by then, so retrying is always safe."""
+    give_up, pause = time.monotonic() + SQLITE_WRITE_WAIT, 0.02
+    while True:
+        try:
+            return await attempt()
+        except OperationalError as err:
+            if not _busy(err) or time.monotonic() >= give_up:
+                raise
+        await asyncio.sleep(pause)  # each try waited up to busy_timeout; let the loop run between tries
+        pause = min(pause * 2, 0.5)
 
 
 class Database:
@@ -154,11 +168,13 @@ class Database:
         (the action path, flows/aggregate.write): on PostgreSQL its statements (models.compiled) run on a connection
         of the action pool in autocommit, so that the single write statement is its own transaction (atomic by
         itself) and no BEGIN/COMMIT round trips are paid; its reads see what was committed when each ran, as in
-        a READ COMMITTED transaction. SQLite: the same as `transaction()`.
+        a READ COMMITTED transaction. A SQLite file: one transaction as `transaction()` makes it (the write lock,
+        BEGIN IMMEDIATE with its waits, COMMIT), on a raw connection too. An in-memory SQLite database:
+        `transaction()` itself.
 
-        The session it yields is for reads only on PostgreSQL: its statements run on a main-pool connection that
-        is closed, never committed, so a write made through it would be lost (on SQLite it would commit). Write
-        through `models.compiled` on `connection(session)`."""
+        The session it yields is for reads only (PostgreSQL and a SQLite file): its statements run on another
+        connection that is closed, never committed, so a write made through it would be lost. Write through
+        `models.compiled` on `connection(session)`."""
         if self._inline:
             async with self._sqlite_raw_write() as session:
                 yield session
@@ -209,39 +225,35 @@ class Database:
                 await greenlet_spawn(fairy.close)  # its reset-on-return awaits (the aiosqlite adapter's rollback)
 
     async def _begin_raw_sqlite(self):
-        """A raw pooled connection in a BEGIN IMMEDIATE transaction, waiting for another process's write as
-        `_begin_write` does; raises OperationalError ("database is locked") when the wait is over."""
-        give_up, pause = time.monotonic() + SQLITE_WRITE_WAIT, 0.02
-        while True:
+        """A raw pooled connection in a BEGIN IMMEDIATE transaction (see `_while_busy`)."""
+        async def attempt():
             fairy = await self.engine.raw_connection()
             try:
                 fairy.driver_connection.sqlite.execute("BEGIN IMMEDIATE")
                 return fairy
             except sqlite3.OperationalError as err:
                 await greenlet_spawn(fairy.close)
-                if not _busy(err) or time.monotonic() >= give_up:
-                    raise OperationalError("BEGIN IMMEDIATE", (), err) from err
-            await asyncio.sleep(pause)
-            pause = min(pause * 2, 0.5)
+                raise OperationalError("BEGIN IMMEDIATE", (), err) from err
+
+        return await _while_busy(attempt)
 
     async def _begin_write(self) -> AsyncSession:
         if self.is_postgres:
             session = self.sessions()
             await session.connection()
             return session
-        give_up, pause = time.monotonic() + SQLITE_WRITE_WAIT, 0.02
-        while True:
+
+        async def attempt():
             session = self.sessions()
             try:
                 session.info[SESSION_CONNECTION] = await session.connection(
                     execution_options={"sqlite_write": True})
                 return session
-            except OperationalError as err:
+            except OperationalError:
                 await session.close()
-                if not _busy(err) or time.monotonic() >= give_up:
-                    raise
-            await asyncio.sleep(pause)  # each try waited up to busy_timeout; let the loop run between tries
-            pause = min(pause * 2, 0.5)
+                raise
+
+        return await _while_busy(attempt)
 
     async def lock_for_claim(self, session: AsyncSession) -> None:
         """SQLite has no row locks: take the database's write lock before reading rows to claim, so a
