@@ -766,6 +766,11 @@ def _why_not(t: Transition, ctx: Context) -> tuple[str, str] | None:
         return f"案件当前为「{STATE_LABELS[status]}」，不能{t.label}", refusal_en(t.action, state=status)
     if ctx.actor.role not in t.roles:
         return f"当前角色不能{t.label}", refusal_en(t.action, role=ctx.actor.role)
+    return _guard_refusal(t, ctx)
+
+
+def _guard_refusal(t: Transition, ctx: Context) -> tuple[str, str] | None:
+    """The first of the row's guards that refuses, or None."""
     for guard in t.guards:
         refusal = guard(ctx)
         if refusal:
@@ -783,7 +788,7 @@ def allowed_actions(agg: CaseAggregate, actor: Actor, now: datetime) -> list[str
     if candidates is None:  # the state and role checks, once per pair: only the guards depend on the case
         candidates = _CANDIDATES[key] = tuple(t for t in TRANSITIONS if key[0] in t.start and key[1] in t.roles)
     ctx = Context(agg, actor, now)
-    return [t.action for t in candidates if _why_not(t, ctx) is None]
+    return [t.action for t in candidates if _guard_refusal(t, ctx) is None]
 
 
 def ensure_allowed(ctx: Context, action: str) -> None:
