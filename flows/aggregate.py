@@ -169,9 +169,15 @@ _MAX_SHAPES = 512
 
 
 def _write_statement(shape: tuple):
-    case_keys, update_shapes, insert_shapes = shape
+    case_keys, update_shapes, insert_shapes, guarded = shape
     t = _CASES
-    gate = (t.update().where(t.c.id == bindparam("c__id"), t.c.version == bindparam("c__version"))
+    where = [t.c.id == bindparam("c__id"), t.c.version == bindparam("c__version")]
+    if guarded:  # another case the decision read must still be at the version read, and stays so until commit
+        other = _CASES.alias("g")
+        where.append(select(other.c.id).where(other.c.id == bindparam("g__id"),
+                                              other.c.version == bindparam("g__version"))
+                     .with_for_update(read=True).exists())
+    gate = (t.update().where(*where)
             .values({k: bindparam(f"c_{k}", type_=t.c[k].type) for k in (*case_keys, "version")})
             .returning(t.c.id).cte("c"))
     parts = [select(func.count()).select_from(gate).scalar_subquery()]
@@ -204,18 +210,24 @@ def _new_row(obj) -> dict:
     return row
 
 
-async def write(conn, case_id: int, version: int, changes: dict, updates: list, inserts: list) -> bool:
+async def write(conn, case_id: int, version: int, changes: dict, updates: list, inserts: list,
+                unchanged: tuple[int, int] | None = None) -> bool:
     """Write an action back: on PostgreSQL in one statement, on SQLite statement by statement inside the
     caller's transaction (`_write_sqlite`). `changes`: the case's changed columns (the version
     goes to `version + 1`, gated on `version`); `updates`: (row object, {column: value}) for existing rows;
     `inserts`: (new object, its new whistle or None) in order — a clock whose whistle is inserted here takes
-    that whistle's id. Gives each inserted object its id. Answers False (nothing written) when the case's
-    version moved."""
+    that whistle's id. `unchanged`: (case id, version) of another case the decision read (a merge's master
+    case); PostgreSQL gates the write on it too and holds it FOR SHARE until commit, so two merges into each
+    other cannot both commit (SQLite needs nothing: the caller read it inside its write transaction). Gives
+    each inserted object its id. Answers False (nothing written) when the case's version or the other case's
+    moved. Raises TransactionRollback (models.compiled) when PostgreSQL breaks a deadlock by aborting it."""
     if conn.dialect.name != "postgresql":
         return await _write_sqlite(conn, case_id, version, changes, updates, inserts)
     new_objs = [obj for obj, _ in inserts]
     insert_shapes, params = [], {"c__id": case_id, "c__version": version, "c_version": version + 1}
     params.update({f"c_{k}": v for k, v in changes.items()})
+    if unchanged is not None:
+        params["g__id"], params["g__version"] = unchanged
     for i, (obj, whistle) in enumerate(inserts):
         row = _new_row(obj)
         whistle_at = None
@@ -229,7 +241,7 @@ async def write(conn, case_id: int, version: int, changes: dict, updates: list, 
         update_shapes.append((obj.__table__, tuple(diff)))
         params[f"u{i}__id"] = obj.id
         params.update({f"u{i}_{k}": v for k, v in diff.items()})
-    shape = (tuple(changes), tuple(update_shapes), tuple(insert_shapes))
+    shape = (tuple(changes), tuple(update_shapes), tuple(insert_shapes), unchanged is not None)
     stmt = _SHAPES_WRITTEN.get(shape)
     if stmt is None:
         stmt = _write_statement(shape)

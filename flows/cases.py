@@ -42,7 +42,7 @@ from chuishao.models import vocabulary as vocab
 from chuishao.models.cases import Attachment, Case, Extension, Whistle
 from chuishao.models.catalog import CatalogItem, CatalogOverride
 from chuishao.models.clocks import StepClock
-from chuishao.models.compiled import connection
+from chuishao.models.compiled import TransactionRollback, connection
 from chuishao.models.db import Database
 from chuishao.models.rows import columns, new
 from chuishao.models.timeline import TimelineEntry
@@ -164,10 +164,12 @@ class CaseService:
         return new(TimelineEntry, **fields, prev_hash=prev, hash=digest)
 
     async def _persist(self, s: AsyncSession, agg: lc.CaseAggregate, seen: dict,
-                       plan: clk.ClockPlan | None = None, also: tuple = ()) -> None:
+                       plan: clk.ClockPlan | None = None, also: tuple = (), unchanged: Case | None = None) -> None:
         """Write back what the decision changed: the case row gated on its version (Conflict, 409, when it
         moved), the changed whistles, extensions and clocks, the new rows (whistles before their check-in
         clocks), then `also` (the timeline entry, the outbox event). Each object inserted gets its id.
+        `unchanged`: another case the decision read (a merge's master case); the write is gated on its version
+        too (Conflict when it moved, or when PostgreSQL breaks a deadlock between two such writes).
 
         PostgreSQL: one statement (aggregate.write, a data-modifying CTE whose every part hangs on the case's
         versioned UPDATE). SQLite: the same writes statement by statement, on the sqlite3 connection itself."""
@@ -194,7 +196,12 @@ class CaseService:
                 clock.whistle_id = whistle.id if whistle is not None else clock.whistle_id
                 inserts.append((clock, None))
         inserts += [(obj, None) for obj in also]
-        if not await aggregate.write(await connection(s), case.id, version, changes, updates, inserts):
+        other = None if unchanged is None else (unchanged.id, unchanged.version)
+        try:
+            written = await aggregate.write(await connection(s), case.id, version, changes, updates, inserts, other)
+        except TransactionRollback as err:  # A merged into B while B into A: PostgreSQL let one of them through
+            raise Conflict(*MOVED) from err
+        if not written:
             raise Conflict(*MOVED)
         case.version = version + 1
 
@@ -325,7 +332,7 @@ class CaseService:
             event = case_event(kind, action, agg, actor_id=actor.id, at=now, to_state=after,
                                payload=self._event_payload(agg.case, actor, action, before, after, now),
                                reviewer_units=reviewers)
-            await self._persist(s, agg, seen, plan, also=(entry, event))
+            await self._persist(s, agg, seen, plan, also=(entry, event), unchanged=ctx.facts.merge_target)
             agg.clocks = [c for c in agg.clocks if c.stopped_at is None] + [c for c, _ in plan.new]
         self._after_commit([event])
         return await self._view(agg, actor, now)

@@ -122,11 +122,16 @@ async def connection(session):
     return conn
 
 
+class TransactionRollback(OperationalError):
+    """PostgreSQL aborted the statement to settle a conflict with a concurrent transaction (SQLSTATE class 40:
+    a deadlock, a serialization failure); nothing of it was written and the connection is fine."""
+
+
 async def fetch_one(conn, statement, params: dict) -> tuple | None:
     """Run `statement` (SQLAlchemy Core, kept by the caller) on the driver connection under `conn` (an
     `AsyncConnection` or a `PooledConnection`, see `connection`) with `params` (bind name → value); answers the
-    first row, processed, or None. Raises IntegrityError for a constraint violation; other driver errors as the
-    driver raises them."""
+    first row, processed, or None. Raises IntegrityError for a constraint violation, TransactionRollback for a
+    deadlock or serialization failure; other driver errors as the driver raises them."""
     rows = await _run(conn, statement, params, many=False)
     return rows[0] if rows else None
 
@@ -167,6 +172,8 @@ async def _run(conn, statement, params: dict, *, many: bool) -> list[tuple]:
             raw = await driver.fetch(c.sql, *args) if many else [await driver.fetchrow(c.sql, *args)]
         except asyncpg.exceptions.IntegrityConstraintViolationError as err:
             raise IntegrityError(c.sql, args, err) from err
+        except asyncpg.exceptions.TransactionRollbackError as err:
+            raise TransactionRollback(c.sql, args, err) from err
         except BaseException as err:
             # SQLAlchemy would have seen a dropped connection (a server restart, an admin's kill, a reset) and
             # invalidated it; here we must, or the pool hands the dead connection out again and again

@@ -18,6 +18,29 @@ def _race(api, *calls):
         return [f.result() for f in futures]
 
 
+def _held_at_the_write(settings, case_ids, *requests):
+    """Hold the case rows locked from a third connection, send the requests (post, url, body) from threads, wait
+    until every one is blocked on a row lock (each has read, none has written), then let go; return the
+    responses in order."""
+    u = make_url(settings.url)
+    conninfo = f"host={u.host} port={u.port or 5432} user={u.username} dbname={u.database}"
+    with psycopg.connect(conninfo) as holder, psycopg.connect(conninfo, autocommit=True) as watcher:
+        holder.execute("SELECT id FROM cases WHERE id = ANY(%s) FOR UPDATE", (list(case_ids),))
+        with ThreadPoolExecutor(len(requests)) as pool:
+            futures = [pool.submit(post, url, json=body) for post, url, body in requests]
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                (waiting,) = watcher.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock'",
+                    (u.database,)).fetchone()
+                if waiting >= len(requests):
+                    break
+                time.sleep(0.02)
+            assert waiting >= len(requests), "every request should be waiting at its write"
+            holder.rollback()
+            return [f.result() for f in futures]
+
+
 def _timeline(api, case_id):
     return api.as_("supervisor").get(f"/api/v1/cases/{case_id}/timeline").json()
 
@@ -56,28 +79,35 @@ def test_postgres_race_with_both_transactions_inside_at_once(county, settings):
     case = api.to_dispatched("ENV01")
     for who in ("sthj_liaison", "disp_fc"):
         api.token(who)
-    u = make_url(settings.url)
-    conninfo = f"host={u.host} port={u.port or 5432} user={u.username} dbname={u.database}"
-    with psycopg.connect(conninfo) as holder, psycopg.connect(conninfo, autocommit=True) as watcher:
-        holder.execute("SELECT id FROM cases WHERE id = %s FOR UPDATE", (case["id"],))
-        with ThreadPoolExecutor(2) as pool:
-            f1 = pool.submit(api.as_("sthj_liaison").post, f"/api/v1/cases/{case['id']}/actions/check_in", json={})
-            f2 = pool.submit(api.as_("sthj_liaison").post, f"/api/v1/cases/{case['id']}/actions/return",
-                             json={"reason": "职责不符"})
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline:  # both requests are now blocked on the row lock
-                (waiting,) = watcher.execute(
-                    "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock'",
-                    (u.database,)).fetchone()
-                if waiting >= 2:
-                    break
-                time.sleep(0.02)
-            assert waiting >= 2, "both actions should be waiting on the case row"
-            holder.rollback()
-            r1, r2 = f1.result(), f2.result()
+    r1, r2 = _held_at_the_write(settings, [case["id"]],
+                                (api.as_("sthj_liaison").post, f"/api/v1/cases/{case['id']}/actions/check_in", {}),
+                                (api.as_("sthj_liaison").post, f"/api/v1/cases/{case['id']}/actions/return",
+                                 {"reason": "职责不符"}))
     assert sorted([r1.status_code, r2.status_code]) == [200, 409], (r1.text, r2.text)
     loser = r1 if r1.status_code == 409 else r2
     assert loser.json()["error"]["code"] == "version_conflict"
     after = api.get("supervisor", case["id"])
     assert after["version"] == 4
     assert len(_timeline(api, case["id"])) == 4
+
+
+def test_postgres_cross_merge_leaves_one_case_open(county, settings):
+    """合并 A→B and B→A at the same moment: each merge reads the other case still open, so without a lock on
+    the master case both would commit and leave two merged cases pointing at each other, with no open case for
+    the event. Both requests are held at their write (both rows locked from a third connection), then let go:
+    exactly one merge is applied, the other is refused with 409, and the master case is still open."""
+    if not settings.url.startswith("postgresql"):
+        pytest.skip("row locks: PostgreSQL (SQLite's writes are serialised)")
+    api = county
+    a, b = api.report(), api.report()
+    api.token("disp_fc")
+    r1, r2 = _held_at_the_write(settings, [a["id"], b["id"]],
+                                (api.as_("disp_fc").post, f"/api/v1/cases/{a['id']}/actions/merge", {"into": b["id"]}),
+                                (api.as_("disp_fc").post, f"/api/v1/cases/{b['id']}/actions/merge", {"into": a["id"]}))
+    assert sorted([r1.status_code, r2.status_code]) == [200, 409], (r1.text, r2.text)
+    loser = r1 if r1.status_code == 409 else r2
+    assert loser.json()["error"]["code"] == "version_conflict"
+    states = sorted(api.get("supervisor", c["id"])["status"] for c in (a, b))
+    assert states == ["merged", "reported"]
+    merged = a if r1.status_code == 200 else b
+    assert [e["action"] for e in _timeline(api, merged["id"])][-1] == "merge"
