@@ -42,7 +42,7 @@ class ReviewCase(SQLModel, table=True):
                       Index("ix_review_cases_finalised_at", "finalised_at"))
 
     id: int | None = Field(default=None, primary_key=True)
-    draw_id: int = Field(foreign_key="review_draws.id", index=True)
+    draw_id: int = Field(foreign_key="review_draws.id")  # indexed first by its unique (draw_id, case_id)
     case_id: int = Field(foreign_key="cases.id", index=True)
     unit_id: int = Field(foreign_key="units.id")  # the case's lead unit when drawn (the department reviewed)
     reviewer_id: int | None = Field(default=None, foreign_key="users.id", index=True)
@@ -61,7 +61,7 @@ class ReviewScore(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("review_case_id", "point"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    review_case_id: int = Field(foreign_key="review_cases.id", index=True)
+    review_case_id: int = Field(foreign_key="review_cases.id")  # indexed first by its unique key
     point: str = Field(max_length=16)  # flows/case_review.POINTS
     passed: bool
     note: str = Field(default="", sa_column=Column(Text, nullable=False))

@@ -36,7 +36,7 @@ class Case(SQLModel, table=True):
     suspended_from: str | None = Field(default=None, max_length=16)  # state resume returns to
     version: int = 1
     lead_unit_id: int | None = Field(default=None, foreign_key="units.id", index=True)
-    reporter_id: int | None = Field(default=None, foreign_key="users.id", index=True)
+    reporter_id: int | None = Field(default=None, foreign_key="users.id")  # leads ux_cases_reporter_client_key
     outcome: str | None = Field(default=None, max_length=32)
     merged_into_id: int | None = Field(default=None, foreign_key="cases.id")
     return_count: int = 0

@@ -25,7 +25,7 @@ class CatalogOverride(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("item_id", "township_id"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    item_id: int = Field(foreign_key="catalog_items.id", index=True)
+    item_id: int = Field(foreign_key="catalog_items.id")  # indexed first by unique (item_id, township_id)
     township_id: int = Field(foreign_key="units.id")
     lead_unit_id: int | None = Field(default=None, foreign_key="units.id")
     assist_unit_ids: list[int] | None = Field(default=None, sa_column=Column(JSON))

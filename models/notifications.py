@@ -51,7 +51,7 @@ class UserChannel(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("user_id", "channel"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    user_id: int = Field(foreign_key="users.id", index=True)
+    user_id: int = Field(foreign_key="users.id")  # indexed first by unique (user_id, channel)
     channel: str = Field(max_length=16)  # webhook / email / sms
     address: str = Field(max_length=500)
     secret: str | None = Field(default=None, max_length=200)  # webhook HMAC key
