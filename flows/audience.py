@@ -82,9 +82,9 @@ ALERT_AUDIENCE: dict[str, tuple[str, ...]] = {
     "handle": (f"lead:{DEPT_LIAISON}", f"township:{TOWNSHIP_LIAISON}"),
     "verify": (f"township:{TOWNSHIP_LIAISON}",),
     "arbitrate": (f"county:{SUPERVISOR}",),
-    # 法制审核: the township's own reviewers (司法所); the county's hear of an escalation through the supervisor's
-    # 督办 and see the colour in their 待法制审核 list (the sweep does not look up county-level units)
-    "legal_review": (f"township:{LEGAL_REVIEWER}", f"township:{TOWNSHIP_LIAISON}"),
+    # 法制审核: every legal reviewer whose scope covers the case, as when it entered review: the township's own
+    # (司法所) and the county-level units' (司法局; alert_event's `reviewer_units`)
+    "legal_review": (f"reviewers:{LEGAL_REVIEWER}", f"township:{TOWNSHIP_LIAISON}"),
 }
 # an alert's audience is shared by the alerts of one batch that have the same clock kind, level, township, lead
 # and whistled units (alert_event's `audiences`): no entry may name the case's reporter
@@ -92,19 +92,22 @@ assert not any("reporter" in keys for keys in ALERT_AUDIENCE.values())
 
 
 def alert_event(*, level: str, clock_kind: str, unit_id: int | None, case, whistled: list[int], code: str,
-                deadline, at, audiences: dict | None = None) -> dict:
+                deadline, at, audiences: dict | None = None, reviewer_units: tuple[int, ...] = ()) -> dict:
     """The outbox row for one fired alert level, as a plain dict (the sweep inserts thousands at once).
     `audiences`: a dict the caller keeps for a batch of alerts; each audience is then worked out once per
     (clock kind, level, township, lead unit, whistled units) and the events that share it share the one
-    dict (read-only: it is serialized, never changed)."""
+    dict (read-only: it is serialized, never changed). `reviewer_units`: the county-level units (county,
+    departments) whose legal reviewers cover every case (flows.access.REVIEWS_COUNTY), for a legal review
+    clock's alerts; the same for every alert of a batch."""
     lead = unit_id or case.lead_unit_id
     if audiences is not None:
         key = (clock_kind, level, case.township_id, lead, tuple(whistled))
         found = audiences.get(key)
         if found is None:
-            found = audiences[key] = _alert_audience(level, clock_kind, case.township_id, lead, whistled)
+            found = audiences[key] = _alert_audience(level, clock_kind, case.township_id, lead, whistled,
+                                                     reviewer_units)
     else:
-        found = _alert_audience(level, clock_kind, case.township_id, lead, whistled)
+        found = _alert_audience(level, clock_kind, case.township_id, lead, whistled, reviewer_units)
     return {
         "kind": "alert", "action": level, "case_id": case.id, "township_id": case.township_id,
         "unit_ids": whistled, "reporter_id": case.reporter_id, "at": at, "fanned_out_at": None,
@@ -118,10 +121,11 @@ def alert_event(*, level: str, clock_kind: str, unit_id: int | None, case, whist
 
 
 def _alert_audience(level: str, clock_kind: str, township_id: int | None, lead_unit_id: int | None,
-                    whistled: list[int]) -> dict:
+                    whistled: list[int], reviewer_units: tuple[int, ...]) -> dict:
     """Who hears of an alert: ALERT_AUDIENCE by clock (no `reporter` key, so the case's reporter never
     matters), and the county supervisor for every escalation."""
     keys = ALERT_AUDIENCE[clock_kind]
     if level == "escalated" and f"county:{SUPERVISOR}" not in keys:
         keys = keys + (f"county:{SUPERVISOR}",)
-    return audience(keys, township_id=township_id, lead_unit_id=lead_unit_id, whistled=whistled, reporter_id=None)
+    return audience(keys, township_id=township_id, lead_unit_id=lead_unit_id, whistled=whistled, reporter_id=None,
+                    reviewer_units=list(reviewer_units))

@@ -23,6 +23,7 @@ from types import SimpleNamespace
 from sqlalchemy import bindparam, select, text, update
 
 from chuishao.flows import clocks as clk
+from chuishao.flows.access import REVIEWS_COUNTY
 from chuishao.flows.audience import alert_event
 from chuishao.flows.calendar import WorkingCalendar
 from chuishao.flows.cases import case_code
@@ -31,6 +32,7 @@ from chuishao.models.cases import Case, Whistle
 from chuishao.models.clocks import Alert, StepClock
 from chuishao.models.db import Database
 from chuishao.models.notifications import Event
+from chuishao.models.org import Unit
 
 LEVEL_ORDER = {"none": 0, "warning": 1, "overdue": 2, "escalated": 3}
 
@@ -174,10 +176,11 @@ def _levels(claimed: list[_Claimed], now: datetime) -> _Fired:
     return out
 
 
-def _alert_events(out: _Fired, now: datetime) -> list[dict]:
+def _alert_events(out: _Fired, now: datetime, reviewer_units: tuple[int, ...]) -> list[dict]:
     """The outbox rows for this batch's alerts: who hears of each, and the scope a live feed filters on. Each
     says when its level fell due and when it was raised (`now`, aware), both in Asia/Shanghai. Events with the
-    same audience share its dict (flows.audience.alert_event's `audiences`)."""
+    same audience share its dict (flows.audience.alert_event's `audiences`). `reviewer_units`: see
+    `_reviewer_units`."""
     events = []
     fired_at = local(now)
     audiences: dict = {}
@@ -193,7 +196,7 @@ def _alert_events(out: _Fired, now: datetime) -> list[dict]:
         case = clock.case
         event = alert_event(level=level, clock_kind=clock.kind, unit_id=clock.unit_id, case=case,
                             whistled=clock.whistled, code=case_code(case), deadline=show(clock.deadline), at=now,
-                            audiences=audiences)
+                            audiences=audiences, reviewer_units=reviewer_units)
         payload = event["payload"]
         payload["due_at"], payload["fired_at"] = show(due), fired_at
         events.append(event)
@@ -216,6 +219,19 @@ def _pg_events(events: list[dict]) -> tuple[str, list[str]]:
                      "unit_ids": e["unit_ids"], "reporter_id": e["reporter_id"], "audience": i,
                      "payload": e["payload"]})
     return json.dumps(rows), audiences
+
+
+async def _reviewer_units(s, claimed: list[_Claimed], memo: dict) -> tuple[int, ...]:
+    """The county-level units (county, departments; flows.access.REVIEWS_COUNTY) whose legal reviewers cover every
+    case, so that they hear of a legal review clock's alerts as they heard of the case entering review
+    (docs/access.md#legal-review). Read once a sweep, and only when a legal review clock is among the claimed; `s`: the
+    batch's session."""
+    if "reviewer_units" not in memo:
+        if not any(c.kind == "legal_review" for c in claimed):
+            return ()
+        rows = await s.execute(select(Unit.id).where(Unit.kind.in_(REVIEWS_COUNTY)).order_by(Unit.id))
+        memo["reviewer_units"] = tuple(rows.scalars())
+    return memo["reviewer_units"]
 
 
 def clock_of(now: datetime | Clock) -> Clock:
@@ -244,9 +260,11 @@ async def sweep(db: Database, calendar: WorkingCalendar, now: datetime | Clock, 
     result = SweepResult()
     one = _batch_pg if db.is_postgres else _batch_sqlite
 
+    memo: dict = {}  # what a sweep reads once (_reviewer_units)
+
     async def worker() -> None:
         while True:
-            fired, claimed = await one(db, read, batch)
+            fired, claimed = await one(db, read, batch, memo)
             result.fired.extend(fired)
             if claimed < batch:
                 return
@@ -257,7 +275,7 @@ async def sweep(db: Database, calendar: WorkingCalendar, now: datetime | Clock, 
     return result
 
 
-async def _batch_pg(db: Database, read: Clock, batch: int) -> tuple[list[tuple[int, int, str]], int]:
+async def _batch_pg(db: Database, read: Clock, batch: int, memo: dict) -> tuple[list[tuple[int, int, str]], int]:
     """One batch in one transaction (see `sweep`): the (case_id, clock_id, level) it fired and how many clocks it
     claimed (fewer than `batch`: none were left to claim)."""
     async with db.transaction() as s:
@@ -268,7 +286,7 @@ async def _batch_pg(db: Database, read: Clock, batch: int) -> tuple[list[tuple[i
         if not claimed:
             return [], 0
         out = _levels(claimed, at)
-        events = _alert_events(out, now)
+        events = _alert_events(out, now, await _reviewer_units(s, claimed, memo))
         _pause_for_fault_tests()
         # the events, the alert rows, the clocks' new level and next alert time, and the cases' colour commit
         # together
@@ -282,7 +300,8 @@ async def _batch_pg(db: Database, read: Clock, batch: int) -> tuple[list[tuple[i
     return out.fired, len(claimed)
 
 
-async def _batch_sqlite(db: Database, read: Clock, batch: int) -> tuple[list[tuple[int, int, str]], int]:
+async def _batch_sqlite(db: Database, read: Clock, batch: int, memo: dict
+                        ) -> tuple[list[tuple[int, int, str]], int]:
     """As `_batch_pg`, with Core statements; the transaction starts with the database's write lock."""
     async with db.transaction() as s:
         # SQLite has no row locks: take the database's write lock before reading, so a sweeper in another
@@ -299,7 +318,7 @@ async def _batch_sqlite(db: Database, read: Clock, batch: int) -> tuple[list[tup
             whistled.setdefault(case_id, set()).add(unit_id)
         claimed = [_Claimed.of(row, sorted(whistled.get(row[1], ()))) for row in rows]
         out = _levels(claimed, now)
-        events = _alert_events(out, now)
+        events = _alert_events(out, now, await _reviewer_units(s, claimed, memo))
         _pause_for_fault_tests()
         if events:
             await s.execute(Event.__table__.insert(), events)

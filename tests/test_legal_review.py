@@ -157,9 +157,11 @@ def test_the_legal_review_clock_runs_five_working_days_and_alerts(legal, clock):
     assert api.get("legal_county", case["id"])["alert"] == "overdue"
     run_sweep(api, at("2026-11-24T17:45"))  # a working day after the deadline: county supervision
     assert api.get("legal_county", case["id"])["alert"] == "escalated"
-    # the township's 司法所 reviewer and liaison heard of each level; the supervisor of the escalation
+    # every reviewer whose scope covers the case heard of each level, as of the case entering review: the
+    # township's 司法所 and the county's 司法局; the township liaison too; the supervisor of the escalation
     levels = ("黄灯预警", "红灯超时", "升级督办")
-    assert eventually(lambda: all(any(n["title"].endswith(lv) for n in inbox(api, "legal_fc")) for lv in levels))
+    for reviewer in ("legal_fc", "legal_county"):
+        assert eventually(lambda r=reviewer: all(any(n["title"].endswith(lv) for n in inbox(api, r)) for lv in levels))
     assert not inbox(api, "legal_lhl")  # another township's 司法所 hears nothing of it
     assert eventually(lambda: any("升级督办" in n["title"] for n in inbox(api, "supervisor")))
     # the approval stops it; verification's own clock starts (two working days)
