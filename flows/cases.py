@@ -57,6 +57,9 @@ LOCATES_ANYWHERE = frozenset({"county_supervisor", INTEGRATOR})  # no own townsh
 ALERTS = ("none", "warning", "overdue", "escalated")
 CODE_RE = re.compile(r"^CS\d{8}(\d{6,})$")
 MOVED = ("案件已被他人更新，请刷新后重试", "the case was changed by someone else; reload and retry")
+# a write gated on a second case too (a merge's master) cannot tell which of the two moved
+EITHER_MOVED = ("本案件或所选主案件已被他人更新，请刷新后重试",
+                "this case or the chosen master case was changed by someone else; reload and retry")
 CLIENT_KEY_RE = re.compile(r"[A-Za-z0-9_.:\-]{1,64}")
 # list orders; the id breaks ties so that paging is stable
 ORDERS = {"newest": (Case.id.desc(),), "deadline": (Case.deadline.asc().nulls_last(), Case.id.asc())}
@@ -197,12 +200,13 @@ class CaseService:
                 inserts.append((clock, None))
         inserts += [(obj, None) for obj in also]
         other = None if unchanged is None else (unchanged.id, unchanged.version)
+        moved = MOVED if unchanged is None else EITHER_MOVED
         try:
             written = await aggregate.write(await connection(s), case.id, version, changes, updates, inserts, other)
         except TransactionRollback as err:  # A merged into B while B into A: PostgreSQL let one of them through
-            raise Conflict(*MOVED) from err
+            raise Conflict(*moved) from err
         if not written:
-            raise Conflict(*MOVED)
+            raise Conflict(*moved)
         case.version = version + 1
 
     @staticmethod

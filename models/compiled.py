@@ -124,7 +124,8 @@ async def connection(session):
 
 class TransactionRollback(OperationalError):
     """PostgreSQL aborted the statement to settle a conflict with a concurrent transaction (SQLSTATE class 40:
-    a deadlock, a serialization failure); nothing of it was written and the connection is fine."""
+    a deadlock, a serialization failure); nothing of it was written. On the action path's autocommit connection
+    the connection is usable at once; inside an explicit transaction that transaction is aborted."""
 
 
 async def fetch_one(conn, statement, params: dict) -> tuple | None:

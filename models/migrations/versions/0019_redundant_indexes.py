@@ -4,8 +4,8 @@ Each of these single-column indexes is the first column of a unique index on the
 same lookups (equality on that column, the foreign key's checks on delete). `cases.reporter_id` is the one that
 costs: no update of a case is HOT (its status and alert colour are indexed), so every action and every sweep
 batch wrote an entry into `ix_cases_reporter_id` for each case row it touched, as into every other index of
-`cases`. Found with a catalogue query for non-unique, non-partial indexes whose columns are a prefix of another
-index's (bench/RESULTS.md#loop). Dropping an index changes no data; the downgrade builds them again.
+`cases`. Found with a catalogue query: the non-unique, non-partial indexes of `pg_index` whose `indkey` is a
+prefix of another index's on the same table. Dropping an index changes no data; the downgrade builds them again.
 
 Revision ID: 0019
 Revises: 0018
