@@ -6,7 +6,8 @@ Each entry names where the people are and their role:
   whistled:ROLE   — every unit with an active whistle  county:ROLE   — anywhere in the county
   reporter        — the person who reported the case
   reviewers:ROLE  — the legal reviewers (法制审核员) whose scope covers the case: its township's, and those of the
-                    county-level units (`reviewer_units`, the service's look-up); only while it is in legal review
+                    county-level units (`reviewer_units`: the case service's look-up for an action, the sweep's
+                    for an alert); only while it is in legal review
 """
 
 from chuishao.flows import lifecycle as lc
@@ -92,13 +93,13 @@ assert not any("reporter" in keys for keys in ALERT_AUDIENCE.values())
 
 
 def alert_event(*, level: str, clock_kind: str, unit_id: int | None, case, whistled: list[int], code: str,
-                deadline, at, audiences: dict | None = None, reviewer_units: tuple[int, ...] = ()) -> dict:
+                deadline, at, reviewer_units: tuple[int, ...], audiences: dict | None = None) -> dict:
     """The outbox row for one fired alert level, as a plain dict (the sweep inserts thousands at once).
     `audiences`: a dict the caller keeps for a batch of alerts; each audience is then worked out once per
     (clock kind, level, township, lead unit, whistled units) and the events that share it share the one
-    dict (read-only: it is serialized, never changed). `reviewer_units`: the county-level units (county,
-    departments) whose legal reviewers cover every case (flows.access.REVIEWS_COUNTY), for a legal review
-    clock's alerts; the same for every alert of a batch."""
+    dict (read-only: it is serialized, never changed). `reviewer_units` (required, so that no caller drops them
+    by leaving it out): the county-level units (county, departments) whose legal reviewers cover every case
+    (flows.access.REVIEWS_COUNTY), for a legal review clock's alerts; the same for every alert of a batch."""
     lead = unit_id or case.lead_unit_id
     if audiences is not None:
         key = (clock_kind, level, case.township_id, lead, tuple(whistled))

@@ -58,7 +58,8 @@ def _pause_for_fault_tests() -> None:
 
 # ---- PostgreSQL: three statements per batch, sent as they stand (no SQL compiled per batch, rows read as the driver
 # returns them: naive UTC, as the columns store it). The claim brings each clock's case columns and the units
-# whistled to the case, so the events need no other read.
+# whistled to the case, so the events need no other read (but the county-level units of `_reviewer_units`, read
+# once, by the first batch that claims a legal review clock).
 _PG_CLAIM = """
 SELECT k.id, k.case_id, k.kind, k.unit_id, k.drives_case, k.level, k.warning_at, k.deadline, k.escalate_at,
        k.paused_at, k.stopped_at, k.next_alert_at,
@@ -224,8 +225,8 @@ def _pg_events(events: list[dict]) -> tuple[str, list[str]]:
 async def _reviewer_units(s, claimed: list[_Claimed], memo: dict) -> tuple[int, ...]:
     """The county-level units (county, departments; flows.access.REVIEWS_COUNTY) whose legal reviewers cover every
     case, so that they hear of a legal review clock's alerts as they heard of the case entering review
-    (docs/access.md#legal-review). Read once a sweep, and only when a legal review clock is among the claimed; `s`: the
-    batch's session."""
+    (docs/access.md#legal-review). Read by the first batch that claims a legal review clock (with `workers` > 1,
+    perhaps by two at once; both read the same), kept for the sweep's later batches; `s`: the batch's session."""
     if "reviewer_units" not in memo:
         if not any(c.kind == "legal_review" for c in claimed):
             return ()

@@ -15,6 +15,7 @@ from chuishao.flows.clock import LOCAL_TZ
 from chuishao.flows.jobs import run_bulletin, run_checkpoint
 from chuishao.flows.open311.history import describe
 from chuishao.flows.open311.status import extended_status, standard_status
+from chuishao.flows.sweep import sweep
 from tests.test_clocks import run_sweep
 from tests.test_dashboard import as_page_user
 from tests.test_notifications import eventually, inbox
@@ -168,6 +169,23 @@ def test_the_legal_review_clock_runs_five_working_days_and_alerts(legal, clock):
     clock.now = at("2026-11-25T10:00")
     case = api.act("legal_county", case["id"], "approve_legal_review")
     assert (case["alert"], case["deadline"]) == ("none", "2026-11-27T17:30:00+08:00")
+
+
+def test_the_county_reviewers_hear_of_a_legal_review_alert_in_a_later_batch_of_the_sweep(legal, clock):
+    """The sweep reads the county-level reviewers' units only when a batch claims a legal review clock: a batch
+    before it without one must not leave the later batch without them."""
+    api = legal
+    clock.now = at("2026-11-16T09:00")  # Monday
+    ordinary = api.to_dispatched("LAND01")  # its check-in clock (1 working day) falls due first
+    clock.now = at("2026-11-16T10:00")
+    case = api.act("zrzy_off1", to_handling(api)["id"], "feedback", FEEDBACK)
+    svc = api.client.app.state.services
+    fired = api.client.portal.call(lambda: sweep(svc.db, svc.cases.calendar.current, at("2026-11-20T16:30"),
+                                                 batch=1))
+    assert [case_id for case_id, _, _ in fired][0] == ordinary["id"]  # the batch before had no legal review clock
+    assert (case["id"], "warning") in {(case_id, level) for case_id, _, level in fired}
+    assert eventually(lambda: any(n["case_id"] == case["id"] and n["title"].endswith("黄灯预警")
+                                  for n in inbox(api, "legal_county")))
 
 
 def test_the_legal_review_limit_is_configurable_per_item(legal, clock):

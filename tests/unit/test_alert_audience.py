@@ -5,16 +5,20 @@ from itertools import product
 
 from chuishao.flows import audience
 from chuishao.flows import lifecycle as lc
-from chuishao.flows.access import SUPERVISOR
+from chuishao.flows.access import LEGAL_REVIEWER, SUPERVISOR
 from chuishao.flows.clock import local
 from tests.unit.memory import ASSIST, FC, LEAD, NEVER, NOW, XH, case
 
 LEVELS = ("warning", "overdue", "escalated")
 
 
-def _event(c, kind, level, unit_id, whistled, audiences=None):
+COUNTY_REVIEWERS = (7, 8)  # the county-level units a sweep passes as `reviewer_units`
+
+
+def _event(c, kind, level, unit_id, whistled, audiences=None, reviewer_units=COUNTY_REVIEWERS):
     return audience.alert_event(level=level, clock_kind=kind, unit_id=unit_id, case=c, whistled=whistled,
-                                code=f"CS{c.id:06d}", deadline=local(NOW), at=NOW, audiences=audiences)
+                                code=f"CS{c.id:06d}", deadline=local(NOW), at=NOW, audiences=audiences,
+                                reviewer_units=reviewer_units)
 
 
 def test_a_shared_audience_is_the_one_worked_out_alone():
@@ -40,3 +44,13 @@ def test_the_audience_follows_the_lead_and_the_escalation():
     escalated = _event(c, "handle", "escalated", LEAD, [LEAD], memo)["audience"]
     assert to_lead != to_other and [r for r in to_lead["roles"] if r[1] == LEAD]
     assert escalated["roles"] == to_lead["roles"] + [[SUPERVISOR, None]]
+
+
+def test_a_legal_review_alert_reaches_the_townships_and_the_county_level_reviewers_and_no_other_alert_does():
+    c = case(lc.LEGAL_REVIEW, id=1, township=FC)
+    memo: dict = {}
+    legal = _event(c, "legal_review", "overdue", LEAD, [LEAD], memo)["audience"]
+    handle = _event(c, "handle", "overdue", LEAD, [LEAD], memo)["audience"]
+    reviewers = sorted(unit for role, unit in legal["roles"] if role == LEGAL_REVIEWER)
+    assert reviewers == sorted([FC, *COUNTY_REVIEWERS])
+    assert not [r for r in handle["roles"] if r[0] == LEGAL_REVIEWER]

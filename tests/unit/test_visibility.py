@@ -81,7 +81,7 @@ def test_reads_lists_dashboard_and_live_feed_agree_on_who_sees_what(db, who):
         # an alert as the sweep writes it: its scope names every unit ever whistled
         hub.publish(audience.alert_event(level="overdue", clock_kind="handle", unit_id=c.lead_unit_id, case=c,
                                          whistled=[w.unit_id for w in whistles], code=f"C{c.id}", deadline=None,
-                                         at=NOW) | {"id": 2 * n + 1})
+                                         at=NOW, reviewer_units=()) | {"id": 2 * n + 1})
     live = []
     while not sub.queue.empty():
         live.append(sub.queue.get_nowait()["case_id"])
