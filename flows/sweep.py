@@ -58,8 +58,8 @@ def _pause_for_fault_tests() -> None:
 
 # ---- PostgreSQL: three statements per batch, sent as they stand (no SQL compiled per batch, rows read as the driver
 # returns them: naive UTC, as the columns store it). The claim brings each clock's case columns and the units
-# whistled to the case, so the events need no other read (but the county-level units of `_reviewer_units`, read
-# once, by the first batch that claims a legal review clock).
+# whistled to the case, so the events need no other read (the county-level units of `_reviewer_units` are read once
+# a sweep, before its batches).
 _PG_CLAIM = """
 SELECT k.id, k.case_id, k.kind, k.unit_id, k.drives_case, k.level, k.warning_at, k.deadline, k.escalate_at,
        k.paused_at, k.stopped_at, k.next_alert_at,
@@ -222,17 +222,13 @@ def _pg_events(events: list[dict]) -> tuple[str, list[str]]:
     return json.dumps(rows), audiences
 
 
-async def _reviewer_units(s, claimed: list[_Claimed], memo: dict) -> tuple[int, ...]:
+async def _reviewer_units(db: Database) -> tuple[int, ...]:
     """The county-level units (county, departments; flows.access.REVIEWS_COUNTY) whose legal reviewers cover every
     case, so that they hear of a legal review clock's alerts as they heard of the case entering review
-    (docs/access.md#legal-review). Read by the first batch that claims a legal review clock (with `workers` > 1,
-    perhaps by two at once; both read the same), kept for the sweep's later batches; `s`: the batch's session."""
-    if "reviewer_units" not in memo:
-        if not any(c.kind == "legal_review" for c in claimed):
-            return ()
+    (docs/access.md#legal-review). One small read a sweep, before its batches."""
+    async with db.read() as s:
         rows = await s.execute(select(Unit.id).where(Unit.kind.in_(REVIEWS_COUNTY)).order_by(Unit.id))
-        memo["reviewer_units"] = tuple(rows.scalars())
-    return memo["reviewer_units"]
+        return tuple(rows.scalars())
 
 
 def clock_of(now: datetime | Clock) -> Clock:
@@ -261,11 +257,11 @@ async def sweep(db: Database, calendar: WorkingCalendar, now: datetime | Clock, 
     result = SweepResult()
     one = _batch_pg if db.is_postgres else _batch_sqlite
 
-    memo: dict = {}  # what a sweep reads once (_reviewer_units)
+    reviewer_units = await _reviewer_units(db)
 
     async def worker() -> None:
         while True:
-            fired, claimed = await one(db, read, batch, memo)
+            fired, claimed = await one(db, read, batch, reviewer_units)
             result.fired.extend(fired)
             if claimed < batch:
                 return
@@ -276,7 +272,8 @@ async def sweep(db: Database, calendar: WorkingCalendar, now: datetime | Clock, 
     return result
 
 
-async def _batch_pg(db: Database, read: Clock, batch: int, memo: dict) -> tuple[list[tuple[int, int, str]], int]:
+async def _batch_pg(db: Database, read: Clock, batch: int, reviewer_units: tuple[int, ...]
+                    ) -> tuple[list[tuple[int, int, str]], int]:
     """One batch in one transaction (see `sweep`): the (case_id, clock_id, level) it fired and how many clocks it
     claimed (fewer than `batch`: none were left to claim)."""
     async with db.transaction() as s:
@@ -287,7 +284,7 @@ async def _batch_pg(db: Database, read: Clock, batch: int, memo: dict) -> tuple[
         if not claimed:
             return [], 0
         out = _levels(claimed, at)
-        events = _alert_events(out, now, await _reviewer_units(s, claimed, memo))
+        events = _alert_events(out, now, reviewer_units)
         _pause_for_fault_tests()
         # the events, the alert rows, the clocks' new level and next alert time, and the cases' colour commit
         # together
@@ -301,7 +298,7 @@ async def _batch_pg(db: Database, read: Clock, batch: int, memo: dict) -> tuple[
     return out.fired, len(claimed)
 
 
-async def _batch_sqlite(db: Database, read: Clock, batch: int, memo: dict
+async def _batch_sqlite(db: Database, read: Clock, batch: int, reviewer_units: tuple[int, ...]
                         ) -> tuple[list[tuple[int, int, str]], int]:
     """As `_batch_pg`, with Core statements; the transaction starts with the database's write lock."""
     async with db.transaction() as s:
@@ -319,7 +316,7 @@ async def _batch_sqlite(db: Database, read: Clock, batch: int, memo: dict
             whistled.setdefault(case_id, set()).add(unit_id)
         claimed = [_Claimed.of(row, sorted(whistled.get(row[1], ()))) for row in rows]
         out = _levels(claimed, now)
-        events = _alert_events(out, now, await _reviewer_units(s, claimed, memo))
+        events = _alert_events(out, now, reviewer_units)
         _pause_for_fault_tests()
         if events:
             await s.execute(Event.__table__.insert(), events)

@@ -172,8 +172,8 @@ def test_the_legal_review_clock_runs_five_working_days_and_alerts(legal, clock):
 
 
 def test_the_county_reviewers_hear_of_a_legal_review_alert_in_a_later_batch_of_the_sweep(legal, clock):
-    """The sweep reads the county-level reviewers' units only when a batch claims a legal review clock: a batch
-    before it without one must not leave the later batch without them."""
+    """The county-level reviewers hear of a legal review clock's alert whichever of the sweep's batches claims
+    it: here the second, after a batch that claimed only an ordinary clock."""
     api = legal
     clock.now = at("2026-11-16T09:00")  # Monday
     ordinary = api.to_dispatched("LAND01")  # its check-in clock (1 working day) falls due first
