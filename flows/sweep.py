@@ -12,6 +12,8 @@ time, so the audit trail shows the delay instead of pretending the alert went ou
 """
 
 import asyncio
+import contextlib
+import gc
 import json
 import os
 import sys
@@ -59,14 +61,15 @@ def _pause_for_fault_tests() -> None:
 # ---- PostgreSQL: three statements per batch, sent as they stand (no SQL compiled per batch, rows read as the driver
 # returns them: naive UTC, as the columns store it). The claim brings each clock's case columns and the units
 # whistled to the case, so the events need no other read (the county-level units of `_reviewer_units` are read once
-# a sweep, before its batches).
+# a sweep, before its batches). It starts after the (next_alert_at, id) where the sweep's previous claim ended
+# (`_Keyset`), so a claim never walks over the clocks another batch of the same sweep holds locked.
 _PG_CLAIM = """
 SELECT k.id, k.case_id, k.kind, k.unit_id, k.drives_case, k.level, k.warning_at, k.deadline, k.escalate_at,
        k.paused_at, k.stopped_at, k.next_alert_at,
        c.township_id, c.reporter_id, c.title, c.created_at, c.lead_unit_id,
        ARRAY(SELECT DISTINCT w.unit_id FROM whistles w WHERE w.case_id = k.case_id ORDER BY 1)
   FROM clocks k JOIN cases c ON c.id = k.case_id
- WHERE k.next_alert_at <= $1::timestamp
+ WHERE k.next_alert_at <= $1::timestamp AND (k.next_alert_at, k.id) > ($3::timestamp, $4::integer)
  ORDER BY k.next_alert_at, k.id
  LIMIT $2
    FOR UPDATE OF k SKIP LOCKED"""
@@ -237,6 +240,20 @@ def clock_of(now: datetime | Clock) -> Clock:
     return now if callable(now) else (lambda: now)
 
 
+@dataclass
+class _Keyset:
+    """Where a sweep's claims have reached in the due order (`next_alert_at`, id; naive UTC as stored), shared by
+    its workers on PostgreSQL. Claims take turns (`turn`): each starts after the last clock the previous one
+    took, so two batches of one sweep never walk over each other's locked clocks. `after` is None before the
+    first claim."""
+
+    after: tuple[datetime, int] | None = None
+    turn: asyncio.Lock = field(default_factory=asyncio.Lock)
+    done: bool = False  # a claim came back short: nothing left past `after`
+
+    START = (datetime(1, 1, 1), 0)  # before every clock
+
+
 async def sweep(db: Database, calendar: WorkingCalendar, now: datetime | Clock, *,
                 batch: int = 2000, workers: int = 1) -> SweepResult:
     """Fire every alert level due by now, each exactly once. `now`: the clock (flows.clock.system_clock for
@@ -246,43 +263,77 @@ async def sweep(db: Database, calendar: WorkingCalendar, now: datetime | Clock, 
     level) fired, in the order raised.
 
     A batch is one transaction: claim up to `batch` due clocks with their cases and the units whistled to them
-    (PostgreSQL: FOR UPDATE OF the clocks, SKIP LOCKED, so a second sweeper takes other clocks; SQLite: the
+    (PostgreSQL: FOR UPDATE OF the clocks, SKIP LOCKED, so another sweeper takes other clocks; SQLite: the
     write lock first), then write the events, the alert rows, the clocks' new level and next alert time and the
-    cases' colour, and commit. `workers` > 1 (PostgreSQL only; SQLite has one writer) runs that many batches at
-    once on their own connections, as that many sweepers would (SKIP LOCKED gives each other clocks): one batch's
-    Python overlaps another's writes, about 10 % less wall time for about 35 % more database CPU on 2 cores
-    (bench/RESULTS.md#sweep), and the alert and event rows' order (their ids) is no longer repeatable, which
-    the demo county's same-seed check needs. Default 1."""
+    cases' colour, and commit.
+
+    `workers` > 1 (PostgreSQL only; SQLite has one writer) runs that many batches at once on their own
+    connections. Their claims take turns in the due order (`_Keyset`), so one batch's Python and the next
+    one's claim overlap another's writes without contending for the same clocks. A clock that an action holds
+    locked when a claim goes past it is left to the next sweep, as a single batch would leave it (its alerts then
+    say when they were raised). The alert and event
+    rows' order (their ids) is then no longer repeatable, which the demo county's same-seed check needs, so
+    the default is 1; the scheduled sweep (flows.jobs.run_sweep) uses 2 on PostgreSQL
+    (bench/RESULTS.md#sweep)."""
     read = clock_of(now)
     result = SweepResult()
-    one = _batch_pg if db.is_postgres else _batch_sqlite
-
     reviewer_units = await _reviewer_units(db)
+    with _no_cycle_collection():
+        if not db.is_postgres:
+            while True:
+                fired, claimed = await _batch_sqlite(db, read, batch, reviewer_units)
+                result.fired.extend(fired)
+                if claimed < batch:
+                    return result
 
-    async def worker() -> None:
-        while True:
-            fired, claimed = await one(db, read, batch, reviewer_units)
-            result.fired.extend(fired)
-            if claimed < batch:
-                return
+        async def worker(keys: _Keyset) -> None:
+            while not keys.done:
+                result.fired.extend(await _batch_pg(db, read, batch, reviewer_units, keys))
 
-    async with asyncio.TaskGroup() as tasks:
-        for _ in range(workers if db.is_postgres else 1):
-            tasks.create_task(worker())
+        async with asyncio.TaskGroup() as tasks:
+            keys = _Keyset()
+            for _ in range(max(1, workers)):
+                tasks.create_task(worker(keys))
     return result
 
 
-async def _batch_pg(db: Database, read: Clock, batch: int, reviewer_units: tuple[int, ...]
-                    ) -> tuple[list[tuple[int, int, str]], int]:
-    """One batch in one transaction (see `sweep`): the (case_id, clock_id, level) it fired and how many clocks it
-    claimed (fewer than `batch`: none were left to claim)."""
+@contextlib.contextmanager
+def _no_cycle_collection():
+    """The cycle collector off while the batches run. A batch builds tens of thousands of objects that live until
+    it commits (the claimed rows, the events); each full collection they trigger walks the whole heap (measured
+    in the sweep's process: 0.1–0.2 s of its 0.3–0.5 s of CPU, bench/RESULTS.md#sweep). Reference counting frees
+    them, as they form no cycles; the collector, process-wide, is back on (if it was on) when the sweep ends and
+    takes any cycle left meanwhile."""
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
+
+
+async def _batch_pg(db: Database, read: Clock, batch: int, reviewer_units: tuple[int, ...], keys: _Keyset
+                    ) -> list[tuple[int, int, str]]:
+    """One batch in one transaction (see `sweep`): claims, in its turn, up to `batch` clocks past `keys.after`
+    and moves `keys` on (marking it done when fewer came back); returns the (case_id, clock_id, level) it fired."""
     async with db.transaction() as s:
         conn = await s.connection()
-        now = read()  # the time this batch is raised
-        at = _naive(now)
-        claimed = [_Claimed.of(row) for row in await conn.exec_driver_sql(_PG_CLAIM, (at, batch))]
+        async with keys.turn:
+            if keys.done:
+                return []
+            now = read()  # the time this batch is raised
+            at = _naive(now)
+            after = keys.after or _Keyset.START
+            claimed = [_Claimed.of(row) for row in await conn.exec_driver_sql(_PG_CLAIM, (at, batch, *after))]
+            keys.done = len(claimed) < batch
+            if claimed:
+                keys.after = (claimed[-1].next_alert_at, claimed[-1].id)
         if not claimed:
-            return [], 0
+            return []
+        # let a waiting worker send its claim before this batch's Python holds the loop: the database then works
+        # on that claim meanwhile
+        await asyncio.sleep(0)
         out = _levels(claimed, at)
         events = _alert_events(out, now, reviewer_units)
         _pause_for_fault_tests()
@@ -295,12 +346,13 @@ async def _batch_pg(db: Database, read: Clock, batch: int, reviewer_units: tuple
         await conn.exec_driver_sql(_PG_UPDATE, (
             [c.id for c in out.moved], [c.level for c in out.moved], [c.next_alert_at for c in out.moved],
             [cid for cid, _ in out.colours], [lvl for _, lvl in out.colours]))
-    return out.fired, len(claimed)
+    return out.fired
 
 
 async def _batch_sqlite(db: Database, read: Clock, batch: int, reviewer_units: tuple[int, ...]
                         ) -> tuple[list[tuple[int, int, str]], int]:
-    """As `_batch_pg`, with Core statements; the transaction starts with the database's write lock."""
+    """As `_batch_pg`, with Core statements; the transaction starts with the database's write lock. Returns what it
+    fired and how many clocks it claimed (fewer than `batch`: none were left)."""
     async with db.transaction() as s:
         # SQLite has no row locks: take the database's write lock before reading, so a sweeper in another
         # process waits for this one's commit and then sees the clocks already advanced
