@@ -416,10 +416,10 @@ def cmd_audit_verify(args) -> int:
 
 
 def cmd_sweep(args) -> int:
-    from chuishao.flows.sweep import sweep
+    from chuishao.flows.sweep import SCHEDULED_WORKERS, sweep
 
     async def run(svc):
-        return await sweep(svc.db, svc.cases.calendar.current, args.now or svc.clock())
+        return await sweep(svc.db, svc.cases.calendar.current, args.now or svc.clock(), workers=SCHEDULED_WORKERS)
 
     result = asyncio.run(_with_services(run))
     print(sweep_summary([level for _, _, level in result.fired]))

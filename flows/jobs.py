@@ -16,7 +16,7 @@ from chuishao.flows.clock import Clock
 from chuishao.flows.errors import Conflict
 from chuishao.flows.metrics import record_sweep
 from chuishao.flows.periods import parse_month, parse_week
-from chuishao.flows.sweep import SweepResult, clock_of, sweep
+from chuishao.flows.sweep import SCHEDULED_WORKERS, SweepResult, clock_of, sweep
 from chuishao.models.config import Settings, get_settings
 from chuishao.models.db import Database
 from chuishao.models.org import Unit
@@ -25,21 +25,18 @@ from chuishao.notifications.channels import channels_from
 from chuishao.notifications.dispatcher import deliver_due
 from chuishao.notifications.fanout import fan_out
 
-SCHEDULED_SWEEP_WORKERS = 2  # PostgreSQL; SQLite has one writer and ignores it
-
 
 async def run_sweep(now: datetime | Clock, settings: Settings | None = None) -> SweepResult:
     """`now`: the clock the sweep reads for each batch (flows.clock.system_clock when scheduled), or a fixed
-    time (see flows.sweep.sweep). On PostgreSQL two batches run at once (SCHEDULED_SWEEP_WORKERS), so the
-    alerts' ids are not in a repeatable order; each level still fires exactly once."""
+    time (see flows.sweep.sweep). On PostgreSQL two batches run at once (flows.sweep.SCHEDULED_WORKERS), so
+    the alerts' ids are not in a repeatable order; each level still fires exactly once."""
     settings = settings or get_settings()
     db = Database(settings.url, pool_size=2)
     try:
         store = CalendarStore(db)
         await store.load(clock_of(now)())
         started = time.perf_counter()
-        # two batches at once: one's claim and Python overlap the other's writes (bench/RESULTS.md#sweep)
-        result = await sweep(db, store.current, now, workers=SCHEDULED_SWEEP_WORKERS)
+        result = await sweep(db, store.current, now, workers=SCHEDULED_WORKERS)
         await record_sweep(db, time.perf_counter() - started, len(result), clock_of(now)())  # for /metrics
         return result
     finally:

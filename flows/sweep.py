@@ -240,18 +240,21 @@ def clock_of(now: datetime | Clock) -> Clock:
     return now if callable(now) else (lambda: now)
 
 
+SCHEDULED_WORKERS = 2  # batches in flight for the scheduled sweep and `chuishao sweep` (PostgreSQL; see `sweep`)
+
+
 @dataclass
 class _Keyset:
     """Where a sweep's claims have reached in the due order (`next_alert_at`, id; naive UTC as stored), shared by
     its workers on PostgreSQL. Claims take turns (`turn`): each starts after the last clock the previous one
-    took, so two batches of one sweep never walk over each other's locked clocks. `after` is None before the
-    first claim."""
+    took, so two batches of one sweep never walk over each other's locked clocks. `more` is set once a claim
+    came back full (another batch may follow) or short (`done`): the second worker waits for it, so a sweep
+    with one batch or none opens one connection."""
 
-    after: tuple[datetime, int] | None = None
+    after: tuple[datetime, int] = (datetime(1, 1, 1), 0)  # before every clock
     turn: asyncio.Lock = field(default_factory=asyncio.Lock)
+    more: asyncio.Event = field(default_factory=asyncio.Event)
     done: bool = False  # a claim came back short: nothing left past `after`
-
-    START = (datetime(1, 1, 1), 0)  # before every clock
 
 
 async def sweep(db: Database, calendar: WorkingCalendar, now: datetime | Clock, *,
@@ -260,41 +263,56 @@ async def sweep(db: Database, calendar: WorkingCalendar, now: datetime | Clock, 
     the scheduled sweep, a FixedClock in tests) or a fixed aware datetime. Each batch reads it once, claims
     the clocks due by that reading and stamps their alerts and events with it: `fired_at` is when the alert
     was raised, never before its `due_at` and never later than the clock. Returns the (case_id, clock_id,
-    level) fired, in the order raised.
+    level) fired, batch by batch in the order the batches committed.
 
     A batch is one transaction: claim up to `batch` due clocks with their cases and the units whistled to them
     (PostgreSQL: FOR UPDATE OF the clocks, SKIP LOCKED, so another sweeper takes other clocks; SQLite: the
     write lock first), then write the events, the alert rows, the clocks' new level and next alert time and the
-    cases' colour, and commit.
+    cases' colour, and commit. Each claim on PostgreSQL starts where the one before ended in the due order
+    (`_Keyset`), so a clock that is behind that point by the time it can be taken is left to the next sweep,
+    as a sweep of one batch leaves it: one an action held locked as the claim passed, or one an action made due
+    meanwhile with an earlier point (an extension approved after its warning point). Its alerts then say when
+    they were raised.
 
     `workers` > 1 (PostgreSQL only; SQLite has one writer) runs that many batches at once on their own
-    connections. Their claims take turns in the due order (`_Keyset`), so one batch's Python and the next
-    one's claim overlap another's writes without contending for the same clocks. A clock that an action holds
-    locked when a claim goes past it is left to the next sweep, as a single batch would leave it (its alerts then
-    say when they were raised). The alert and event
-    rows' order (their ids) is then no longer repeatable, which the demo county's same-seed check needs, so
-    the default is 1; the scheduled sweep (flows.jobs.run_sweep) uses 2 on PostgreSQL
-    (bench/RESULTS.md#sweep)."""
+    connections, their claims taking turns: one batch's Python and the next one's claim overlap another's
+    writes. The alert and event rows' order (their ids) is then no longer repeatable, which the demo county's
+    same-seed check needs, so the default is 1; the scheduled sweep and `chuishao sweep` use SCHEDULED_WORKERS
+    (bench/RESULTS.md#sweep). Raises what a batch raised (the other batches are cancelled; each batch commits
+    whole or not at all)."""
     read = clock_of(now)
     result = SweepResult()
     reviewer_units = await _reviewer_units(db)
     with _no_cycle_collection():
-        if not db.is_postgres:
+        if db.is_postgres:
+            await _sweep_pg(db, read, batch, max(1, workers), reviewer_units, result)
+        else:
             while True:
                 fired, claimed = await _batch_sqlite(db, read, batch, reviewer_units)
                 result.fired.extend(fired)
                 if claimed < batch:
-                    return result
-
-        async def worker(keys: _Keyset) -> None:
-            while not keys.done:
-                result.fired.extend(await _batch_pg(db, read, batch, reviewer_units, keys))
-
-        async with asyncio.TaskGroup() as tasks:
-            keys = _Keyset()
-            for _ in range(max(1, workers)):
-                tasks.create_task(worker(keys))
+                    break
     return result
+
+
+async def _sweep_pg(db: Database, read: Clock, batch: int, workers: int, reviewer_units: tuple[int, ...],
+                    result: SweepResult) -> None:
+    """`workers` batch loops sharing one `_Keyset`; the first claims at once, the others once a claim came back
+    full. Raises the first failure as itself, not as the task group's ExceptionGroup, so the logs name it."""
+    keys = _Keyset()
+
+    async def worker(first: bool) -> None:
+        if not first:
+            await keys.more.wait()
+        while not keys.done:
+            result.fired.extend(await _batch_pg(db, read, batch, reviewer_units, keys))
+
+    try:
+        async with asyncio.TaskGroup() as tasks:
+            for n in range(workers):
+                tasks.create_task(worker(n == 0))
+    except ExceptionGroup as group:
+        raise group.exceptions[0] from None
 
 
 @contextlib.contextmanager
@@ -324,9 +342,9 @@ async def _batch_pg(db: Database, read: Clock, batch: int, reviewer_units: tuple
                 return []
             now = read()  # the time this batch is raised
             at = _naive(now)
-            after = keys.after or _Keyset.START
-            claimed = [_Claimed.of(row) for row in await conn.exec_driver_sql(_PG_CLAIM, (at, batch, *after))]
+            claimed = [_Claimed.of(row) for row in await conn.exec_driver_sql(_PG_CLAIM, (at, batch, *keys.after))]
             keys.done = len(claimed) < batch
+            keys.more.set()
             if claimed:
                 keys.after = (claimed[-1].next_alert_at, claimed[-1].id)
         if not claimed:

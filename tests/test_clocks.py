@@ -200,6 +200,35 @@ def test_a_clock_held_by_an_action_while_the_sweep_passes_fires_in_a_later_sweep
     assert fired == [(len(ids) * 3, len(ids) * 3)]
 
 
+def test_a_sweep_that_fails_says_why_commits_no_part_of_a_batch_and_leaves_the_collector_on(county, clock, settings,
+                                                                                           monkeypatch):
+    # the operator reads the batch's own error in the log (not "unhandled errors in a TaskGroup"); the batch
+    # that failed wrote nothing, and the process's garbage collector, off while batches run, is on again
+    import gc
+
+    import chuishao.flows.sweep as sweep_module
+
+    api = county
+    ids, now = _due_cases(api, clock, n=3)
+    real = sweep_module._alert_events
+
+    def failing(out, *args):
+        if any(c.case_id == ids[1] for c, _, _ in out.alerts):
+            raise RuntimeError("the outbox is full")
+        return real(out, *args)
+
+    monkeypatch.setattr(sweep_module, "_alert_events", failing)
+    with pytest.raises(RuntimeError, match="the outbox is full"):
+        _sweep_with(settings, now, batch=1, workers=2)
+    assert gc.isenabled()
+    assert rows(settings, "SELECT count(*) FROM alerts WHERE case_id = :c", c=ids[1]) == [(0,)]
+    monkeypatch.setattr(sweep_module, "_alert_events", real)
+    _sweep_with(settings, now, batch=1, workers=2)
+    fired = rows(settings, "SELECT count(*), count(DISTINCT a.clock_id || '-' || a.level) FROM alerts a "
+                           "JOIN clocks c ON c.id = a.clock_id WHERE c.kind = 'handle'")
+    assert fired == [(9, 9)]
+
+
 def _sweep_with(settings, now, **kw):
     import asyncio
 
