@@ -285,7 +285,7 @@ async def sweep(db: Database, calendar: WorkingCalendar, now: datetime | Clock, 
     reviewer_units = await _reviewer_units(db)
     with _no_cycle_collection():
         if db.is_postgres:
-            await _sweep_pg(db, read, batch, max(1, workers), reviewer_units, result)
+            result.fired = await _sweep_pg(db, read, batch, max(1, workers), reviewer_units)
         else:
             while True:
                 fired, claimed = await _batch_sqlite(db, read, batch, reviewer_units)
@@ -295,17 +295,19 @@ async def sweep(db: Database, calendar: WorkingCalendar, now: datetime | Clock, 
     return result
 
 
-async def _sweep_pg(db: Database, read: Clock, batch: int, workers: int, reviewer_units: tuple[int, ...],
-                    result: SweepResult) -> None:
+async def _sweep_pg(db: Database, read: Clock, batch: int, workers: int, reviewer_units: tuple[int, ...]
+                    ) -> list[tuple[int, int, str]]:
     """`workers` batch loops sharing one `_Keyset`; the first claims at once, the others once a claim came back
-    full. Raises the first failure as itself, not as the task group's ExceptionGroup, so the logs name it."""
+    full. Returns what they fired, batch by batch as they committed. Raises the first failure as itself, not as
+    the task group's ExceptionGroup, so the logs name it."""
     keys = _Keyset()
+    fired: list[tuple[int, int, str]] = []
 
     async def worker(first: bool) -> None:
         if not first:
             await keys.more.wait()
         while not keys.done:
-            result.fired.extend(await _batch_pg(db, read, batch, reviewer_units, keys))
+            fired.extend(await _batch_pg(db, read, batch, reviewer_units, keys))
 
     try:
         async with asyncio.TaskGroup() as tasks:
@@ -313,6 +315,7 @@ async def _sweep_pg(db: Database, read: Clock, batch: int, workers: int, reviewe
                 tasks.create_task(worker(n == 0))
     except ExceptionGroup as group:
         raise group.exceptions[0] from None
+    return fired
 
 
 @contextlib.contextmanager
@@ -342,13 +345,14 @@ async def _batch_pg(db: Database, read: Clock, batch: int, reviewer_units: tuple
                 return []
             now = read()  # the time this batch is raised
             at = _naive(now)
-            claimed = [_Claimed.of(row) for row in await conn.exec_driver_sql(_PG_CLAIM, (at, batch, *keys.after))]
-            keys.done = len(claimed) < batch
+            rows = (await conn.exec_driver_sql(_PG_CLAIM, (at, batch, *keys.after))).all()
+            keys.done = len(rows) < batch
             keys.more.set()
-            if claimed:
-                keys.after = (claimed[-1].next_alert_at, claimed[-1].id)
-        if not claimed:
+            if rows:
+                keys.after = (rows[-1][11], rows[-1][0])  # the last one's (next_alert_at, id)
+        if not rows:
             return []
+        claimed = [_Claimed.of(row) for row in rows]  # outside the turn: the next claim need not wait for it
         # let a waiting worker send its claim before this batch's Python holds the loop: the database then works
         # on that claim meanwhile
         await asyncio.sleep(0)
