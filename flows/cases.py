@@ -99,7 +99,8 @@ def unknown_action(action: str) -> NotFound:
 
 def case_code(case: Case) -> str:
     """Human-readable number, derived rather than stored: CS + local report date + id."""
-    return f"CS{case.created_at.astimezone(LOCAL_TZ):%Y%m%d}{case.id:06d}"
+    day = case.created_at.astimezone(LOCAL_TZ)  # fields, not strftime: this runs several times per request
+    return f"CS{day.year:04d}{day.month:02d}{day.day:02d}{case.id:06d}"
 
 
 def _check_source(role: str, source: str | None) -> None:

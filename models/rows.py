@@ -79,10 +79,14 @@ def columns(obj) -> dict:
     """The row's column values (column name → value): a plain row's, or a SQLModel table object's read from its
     own dictionary where the values are, not through the instrumented attributes."""
     table = obj.__table__
-    names = _NAMES.get(table)
-    if names is None:
-        names = _NAMES[table] = tuple(c.name for c in table.columns)
+    got = _NAMES.get(table)
+    if got is None:
+        names = tuple(c.name for c in table.columns)
+        got = _NAMES[table] = (names, dict.fromkeys(names).keys())
+    names, keys = got
     d = obj.__dict__
+    if isinstance(obj, Row) and d.keys() == keys:  # a plain row holds exactly its columns: copy them at C speed
+        return d.copy()
     return {n: d[n] if n in d else getattr(obj, n) for n in names}
 
 

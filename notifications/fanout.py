@@ -45,15 +45,27 @@ def _wanted(audiences: list[dict]):
     return select(User.id, User.role, User.unit_id).where(User.active, or_(*conds)).order_by(User.id)
 
 
-def recipients(audience: dict, users: list[tuple[int, str, int | None]]) -> list[int]:
-    """The ids of `users` ((id, role, unit_id), active ones) an event's audience names:
-    {"roles": [[role, unit_id or None], ...], "users": [id, ...], "exclude": id or None}."""
-    pairs = {(role, unit_id) for role, unit_id in audience.get("roles", [])}
-    ids = set(audience.get("users") or [])
-    out = [uid for uid, role, unit_id in users
-           if ((role, unit_id) in pairs or (role, None) in pairs or uid in ids)]
-    exclude = audience.get("exclude")
-    return [uid for uid in out if uid != exclude] if exclude is not None else out
+class Recipients:
+    """Who of `users` ((id, role, unit_id), active ones, as one batch's query found them) each event's audience
+    names, looked up by (role, unit) instead of a pass over every user per event."""
+
+    def __init__(self, users: list[tuple[int, str, int | None]]):
+        self.by_pair: dict[tuple[str, int | None], list[int]] = {}
+        self.by_role: dict[str, list[int]] = {}
+        for uid, role, unit_id in users:
+            self.by_pair.setdefault((role, unit_id), []).append(uid)
+            self.by_role.setdefault(role, []).append(uid)
+        self.known = {uid for uid, _, _ in users}
+
+    def __call__(self, audience: dict) -> list[int]:
+        """The user ids, ascending, that `audience` names: {"roles": [[role, unit_id or None], ...],
+        "users": [id, ...], "exclude": id or None}; a role with None is that role anywhere."""
+        ids: set[int] = set()
+        for role, unit_id in audience.get("roles", []):
+            ids.update(self.by_role.get(role, ()) if unit_id is None else self.by_pair.get((role, unit_id), ()))
+        ids.update(u for u in audience.get("users") or () if u in self.known)
+        ids.discard(audience.get("exclude"))
+        return sorted(ids)
 
 
 # ---- PostgreSQL: three statements per batch, sent as they stand (no SQL compiled per batch; times as stored, naive
@@ -95,7 +107,8 @@ async def _batch_pg(db: Database, now: datetime, limit: int) -> int:
             pairs = sorted(pairs, key=lambda p: (p[0], p[1] is None, p[1] or 0))
             users = [tuple(r) for r in await conn.exec_driver_sql(
                 _PG_USERS, ([r for r, _ in pairs], [u for _, u in pairs], sorted(ids)))]
-        rows = [(e.id, u, title_of(e), e.at) for e in events for u in recipients(e.audience or {}, users)]
+        recipients = Recipients(users)
+        rows = [(e.id, u, title_of(e), e.at) for e in events for u in recipients(e.audience or {})]
         at = now.astimezone(UTC).replace(tzinfo=None)
         await conn.exec_driver_sql(_PG_WRITE, (
             [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], [r[3] for r in rows],
@@ -114,8 +127,9 @@ async def _batch_sqlite(db: Database, now: datetime, limit: int) -> int:
             return 0
         wanted = _wanted([e.audience or {} for e in events])
         users = [tuple(r) for r in (await conn.execute(wanted)).all()] if wanted is not None else []
+        recipients = Recipients(users)
         rows = [{"event_id": e.id, "user_id": u, "title": title_of(e), "at": e.at}
-                for e in events for u in recipients(e.audience or {}, users)]
+                for e in events for u in recipients(e.audience or {})]
         if rows:
             made = (await conn.execute(_NOTIFICATIONS.insert().returning(_NOTIFICATIONS.c.id,
                                                                          _NOTIFICATIONS.c.user_id),

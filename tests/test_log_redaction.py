@@ -15,7 +15,7 @@ import httpx
 import pytest
 import websockets
 
-from chuishao.api.logs import install
+from chuishao.api.logs import install, redact
 from chuishao.models.config import Settings
 from tests.test_notifications import eventually
 from tests.test_scheduling import base_env, free_port
@@ -97,3 +97,11 @@ def test_every_record_loses_its_credentials_whichever_logger_and_handler_carry_i
     for kept in ("https://hooks.example/in?access_token=[redacted]&x=1", "'Authorization': '[redacted]'",
                  "postgresql://chuishao:[redacted]@db.internal", "username=li, status 200", "ValueError: bad url"):
         assert kept in text
+
+
+def test_lines_without_a_credential_word_pass_unchanged_and_look_alike_letters_are_still_caught():
+    line = '127.0.0.1:45678 - "POST /api/v1/cases/12/actions/check_in HTTP/1.1" 200'
+    assert redact(line) == line
+    # the quick check before the patterns must not let through what re.I matches: a long s (ſ) is an "s"
+    assert redact("GET /x?pa\u017fsword=abc123 HTTP/1.1") == "GET /x?pa\u017fsword=[redacted] HTTP/1.1"
+    assert redact("GET /x?TOKEN=abc123") == "GET /x?TOKEN=[redacted]"

@@ -49,3 +49,13 @@ def test_build_and_columns_read_back_what_was_given():
     assert columns(clock) == values and clock.deadline == AT
     clock.level = "warning"  # an ordinary attribute afterwards
     assert columns(clock)["level"] == "warning"
+
+
+def test_columns_of_a_plain_row_are_its_columns_only_and_a_copy():
+    values = {c.name: None for c in StepClock.__table__.columns} | {"id": 9, "deadline": AT, "case_id": 2}
+    clock = build(StepClock, values)
+    got = columns(clock)
+    got["level"] = "changed"
+    assert clock.level is None  # the caller's dict is not the row
+    clock.note = "not a column"  # an attribute that is no column is not one of the row's columns
+    assert columns(clock) == values
