@@ -108,7 +108,8 @@ async def _batch_pg(db: Database, now: datetime, limit: int) -> int:
             users = [tuple(r) for r in await conn.exec_driver_sql(
                 _PG_USERS, ([r for r, _ in pairs], [u for _, u in pairs], sorted(ids)))]
         recipients = Recipients(users)
-        rows = [(e.id, u, title_of(e), e.at) for e in events for u in recipients(e.audience or {})]
+        rows = [(e.id, u, title, e.at)
+                for e in events for title in (title_of(e),) for u in recipients(e.audience or {})]
         at = now.astimezone(UTC).replace(tzinfo=None)
         await conn.exec_driver_sql(_PG_WRITE, (
             [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], [r[3] for r in rows],
@@ -128,8 +129,8 @@ async def _batch_sqlite(db: Database, now: datetime, limit: int) -> int:
         wanted = _wanted([e.audience or {} for e in events])
         users = [tuple(r) for r in (await conn.execute(wanted)).all()] if wanted is not None else []
         recipients = Recipients(users)
-        rows = [{"event_id": e.id, "user_id": u, "title": title_of(e), "at": e.at}
-                for e in events for u in recipients(e.audience or {})]
+        rows = [{"event_id": e.id, "user_id": u, "title": title, "at": e.at}
+                for e in events for title in (title_of(e),) for u in recipients(e.audience or {})]
         if rows:
             made = (await conn.execute(_NOTIFICATIONS.insert().returning(_NOTIFICATIONS.c.id,
                                                                          _NOTIFICATIONS.c.user_id),
