@@ -77,7 +77,9 @@ _NAMES: dict = {}
 
 def columns(obj) -> dict:
     """The row's column values (column name → value): a plain row's, or a SQLModel table object's read from its
-    own dictionary where the values are, not through the instrumented attributes."""
+    own dictionary where the values are, not through the instrumented attributes. The keys are in column order,
+    except for a plain row made by `new`, whose keys come in the order it was given them (callers look values up
+    by name; a statement built from a row's keys binds them by name)."""
     table = obj.__table__
     got = _NAMES.get(table)
     if got is None:

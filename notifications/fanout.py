@@ -55,7 +55,7 @@ class Recipients:
         for uid, role, unit_id in users:
             self.by_pair.setdefault((role, unit_id), []).append(uid)
             self.by_role.setdefault(role, []).append(uid)
-        self.known = {uid for uid, _, _ in users}
+        self.known = {uid: uid for uid, _, _ in users}  # the id as the database has it, however the audience wrote it
 
     def __call__(self, audience: dict) -> list[int]:
         """The user ids, ascending, that `audience` names: {"roles": [[role, unit_id or None], ...],
@@ -63,9 +63,18 @@ class Recipients:
         ids: set[int] = set()
         for role, unit_id in audience.get("roles", []):
             ids.update(self.by_role.get(role, ()) if unit_id is None else self.by_pair.get((role, unit_id), ()))
-        ids.update(u for u in audience.get("users") or () if u in self.known)
+        ids.update(self.known[u] for u in audience.get("users") or () if u in self.known)
         ids.discard(audience.get("exclude"))
         return sorted(ids)
+
+
+def _addressed(events, users: list[tuple[int, str, int | None]]):
+    """(event, its recipients' ids, its notification title) for each of `events` that names anyone."""
+    recipients = Recipients(users)
+    for e in events:
+        who = recipients(e.audience or {})
+        if who:
+            yield e, who, title_of(e)
 
 
 # ---- PostgreSQL: three statements per batch, sent as they stand (no SQL compiled per batch; times as stored, naive
@@ -107,9 +116,7 @@ async def _batch_pg(db: Database, now: datetime, limit: int) -> int:
             pairs = sorted(pairs, key=lambda p: (p[0], p[1] is None, p[1] or 0))
             users = [tuple(r) for r in await conn.exec_driver_sql(
                 _PG_USERS, ([r for r, _ in pairs], [u for _, u in pairs], sorted(ids)))]
-        recipients = Recipients(users)
-        rows = [(e.id, u, title, e.at)
-                for e in events for title in (title_of(e),) for u in recipients(e.audience or {})]
+        rows = [(e.id, u, title, e.at) for e, who, title in _addressed(events, users) for u in who]
         at = now.astimezone(UTC).replace(tzinfo=None)
         await conn.exec_driver_sql(_PG_WRITE, (
             [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], [r[3] for r in rows],
@@ -128,9 +135,8 @@ async def _batch_sqlite(db: Database, now: datetime, limit: int) -> int:
             return 0
         wanted = _wanted([e.audience or {} for e in events])
         users = [tuple(r) for r in (await conn.execute(wanted)).all()] if wanted is not None else []
-        recipients = Recipients(users)
         rows = [{"event_id": e.id, "user_id": u, "title": title, "at": e.at}
-                for e in events for title in (title_of(e),) for u in recipients(e.audience or {})]
+                for e, who, title in _addressed(events, users) for u in who]
         if rows:
             made = (await conn.execute(_NOTIFICATIONS.insert().returning(_NOTIFICATIONS.c.id,
                                                                          _NOTIFICATIONS.c.user_id),

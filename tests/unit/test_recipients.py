@@ -19,3 +19,8 @@ def test_the_actor_is_left_out_and_unknown_or_inactive_users_are_not_notified():
     assert who({"roles": [["supervisor", None]], "users": [3], "exclude": 3}) == [5]
     assert who({"roles": [["department", 99]]}) == []
     assert who({}) == []
+
+
+def test_a_named_user_is_given_as_the_database_has_the_id():
+    assert Recipients(USERS)({"users": [6.0, True]}) == [1, 6]
+    assert all(type(u) is int for u in Recipients(USERS)({"users": [6.0, True]}))
