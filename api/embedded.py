@@ -3,6 +3,7 @@ and one event loop, the Prefect state under the data directory. Prefect's tempor
 its own server app under uvicorn beside ours does."""
 
 import asyncio
+import concurrent.futures
 import contextlib
 import contextvars
 import logging
@@ -197,11 +198,24 @@ async def _announce(server, app, host: str, port: int, log) -> None:
     await asyncio.Event().wait()  # stay until cancelled with the other tasks
 
 
+def quiet_thread_calls_cancelled(loop: asyncio.AbstractEventLoop, context: dict) -> None:
+    """The event loop's exception handler while `chuishao serve` runs embedded: a call a thread made into the loop
+    (anyio's `from_thread.run`, as the Prefect server's start-up does) that was cancelled because the service is
+    stopping ends its task with concurrent.futures.CancelledError, which tells the waiting thread; asyncio would
+    print it as an unhandled exception during shutdown. Anything else goes to the default handler."""
+    if isinstance(context.get("exception"), concurrent.futures.CancelledError):
+        return
+    loop.default_exception_handler(context)
+
+
 async def run(settings: Settings, api_socket: socket.socket, log=print) -> None:
     """Serve until SIGINT or SIGTERM, then drain: the API finishes its requests in flight, then the scheduler
     and its server stop. `api_socket`: the API's listening socket (api.server.listening_socket). Raises
     flows.scheduler.SchedulerTaken when another scheduler holds the database's schedules (at start or later)."""
     from chuishao.flows import scheduler
+
+    # a Ctrl-C during the Prefect server's start-up cancels its calls from threads: no traceback for those
+    asyncio.get_running_loop().set_exception_handler(quiet_thread_calls_cancelled)
     from chuishao.flows.clock import system_clock
     from chuishao.models.db import Database
 
