@@ -213,11 +213,11 @@ async def run(settings: Settings, api_socket: socket.socket, log=print) -> None:
     and its server stop. `api_socket`: the API's listening socket (api.server.listening_socket). Raises
     flows.scheduler.SchedulerTaken when another scheduler holds the database's schedules (at start or later)."""
     from chuishao.flows import scheduler
+    from chuishao.flows.clock import system_clock
+    from chuishao.models.db import Database
 
     # a Ctrl-C during the Prefect server's start-up cancels its calls from threads: no traceback for those
     asyncio.get_running_loop().set_exception_handler(quiet_thread_calls_cancelled)
-    from chuishao.flows.clock import system_clock
-    from chuishao.models.db import Database
 
     # one scheduler per database: refused (SchedulerTaken) before anything starts when another one runs
     lease_db, me = Database(settings.url, pool_size=1), scheduler.Holder("embedded")

@@ -349,7 +349,7 @@ async def _batch_pg(db: Database, read: Clock, batch: int, reviewer_units: tuple
             keys.done = len(rows) < batch
             keys.more.set()
             if rows:
-                keys.after = (rows[-1][11], rows[-1][0])  # the last one's (next_alert_at, id)
+                keys.after = (rows[-1].next_alert_at, rows[-1].id)
         if not rows:
             return []
         claimed = [_Claimed.of(row) for row in rows]  # outside the turn: the next claim need not wait for it
