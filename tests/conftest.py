@@ -21,8 +21,15 @@ from chuishao.models.migrate import upgrade
 from tests.county import build_county
 
 # .ci/run hands over a freshly created database; otherwise each pytest run makes (and drops) its own,
-# so that runs side by side never share tables.
-PG_URL = os.environ.get("CHUISHAO_TEST_PG_URL") or f"postgresql://postgres@127.0.0.1:5432/chuishao_test_{os.getpid()}"
+# so that runs side by side never share tables. Under pytest-xdist each worker process gets a database of its own,
+# named after the given one, which it makes and drops itself.
+_GIVEN_PG_URL = os.environ.get("CHUISHAO_TEST_PG_URL")
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+PG_URL = _GIVEN_PG_URL or f"postgresql://postgres@127.0.0.1:5432/chuishao_test_{os.getpid()}"
+if _GIVEN_PG_URL and _WORKER:
+    PG_URL = make_url(PG_URL).set(database=f"{make_url(PG_URL).database}_{_WORKER}").render_as_string(
+        hide_password=False)
+_OWN_PG_DATABASE = PG_URL != _GIVEN_PG_URL
 ADMIN_PASSWORD = "admin-pass-123"
 START = datetime(2026, 11, 16, 9, 0, tzinfo=LOCAL_TZ)  # a Monday morning
 
@@ -40,7 +47,7 @@ def pg_url():
     _pg_admin(PG_URL, 'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)', 'CREATE DATABASE "{db}"')
     upgrade(PG_URL)
     yield PG_URL
-    if not os.environ.get("CHUISHAO_TEST_PG_URL"):
+    if _OWN_PG_DATABASE:
         _pg_admin(PG_URL, 'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
 
 
