@@ -140,6 +140,8 @@ class Live:
                 await asyncio.sleep(self.settings.live_batch_seconds)
             self._poll.clear()
             try:
+                if not self.hub.subscribers and await self._skip_to_newest():
+                    continue
                 for event in await events_after(self.db, self.hub.last_id):
                     self.hub.publish(event)
                     self._kick.set()
@@ -147,6 +149,19 @@ class Live:
                 raise
             except Exception:  # noqa: BLE001 - keep polling
                 log.exception("event poll failed")
+
+    async def _skip_to_newest(self) -> bool:
+        """With no socket open there is no one to hand events to: read only the newest event's id (one index
+        lookup, not every new row decoded) and wake the deliverer for other processes' events. Answers False
+        when a socket subscribed meanwhile: the caller reads the events as usual, so that socket gets every
+        event after the `last_event_id` its hello gave it."""
+        newest = await last_event_id(self.db)
+        if self.hub.subscribers:
+            return False
+        if newest > self.hub.last_id:
+            self.hub.last_id = newest
+            self._kick.set()
+        return True
 
     async def stop(self) -> None:
         for t in self._tasks:

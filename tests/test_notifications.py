@@ -278,6 +278,31 @@ def test_a_reconnecting_client_gets_what_it_missed(county):
         (first["id"], "accept", True), (second["id"], "report", True)]
 
 
+def test_a_socket_opened_after_unwatched_commits_hears_only_what_follows(county, db_url):
+    """While no socket is open the live feed only keeps count of the newest event (api/live.py); a socket opened
+    later is told that id in its hello and hears the next event, not the ones before it."""
+    from sqlalchemy import text
+
+    from chuishao.models.db import make_sync_engine
+
+    api = county
+    case = api.report()
+    api.act("disp_fc", case["id"], "accept", {"category": "ENV01"})
+    engine = make_sync_engine(db_url)
+    with engine.connect() as conn:
+        newest = conn.execute(text("SELECT max(id) FROM events")).scalar_one()
+    engine.dispose()
+    hub = api.client.app.state.live.hub
+    deadline = time.monotonic() + 10
+    while hub.last_id < newest and time.monotonic() < deadline:  # the feed takes in commits in the app's loop
+        time.sleep(0.05)
+    with api.client.websocket_connect(f"/api/v1/ws?token={api.token('disp_fc')}") as ws:
+        assert ws.receive_json()["last_event_id"] == newest
+        later = api.report(who="gw_fc2")
+        event = ws.receive_json()
+    assert (event["case_id"], event["action"]) == (later["id"], "report") and event["id"] > newest
+
+
 def test_socket_without_a_valid_token_is_refused(county):
     with county.client.websocket_connect("/api/v1/ws?token=nonsense") as ws:
         assert ws.receive_json()["error"]["code"] == "unauthorized"
