@@ -20,6 +20,13 @@ from chuishao.models.db import Database
 from chuishao.models.migrate import upgrade
 from tests.county import build_county
 
+
+def named_after(url: str, suffix: str) -> str:
+    """The URL of a database on the same server named `<url's database>_<suffix>`."""
+    u = make_url(url)
+    return u.set(database=f"{u.database}_{suffix}").render_as_string(hide_password=False)
+
+
 # .ci/run hands over a freshly created database; otherwise each pytest run makes (and drops) its own,
 # so that runs side by side never share tables. Under pytest-xdist each worker process gets a database of its own,
 # named after the given one, which it makes and drops itself.
@@ -27,8 +34,7 @@ _GIVEN_PG_URL = os.environ.get("CHUISHAO_TEST_PG_URL")
 _WORKER = os.environ.get("PYTEST_XDIST_WORKER")
 PG_URL = _GIVEN_PG_URL or f"postgresql://postgres@127.0.0.1:5432/chuishao_test_{os.getpid()}"
 if _GIVEN_PG_URL and _WORKER:
-    PG_URL = make_url(PG_URL).set(database=f"{make_url(PG_URL).database}_{_WORKER}").render_as_string(
-        hide_password=False)
+    PG_URL = named_after(_GIVEN_PG_URL, _WORKER)
 _OWN_PG_DATABASE = PG_URL != _GIVEN_PG_URL
 ADMIN_PASSWORD = "admin-pass-123"
 START = datetime(2026, 11, 16, 9, 0, tzinfo=LOCAL_TZ)  # a Monday morning

@@ -8,7 +8,6 @@ from datetime import timedelta
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, func, select
-from sqlalchemy.engine import make_url
 
 from chuishao.api.app import build_services, create_app
 from chuishao.flows.audit import verify_chains
@@ -22,7 +21,7 @@ from chuishao.models.db import Database, sync_url
 from chuishao.models.migrate import upgrade
 from chuishao.models.org import ROLES, Unit, User
 from chuishao.models.timeline import TimelineEntry
-from tests.conftest import _pg_admin, test_settings
+from tests.conftest import _pg_admin, named_after, test_settings
 
 STATES = ("reported", "accepted", "dispatched", "handling", "feedback", "closed", "rejected", "merged", "returned",
           "disputed", "suspended", "legal_review")
@@ -101,8 +100,7 @@ def second_db(db_url, sqlite_template, tmp_path):
         shutil.copy(sqlite_template, path)
         yield f"sqlite:///{path}"
         return
-    url = make_url(db_url)
-    url = url.set(database=f"{url.database}_second").render_as_string(hide_password=False)
+    url = named_after(db_url, "second")
     _pg_admin(url, 'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)', 'CREATE DATABASE "{db}"')
     try:
         upgrade(url)

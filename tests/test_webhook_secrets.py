@@ -4,10 +4,8 @@ the server on the first save, shown once, rotated on request; existing webhooks 
 import hashlib
 import hmac
 
-import psycopg
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 
 from chuishao.models.db import make_sync_engine
 from chuishao.models.migrate import upgrade
@@ -77,17 +75,12 @@ def blank_db(request, tmp_path):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'upgrade.db'}"
         return
-    from tests.conftest import PG_URL
+    from tests.conftest import PG_URL, _pg_admin, named_after
 
-    u = make_url(PG_URL)
-    url = u.set(database=f"{u.database}_upgrade").render_as_string(hide_password=False)
-    admin = f"host={u.host} port={u.port or 5432} user={u.username} dbname=postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{u.database}_upgrade" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{u.database}_upgrade"')
+    url = named_after(PG_URL, "upgrade")
+    _pg_admin(url, 'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)', 'CREATE DATABASE "{db}"')
     yield url
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{u.database}_upgrade" WITH (FORCE)')
+    _pg_admin(url, 'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
 
 
 def test_the_upgrade_gives_each_existing_webhook_its_own_secret(blank_db):
