@@ -19,7 +19,7 @@ from chuishao.notifications.dispatcher import deliver_due
 from chuishao.notifications.events import events_after, last_event_id
 from chuishao.notifications.fanout import fan_out
 from chuishao.notifications.hub import Hub, Subscriber
-from chuishao.notifications.listener import listen
+from chuishao.notifications.listener import Listener
 
 log = logging.getLogger("chuishao.live")
 SESSION_ENDED = object()  # put on a socket's queue: its session has ended or expired; the socket closes
@@ -54,20 +54,49 @@ class Live:
         self.listening = asyncio.Event()
         self.sockets: dict[int, set[Socket]] = {}  # user id → that user's open sockets in this process
         self._recheck = asyncio.Event()  # wakes the session watch
+        # PostgreSQL: the LISTEN connection, registered (the events' NOTIFY on) while this process has sockets open
+        self.listener = Listener(db, self.hub, self.listening, self._kick) if db.is_postgres else None
+        self._quiet_since: float | None = None  # loop time since when no socket has been open
 
     def committed(self, events: list) -> None:
         """Called by the case service after each commit: wake the deliverer and (SQLite) the reader. PostgreSQL's
-        listener hears the events themselves from their NOTIFY (migration 0017)."""
+        listener hears the events themselves from their NOTIFY (migration 0017) while a socket is open (0020)."""
         self._poll.set()
         self._kick.set()
 
     def start(self) -> None:
-        if self.db.is_postgres:
-            self._tasks.append(asyncio.create_task(listen(self.db, self.hub, self.listening, self._kick)))
+        if self.listener is not None:
+            self._tasks.append(asyncio.create_task(self.listener.run()))
         else:
             self._tasks.append(asyncio.create_task(self._poll_loop()))
         self._tasks.append(asyncio.create_task(self._deliver_loop()))
         self._tasks.append(asyncio.create_task(self._session_loop()))
+
+    async def hear_everything(self) -> None:
+        """Before a socket's hello: make sure this process hears every event committed from now on, in any
+        process (PostgreSQL: Listener.watch, at most one registration at a time; SQLite reads them anyway).
+        With the database unreachable the socket goes on: the listener registers and catches up when it is back."""
+        self._quiet_since = None
+        if self.listener is not None and not self.listener.registered:
+            try:
+                await _wait(self.listening, 5)  # a process just started: its listener may still be connecting
+                await self.listener.watch()
+            except Exception:  # noqa: BLE001 - the listener's reconnection registers and reads back what came
+                log.exception("live feed: could not register for every event; the listener will retry")
+
+    async def _unwatch_when_quiet(self) -> None:
+        """`live_unwatch_seconds` after the last socket closed, stop the events' NOTIFY on this process's account."""
+        if self.listener is None or not self.listener.wanted:
+            return
+        if self.hub.subscribers:
+            self._quiet_since = None
+            return
+        now = asyncio.get_running_loop().time()
+        if self._quiet_since is None:
+            self._quiet_since = now
+        elif now - self._quiet_since >= self.settings.live_unwatch_seconds:
+            await self.listener.unwatch()
+            self._quiet_since = None
 
     # ---- sockets and their sessions ------------------------------------------------------------------------
     def open_socket(self, user_id: int, session_id: str, expires: datetime, sub: Subscriber) -> Socket | None:
@@ -123,6 +152,7 @@ class Live:
             self._recheck.clear()
             try:
                 await self.check_sessions()
+                await self._unwatch_when_quiet()
             except asyncio.CancelledError:
                 raise
             except Exception:  # noqa: BLE001 - keep watching; the next round retries

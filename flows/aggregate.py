@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import JSON, Boolean, Float, String, and_, bindparam, case, func, or_, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import literal_column
 
 from chuishao.flows.lifecycle import HANDLING
 from chuishao.flows.sessions import alive_clause
@@ -261,10 +262,12 @@ async def write(conn, case_id: int, version: int, changes: dict, updates: list, 
 _ALIVE = select(alive_clause().label("alive")).subquery("a")
 _ALIVE_AND_NEXT_ID = {
     # the sequence is drawn only when the report will be written (a live session, or none to check): a refused
-    # report uses up no case number (a sequence's value is never given back)
+    # report uses up no case number (a sequence's value is never given back). Named as a regclass literal, which
+    # PostgreSQL resolves once when it plans the statement; pg_get_serial_sequence('cases', 'id') would search
+    # the catalogue's dependencies on every report. cases.id is a SERIAL column (migration 0001).
     "postgresql": select(_ALIVE.c.alive, case(
         (or_(_ALIVE.c.alive, bindparam("session_id", type_=String).is_(None)),
-         func.nextval(func.pg_get_serial_sequence("cases", "id"))), else_=None).label("next_id")),
+         func.nextval(literal_column("'cases_id_seq'::regclass"))), else_=None).label("next_id")),
     # SQLite: inside the report's write transaction (BEGIN IMMEDIATE, no other writer until it ends) the next id
     # is the one SQLite itself would give (cases.id is the rowid, without AUTOINCREMENT)
     "sqlite": select(alive_clause().label("alive"),

@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     # (seconds) for more commits before they run, so a busy minute costs a few batched rounds, not one per action
     delivery_batch_seconds: float = 0.25
     live_batch_seconds: float = 0.03
+    # PostgreSQL: an API process stops the events' NOTIFY on its account this many seconds after its last live
+    # socket closed (notifications/listener.py), so a page reload does not stop and start it again
+    live_unwatch_seconds: float = 30.0
     # GET /metrics (api/metrics.py): readable from these addresses (comma-separated CIDRs), or from anywhere with
     # `Authorization: Bearer <metrics_token>` when a token is set
     metrics_allow: str = "127.0.0.1/32,::1/128"

@@ -30,6 +30,17 @@ class Event(SQLModel, table=True):
     fanned_out_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
 
 
+class LiveWatcher(SQLModel, table=True):
+    """An API process that has live sockets open, by its LISTEN connection's backend (PostgreSQL's
+    `pg_backend_pid()`; notifications/listener.py). The events trigger sends its NOTIFY only while some row is
+    here (migration 0020); a row whose backend is gone is removed by the next registration. Unused on SQLite."""
+
+    __tablename__ = "live_watchers"
+
+    pid: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    since: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+
+
 class Notification(SQLModel, table=True):
     """One event for one user: their inbox line, unread until marked read."""
 

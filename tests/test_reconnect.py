@@ -113,9 +113,8 @@ def test_the_live_feed_listener_comes_back_after_postgresql_drops_its_connection
             heard = [(await asyncio.wait_for(sub.queue.get(), 10))["id"]]
             ready.clear()
             with psycopg.connect(_conninfo(db_url), autocommit=True) as conn:
-                killed = conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                                      "WHERE datname = %s AND query LIKE 'LISTEN%%'",
-                                      (make_url(db_url).database,)).fetchall()
+                # the listener's connection is the backend it registered for the events' NOTIFY
+                killed = conn.execute("SELECT pg_terminate_backend(pid) FROM live_watchers").fetchall()
             assert killed, "no listening backend found"
             second = await asyncio.to_thread(_commit_event, db_url)  # committed while it may be deaf
             heard.append((await asyncio.wait_for(sub.queue.get(), 15))["id"])

@@ -112,6 +112,7 @@ async def ws(websocket: WebSocket):
         return
     reader = None
     try:
+        await live.hear_everything()
         await websocket.send_json({"type": "hello", "user": actor.username, "last_event_id": live.hub.last_id})
         if since is not None and since.isdigit():
             for event in await events_after(svc.db, int(since), REPLAY_LIMIT):

@@ -1,0 +1,142 @@
+"""PostgreSQL: the events' NOTIFY is sent only while some API process has a live socket open (live_watchers,
+migration 0020; notifications/listener.py), and a process that starts listening misses nothing committed after
+the `last_event_id` its sockets are told."""
+
+import asyncio
+import contextlib
+
+import asyncpg
+import psycopg
+import pytest
+
+from chuishao.models.db import Database
+from chuishao.notifications.hub import Hub
+from chuishao.notifications.listener import CHANNEL, Listener, _dsn
+from tests.test_notifications import eventually
+from tests.test_reconnect import _commit_event, _conninfo
+
+INSERT_EVENT = ("INSERT INTO events (kind, unit_ids, audience, payload, at) "
+                "VALUES ('checkpoint', '[]', '{}', '{}', now()) RETURNING id")
+
+
+@pytest.fixture
+def pg(db_url):
+    if not db_url.startswith("postgresql"):
+        pytest.skip("SQLite has no NOTIFY: its API process reads new events itself")
+    return db_url
+
+
+def _watchers(db_url: str) -> list[int]:
+    with psycopg.connect(_conninfo(db_url), autocommit=True) as conn:
+        return [r[0] for r in conn.execute("SELECT pid FROM live_watchers ORDER BY pid")]
+
+
+@contextlib.asynccontextmanager
+async def _running(db_url: str):
+    """A Listener (not yet watching) running on its own task, a subscriber on its hub, and a spy: a plain
+    LISTEN connection that is not registered, which hears whatever NOTIFY is sent."""
+    db, hub, ready = Database(db_url), Hub(), asyncio.Event()
+    listener = Listener(db, hub, ready)
+    sub = hub.subscribe(lambda _e: True)
+    heard: list[str] = []
+    spy = await asyncpg.connect(_dsn(db_url))
+    await spy.add_listener(CHANNEL, lambda *args: heard.append(args[-1]))
+    task = asyncio.create_task(listener.run())
+    try:
+        await asyncio.wait_for(ready.wait(), 10)
+        yield listener, sub, heard
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await spy.close()
+        await db.dispose()
+
+
+async def _quiet(heard: list[str], seconds: float = 0.5) -> list[str]:
+    await asyncio.sleep(seconds)
+    return list(heard)
+
+
+def test_no_notify_while_no_socket_is_open_and_every_event_once_one_is(pg):
+    """A commit sends no NOTIFY while no process watches; once one does, it hears every event (and so does any
+    other listener); after it stops, commits are quiet again and its row is gone."""
+
+    async def scenario():
+        async with _running(pg) as (listener, sub, heard):
+            await asyncio.to_thread(_commit_event, pg)
+            unwatched = await _quiet(heard)
+            await listener.watch()
+            assert _watchers(pg) == [listener._conn.get_server_pid()]
+            watched = await asyncio.to_thread(_commit_event, pg)
+            got = (await asyncio.wait_for(sub.queue.get(), 10))["id"]
+            spied = await _quiet(heard, 0.2)
+            await listener.unwatch()  # refused while a subscriber is there
+            kept = _watchers(pg)
+            listener.hub.unsubscribe(sub)
+            await listener.unwatch()
+            after = _watchers(pg)
+            heard.clear()
+            await asyncio.to_thread(_commit_event, pg)
+            return unwatched, watched, got, spied, kept, after, await _quiet(heard)
+
+    unwatched, watched, got, spied, kept, after, quiet_again = asyncio.run(scenario())
+    assert unwatched == []
+    assert got == watched and len(spied) == 1 and f'"id" : {watched}' in spied[0]
+    assert len(kept) == 1 and after == [] and quiet_again == []
+
+
+def test_an_event_written_while_a_process_starts_watching_is_counted_before_its_hello(pg):
+    """A transaction that inserted an event before the process registered, and commits after, sent no NOTIFY.
+    Registering waits for it to end, so the id the process then gives its sockets is at or above that event's:
+    no socket is told it will hear an event that never comes."""
+
+    async def scenario():
+        async with _running(pg) as (listener, _sub, _heard):
+            writer = await asyncio.to_thread(psycopg.connect, _conninfo(pg))  # one open transaction
+            try:
+                slow = (await asyncio.to_thread(writer.execute, INSERT_EVENT)).fetchone()[0]
+                watching = asyncio.create_task(listener.watch())
+                await asyncio.sleep(0.3)
+                waited = not watching.done()
+                await asyncio.to_thread(writer.commit)
+                await asyncio.wait_for(watching, 10)
+            finally:
+                await asyncio.to_thread(writer.close)
+            return slow, waited, listener.hub.last_id
+
+    slow, waited, last_id = asyncio.run(scenario())
+    assert waited, "the registration returned while a transaction that had written an event was still open"
+    assert last_id >= slow
+
+
+def test_a_process_stops_the_notify_a_while_after_its_last_socket_closed(county, db_url, monkeypatch):
+    """Through the app: the first socket registers the process, and `live_unwatch_seconds` after the last one
+    closed it is taken out again; a socket opened after that registers it anew and hears the next event."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("SQLite has no NOTIFY: its API process reads new events itself")
+    api = county
+    live = api.client.app.state.live
+    monkeypatch.setattr(live.settings, "live_unwatch_seconds", 0.5)
+    assert _watchers(db_url) == []
+    with api.client.websocket_connect(f"/api/v1/ws?token={api.token('disp_fc')}") as ws:
+        assert ws.receive_json()["type"] == "hello"
+        assert len(_watchers(db_url)) == 1
+    assert eventually(lambda: _watchers(db_url) == [], seconds=10)
+    with api.client.websocket_connect(f"/api/v1/ws?token={api.token('disp_fc')}") as ws:
+        hello = ws.receive_json()
+        assert len(_watchers(db_url)) == 1
+        case = api.report(who="gw_fc2")
+        event = ws.receive_json()
+    assert (event["case_id"], event["action"]) == (case["id"], "report") and event["id"] > hello["last_event_id"]
+
+
+def test_a_row_left_by_a_process_that_died_is_removed_when_a_listener_starts(pg):
+    with psycopg.connect(_conninfo(pg), autocommit=True) as conn:
+        gone = conn.execute("SELECT max(pid) + 1000000 FROM pg_stat_activity").fetchone()[0]
+        conn.execute("INSERT INTO live_watchers (pid, since) VALUES (%s, now())", (gone,))
+
+    async def scenario():
+        async with _running(pg):
+            return _watchers(pg)
+
+    assert asyncio.run(scenario()) == []
