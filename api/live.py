@@ -74,15 +74,12 @@ class Live:
 
     async def hear_everything(self) -> None:
         """Before a socket's hello: make sure this process hears every event committed from now on, in any
-        process (PostgreSQL: Listener.watch, at most one registration at a time; SQLite reads them anyway).
-        With the database unreachable the socket goes on: the listener registers and catches up when it is back."""
+        process, and that `hub.last_id` is the point after which the socket misses nothing (PostgreSQL:
+        Listener.watch; SQLite reads them all anyway)."""
         self._quiet_since = None
-        if self.listener is not None and not self.listener.registered:
-            try:
-                await _wait(self.listening, 5)  # a process just started: its listener may still be connecting
-                await self.listener.watch()
-            except Exception:  # noqa: BLE001 - the listener's reconnection registers and reads back what came
-                log.exception("live feed: could not register for every event; the listener will retry")
+        if self.listener is not None:
+            await _wait(self.listening, 5)  # a process just started: its listener may still be connecting
+            await self.listener.watch()
 
     async def _unwatch_when_quiet(self) -> None:
         """`live_unwatch_seconds` after the last socket closed, stop the events' NOTIFY on this process's account."""

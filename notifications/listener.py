@@ -60,6 +60,7 @@ class Listener:
         self.registered = False  # our LISTEN connection's backend is in live_watchers
         self._conn: asyncpg.Connection | None = None
         self._lock = asyncio.Lock()  # one registration change at a time, on the one connection
+        self._deaf_from: int | None = None  # sockets were told this id while we were not hearing everything
         self._wake = asyncio.Event()
         self._pending: set[int] = set()  # ids sent alone (or by a trigger older than migration 0017): read back
         self._arrived: dict[int, dict] = {}  # events that came whole
@@ -83,13 +84,25 @@ class Listener:
         self._wake.set()
 
     async def watch(self) -> None:
-        """Make sure every event committed from now on reaches this process's hub; returns once it does (then
-        `hub.last_id` is a point after which nothing is missed). With the connection down it returns at once:
-        the reconnection registers and catches up from `hub.last_id`. Raises what the database raises."""
+        """Make sure every event committed from now on reaches this process's hub, and `hub.last_id` is a point
+        after which nothing is missed; call it before telling a socket that id. One registration change at a
+        time: a caller that comes while another registers, or while `unwatch` takes the row out, waits for it.
+        With the connection down (or failing now) it returns at once and keeps `hub.last_id` as the point to
+        read back from: the reconnection registers and publishes every event committed after it."""
         async with self._lock:
             self.wanted = True
-            if not self.registered and self._conn is not None and not self._conn.is_closed():
-                await self._register(self._conn)
+            if self.registered:
+                return
+            conn = self._conn
+            if conn is not None and not conn.is_closed():
+                try:
+                    await self._register(conn)
+                    return
+                except Exception:  # noqa: BLE001 - the connection failed under us: run() reconnects
+                    log.warning("live feed: registering failed; the listener reconnects and reads back",
+                                exc_info=True)
+            if self._deaf_from is None:
+                self._deaf_from = self.hub.last_id
 
     async def unwatch(self) -> None:
         """Stop the events' NOTIFY on this process's account (others' registrations keep theirs), unless a
@@ -97,20 +110,20 @@ class Listener:
         async with self._lock:
             if self.hub.subscribers:
                 return
-            self.wanted = False
-            if self.registered and self._conn is not None and not self._conn.is_closed():
+            self.wanted, self._deaf_from = False, None
+            registered, self.registered = self.registered, False
+            if registered and self._conn is not None and not self._conn.is_closed():
                 await self._conn.execute(_UNREGISTER)
-            self.registered = False
 
     async def _register(self, conn: asyncpg.Connection) -> None:
         """Put this connection's backend in live_watchers, so every event inserted from then on is sent. An event
         inserted just before, by a transaction still open, was not sent: wait (up to IN_FLIGHT_WAIT seconds) for
         the transactions of this database that were writing when the registration committed to end, then move
         `hub.last_id` up to the newest event. Every event above it was inserted after the registration (ids
-        come from a sequence) and so is sent; a transaction older than the wait may still commit one unsent."""
+        come from a sequence) and so is sent; a transaction older than the wait may still commit one unsent.
+        `registered` turns True only then. Call it holding `_lock`."""
         await conn.execute(_REGISTER)
         await conn.execute(_PURGE)  # rows of backends that are gone: a process that died, an old connection
-        self.registered = True
         writing = await conn.fetch(_WRITING)
         deadline = time.monotonic() + IN_FLIGHT_WAIT
         while writing and await conn.fetchval(_STILL_WRITING, [r[0] for r in writing], [r[1] for r in writing]):
@@ -120,9 +133,18 @@ class Listener:
                 break
             await asyncio.sleep(0.005)
         self.hub.last_id = max(self.hub.last_id, await conn.fetchval(_NEWEST))
+        self.registered = True
+
+    def _lost(self) -> None:
+        """The connection is gone: not registered any more; while sockets need every event, remember from where
+        to read back (the newest id heard, unless a point was kept already)."""
+        if self.wanted and self._deaf_from is None:
+            self._deaf_from = self.hub.last_id
+        self._conn, self.registered = None, False
 
     async def run(self) -> None:
-        deaf_from = None  # hub.last_id when a registered connection was lost: read back what came after it
+        """Until cancelled: LISTEN, register while `wanted`, publish every event that arrives to the hub and wake
+        the deliverer; after a lost connection, reconnect within a second and read back what was missed."""
         while True:
             conn = None
             try:
@@ -135,24 +157,22 @@ class Listener:
                     self._conn = conn
                     if self.wanted:
                         await self._register(conn)
+                    deaf_from, self._deaf_from = self._deaf_from, None
                 if self.ready is not None:
                     self.ready.set()
                 if deaf_from is not None and self.registered:  # committed while we were not listening
                     for event in await events_after(self.db, deaf_from):
                         self.hub.publish(event)
-                deaf_from = None
                 await self._hear(conn)
             except asyncio.CancelledError:
                 raise
             except Exception:  # noqa: BLE001 - lost connection: log, wait, reconnect
                 log.exception("event listener failed; reconnecting")
-                await asyncio.sleep(1)
             finally:
-                if self.registered and deaf_from is None:
-                    deaf_from = self.hub.last_id
-                self._conn, self.registered = None, False
+                self._lost()
                 if conn is not None:
                     await _close(conn)
+            await asyncio.sleep(1)  # after a failure only: a cancellation has left the loop in `finally`
 
     async def _hear(self, conn: asyncpg.Connection) -> None:
         while True:

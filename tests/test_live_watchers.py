@@ -4,6 +4,8 @@ the `last_event_id` its sockets are told."""
 
 import asyncio
 import contextlib
+import threading
+import time
 
 import asyncpg
 import psycopg
@@ -140,3 +142,81 @@ def test_a_row_left_by_a_process_that_died_is_removed_when_a_listener_starts(pg)
             return _watchers(pg)
 
     assert asyncio.run(scenario()) == []
+
+
+def test_a_socket_opening_while_its_process_takes_its_row_out_registers_it_again(county, db_url):
+    """The last socket closed and the process is taking its row out when a new socket opens: the new socket
+    waits for that to finish and registers the process again, rather than being told it hears everything while
+    the row is being deleted (found by trying it: the socket then heard nothing)."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("SQLite has no NOTIFY: its API process reads new events itself")
+    api = county
+    live = api.client.app.state.live
+    with api.client.websocket_connect(f"/api/v1/ws?token={api.token('disp_fc')}") as ws:
+        ws.receive_json()
+    with psycopg.connect(_conninfo(db_url)) as holder:  # holds the row, so the unwatch's DELETE waits
+        holder.execute("SELECT pid FROM live_watchers FOR UPDATE").fetchall()
+        unwatching = api.client.portal.start_task_soon(live.listener.unwatch)
+        time.sleep(0.3)
+        assert not unwatching.done()
+        threading.Timer(0.5, holder.commit).start()
+        with api.client.websocket_connect(f"/api/v1/ws?token={api.token('disp_fc')}") as ws:
+            ws.receive_json()  # the hello
+            unwatching.result(10)
+            registered, rows = live.listener.registered, _watchers(db_url)
+            case = api.report(who="gw_fc2")
+            if rows:  # (without a row the event never comes and receive_json would wait for ever)
+                event = ws.receive_json()
+    assert registered and len(rows) == 1
+    assert (event["case_id"], event["action"]) == (case["id"], "report")
+
+
+def test_two_sockets_opening_at_once_both_wait_for_the_registration(county, db_url):
+    """Two sockets open on a process that is not registered while a transaction that wrote an event is still
+    open: both hellos wait for the registration to end, so neither is told an id below that event's."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("SQLite has no NOTIFY: its API process reads new events itself")
+    live = county.client.app.state.live
+    portal = county.client.portal
+    with psycopg.connect(_conninfo(db_url)) as writer:
+        slow = writer.execute(INSERT_EVENT).fetchone()[0]
+        first = portal.start_task_soon(live.hear_everything)
+        time.sleep(0.2)
+        second = portal.start_task_soon(live.hear_everything)
+        time.sleep(0.3)
+        waiting = (first.done(), second.done())
+        writer.commit()
+    first.result(10)
+    second.result(10)
+    assert waiting == (False, False)
+    assert live.hub.last_id >= slow
+
+
+def test_a_socket_opening_while_the_listen_connection_is_down_hears_what_came_meanwhile(pg):
+    """The listener's connection is lost while no socket is open, and the process is taken out; a socket
+    opens before the listener has reconnected, and an event commits in that gap: the reconnection registers
+    and reads back what came after the id the socket was told (found by trying it: the event was lost)."""
+
+    async def scenario():
+        async with _running(pg) as (listener, sub, _heard):
+            listener.hub.unsubscribe(sub)
+            await listener.watch()
+            await asyncio.to_thread(_kill_listener, pg)
+            deadline = time.monotonic() + 10
+            while listener._conn is not None and not listener._conn.is_closed() and time.monotonic() < deadline:
+                await asyncio.sleep(0.005)  # until the listener saw its connection go (it reconnects 1 s later)
+            await listener.unwatch()  # the process's quiet-time check, while the connection is down
+            sub = listener.hub.subscribe(lambda _e: True)
+            await listener.watch()  # a socket opens: its hello gives this id
+            told = listener.hub.last_id
+            meanwhile = await asyncio.to_thread(_commit_event, pg)
+            got = (await asyncio.wait_for(sub.queue.get(), 15))["id"]
+            return told, meanwhile, got
+
+    told, meanwhile, got = asyncio.run(scenario())
+    assert meanwhile > told and got == meanwhile
+
+
+def _kill_listener(db_url: str) -> None:
+    with psycopg.connect(_conninfo(db_url), autocommit=True) as conn:
+        assert conn.execute("SELECT pg_terminate_backend(pid) FROM live_watchers").fetchall()
