@@ -20,7 +20,7 @@ import asyncpg
 from sqlalchemy.engine import make_url
 
 from chuishao.models.db import Database
-from chuishao.notifications.events import events_after, events_by_id
+from chuishao.notifications.events import events_after, events_by_id, last_event_id
 from chuishao.notifications.hub import Hub
 
 log = logging.getLogger("chuishao.listener")
@@ -28,6 +28,7 @@ CHANNEL = "chuishao_events"
 _ID_RE = re.compile(r'"id"\s*:\s*(\d+)')
 # how long a registration waits for the transactions that were writing when it committed (see Listener._register)
 IN_FLIGHT_WAIT = 5.0
+READ_BACK_PAGE = 1000
 
 _REGISTER = ("INSERT INTO live_watchers (pid, since) VALUES (pg_backend_pid(), timezone('UTC', now())) "
              "ON CONFLICT (pid) DO NOTHING")
@@ -87,8 +88,9 @@ class Listener:
         """Make sure every event committed from now on reaches this process's hub, and `hub.last_id` is a point
         after which nothing is missed; call it before telling a socket that id. One registration change at a
         time: a caller that comes while another registers, or while `unwatch` takes the row out, waits for it.
-        With the connection down (or failing now) it returns at once and keeps `hub.last_id` as the point to
-        read back from: the reconnection registers and publishes every event committed after it."""
+        With the connection down (or failing now) it returns at once, with `hub.last_id` moved up to the
+        database's newest id as the point to read back from: the reconnection registers and publishes every
+        event committed after it."""
         async with self._lock:
             self.wanted = True
             if self.registered:
@@ -102,6 +104,12 @@ class Listener:
                     log.warning("live feed: registering failed; the listener reconnects and reads back",
                                 exc_info=True)
             if self._deaf_from is None:
+                # an idle process's newest id may be far behind (it heard nothing while no socket was open):
+                # tell the socket the database's newest, so the reconnection reads back only what follows it
+                try:
+                    self.hub.last_id = max(self.hub.last_id, await last_event_id(self.db))
+                except Exception:  # noqa: BLE001 - the database is unreachable too: read back from what we have
+                    log.warning("live feed: could not read the newest event id", exc_info=True)
                 self._deaf_from = self.hub.last_id
 
     async def unwatch(self) -> None:
@@ -161,8 +169,7 @@ class Listener:
                 if self.ready is not None:
                     self.ready.set()
                 if deaf_from is not None and self.registered:  # committed while we were not listening
-                    for event in await events_after(self.db, deaf_from):
-                        self.hub.publish(event)
+                    await self._read_back(deaf_from)
                 await self._hear(conn)
             except asyncio.CancelledError:
                 raise
@@ -173,6 +180,18 @@ class Listener:
                 if conn is not None:
                     await _close(conn)
             await asyncio.sleep(1)  # after a failure only: a cancellation has left the loop in `finally`
+
+    async def _read_back(self, after_id: int) -> None:
+        """Publish every event committed with an id above `after_id`, page by page: all of them, so that a
+        socket that cannot take so many is cut off (and reconnects with `since`) rather than silently missing
+        the rest."""
+        while True:
+            events = await events_after(self.db, after_id, READ_BACK_PAGE)
+            for event in events:
+                self.hub.publish(event)
+            if len(events) < READ_BACK_PAGE:
+                return
+            after_id = events[-1]["id"]
 
     async def _hear(self, conn: asyncpg.Connection) -> None:
         while True:

@@ -202,9 +202,7 @@ def test_a_socket_opening_while_the_listen_connection_is_down_hears_what_came_me
             listener.hub.unsubscribe(sub)
             await listener.watch()
             await asyncio.to_thread(_kill_listener, pg)
-            deadline = time.monotonic() + 10
-            while listener._conn is not None and not listener._conn.is_closed() and time.monotonic() < deadline:
-                await asyncio.sleep(0.005)  # until the listener saw its connection go (it reconnects 1 s later)
+            await _until_lost(listener)
             await listener.unwatch()  # the process's quiet-time check, while the connection is down
             sub = listener.hub.subscribe(lambda _e: True)
             await listener.watch()  # a socket opens: its hello gives this id
@@ -217,6 +215,66 @@ def test_a_socket_opening_while_the_listen_connection_is_down_hears_what_came_me
     assert meanwhile > told and got == meanwhile
 
 
-def _kill_listener(db_url: str) -> None:
+def _kill_listener(db_url: str, pid: int | None = None) -> None:
+    """End the listener's backend: the registered one, or `pid`."""
     with psycopg.connect(_conninfo(db_url), autocommit=True) as conn:
-        assert conn.execute("SELECT pg_terminate_backend(pid) FROM live_watchers").fetchall()
+        if pid is None:
+            assert conn.execute("SELECT pg_terminate_backend(pid) FROM live_watchers").fetchall()
+        else:
+            assert conn.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone()[0]
+
+
+def _commit_events(db_url: str, n: int) -> list[int]:
+    with psycopg.connect(_conninfo(db_url), autocommit=True) as conn:
+        return [r[0] for r in conn.execute(
+            "INSERT INTO events (kind, unit_ids, audience, payload, at) "
+            "SELECT 'checkpoint', '[]', '{}', '{}', now() FROM generate_series(1, %s) RETURNING id", (n,))]
+
+
+async def _until_lost(listener: Listener) -> None:
+    deadline = time.monotonic() + 10
+    while listener._conn is not None and not listener._conn.is_closed() and time.monotonic() < deadline:
+        await asyncio.sleep(0.005)  # until the listener saw its connection go (it reconnects 1 s later)
+
+
+def test_an_idle_process_with_its_connection_down_tells_a_new_socket_the_newest_id(pg):
+    """A process that heard nothing while no socket was open (its newest id far behind) has its LISTEN
+    connection lost; a socket opens before it reconnects: it is told the database's newest id, and an event
+    committed next reaches it (found by trying it: it was told an old id and the read-back stopped 1,000 events
+    later, short of the new one)."""
+
+    async def scenario():
+        async with _running(pg) as (listener, sub, _heard):
+            earlier = (await asyncio.to_thread(_commit_events, pg, 1100))[-1]
+            await asyncio.to_thread(_kill_listener, pg, listener._conn.get_server_pid())
+            await _until_lost(listener)
+            await listener.watch()
+            told = listener.hub.last_id
+            meanwhile = await asyncio.to_thread(_commit_event, pg)
+            return earlier, told, meanwhile, (await asyncio.wait_for(sub.queue.get(), 15))["id"]
+
+    earlier, told, meanwhile, got = asyncio.run(scenario())
+    assert told >= earlier and got == meanwhile
+
+
+def test_more_events_than_a_socket_holds_while_the_connection_is_down_cut_the_socket_off(pg):
+    """1,100 events commit while a watching process's LISTEN connection is down: the reconnection reads all of
+    them back, so a socket whose queue holds 1,000 is cut off (its client reconnects with `since`), rather than
+    silently missing the last hundred (found by trying it: the read-back stopped at 1,000)."""
+
+    async def scenario():
+        async with _running(pg) as (listener, sub, _heard):
+            await listener.watch()
+            await asyncio.to_thread(_kill_listener, pg)
+            await _until_lost(listener)
+            committed = await asyncio.to_thread(_commit_events, pg, 1100)
+            got = []
+            while len(got) < len(committed):
+                event = await asyncio.wait_for(sub.queue.get(), 15)
+                if event is None:  # the hub cut this subscriber off: too far behind
+                    return committed, got, True
+                got.append(event["id"])
+            return committed, got, False
+
+    committed, got, cut_off = asyncio.run(scenario())
+    assert cut_off or got == committed
