@@ -169,7 +169,11 @@ class Listener:
                 if self.ready is not None:
                     self.ready.set()
                 if deaf_from is not None and self.registered:  # committed while we were not listening
-                    await self._read_back(deaf_from)
+                    try:
+                        await self._read_back(deaf_from)
+                    except BaseException:
+                        self._deaf_from = deaf_from  # not all read: again after the next reconnection
+                        raise
                 await self._hear(conn)
             except asyncio.CancelledError:
                 raise
