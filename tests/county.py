@@ -1,11 +1,13 @@
 """A small test county built through the admin API, and a client that acts as any of its users."""
 
 import sys
+import time
 
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from chuishao.models import metadata
+from chuishao.models.notifications import Event
 
 PASSWORD = "secret-pass-1"
 CHUISHAO_CLI = (sys.executable, "-m", "chuishao.api.cli")  # the `chuishao` command of this interpreter
@@ -156,6 +158,18 @@ def build_county(api: Api) -> None:
 # Signing in is not a change a refused request makes: the test clients sign in lazily (a session row per token)
 # and refused sign-ins are counted on purpose (issue 10), so "changed nothing" looks at every other table.
 SIGN_IN_TABLES = frozenset({"sessions", "throttle_counters"})
+
+
+def settled(engine) -> None:
+    """Wait (up to 5 s) until the app's in-process deliverer has fanned out every committed event: it runs after
+    each commit, beside the next request, so a snapshot of every table taken at once may catch it half-way."""
+    for _ in range(200):
+        with engine.connect() as conn:
+            if not conn.execute(select(func.count()).select_from(Event).where(Event.fanned_out_at.is_(None))
+                                ).scalar_one():
+                return
+        time.sleep(0.025)
+    raise AssertionError("events still waiting for fan-out")
 
 
 def table_rows(engine) -> dict[str, list[tuple]]:

@@ -7,7 +7,6 @@ Spark convention must give exactly the JSON document. Runs on SQLite and Postgre
 """
 
 import re
-import time
 import xml.etree.ElementTree as ET
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -22,7 +21,7 @@ from chuishao.models.notifications import Event
 from chuishao.models.open311 import ApiKey, InboundUpdate, Open311Request
 from chuishao.models.org import Unit
 from chuishao.models.timeline import TimelineEntry
-from tests.county import LEAD_LIAISON, table_rows
+from tests.county import LEAD_LIAISON, settled, table_rows
 
 V2 = "/open311/v2"
 IN_G1 = {"lat": "37.45", "long": "112.05"}  # inside FC-G1's polygon
@@ -90,19 +89,8 @@ def delete(o, url: str):
     return o.client.delete(url, headers={"Authorization": f"Bearer {o.api.token('admin')}"})
 
 
-def settle(o) -> None:
-    """Wait until the in-process deliverer has fanned out every committed event (it runs after each commit)."""
-    for _ in range(200):
-        with o.engine.connect() as conn:
-            if not conn.execute(select(func.count()).select_from(Event).where(Event.fanned_out_at.is_(None))
-                                ).scalar_one():
-                return
-        time.sleep(0.025)
-    raise AssertionError("events still waiting for fan-out")
-
-
 def snapshot(o) -> dict:
-    settle(o)
+    settled(o.engine)
     return table_rows(o.engine)
 
 
@@ -615,7 +603,7 @@ def test_inbound_update_is_applied_once(o):
         events = conn.execute(select(Event.action, Event.audience).where(Event.action == "open311_update")).all()
     assert len(events) == 1
     # the township's dispatcher and liaison hear of it, once
-    settle(o)
+    settled(o.engine)
     inbox = o.api.as_("liaison_fc").get("/api/v1/notifications").json()
     items = inbox["items"] if isinstance(inbox, dict) else inbox
     assert sum("12345热线 补充" in n["title"] for n in items) == 1
@@ -640,7 +628,7 @@ def test_the_same_update_sent_at_once_from_many_connections_is_applied_once(o):
                                 range(8)))
     assert all(r.status_code == 200 for r in answers), [r.text for r in answers if r.status_code != 200]
     assert len({json_of(r)[0]["update_id"] for r in answers}) == 1
-    settle(o)
+    settled(o.engine)
     with o.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(InboundUpdate)).scalar_one() == 1
         assert conn.execute(select(func.count()).select_from(Event)
