@@ -39,7 +39,6 @@ _WRITING = ("SELECT pid, backend_xid::text FROM pg_stat_activity "
             "WHERE datname = current_database() AND backend_xid IS NOT NULL AND pid <> pg_backend_pid()")
 _STILL_WRITING = ("SELECT count(*) FROM pg_stat_activity a JOIN unnest($1::int[], $2::text[]) AS w(pid, xid) "
                   "ON a.pid = w.pid AND a.backend_xid::text = w.xid")
-_NEWEST = "SELECT coalesce(max(id), 0) FROM events"
 
 
 def _dsn(url: str) -> str:
@@ -140,7 +139,7 @@ class Listener:
                             "process began listening may not reach its sockets", IN_FLIGHT_WAIT)
                 break
             await asyncio.sleep(0.005)
-        self.hub.last_id = max(self.hub.last_id, await conn.fetchval(_NEWEST))
+        self.hub.last_id = max(self.hub.last_id, await last_event_id(self.db))
         self.registered = True
 
     def _lost(self) -> None:
